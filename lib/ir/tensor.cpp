@@ -1,0 +1,35 @@
+#include "ir/tensor.h"
+
+#include "support/mapped_file.h"
+
+namespace effopt {
+
+std::shared_ptr<TensorStorage> TensorStorage::owned(std::vector<std::byte> bytes) {
+  auto s = std::make_shared<TensorStorage>();
+  s->owned_ = std::move(bytes);
+  s->data_ = s->owned_.data();
+  s->size_ = s->owned_.size();
+  return s;
+}
+
+std::shared_ptr<TensorStorage> TensorStorage::view(std::shared_ptr<const MappedFile> file, uint64_t offset,
+                                                   uint64_t size) {
+  auto s = std::make_shared<TensorStorage>();
+  s->data_ = file->data() + offset;
+  s->size_ = size;
+  s->offset_ = offset;
+  s->file_ = std::move(file);
+  return s;
+}
+
+std::optional<uint64_t> Tensor::element_count() const {
+  uint64_t n = 1;
+  for (int64_t d : dims) {
+    if (d < 0) return std::nullopt;
+    if (d != 0 && n > static_cast<uint64_t>(INT64_MAX) / static_cast<uint64_t>(d)) return std::nullopt;
+    n *= static_cast<uint64_t>(d);
+  }
+  return n;
+}
+
+}  // namespace effopt

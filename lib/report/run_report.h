@@ -1,0 +1,29 @@
+// The JSON report every transforming command can write (--report). This is
+// the skeleton the footprint report builds on: the command, its files, the
+// expanded pipeline, what changed, and timing.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace effopt {
+
+class RunReport {
+ public:
+  static constexpr int kSchemaVersion = 1;
+  RunReport(std::string command, std::string input, std::string output);
+  void set_pipeline(std::string pipeline) { pipeline_ = std::move(pipeline); }
+  void add_change(const std::string& key, nlohmann::json value) { changes_[key] = std::move(value); }
+  void set_output_bytes(uint64_t model, uint64_t external) { out_bytes_ = model; out_external_ = external; }
+  void set_seconds(double s) { seconds_ = s; }
+  nlohmann::json to_json() const;
+
+ private:
+  std::string command_, input_, output_, pipeline_;
+  nlohmann::json changes_ = nlohmann::json::object();
+  uint64_t out_bytes_ = 0, out_external_ = 0;
+  double seconds_ = 0;
+};
+
+}  // namespace effopt

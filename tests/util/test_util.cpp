@@ -1,0 +1,95 @@
+#include "util/test_util.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "onnx/model_io.h"
+
+extern char** environ;
+
+namespace effopt::test {
+
+namespace fs = std::filesystem;
+
+std::optional<fs::path> corpus_dir() {
+  if (const char* e = std::getenv("EFFOPT_CORPUS")) {
+    if (fs::is_directory(e)) return fs::path(e);
+    return std::nullopt;
+  }
+  fs::path p(EFFOPT_CORPUS_DIR);
+  if (fs::is_directory(p / "models")) return fs::canonical(p);
+  return std::nullopt;
+}
+
+std::string corpus_missing_message() {
+  return std::string("skipped: model corpus not found at ") + EFFOPT_CORPUS_DIR +
+         " (set EFFOPT_CORPUS to its location; it is ../shared/corpus from the project root)";
+}
+
+TempDir::TempDir() {
+  std::string tmpl = (fs::temp_directory_path() / "effopt-test-XXXXXX").string();
+  char* p = ::mkdtemp(tmpl.data());
+  REQUIRE(p != nullptr);
+  path_ = p;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ec);
+  fs::remove_all(path_, ec);
+}
+
+
+RunResult run_effopt(const std::vector<std::string>& args, const std::string& stdin_file) {
+  TempDir io;
+  std::string out_path = io.file("stdout"), err_path = io.file("stderr");
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, stdin_file.empty() ? "/dev/null" : stdin_file.c_str(), O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  std::vector<std::string> all = {EFFOPT_BIN};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid;
+  RunResult r;
+  int rc = posix_spawn(&pid, EFFOPT_BIN, &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  REQUIRE(rc == 0);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = read_file(out_path);
+  r.err = read_file(err_path);
+  return r;
+}
+
+std::unique_ptr<Model> parse_or_fail(const std::string& text) {
+  auto m = parse_model_text(text);
+  if (!m) FAIL("cannot parse test model: " << m.error().message);
+  return std::move(*m);
+}
+
+void write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream f(path, std::ios::binary);
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  REQUIRE(f.good());
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+}  // namespace effopt::test

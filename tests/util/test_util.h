@@ -1,0 +1,46 @@
+// Small helpers shared by effopt's tests: corpus location, temporary
+// folders, running the effopt binary.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ir/ir.h"
+
+namespace effopt::test {
+
+// ../shared/corpus, or $EFFOPT_CORPUS; nullopt (and the tests skip) if absent.
+std::optional<std::filesystem::path> corpus_dir();
+// Message for a skipped corpus test.
+std::string corpus_missing_message();
+
+// A fresh temporary folder, removed when the object goes away.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+// Runs the effopt binary with `args` (no shell), stdin from `stdin_file` if given.
+RunResult run_effopt(const std::vector<std::string>& args, const std::string& stdin_file = "");
+
+// Parses ONNX text and fails the current test on error.
+std::unique_ptr<Model> parse_or_fail(const std::string& text);
+
+void write_file(const std::string& path, const std::string& bytes);
+std::string read_file(const std::string& path);
+
+}  // namespace effopt::test

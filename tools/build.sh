@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Configures and builds effopt in Release into build/ (or $EFFOPT_BUILD_DIR).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD="${EFFOPT_BUILD_DIR:-build}"
+JOBS="${EFFOPT_JOBS:-$(nproc)}"
+extra=()
+[ "${CI:-}" = "true" ] && extra+=(-DEFFOPT_WERROR=ON)
+cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release "${extra[@]}" "$@" >/dev/null
+cmake --build "$BUILD" -j "$JOBS"

@@ -1,0 +1,52 @@
+#include "cli.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "support/atomic_file.h"
+
+namespace effopt::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+bool same_file(const std::string& a, const std::string& b) {
+  struct stat sa{}, sb{};
+  if (::stat(a.c_str(), &sa) != 0 || ::stat(b.c_str(), &sb) != 0) return false;
+  return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+}  // namespace
+
+Expected<std::string> resolve_output(const GlobalOptions& g, const std::string& input, const std::string& suffix) {
+  if (g.in_place) {
+    if (!g.output.empty()) return usage_error("--in-place and -o/--output cannot be used together");
+    if (input == "-") return usage_error("--in-place needs a model file, not standard input");
+    return input;
+  }
+  std::string out = g.output;
+  if (out.empty()) {
+    if (input == "-") return usage_error("the model comes from standard input: give -o FILE, or -o - for standard output");
+    fs::path p(input);
+    std::string stem = p.extension() == ".onnx" ? p.stem().string() : p.filename().string();
+    out = (p.parent_path() / (stem + "." + suffix + ".onnx")).string();
+  }
+  if (out == "-") {
+    if (g.report == "-") return usage_error("-o - and --report - both want standard output; send one to a file");
+    return out;
+  }
+  if (input != "-" && same_file(input, out))
+    return usage_error("output " + out + " is the input file; use --in-place to replace the input");
+  std::error_code ec;
+  if (fs::exists(out, ec) && !g.force) return usage_error("output " + out + " exists (use --force to replace it)");
+  if (fs::is_directory(out, ec)) return usage_error("output " + out + " is a directory");
+  return out;
+}
+
+Status write_text(const std::string& path, const std::string& text) {
+  EFFOPT_TRY_ASSIGN(auto f, AtomicFile::create(path));
+  EFFOPT_TRY(f->write(text.data(), text.size()));
+  return f->commit();
+}
+
+}  // namespace effopt::cli

@@ -1,0 +1,63 @@
+// effopt convert MODEL [-o OUT] [--opset N] [--external-data]
+// A lossless round trip, or a move to another opset (7..21).
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "cli.h"
+#include "ir/verifier.h"
+#include "onnx/model_io.h"
+#include "onnx/opset_convert.h"
+#include "report/run_report.h"
+
+namespace effopt::cli {
+
+std::function<Status()> setup_convert(CLI::App& sub, GlobalOptions& g) {
+  struct Opts { std::string model; int64_t opset = 0; };
+  auto o = std::make_shared<Opts>();
+  sub.add_option("model", o->model, "input model (.onnx, or - for standard input)")->required();
+  sub.add_option("--opset", o->opset, "target opset of the default domain (7..21); omitted = keep")
+      ->check(CLI::Range(1, 1000));
+  return [o, &g]() -> Status {
+    auto t0 = std::chrono::steady_clock::now();
+    EFFOPT_TRY_ASSIGN(std::string out, resolve_output(g, o->model, "converted"));
+    ImportStats is;
+    EFFOPT_TRY_ASSIGN(auto model, load_model(o->model, {}, &is));
+    if (!is.was_sorted) spdlog::info("{}: nodes were not in topological order; sorted them", o->model);
+    int64_t from = model->opset();
+    RunReport report("convert", o->model, out);
+    if (o->opset && o->opset != from) {
+      if (o->opset < 7 || o->opset > 21)
+        return usage_error("--opset " + std::to_string(o->opset) + " is out of range: effopt converts to opsets 7..21");
+      OpsetConvertStats cs;
+      EFFOPT_TRY(convert_opset(*model, o->opset, &cs));
+      for (auto& c : cs.changes) spdlog::debug("  {}", c);
+      spdlog::info("converted opset {} -> {} ({} node changes)", from, o->opset, cs.changes.size());
+      if (auto v = verify(*model); !v)
+        return internal_error("opset conversion produced an invalid graph (a bug in effopt): " + v.error().message);
+      std::string pipeline = "convert-opset{opset=" + std::to_string(o->opset) + "}";
+      model->set_metadata("effopt.version", EFFOPT_VERSION);
+      model->set_metadata("effopt.pipeline", pipeline);
+      report.set_pipeline(pipeline);
+      report.add_change("opset", {{"from", from}, {"to", o->opset}, {"changes", cs.changes}});
+    }
+    ExportOptions eo;
+    eo.external = g.external_data ? ExternalData::Always : ExternalData::Auto;
+    ExportStats es;
+    EFFOPT_TRY(save_model(*model, out, eo, &es));
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (out != "-")
+      spdlog::info("wrote {} ({} bytes{}) in {:.2f} s", out, es.model_bytes,
+                   es.external_path.empty() ? "" : ", external data " + es.external_path + " " +
+                                                       std::to_string(es.external_bytes) + " bytes",
+                   secs);
+    if (!g.report.empty()) {
+      report.set_output_bytes(es.model_bytes, es.external_bytes);
+      report.set_seconds(secs);
+      EFFOPT_TRY(write_text(g.report, report.to_json().dump(2) + "\n"));
+    }
+    return ok();
+  };
+}
+
+}  // namespace effopt::cli
