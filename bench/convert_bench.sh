@@ -20,7 +20,7 @@ median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 bench_one() {  # NAME MODEL [extra effopt args]
   local name="$1" model="$2"; shift 2
-  local size; size=$(du -cb "$model" "$model".data 2>/dev/null | tail -1 | cut -f1)
+  local size; size=$(du -cb "$model"* | tail -1 | cut -f1)
   cat "$model"* >/dev/null  # warm the page cache
   : >"$WORK/cp.txt"; : >"$WORK/ef.txt"
   for _ in $(seq $RUNS); do
