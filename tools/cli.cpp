@@ -16,12 +16,23 @@ bool same_file(const std::string& a, const std::string& b) {
   if (::stat(a.c_str(), &sa) != 0 || ::stat(b.c_str(), &sb) != 0) return false;
   return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
+
+// The report is written by rename like the model: it must not replace either.
+Status check_report_path(const GlobalOptions& g, const std::string& input, const std::string& out) {
+  if (g.report.empty() || g.report == "-") return ok();
+  if (input != "-" && (g.report == input || same_file(input, g.report)))
+    return usage_error("--report " + g.report + " is the input model; give the report another name");
+  if (out != "-" && (g.report == out || same_file(out, g.report)))
+    return usage_error("--report " + g.report + " is also the output model; give the report another name");
+  return ok();
+}
 }  // namespace
 
 Expected<std::string> resolve_output(const GlobalOptions& g, const std::string& input, const std::string& suffix) {
   if (g.in_place) {
     if (!g.output.empty()) return usage_error("--in-place and -o/--output cannot be used together");
     if (input == "-") return usage_error("--in-place needs a model file, not standard input");
+    EFFOPT_TRY(check_report_path(g, input, input));
     return input;
   }
   std::string out = g.output;
@@ -33,10 +44,12 @@ Expected<std::string> resolve_output(const GlobalOptions& g, const std::string& 
   }
   if (out == "-") {
     if (g.report == "-") return usage_error("-o - and --report - both want standard output; send one to a file");
+    EFFOPT_TRY(check_report_path(g, input, out));
     return out;
   }
   if (input != "-" && same_file(input, out))
     return usage_error("output " + out + " is the input file; use --in-place to replace the input");
+  EFFOPT_TRY(check_report_path(g, input, out));
   std::error_code ec;
   if (fs::exists(out, ec) && !g.force) return usage_error("output " + out + " exists (use --force to replace it)");
   if (fs::is_directory(out, ec)) return usage_error("output " + out + " is a directory");

@@ -3,12 +3,15 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <filesystem>
 
 #include "cli.h"
+#include "analysis/shape_inference.h"
 #include "ir/verifier.h"
 #include "onnx/model_io.h"
 #include "onnx/opset_convert.h"
 #include "report/run_report.h"
+#include "support/atomic_file.h"
 
 namespace effopt::cli {
 
@@ -21,6 +24,12 @@ std::function<Status()> setup_convert(CLI::App& sub, GlobalOptions& g) {
   return [o, &g]() -> Status {
     auto t0 = std::chrono::steady_clock::now();
     EFFOPT_TRY_ASSIGN(std::string out, resolve_output(g, o->model, "converted"));
+    // Open the report before anything is written: an unwritable --report
+    // must fail the run while no output exists yet.
+    std::unique_ptr<AtomicFile> report_file;
+    if (!g.report.empty()) {
+      EFFOPT_TRY_ASSIGN(report_file, AtomicFile::create(g.report));
+    }
     ImportStats is;
     EFFOPT_TRY_ASSIGN(auto model, load_model(o->model, {}, &is));
     if (!is.was_sorted) spdlog::info("{}: nodes were not in topological order; sorted them", o->model);
@@ -29,6 +38,11 @@ std::function<Status()> setup_convert(CLI::App& sub, GlobalOptions& g) {
     if (o->opset && o->opset != from) {
       if (o->opset < 7 || o->opset > 21)
         return usage_error("--opset " + std::to_string(o->opset) + " is out of range: effopt converts to opsets 7..21");
+      // Known ranks let adapters pick the simplest rewrite (e.g. Softmax on
+      // its last axis needs no Flatten/Reshape).
+      ShapeInferenceStats ss;
+      EFFOPT_TRY(infer_shapes(*model, {}, &ss));
+      for (auto& n : ss.notes) spdlog::debug("shape inference: {}", n);
       OpsetConvertStats cs;
       EFFOPT_TRY(convert_opset(*model, o->opset, &cs));
       for (auto& c : cs.changes) spdlog::debug("  {}", c);
@@ -51,10 +65,18 @@ std::function<Status()> setup_convert(CLI::App& sub, GlobalOptions& g) {
                    es.external_path.empty() ? "" : ", external data " + es.external_path + " " +
                                                        std::to_string(es.external_bytes) + " bytes",
                    secs);
-    if (!g.report.empty()) {
+    if (report_file) {
       report.set_output_bytes(es.model_bytes, es.external_bytes);
       report.set_seconds(secs);
-      EFFOPT_TRY(write_text(g.report, report.to_json().dump(2) + "\n"));
+      std::string text = report.to_json().dump(2) + "\n";
+      Status st = report_file->write(text.data(), text.size());
+      if (st) st = report_file->commit();
+      if (!st) {  // a failed run leaves no output behind
+        std::error_code ec;
+        if (out != "-") std::filesystem::remove(out, ec);
+        if (!es.external_path.empty()) std::filesystem::remove(es.external_path, ec);
+        return st;
+      }
     }
     return ok();
   };

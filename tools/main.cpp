@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "support/atomic_file.h"
+#include "support/progress.h"
 
 namespace effopt::cli {
 
@@ -73,10 +74,20 @@ int run(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-    std::fprintf(stderr, "effopt: error: %s\nRun 'effopt --help' for usage.\n", e.what());
+    std::string msg = e.what();
+    // Without a known command CLI11 only says "A subcommand is required":
+    // name the word it did not recognize instead.
+    if (app.get_subcommands().empty() && !app.remaining().empty()) {
+      const std::string word = app.remaining().front();
+      msg = (word.rfind('-', 0) == 0 ? "unknown option '" : "unknown command '") + word + "' (commands:";
+      for (const Command& c : commands()) msg += std::string(" ") + c.name;
+      msg += ")";
+    }
+    std::fprintf(stderr, "effopt: error: %s\nRun 'effopt --help' for usage.\n", msg.c_str());
     return static_cast<int>(ErrorKind::Usage);
   }
   setup_logging(g);
+  set_progress_enabled(!g.quiet);
   install_cleanup_handlers();
   Status st = action();
   if (!st) return report_error(st.error());

@@ -9,6 +9,7 @@
 #include "onnx/wire.h"
 #include "support/atomic_file.h"
 #include "support/mapped_file.h"
+#include "support/progress.h"
 
 namespace effopt {
 
@@ -190,6 +191,10 @@ Status save_model(const Model& model, const std::string& path, const ExportOptio
   if (total >= kProtobufLimit)
     return internal_error("the model would exceed protobuf's 2 GB limit without external data");
 
+  uint64_t ext_total = 0;
+  for (const Tensor* t : external_tensors) ext_total += t->byte_size();
+  Progress progress("writing " + path, total + ext_total);
+  uint64_t done = 0;
   std::unique_ptr<AtomicFile> data_file;
   if (external) {
     EFFOPT_TRY_ASSIGN(data_file, AtomicFile::create(data_path));
@@ -200,12 +205,14 @@ Status save_model(const Model& model, const std::string& path, const ExportOptio
       EFFOPT_TRY(data_file->write(zeros.data(), aligned - pos));
       EFFOPT_TRY(write_tensor(*data_file, *t));
       pos = aligned + t->byte_size();
+      progress.update(done += t->byte_size());
     }
   }
   EFFOPT_TRY_ASSIGN(auto out, AtomicFile::create(path));
   for (auto& c : chunks) {
     if (c.tensor == wire::Chunk::kNoTensor) EFFOPT_TRY(out->write(c.literal.data(), c.literal.size()));
     else EFFOPT_TRY(write_tensor(*out, *ctx.tensors[c.tensor]));
+    progress.update(done = ext_total + out->bytes_written());
   }
   // The data file first: a model never points at a data file that is not there.
   if (data_file) EFFOPT_TRY(data_file->commit());

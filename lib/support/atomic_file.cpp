@@ -1,6 +1,7 @@
 #include "support/atomic_file.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -75,12 +76,20 @@ Expected<std::unique_ptr<AtomicFile>> AtomicFile::create(const std::string& path
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return io_error("cannot write " + path + ": folder " + dir.string() + " does not exist");
   std::string tmpl = (dir / ("." + p.filename().string() + ".effopt-tmp-XXXXXX")).string();
+  // Hold the cleanup signals until the handler knows the temporary: one
+  // arriving between mkstemp and claim_slot would leave the file behind.
+  sigset_t cleanup_signals, old_mask;
+  sigemptyset(&cleanup_signals);
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&cleanup_signals, s);
+  ::pthread_sigmask(SIG_BLOCK, &cleanup_signals, &old_mask);
   int fd = ::mkstemp(tmpl.data());
-  if (fd < 0) return io_error("cannot write " + path + ": " + describe_errno(errno));
+  int mkstemp_errno = errno;
+  if (fd >= 0) f->slot_ = claim_slot(tmpl);
+  ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  if (fd < 0) return io_error("cannot write " + path + ": " + describe_errno(mkstemp_errno));
   ::fchmod(fd, 0644 & ~[] { mode_t m = ::umask(0); ::umask(m); return m; }());
   f->fd_ = fd;
   f->tmp_path_ = tmpl;
-  f->slot_ = claim_slot(tmpl);
   return f;
 }
 
