@@ -1,0 +1,35 @@
+# Run by CTest (see tests/CMakeLists.txt): installs effopt into PREFIX and
+# checks that the installed binary and docs work on their own.
+file(REMOVE_RECURSE ${PREFIX})
+execute_process(COMMAND ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${PREFIX} RESULT_VARIABLE rc OUTPUT_QUIET)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "cmake --install failed: ${rc}")
+endif()
+foreach(f bin/effopt share/doc/effopt/README.md share/doc/effopt/cli.md share/doc/effopt/architecture.md)
+  if(NOT EXISTS ${PREFIX}/${f})
+    message(FATAL_ERROR "missing after install: ${f}")
+  endif()
+endforeach()
+# Run from an empty folder so nothing relative to the source tree is found.
+set(work ${PREFIX}/work)
+file(MAKE_DIRECTORY ${work})
+execute_process(COMMAND ${PREFIX}/bin/effopt --version WORKING_DIRECTORY ${work}
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out)
+if(NOT rc EQUAL 0 OR NOT out MATCHES "^effopt [0-9]")
+  message(FATAL_ERROR "installed effopt --version failed: ${rc} ${out}")
+endif()
+execute_process(COMMAND ${MAKE_FIXTURE} ${work}/tiny.onnx RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "cannot make the test model: ${rc}")
+endif()
+execute_process(COMMAND ${PREFIX}/bin/effopt convert ${work}/tiny.onnx -o ${work}/out.onnx WORKING_DIRECTORY ${work}
+                RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "installed effopt convert failed: ${rc} ${err}")
+endif()
+execute_process(COMMAND ${PREFIX}/bin/effopt inspect ${work}/out.onnx --json WORKING_DIRECTORY ${work}
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out)
+if(NOT rc EQUAL 0 OR NOT out MATCHES "\"parameters\": 10")
+  message(FATAL_ERROR "installed effopt inspect failed: ${rc} ${out}")
+endif()
+file(REMOVE_RECURSE ${PREFIX})
