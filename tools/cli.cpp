@@ -17,9 +17,15 @@ bool same_file(const std::string& a, const std::string& b) {
   return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+// An existing device or FIFO (/dev/null): written to, never replaced.
+bool is_special_file(const std::string& path) {
+  struct stat st{};
+  return ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+}
+
 // The report is written by rename like the model: it must not replace either.
 Status check_report_path(const GlobalOptions& g, const std::string& input, const std::string& out) {
-  if (g.report.empty() || g.report == "-") return ok();
+  if (g.report.empty() || g.report == "-" || is_special_file(g.report)) return ok();
   if (input != "-" && (g.report == input || same_file(input, g.report)))
     return usage_error("--report " + g.report + " is the input model; give the report another name");
   if (out != "-" && (g.report == out || same_file(out, g.report)))
@@ -51,7 +57,9 @@ Expected<std::string> resolve_output(const GlobalOptions& g, const std::string& 
     return usage_error("output " + out + " is the input file; use --in-place to replace the input");
   EFFOPT_TRY(check_report_path(g, input, out));
   std::error_code ec;
-  if (fs::exists(out, ec) && !g.force) return usage_error("output " + out + " exists (use --force to replace it)");
+  // A device or FIFO (-o /dev/null) is written to, not replaced: no --force needed.
+  if (fs::exists(out, ec) && !is_special_file(out) && !g.force)
+    return usage_error("output " + out + " exists (use --force to replace it)");
   if (fs::is_directory(out, ec)) return usage_error("output " + out + " is a directory");
   return out;
 }

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "budget_flags.h"
 #include "cli.h"
 #include "analysis/shape_inference.h"
 #include "ir/verifier.h"
@@ -15,15 +16,23 @@
 
 namespace effopt::cli {
 
+// tools/cmd_report.cpp: before/after footprint table (stderr) and report block.
+Expected<nlohmann::json> footprint_before_after(const GlobalOptions& g, const std::string& input,
+                                                const std::string& output, bool with_report);
+
 std::function<Status()> setup_convert(CLI::App& sub, GlobalOptions& g) {
   struct Opts { std::string model; int64_t opset = 0; };
   auto o = std::make_shared<Opts>();
   sub.add_option("model", o->model, "input model (.onnx, or - for standard input)")->required();
   sub.add_option("--opset", o->opset, "target opset of the default domain (7..21); omitted = keep")
       ->check(CLI::Range(1, 1000));
-  return [o, &g]() -> Status {
+  auto budget_flags = std::make_shared<BudgetFlags>();
+  add_budget_flags(sub, *budget_flags);
+  return [o, &g, budget_flags]() -> Status {
     auto t0 = std::chrono::steady_clock::now();
+    EFFOPT_TRY_ASSIGN(Budgets budgets, parse_budget_flags(*budget_flags));
     EFFOPT_TRY_ASSIGN(std::string out, resolve_output(g, o->model, "converted"));
+    if (budgets.any() && out == "-") return usage_error("budgets (--max-*) need an output file, not -o -");
     // Open the report before anything is written: an unwritable --report
     // must fail the run while no output exists yet.
     std::unique_ptr<AtomicFile> report_file;
@@ -65,10 +74,18 @@ std::function<Status()> setup_convert(CLI::App& sub, GlobalOptions& g) {
                    es.external_path.empty() ? "" : ", external data " + es.external_path + " " +
                                                        std::to_string(es.external_bytes) + " bytes",
                    secs);
+    auto footprint = footprint_before_after(g, o->model, out, report_file != nullptr);
+    if (!footprint) spdlog::warn("footprint report: {}", footprint.error().message);
     if (report_file) {
       report.set_output_bytes(es.model_bytes, es.external_bytes);
       report.set_seconds(secs);
-      std::string text = report.to_json().dump(2) + "\n";
+      nlohmann::json rj = report.to_json();
+      if (footprint && !footprint->is_null()) {
+        rj["input"]["sha256"] = (*footprint)["before"]["sha256"];
+        rj["output"]["sha256"] = (*footprint)["after"]["sha256"];
+        for (auto it = footprint->begin(); it != footprint->end(); ++it) rj[it.key()] = it.value();
+      }
+      std::string text = rj.dump(2) + "\n";
       Status st = report_file->write(text.data(), text.size());
       if (st) st = report_file->commit();
       if (!st) {  // a failed run leaves no output behind
@@ -78,6 +95,8 @@ std::function<Status()> setup_convert(CLI::App& sub, GlobalOptions& g) {
         return st;
       }
     }
+    // Budgets are checked on the written output (exit 3; output and report stay).
+    if (budgets.any()) EFFOPT_TRY(check_model_budgets(g, out, budgets, *budget_flags));
     return ok();
   };
 }

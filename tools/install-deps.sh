@@ -8,7 +8,7 @@ set -euo pipefail
 
 CACHE="${EFFOPT_CACHE:-$HOME/.cache/effopt}"
 APT_PACKAGES=(g++ cmake ninja-build pkg-config libonnx-dev libprotobuf-dev protobuf-compiler libcli11-dev
-  libspdlog-dev nlohmann-json3-dev catch2 libzstd-dev zlib1g-dev nodejs)
+  libspdlog-dev nlohmann-json3-dev catch2 libzstd-dev zlib1g-dev nodejs libdnnl-dev)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -17,11 +17,16 @@ namespace effopt::cli {
 
 std::function<Status()> setup_convert(CLI::App& sub, GlobalOptions& g);
 std::function<Status()> setup_inspect(CLI::App& sub, GlobalOptions& g);
+std::function<Status()> setup_report(CLI::App& sub, GlobalOptions& g);
+std::function<Status()> setup_check(CLI::App& sub, GlobalOptions& g);
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"convert", "Round-trip a model losslessly, or move it to another opset (--opset 7..21)", setup_convert},
       {"inspect", "Show a model's opsets, inputs/outputs, ops, parameters and weight bytes", setup_inspect},
+      {"report", "Footprint report: parameters, bytes, compressed sizes, MACs, activation memory (or a diff of two)",
+       setup_report},
+      {"check", "Fail (exit 3) when a model exceeds a budget: --max-bytes, --max-macs, ...", setup_check},
   };
   return table;
 }

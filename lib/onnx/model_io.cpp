@@ -167,7 +167,8 @@ Status save_model(const Model& model, const std::string& path, const ExportOptio
   if (external) {
     uint64_t threshold = opts.external == ExternalData::Always ? opts.external_threshold
                                                                 : std::min<uint64_t>(opts.external_threshold, 1024);
-    ctx.place_external = [&](const Tensor& t) -> std::optional<std::pair<std::string, uint64_t>> {
+    // `threshold` by value: this block ends before model_to_proto calls the lambda.
+    ctx.place_external = [&, threshold](const Tensor& t) -> std::optional<std::pair<std::string, uint64_t>> {
       if (t.data_type == DataType::String || t.byte_size() < threshold) return std::nullopt;
       ext_offset = (ext_offset + kExternalAlign - 1) / kExternalAlign * kExternalAlign;
       uint64_t at = ext_offset;

@@ -70,6 +70,17 @@ Expected<std::unique_ptr<AtomicFile>> AtomicFile::create(const std::string& path
     f->fd_ = STDOUT_FILENO;
     return f;
   }
+  // A device or pipe (/dev/null, a FIFO): written directly. There is nothing
+  // to replace atomically, and renaming a temporary over it would replace
+  // the device node itself.
+  struct stat st{};
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return io_error("cannot write " + path + ": " + describe_errno(errno));
+    f->fd_ = fd;
+    f->direct_ = true;
+    return f;
+  }
   namespace fs = std::filesystem;
   fs::path p(path);
   fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
@@ -147,6 +158,10 @@ Status AtomicFile::commit() {
     return io_error("cannot write " + path_ + ": " + describe_errno(errno));
   }
   fd_ = -1;
+  if (direct_) {
+    committed_ = true;
+    return ok();
+  }
   if (::rename(tmp_path_.c_str(), path_.c_str()) != 0)
     return io_error("cannot move the output into place at " + path_ + ": " + describe_errno(errno));
   committed_ = true;

@@ -13,7 +13,8 @@ namespace effopt {
 
 class AtomicFile {
  public:
-  // Creates the temporary file beside `path`. "-" writes to stdout directly.
+  // Creates the temporary file beside `path`. "-" writes to stdout directly,
+  // and so does an existing device or FIFO (e.g. /dev/null).
   static Expected<std::unique_ptr<AtomicFile>> create(const std::string& path);
   ~AtomicFile();
   AtomicFile(const AtomicFile&) = delete;
@@ -34,6 +35,7 @@ class AtomicFile {
   std::string path_, tmp_path_;
   int fd_ = -1;
   bool is_stdout_ = false;
+  bool direct_ = false;  // an existing device or FIFO, written in place
   bool committed_ = false;
   bool copy_ok_ = true;
   uint64_t written_ = 0;

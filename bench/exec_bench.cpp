@@ -1,0 +1,125 @@
+// Per-inference latency of effopt's executor vs ONNX Runtime 1.30 on corpus
+// models (inputs from test_data_set_0). Results and command: docs/benchmarks.md.
+//
+//   exec_bench [--threads N] [--repeat R] [--warmup W] [--profile] MODEL_DIR...
+//
+// Prints one markdown table row per model: the fastest run's ms of effopt and ONNX
+// Runtime (all graph optimizations, same thread count) and their ratio.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "exec/executor.h"
+#include "onnx/convert_proto.h"
+#include "onnx/model_io.h"
+#include "support/ort_harness.h"
+
+using namespace effopt;
+namespace fs = std::filesystem;
+
+namespace {
+
+bool read_pb(const fs::path& p, exec::TensorValue* out) {
+  std::ifstream f(p, std::ios::binary);
+  if (!f) return false;
+  std::stringstream ss;
+  ss << f.rdbuf();
+  onnx::TensorProto proto;
+  if (!proto.ParseFromString(ss.str())) return false;
+  ProtoImportContext ctx;
+  auto t = tensor_from_proto(proto, ctx);
+  if (!t) return false;
+  auto v = exec::TensorValue::from_tensor(**t);
+  if (!v) return false;
+  *out = *v;
+  return true;
+}
+
+// The fastest run: on a shared machine the minimum is the least noisy estimate of the latency.
+double fastest(const std::vector<double>& v) { return v.empty() ? 0 : *std::min_element(v.begin(), v.end()); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int threads = 1, repeat = 20, warmup = 3;
+  bool profile = false;
+  std::vector<std::string> dirs;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
+    else if (a == "--repeat" && i + 1 < argc) repeat = std::atoi(argv[++i]);
+    else if (a == "--warmup" && i + 1 < argc) warmup = std::atoi(argv[++i]);
+    else if (a == "--profile") profile = true;
+    else dirs.push_back(a);
+  }
+  if (dirs.empty()) {
+    std::fprintf(stderr, "usage: exec_bench [--threads N] [--repeat R] [--warmup W] [--profile] MODEL_DIR...\n");
+    return 1;
+  }
+  auto* ort = test::OrtHarness::get();
+  if (!ort) std::fprintf(stderr, "ONNX Runtime unavailable: %s\n", test::OrtHarness::unavailable_reason().c_str());
+  std::printf("| model | effopt ms | ONNX Runtime ms | ratio | peak live intermediates |\n|---|---|---|---|---|\n");
+  for (auto& d : dirs) {
+    fs::path dir(d), model = dir / "model.onnx";
+    auto m = load_model(model.string());
+    if (!m) {
+      std::fprintf(stderr, "%s: %s\n", model.c_str(), m.error().message.c_str());
+      continue;
+    }
+    auto s = exec::Session::create(**m, {threads, profile});
+    if (!s) {
+      std::printf("| %s | unsupported: %s | | | |\n", dir.filename().c_str(), s.error().message.c_str());
+      continue;
+    }
+    std::vector<exec::TensorValue> in((*s)->input_names().size());
+    std::vector<std::pair<std::string, std::string>> files;
+    bool good = true;
+    for (size_t i = 0; i < in.size(); ++i) {
+      fs::path p = dir / "test_data_set_0" / ("input_" + std::to_string(i) + ".pb");
+      good &= read_pb(p, &in[i]);
+      files.emplace_back((*s)->input_names()[i], p.string());
+    }
+    if (!good) {
+      std::fprintf(stderr, "%s: cannot read inputs\n", dir.c_str());
+      continue;
+    }
+    std::vector<double> ms;
+    for (int r = 0; r < warmup + repeat; ++r) {
+      auto t0 = std::chrono::steady_clock::now();
+      auto out = (*s)->run(in);
+      double t = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      if (!out) {
+        std::fprintf(stderr, "%s: %s\n", dir.c_str(), out.error().message.c_str());
+        good = false;
+        break;
+      }
+      if (r >= warmup) ms.push_back(t);
+    }
+    if (!good) continue;
+    if (profile) {
+      for (auto& [op, t] : (*s)->last_stats().op_ms) std::fprintf(stderr, "  %s %.2f ms\n", op.c_str(), t);
+    }
+    double e = fastest(ms), o = 0;
+    if (ort) {
+      test::OrtOptions opts;
+      opts.intra_threads = threads;
+      opts.warmup = warmup;
+      opts.repeat = repeat;
+      auto r = ort->run_files(model.string(), files, opts);
+      if (r) o = fastest(r->latency_ms);
+      else std::fprintf(stderr, "%s: ONNX Runtime: %s\n", dir.c_str(), r.error.c_str());
+    }
+    std::printf("| %s | %.2f | %s | %s | %.1f MiB |\n", dir.filename().c_str(), e,
+                o > 0 ? std::to_string(o).substr(0, std::to_string(o).find('.') + 3).c_str() : "n/a",
+                o > 0 ? (std::to_string(e / o).substr(0, std::to_string(e / o).find('.') + 3) + "x").c_str() : "n/a",
+                static_cast<double>((*s)->last_stats().peak_live_bytes) / (1024.0 * 1024.0));
+    std::fflush(stdout);
+  }
+  return 0;
+}

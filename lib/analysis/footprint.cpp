@@ -1,0 +1,488 @@
+#include "analysis/footprint.h"
+
+#include <algorithm>
+#include <cstring>
+#include <functional>
+#include <set>
+#include <string_view>
+#include <unordered_map>
+
+#include "ir/constants.h"
+
+namespace effopt {
+
+namespace {
+
+using Shape = std::vector<Dim>;
+
+std::optional<Shape> shape_of(const Value* v) {
+  if (!v) return std::nullopt;
+  if (v->type.kind == Type::Kind::Tensor && v->type.shape) return *v->type.shape;
+  if (TensorPtr t = constant_tensor(v)) {
+    Shape s;
+    for (int64_t d : t->dims) s.push_back(Dim::known(d));
+    return s;
+  }
+  return std::nullopt;
+}
+
+std::optional<uint64_t> product(const Shape& s, size_t from = 0, size_t to = SIZE_MAX) {
+  uint64_t p = 1;
+  to = std::min(to, s.size());
+  for (size_t i = from; i < to; ++i) {
+    if (!s[i].is_known() || *s[i].value < 0) return std::nullopt;
+    p *= static_cast<uint64_t>(*s[i].value);
+  }
+  return p;
+}
+
+std::optional<uint64_t> elements(const Value* v) {
+  auto s = shape_of(v);
+  if (!s) return std::nullopt;
+  return product(*s);
+}
+
+std::string describe(const Value* v) {
+  if (!v) return "(absent)";
+  std::string t = v->type.kind == Type::Kind::None ? "no type" : v->type.to_string();
+  return "'" + v->name() + "' " + t;
+}
+
+const std::set<std::string>& elementwise_ops() {
+  static const std::set<std::string> s = {
+      "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Where", "Relu", "LeakyRelu", "Sigmoid",
+      "Tanh", "Clip", "HardSigmoid", "HardSwish", "Exp", "Log", "Sqrt", "Neg", "Abs", "Erf", "Elu", "Selu",
+      "PRelu", "Reciprocal", "Softplus", "Gelu", "Celu", "Mish", "BatchNormalization", "InstanceNormalization",
+      "LayerNormalization", "Softmax", "LogSoftmax", "QuantizeLinear", "DequantizeLinear", "Equal", "Less",
+      "Greater", "Not", "And", "Or", "Floor", "Ceil", "Round", "Sign", "Sin", "Cos", "ThresholdedRelu"};
+  return s;
+}
+
+bool is_float_type(DataType t) {
+  return t == DataType::Float || t == DataType::Double || t == DataType::Float16 || t == DataType::BFloat16 ||
+         (static_cast<int>(t) >= 17 && static_cast<int>(t) <= 20);
+}
+
+// Nonzero elements; `zero` is the value that counts as zero (a quantized
+// tensor's zero point), integers only.
+uint64_t count_nonzero(const Tensor& t, int64_t zero = 0) {
+  if (t.data_type == DataType::String) {
+    uint64_t n = 0;
+    for (auto& s : t.strings) n += !s.empty();
+    return n;
+  }
+  const auto* p = reinterpret_cast<const unsigned char*>(t.bytes().data());
+  const uint64_t size = t.byte_size();
+  const uint64_t count = t.element_count().value_or(0);
+  const int bits = data_type_bits(t.data_type);
+  if (bits == 4) {
+    const bool sign = t.data_type == DataType::Int4;
+    uint64_t n = 0;
+    for (uint64_t i = 0; i < count && i / 2 < size; ++i) {
+      int v = (p[i / 2] >> ((i % 2) * 4)) & 0xF;
+      if (sign && v >= 8) v -= 16;
+      n += v != zero;
+    }
+    return n;
+  }
+  const uint64_t w = static_cast<uint64_t>(bits) / 8;
+  if (w == 0) return 0;
+  uint64_t n = 0;
+  const uint64_t elems = std::min(count, size / w);
+  if (is_float_type(t.data_type)) {  // -0.0 counts as zero
+    for (uint64_t i = 0; i < elems; ++i) {
+      const unsigned char* e = p + i * w;
+      bool nz = (e[w - 1] & 0x7F) != 0;
+      for (uint64_t k = 0; k + 1 < w && !nz; ++k) nz = e[k] != 0;
+      n += nz;
+    }
+    return n;
+  }
+  if (zero != 0 && w == 1) {
+    const bool sign = t.data_type == DataType::Int8;
+    for (uint64_t i = 0; i < elems; ++i) n += (sign ? static_cast<int64_t>(static_cast<int8_t>(p[i])) : p[i]) != zero;
+    return n;
+  }
+  for (uint64_t i = 0; i < elems; ++i) {
+    const unsigned char* e = p + i * w;
+    bool nz = false;
+    for (uint64_t k = 0; k < w && !nz; ++k) nz = e[k] != 0;
+    n += nz;
+  }
+  return n;
+}
+
+std::optional<int64_t> scalar_int(const Value* v) {
+  TensorPtr t = v ? constant_tensor(v) : nullptr;
+  if (!t || t->element_count().value_or(0) != 1 || t->byte_size() < 1) return std::nullopt;
+  const auto* p = reinterpret_cast<const unsigned char*>(t->bytes().data());
+  switch (t->data_type) {
+    case DataType::UInt8: return p[0];
+    case DataType::Int8: return static_cast<int8_t>(p[0]);
+    case DataType::Int4: { int x = p[0] & 0xF; return x >= 8 ? x - 16 : x; }
+    case DataType::UInt4: return p[0] & 0xF;
+    default: return std::nullopt;
+  }
+}
+
+// Weight input of a prunable layer (through a DequantizeLinear of a constant),
+// with its zero point when quantized.
+struct WeightRef { const Value* value = nullptr; TensorPtr tensor; int64_t zero = 0; };
+
+WeightRef weight_of(const Node& n) {
+  const std::string& op = n.op_type;
+  auto from = [](const Value* v, const Value* zp) -> WeightRef {
+    WeightRef r;
+    if (!v) return r;
+    if (TensorPtr t = constant_tensor(v)) {
+      while (v->producer() && v->producer()->op_type == "Identity" && v->producer()->input(0)) v = v->producer()->input(0);
+      r.value = v; r.tensor = t; r.zero = scalar_int(zp).value_or(0); return r; }
+    const Node* p = v->producer();
+    if (p && p->op_type == "DequantizeLinear" && is_onnx_domain(p->domain)) {
+      if (TensorPtr t = constant_tensor(p->input(0))) {
+        r.value = p->input(0); r.tensor = t; r.zero = scalar_int(p->input(2)).value_or(0);
+      }
+    }
+    return r;
+  };
+  if (op == "Conv" || op == "ConvTranspose") return from(n.input(1), nullptr);
+  if (op == "ConvInteger" || op == "MatMulInteger") return from(n.input(1), n.input(3));
+  if (op == "QLinearConv" || op == "QLinearMatMul") return from(n.input(3), n.input(5));
+  if (op == "LSTM" || op == "GRU" || op == "RNN") return from(n.input(1), nullptr);
+  if (op == "Gemm" || op == "MatMul") {
+    WeightRef r = from(n.input(1), nullptr);
+    if (!r.tensor) r = from(n.input(0), nullptr);
+    return r;
+  }
+  return {};
+}
+
+struct MacResult { std::optional<uint64_t> macs; uint64_t elementwise = 0; std::string unknown; bool is_mac_op = false; };
+
+MacResult count_macs(const Node& n) {
+  MacResult r;
+  const std::string& op = n.op_type;
+  if (!is_onnx_domain(n.domain) && n.domain != "com.microsoft") return r;
+  auto need = [&](std::optional<uint64_t> x, const Value* v, const char* what) -> std::optional<uint64_t> {
+    if (!x && r.unknown.empty()) r.unknown = std::string(what) + " " + describe(v) + " has unknown dims";
+    return x;
+  };
+  auto out_elems = elements(n.output(0));
+  if (op == "Conv" || op == "ConvInteger" || op == "QLinearConv" || op == "ConvTranspose") {
+    r.is_mac_op = true;
+    const Value* w = n.input(op == "QLinearConv" ? 3 : 1);
+    auto ws = shape_of(w);
+    std::optional<uint64_t> per = ws && ws->size() >= 2 ? product(*ws, 1) : std::nullopt;
+    need(per, w, "weight");
+    if (op == "ConvTranspose") {
+      auto in = need(elements(n.input(0)), n.input(0), "input");
+      if (per && in) r.macs = *in * *per;
+    } else {
+      auto out = need(out_elems, n.output(0), "output");
+      if (per && out) r.macs = *out * *per;
+    }
+    const Value* bias = n.input(op == "QLinearConv" ? 8 : (op == "ConvInteger" ? 99 : 2));
+    if (bias && out_elems) r.elementwise = *out_elems;
+    return r;
+  }
+  if (op == "MatMul" || op == "MatMulInteger" || op == "QLinearMatMul") {
+    r.is_mac_op = true;
+    auto as = shape_of(n.input(0));
+    std::optional<uint64_t> k = as && !as->empty() ? product(*as, as->size() - 1) : std::nullopt;
+    need(k, n.input(0), "input A");
+    auto out = need(out_elems, n.output(0), "output");
+    if (k && out) r.macs = *out * *k;
+    return r;
+  }
+  if (op == "Gemm") {
+    r.is_mac_op = true;
+    auto as = shape_of(n.input(0));
+    bool ta = n.attr_int("transA", 0) != 0;
+    std::optional<uint64_t> k;
+    if (as && as->size() == 2) k = product(*as, ta ? 0 : 1, ta ? 1 : 2);
+    need(k, n.input(0), "input A");
+    auto out = need(out_elems, n.output(0), "output");
+    if (k && out) r.macs = *out * *k;
+    if (n.input(2) && out_elems) r.elementwise = *out_elems;
+    return r;
+  }
+  if (op == "Einsum") {
+    std::string eq;
+    for (char c : n.attr_string("equation", "")) if (c != ' ') eq += c;
+    std::string lhs = eq.substr(0, eq.find("->"));
+    std::vector<std::string> terms;
+    size_t pos = 0;
+    while (true) {
+      size_t c = lhs.find(',', pos);
+      terms.push_back(lhs.substr(pos, c == std::string::npos ? std::string::npos : c - pos));
+      if (c == std::string::npos) break;
+      pos = c + 1;
+    }
+    if (terms.size() < 2) { if (out_elems) r.elementwise = *out_elems; return r; }
+    r.is_mac_op = true;
+    if (eq.find("...") != std::string::npos) { r.unknown = "Einsum with '...' is not counted"; return r; }
+    std::map<char, uint64_t> size;
+    for (size_t i = 0; i < terms.size(); ++i) {
+      auto s = shape_of(n.input(i));
+      if (!s || s->size() != terms[i].size()) { need(std::nullopt, n.input(i), "input"); return r; }
+      for (size_t k = 0; k < s->size(); ++k) {
+        if (!(*s)[k].is_known()) { need(std::nullopt, n.input(i), "input"); return r; }
+        size[terms[i][k]] = std::max<uint64_t>(size[terms[i][k]], static_cast<uint64_t>(*(*s)[k].value));
+      }
+    }
+    uint64_t p = 1;
+    for (auto& [c, v] : size) p *= v;
+    r.macs = p * (terms.size() - 1);
+    return r;
+  }
+  if (op == "LSTM" || op == "GRU" || op == "RNN") {
+    r.is_mac_op = true;
+    auto xs = shape_of(n.input(0));
+    bool batch_first = n.attr_int("layout", 0) != 0;
+    std::optional<uint64_t> seq_batch = xs && xs->size() == 3 ? product(*xs, 0, 2) : std::nullopt;
+    need(seq_batch, n.input(0), "input X");
+    auto w = need(elements(n.input(1)), n.input(1), "W");
+    auto rr = need(elements(n.input(2)), n.input(2), "R");
+    (void)batch_first;  // [seq, batch] or [batch, seq]: the product is the same
+    if (seq_batch && w && rr) r.macs = *seq_batch * (*w + *rr);
+    if (n.input(3) && seq_batch) {
+      if (auto b = elements(n.input(3))) r.elementwise = *seq_batch * *b;
+    }
+    return r;
+  }
+  if (elementwise_ops().count(op) && out_elems) r.elementwise = *out_elems;
+  return r;
+}
+
+bool contains_mac_op(const Graph& g) {
+  for (auto& n : g.nodes()) {
+    static const std::set<std::string> mac = {"Conv", "ConvTranspose", "ConvInteger", "QLinearConv", "MatMul",
+                                              "MatMulInteger", "QLinearMatMul", "Gemm", "Einsum", "LSTM", "GRU",
+                                              "RNN"};
+    if (mac.count(n->op_type)) return true;
+    for (Graph* sg : n->subgraphs()) if (contains_mac_op(*sg)) return true;
+  }
+  return false;
+}
+
+void count_ops(const Graph& g, Footprint& f) {
+  for (auto& n : g.nodes()) {
+    ++f.node_count;
+    f.op_counts[is_onnx_domain(n->domain) ? n->op_type : n->domain + "." + n->op_type]++;
+    for (Graph* sg : n->subgraphs()) count_ops(*sg, f);
+  }
+}
+
+}  // namespace
+
+Footprint compute_footprint(const Model& model, const FootprintOptions& opts) {
+  Footprint f;
+  // --- parameters and weight bytes
+  std::unordered_map<const Tensor*, uint64_t> nonzero_cache;
+  std::unordered_map<const Tensor*, int64_t> zero_points;  // quantized weights with a scalar zero point
+  if (model.graph && opts.read_tensor_bytes) {
+    for_each_graph(*model.graph, [&](Graph& g) {
+      for (auto& n : g.nodes()) {
+        WeightRef w = weight_of(*n);
+        if (w.tensor && w.zero != 0) zero_points[w.tensor.get()] = w.zero;
+        if (n->op_type == "DequantizeLinear")
+          if (TensorPtr t = constant_tensor(n->input(0)))
+            if (auto z = scalar_int(n->input(2)); z && *z != 0) zero_points[t.get()] = *z;
+      }
+    });
+  }
+  uint64_t nonzero = 0;
+  std::unordered_map<size_t, std::vector<const Tensor*>> by_hash;
+  uint64_t dedup = 0;
+  for_each_stored_tensor(model, [&](const Tensor& t, ConstantHolder) {
+    ++f.stored_tensors;
+    uint64_t n = t.element_count().value_or(0);
+    f.params += n;
+    uint64_t bytes = t.data_type == DataType::String ? 0 : t.byte_size();
+    if (t.data_type == DataType::String)
+      for (auto& s : t.strings) bytes += s.size();
+    f.weight_bytes_by_type[data_type_name(t.data_type)] += bytes;
+    f.weight_bytes += bytes;
+    if (!opts.read_tensor_bytes) return;
+    auto zp = zero_points.find(&t);
+    uint64_t nz = count_nonzero(t, zp == zero_points.end() ? 0 : zp->second);
+    nonzero_cache[&t] = nz;
+    nonzero += nz;
+    // Deduplication: same type, dims and bytes.
+    std::string key_dims;
+    for (int64_t d : t.dims) key_dims += std::to_string(d) + ",";
+    std::string_view body(reinterpret_cast<const char*>(t.bytes().data()), t.bytes().size());
+    size_t h = std::hash<std::string_view>{}(body) ^ (std::hash<std::string>{}(key_dims) * 31) ^
+               static_cast<size_t>(t.data_type);
+    if (t.data_type == DataType::String) {
+      std::string all;
+      for (auto& s : t.strings) all += s + '\0';
+      h ^= std::hash<std::string>{}(all);
+    }
+    auto& bucket = by_hash[h];
+    for (const Tensor* o : bucket) {
+      if (o->data_type == t.data_type && o->dims == t.dims && o->strings == t.strings &&
+          o->byte_size() == t.byte_size() &&
+          (t.byte_size() == 0 || std::memcmp(o->bytes().data(), t.bytes().data(), t.byte_size()) == 0))
+        return;  // a duplicate
+    }
+    bucket.push_back(&t);
+    dedup += n;
+  });
+  if (opts.read_tensor_bytes) { f.params_nonzero = nonzero; f.params_dedup = dedup; }
+  if (!model.graph) return f;
+  const Graph& g = *model.graph;
+  count_ops(g, f);
+  for (auto& fn : model.functions) count_ops(*fn.body, f);
+
+  // --- per node: MACs, element-wise work, output bytes
+  std::unordered_map<const Node*, size_t> index;
+  for (size_t i = 0; i < g.nodes().size(); ++i) index[g.nodes()[i].get()] = i;
+  for (auto& up : g.nodes()) {
+    const Node& n = *up;
+    NodeFootprint nf;
+    nf.name = n.name;
+    nf.op_type = is_onnx_domain(n.domain) ? n.op_type : n.domain + "." + n.op_type;
+    std::string label = (n.name.empty() ? "(unnamed " + n.op_type + ")" : n.name) + " (" + nf.op_type + ")";
+    for (Value* o : n.outputs()) nf.output_shapes.push_back(o ? o->type.to_string() : "");
+    for (Value* in : n.inputs())
+      if (TensorPtr t = in ? constant_tensor(in) : nullptr) nf.params += t->element_count().value_or(0);
+    MacResult mr = count_macs(n);
+    nf.elementwise_ops = mr.elementwise;
+    f.elementwise_ops += mr.elementwise;
+    if (mr.is_mac_op) {
+      if (mr.macs) {
+        nf.macs = mr.macs;
+        f.macs += *mr.macs;
+        f.macs_by_op[nf.op_type] += *mr.macs;
+      } else {
+        nf.macs_unknown = true;
+        nf.unknown_reason = mr.unknown;
+        f.macs_unknown_nodes.push_back(label + ": " + mr.unknown);
+      }
+    }
+    for (Graph* sg : n.subgraphs())
+      if (contains_mac_op(*sg)) {
+        nf.macs_unknown = true;
+        nf.unknown_reason = "MAC ops inside a subgraph (If/Loop/Scan) are not counted";
+        f.macs_unknown_nodes.push_back(label + ": " + nf.unknown_reason);
+        break;
+      }
+    // Layers with a constant weight.
+    WeightRef w = weight_of(n);
+    if (w.tensor) {
+      LayerParams lp;
+      lp.node = n.name;
+      lp.op_type = nf.op_type;
+      lp.tensor = w.value->name();
+      lp.params = w.tensor->element_count().value_or(0);
+      if (auto it = nonzero_cache.find(w.tensor.get()); it != nonzero_cache.end()) lp.nonzero = it->second;
+      else if (opts.read_tensor_bytes) lp.nonzero = count_nonzero(*w.tensor, w.zero);
+      f.layers.push_back(lp);
+    }
+    uint64_t ob = 0;
+    bool known = true;
+    for (Value* o : n.outputs()) {
+      if (!o || is_constant(o)) continue;
+      auto e = elements(o);
+      int bits = data_type_bits(o->type.elem_type);
+      if (!e || bits == 0) { known = false; continue; }
+      ob += packed_byte_size(o->type.elem_type, *e);
+    }
+    if (known) nf.output_bytes = ob;
+    f.nodes.push_back(std::move(nf));
+  }
+
+  // --- activation memory under the topological schedule
+  const size_t N = g.nodes().size();
+  std::vector<int64_t> delta(N + 2, 0);
+  std::set<const Value*> outputs(g.outputs().begin(), g.outputs().end());
+  for (size_t i = 0; i < N; ++i) {
+    const Node& n = *g.nodes()[i];
+    bool unknown = false;
+    for (Value* o : n.outputs()) {
+      if (!o || is_constant(o)) continue;
+      auto e = elements(o);
+      int bits = data_type_bits(o->type.elem_type);
+      if (!e || bits == 0) { unknown = true; continue; }
+      uint64_t bytes = packed_byte_size(o->type.elem_type, *e);
+      size_t last = i;
+      if (outputs.count(o)) last = N;
+      for (const Use& u : o->uses()) {
+        const Node* user = u.node;
+        while (user && user->graph() != &g) user = user->graph()->owner_node();
+        if (!user) continue;
+        if (auto it = index.find(user); it != index.end()) last = std::max(last, it->second);
+      }
+      f.activation_bytes += bytes;
+      delta[i] += static_cast<int64_t>(bytes);
+      delta[last + 1] -= static_cast<int64_t>(bytes);
+    }
+    if (unknown)
+      f.activation_unknown_nodes.push_back((n.name.empty() ? "(unnamed " + n.op_type + ")" : n.name) + " (" +
+                                           n.op_type + ")");
+  }
+  int64_t live = 0;
+  for (size_t i = 0; i <= N; ++i) {
+    live += delta[i];
+    if (static_cast<uint64_t>(live) > f.peak_activation_bytes) {
+      f.peak_activation_bytes = static_cast<uint64_t>(live);
+      f.peak_after_node = i < N ? g.nodes()[i]->name : "(end)";
+    }
+  }
+  f.inference_ram_bytes = f.weight_bytes + f.peak_activation_bytes;
+  return f;
+}
+
+nlohmann::json to_json(const Footprint& f, bool per_node) {
+  using nlohmann::json;
+  json j;
+  json params = {{"total", f.params}, {"stored_tensors", f.stored_tensors}};
+  params["deduplicated"] = f.params_dedup ? json(*f.params_dedup) : json(nullptr);
+  params["nonzero"] = f.params_nonzero ? json(*f.params_nonzero) : json(nullptr);
+  params["sparsity"] = f.params_nonzero && f.params
+                           ? json(1.0 - static_cast<double>(*f.params_nonzero) / static_cast<double>(f.params))
+                           : json(nullptr);
+  json layers = json::array();
+  for (auto& l : f.layers) {
+    json lj = {{"node", l.node}, {"op_type", l.op_type}, {"tensor", l.tensor}, {"params", l.params}};
+    lj["nonzero"] = l.nonzero ? json(*l.nonzero) : json(nullptr);
+    lj["sparsity"] = l.nonzero && l.params
+                         ? json(1.0 - static_cast<double>(*l.nonzero) / static_cast<double>(l.params))
+                         : json(nullptr);
+    layers.push_back(lj);
+  }
+  params["layers"] = layers;
+  j["parameters"] = params;
+  j["weight_bytes"] = {{"total", f.weight_bytes}, {"by_type", f.weight_bytes_by_type}};
+  j["macs"] = {{"counted", f.macs},
+               {"complete", f.macs_complete()},
+               {"by_op_type", f.macs_by_op},
+               {"unknown_nodes", f.macs_unknown_nodes},
+               {"convention", "one multiply-accumulate each; bias adds and other element-wise work are counted "
+                              "in elementwise_ops, not here"}};
+  j["elementwise_ops"] = f.elementwise_ops;
+  j["activations"] = {{"total_bytes", f.activation_bytes},
+                      {"peak_bytes", f.peak_activation_bytes},
+                      {"peak_after_node", f.peak_after_node},
+                      {"complete", f.activations_complete()},
+                      {"unknown_nodes", f.activation_unknown_nodes}};
+  j["inference_ram_bytes"] = f.inference_ram_bytes;
+  j["op_counts"] = f.op_counts;
+  j["node_count"] = f.node_count;
+  if (per_node) {
+    json nodes = json::array();
+    for (auto& n : f.nodes) {
+      json nj = {{"name", n.name}, {"op_type", n.op_type}, {"output_shapes", n.output_shapes}, {"params", n.params}};
+      nj["macs"] = n.macs ? json(*n.macs) : json(nullptr);
+      if (n.macs_unknown) nj["macs_unknown"] = n.unknown_reason;
+      nj["elementwise_ops"] = n.elementwise_ops;
+      nj["output_bytes"] = n.output_bytes ? json(*n.output_bytes) : json(nullptr);
+      nodes.push_back(nj);
+    }
+    j["nodes"] = nodes;
+  }
+  return j;
+}
+
+}  // namespace effopt

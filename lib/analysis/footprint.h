@@ -1,0 +1,89 @@
+// What a model costs: parameters, weight bytes, MACs, activation memory and
+// estimated inference RAM. Figures come from dims only; only the nonzero and
+// deduplicated parameter counts read tensor bytes (FootprintOptions).
+//
+// Conventions (docs/report.md):
+// - One MAC = one multiply-accumulate. Conv: output elements x Cin/group x
+//   kernel size. ConvTranspose: input elements x Cout/group x kernel size.
+//   MatMul / Gemm: M x K x N per batch (batched MatMul too). The integer and
+//   QLinear forms count the same. Einsum: product of every index's size.
+//   LSTM/GRU/RNN: seq x batch x directions x gates*H x (input + H).
+// - Bias adds and every other element-wise op are element-wise work
+//   (`elementwise_ops`), counted separately, not MACs.
+// - Activation memory: tensors produced by nodes of the main graph (not
+//   graph inputs, not weights / Constant outputs). A tensor is live from the
+//   node that produces it to its last use (graph outputs to the end), under
+//   the graph's topological order, no in-place reuse.
+// - A dim that is not known is never counted as 1: the figure is reported as
+//   incomplete, with the nodes at fault.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ir/ir.h"
+
+namespace effopt {
+
+struct NodeFootprint {
+  std::string name, op_type;
+  std::vector<std::string> output_shapes;  // Type::to_string()
+  std::optional<uint64_t> macs;            // nullopt: not a MAC op, or unknown (see macs_unknown)
+  bool macs_unknown = false;
+  std::string unknown_reason;
+  uint64_t elementwise_ops = 0;
+  std::optional<uint64_t> output_bytes;    // nullopt if some output's size is unknown
+  uint64_t params = 0;                     // elements of the constant inputs it reads
+};
+
+struct LayerParams {  // a prunable layer (Conv, ConvTranspose, Gemm, MatMul with a constant weight, ...)
+  std::string node, op_type, tensor;
+  uint64_t params = 0;
+  std::optional<uint64_t> nonzero;
+};
+
+struct Footprint {
+  // Parameters.
+  uint64_t params = 0;               // elements of every stored constant tensor, each once
+  uint64_t stored_tensors = 0;
+  std::optional<uint64_t> params_dedup;    // identical contents merged (needs tensor bytes)
+  std::optional<uint64_t> params_nonzero;  // (needs tensor bytes)
+  std::map<std::string, uint64_t> weight_bytes_by_type;
+  uint64_t weight_bytes = 0;
+  std::vector<LayerParams> layers;
+  // Compute.
+  uint64_t macs = 0;  // counted MACs (complete only if macs_unknown_nodes is empty)
+  std::map<std::string, uint64_t> macs_by_op;
+  uint64_t elementwise_ops = 0;
+  std::vector<std::string> macs_unknown_nodes;  // "name (op): reason"
+  // Activations.
+  uint64_t activation_bytes = 0;       // sum over intermediate tensors
+  uint64_t peak_activation_bytes = 0;
+  std::string peak_after_node;         // the node after which the peak is reached
+  std::vector<std::string> activation_unknown_nodes;
+  // Weight bytes + peak activation bytes.
+  uint64_t inference_ram_bytes = 0;
+  std::map<std::string, uint64_t> op_counts;  // main graph, subgraphs and functions
+  uint64_t node_count = 0;
+  std::vector<NodeFootprint> nodes;    // main graph, in order
+  bool macs_complete() const { return macs_unknown_nodes.empty(); }
+  bool activations_complete() const { return activation_unknown_nodes.empty(); }
+};
+
+struct FootprintOptions {
+  // Read tensor bytes for the nonzero and deduplicated counts (a full pass
+  // over the weights). Off: those stay nullopt.
+  bool read_tensor_bytes = true;
+};
+
+// Shapes must already be inferred (infer_shapes_with_bindings); this only reads them.
+Footprint compute_footprint(const Model& model, const FootprintOptions& opts = {});
+
+nlohmann::json to_json(const Footprint& f, bool per_node = true);
+
+}  // namespace effopt

@@ -1,0 +1,68 @@
+// effopt's reference CPU executor: runs a Model's main graph on the CPU.
+//
+//   auto s = exec::Session::create(model, {.threads = 2});   // validates, resolves kernels, plans memory
+//   if (!s) ... s.error().message lists every unsupported op and where it occurs
+//   auto outs = (*s)->run({{"input", tensor}});               // outputs in the graph's output order
+//
+// Or in one call: exec::run(model, inputs, options).
+//
+// The Model must outlive the Session (constants are zero-copy views of its
+// tensors). A Session runs one inference at a time (run() is not reentrant).
+// docs/executor.md describes kernels, numerics, threading and memory.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "exec/tensor_value.h"
+#include "ir/ir.h"
+#include "support/error.h"
+
+namespace effopt::exec {
+
+struct RunOptions {
+  int threads = 1;  // results are bit-identical for any value
+  bool profile = false;  // time every node (RunStats::op_ms)
+};
+
+struct RunStats {
+  // Peak bytes of live intermediate tensors: a tensor counts from the node
+  // that produces it until its last use (graph outputs until the end); graph
+  // inputs and weights do not count.
+  uint64_t peak_live_bytes = 0;
+  uint64_t nodes_run = 0;
+  // With RunOptions::profile: milliseconds per op type, summed over nodes.
+  std::vector<std::pair<std::string, double>> op_ms;
+};
+
+class Session {
+ public:
+  // Checks that every node has a kernel (one error lists all that do not),
+  // resolves kernels, finds the constants and plans when each value is freed.
+  static Expected<std::unique_ptr<Session>> create(const Model& model, const RunOptions& opts = {});
+  ~Session();
+
+  // Input names (graph inputs that are not initializers), in graph order.
+  const std::vector<std::string>& input_names() const;
+  const std::vector<std::string>& output_names() const;
+
+  // Inputs by name (every input must be given once), or in input_names() order.
+  Expected<std::vector<TensorValue>> run(const std::vector<std::pair<std::string, TensorValue>>& inputs);
+  Expected<std::vector<TensorValue>> run(const std::vector<TensorValue>& inputs);
+
+  const RunStats& last_stats() const;
+
+  struct Impl;
+
+ private:
+  explicit Session(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+Expected<std::vector<TensorValue>> run(const Model& model, const std::vector<std::pair<std::string, TensorValue>>& inputs,
+                                       const RunOptions& opts = {});
+
+}  // namespace effopt::exec

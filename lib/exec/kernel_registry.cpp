@@ -1,0 +1,62 @@
+#include "exec/kernel_registry.h"
+
+#include <algorithm>
+
+namespace effopt::exec {
+
+std::string KernelContext::where() const {
+  return node.op_type + " node '" + (node.name.empty() ? std::string("(unnamed)") : node.name) + "'";
+}
+
+void KernelRegistry::add(KernelDef def) {
+  std::string dom = def.domain == "ai.onnx" ? std::string() : def.domain;
+  defs_[{dom, def.op_type}].push_back(std::move(def));
+}
+
+const KernelDef* KernelRegistry::find(std::string_view domain, std::string_view op_type, int64_t opset) const {
+  std::string dom = domain == "ai.onnx" ? std::string() : std::string(domain);
+  auto it = defs_.find(std::pair<std::string, std::string>(dom, std::string(op_type)));
+  if (it == defs_.end()) return nullptr;
+  for (auto& d : it->second)
+    if (opset >= d.since && opset <= d.until) return &d;
+  return nullptr;
+}
+
+std::vector<std::string> KernelRegistry::op_names() const {
+  std::vector<std::string> out;
+  for (auto& [k, v] : defs_) out.push_back(k.first.empty() ? k.second : k.first + "::" + k.second);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+const KernelRegistry& KernelRegistry::builtin() {
+  static const KernelRegistry r = [] {
+    KernelRegistry reg;
+    register_elementwise_kernels(reg);
+    register_nn_kernels(reg);
+    register_shape_kernels(reg);
+    return reg;
+  }();
+  return r;
+}
+
+Expected<int64_t> normalize_axis(int64_t axis, int64_t rank, const KernelContext& ctx) {
+  if (axis < -rank || axis >= rank)
+    return ctx.fail("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
+  return axis < 0 ? axis + rank : axis;
+}
+
+Expected<std::vector<int64_t>> read_ints(const TensorValue& t, const KernelContext& ctx) {
+  std::vector<int64_t> out;
+  out.reserve(static_cast<size_t>(t.element_count()));
+  if (t.dtype() == DataType::Int64) {
+    for (int64_t v : t.span<int64_t>()) out.push_back(v);
+  } else if (t.dtype() == DataType::Int32) {
+    for (int32_t v : t.span<int32_t>()) out.push_back(v);
+  } else {
+    return ctx.fail(std::string("expected an int32/int64 tensor, got ") + data_type_name(t.dtype()));
+  }
+  return out;
+}
+
+}  // namespace effopt::exec

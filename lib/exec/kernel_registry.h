@@ -1,0 +1,91 @@
+// Kernels of the executor, keyed by (domain, op type, opset range).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "exec/tensor_value.h"
+#include "exec/thread_pool.h"
+#include "ir/ir.h"
+#include "support/error.h"
+
+namespace effopt::exec {
+
+// What a kernel sees while it runs one node.
+struct KernelContext {
+  const Node& node;
+  int64_t opset;                            // version of the node's domain imported by the model
+  std::vector<const TensorValue*> inputs;   // nullptr for absent optional inputs
+  std::vector<TensorValue> outputs;         // one per node output, filled by the kernel
+  ThreadPool& pool;
+  // Activation the executor fused into this node (Conv followed by Relu or
+  // Clip): the kernel clamps its output to [act_lo, act_hi] (NaN stays NaN).
+  bool fused_activation = false;
+  float act_lo = 0, act_hi = 0;
+
+  size_t input_count() const { return inputs.size(); }
+  bool has_input(size_t i) const { return i < inputs.size() && inputs[i] != nullptr; }
+  const TensorValue& in(size_t i) const { return *inputs[i]; }
+  // "Op 'name'" for messages.
+  std::string where() const;
+  Error fail(const std::string& what) const { return invalid_model(where() + ": " + what); }
+};
+
+using KernelFn = std::function<Status(KernelContext&)>;
+
+enum class KernelFlags : unsigned {
+  None = 0,
+  // The kernel computes in float32 only: the executor runs it on float16 /
+  // bfloat16 data by widening float inputs and rounding its float outputs back
+  // to the low-precision type (as real fp16 hardware would, overflow -> inf).
+  FloatCompute = 1,
+};
+
+struct KernelDef {
+  std::string domain;  // "" = ai.onnx
+  std::string op_type;
+  int64_t since = 1, until = INT64_MAX;  // opset range, inclusive
+  KernelFn fn;
+  KernelFlags flags = KernelFlags::None;
+};
+
+class KernelRegistry {
+ public:
+  void add(KernelDef def);
+  void add(std::string op, int64_t since, int64_t until, KernelFn fn, KernelFlags flags = KernelFlags::None) {
+    add(KernelDef{"", std::move(op), since, until, std::move(fn), flags});
+  }
+  // The kernel for op_type in domain at the given opset, or nullptr.
+  const KernelDef* find(std::string_view domain, std::string_view op_type, int64_t opset) const;
+  std::vector<std::string> op_names() const;  // "Add", "com.microsoft::Foo", sorted
+
+  // The registry with every built-in kernel.
+  static const KernelRegistry& builtin();
+
+ private:
+  std::map<std::pair<std::string, std::string>, std::vector<KernelDef>, std::less<>> defs_;
+};
+
+// Registration functions of the kernel files.
+void register_elementwise_kernels(KernelRegistry& r);
+void register_nn_kernels(KernelRegistry& r);
+void register_shape_kernels(KernelRegistry& r);
+
+// ---- helpers for kernels ----
+// Normalizes a possibly negative axis for `rank`; error when out of range.
+Expected<int64_t> normalize_axis(int64_t axis, int64_t rank, const KernelContext& ctx);
+// Reads a 1-D (or scalar) int32/int64 tensor as int64s.
+Expected<std::vector<int64_t>> read_ints(const TensorValue& t, const KernelContext& ctx);
+
+}  // namespace effopt::exec
+
+namespace effopt::exec {
+// Generic transpose (any element size); perm as ONNX's Transpose.
+TensorValue transpose_tensor(const TensorValue& x, const std::vector<int64_t>& perm, ThreadPool& pool);
+// Converts to another element type (Cast's semantics).
+Expected<TensorValue> cast_tensor(const TensorValue& x, DataType to, const KernelContext& ctx);
+}  // namespace effopt::exec

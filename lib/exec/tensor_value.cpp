@@ -1,0 +1,199 @@
+#include "exec/tensor_value.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace effopt::exec {
+
+size_t element_size(DataType t) {
+  switch (t) {
+    case DataType::Float: case DataType::Int32: case DataType::UInt32: return 4;
+    case DataType::Double: case DataType::Int64: case DataType::UInt64: case DataType::Complex64: return 8;
+    case DataType::Complex128: return 16;
+    case DataType::Float16: case DataType::BFloat16: case DataType::Int16: case DataType::UInt16: return 2;
+    case DataType::UInt8: case DataType::Int8: case DataType::Bool: case DataType::Float8E4M3FN:
+    case DataType::Float8E4M3FNUZ: case DataType::Float8E5M2: case DataType::Float8E5M2FNUZ: return 1;
+    default: return 0;
+  }
+}
+
+uint64_t shape_size(const std::vector<int64_t>& dims) {
+  uint64_t n = 1;
+  for (int64_t d : dims) n *= static_cast<uint64_t>(d < 0 ? 0 : d);
+  return n;
+}
+
+std::string dims_to_string(const std::vector<int64_t>& dims) {
+  std::string s = "[";
+  for (size_t i = 0; i < dims.size(); ++i) s += (i ? "," : "") + std::to_string(dims[i]);
+  return s + "]";
+}
+
+namespace {
+bool shape_size_overflows(const std::vector<int64_t>& dims) {
+  uint64_t n = 1;
+  for (int64_t d : dims) {
+    if (d == 0) return false;
+    if (n > (uint64_t{1} << 62) / static_cast<uint64_t>(d)) return true;
+    n *= static_cast<uint64_t>(d);
+  }
+  return false;
+}
+struct AlignedFree {
+  void operator()(void* p) const { ::operator delete(p, std::align_val_t(64)); }
+};
+}  // namespace
+
+TensorValue TensorValue::allocate(DataType dtype, std::vector<int64_t> dims) {
+  TensorValue v;
+  v.dtype_ = dtype;
+  v.count_ = shape_size(dims);
+  v.dims_ = std::move(dims);
+  size_t es = element_size(dtype);
+  // Shapes past 2^46 bytes cannot be real; refuse them like a failed allocation.
+  for (int64_t d : v.dims_)
+    if (d < 0) throw std::bad_alloc();
+  if (es == 0 || (v.count_ && (v.count_ > (uint64_t{1} << 46) / es || shape_size_overflows(v.dims_))))
+    throw std::bad_alloc();
+  v.bytes_ = v.count_ * es;
+  size_t alloc = static_cast<size_t>(v.bytes_ ? v.bytes_ : 1);
+  void* p = ::operator new(alloc, std::align_val_t(64));
+  v.keep_ = std::shared_ptr<void>(p, AlignedFree{});
+  v.data_ = static_cast<std::byte*>(p);
+  return v;
+}
+
+TensorValue TensorValue::from_bytes(DataType dtype, std::vector<int64_t> dims, std::span<const std::byte> bytes) {
+  TensorValue v = allocate(dtype, std::move(dims));
+  assert(bytes.size() == v.bytes_);
+  if (v.bytes_) std::memcpy(v.data_, bytes.data(), static_cast<size_t>(v.bytes_));
+  return v;
+}
+
+Expected<TensorValue> TensorValue::from_tensor(const Tensor& t) {
+  size_t es = element_size(t.data_type);
+  if (es == 0)
+    return invalid_model("tensor '" + t.name + "': element type " + data_type_name(t.data_type) +
+                         " is not supported by the executor");
+  for (int64_t d : t.dims)
+    if (d < 0) return invalid_model("tensor '" + t.name + "' has a negative dimension");
+  uint64_t count = shape_size(t.dims);
+  if (t.byte_size() != count * es)
+    return invalid_model("tensor '" + t.name + "' holds " + std::to_string(t.byte_size()) + " bytes, its type and dims " +
+                         dims_to_string(t.dims) + " need " + std::to_string(count * es));
+  const std::byte* p = t.storage ? t.storage->data() : nullptr;
+  if (!p || reinterpret_cast<uintptr_t>(p) % es != 0) {
+    return from_bytes(t.data_type, t.dims, t.bytes());
+  }
+  TensorValue v;
+  v.dtype_ = t.data_type;
+  v.dims_ = t.dims;
+  v.count_ = count;
+  v.bytes_ = count * es;
+  v.keep_ = t.storage;
+  v.data_ = const_cast<std::byte*>(p);  // never written: views are inputs only
+  v.view_ = true;
+  return v;
+}
+
+TensorValue TensorValue::reshaped(std::vector<int64_t> dims) const {
+  TensorValue v = *this;
+  assert(shape_size(dims) == count_);
+  v.dims_ = std::move(dims);
+  return v;
+}
+
+Tensor TensorValue::to_tensor(const std::string& name) const {
+  Tensor t;
+  t.name = name;
+  t.data_type = dtype_;
+  t.dims = dims_;
+  std::vector<std::byte> b(static_cast<size_t>(bytes_));
+  if (bytes_) std::memcpy(b.data(), data_, b.size());
+  t.set_bytes(std::move(b));
+  return t;
+}
+
+float half_to_float(uint16_t h) {
+  uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
+  uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+  if (exp == 0) {
+    if (man == 0) {
+      bits = sign;
+    } else {  // subnormal
+      int e = -1;
+      do { ++e; man <<= 1; } while (!(man & 0x400));
+      bits = sign | static_cast<uint32_t>(127 - 15 - e) << 23 | (man & 0x3ff) << 13;
+    }
+  } else if (exp == 31) {
+    bits = sign | 0x7f800000u | man << 13;
+  } else {
+    bits = sign | (exp + 112) << 23 | man << 13;
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+uint16_t float_to_half(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000);
+  uint32_t ax = x & 0x7fffffffu;
+  if (ax >= 0x7f800000u) return static_cast<uint16_t>(sign | 0x7c00 | (ax > 0x7f800000u ? 0x200 : 0));
+  if (ax >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00);  // rounds past 65504: inf
+  if (ax < 0x38800000u) {                                                // subnormal or zero in half
+    if (ax < 0x33000000u) return sign;                                   // below half of the smallest subnormal
+    uint32_t e = ax >> 23, m = (ax & 0x7fffff) | 0x800000;
+    uint32_t shift = 126 - e;  // value / 2^-24 (half's subnormal unit) = m >> (126 - e)
+    uint32_t r = m >> shift, rem = m & ((1u << shift) - 1), halfway = 1u << (shift - 1);
+    if (rem > halfway || (rem == halfway && (r & 1))) ++r;
+    return static_cast<uint16_t>(sign | r);
+  }
+  uint32_t r = ax + 0xfff + ((ax >> 13) & 1);  // round to nearest even on bit 13
+  r -= 0x38000000u;                             // rebias 127 -> 15
+  return static_cast<uint16_t>(sign | (r >> 13));
+}
+
+float bf16_to_float(uint16_t b) {
+  uint32_t bits = static_cast<uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+uint16_t float_to_bf16(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  if ((x & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((x >> 16) | 0x40);  // quiet NaN
+  x += 0x7fff + ((x >> 16) & 1);
+  return static_cast<uint16_t>(x >> 16);
+}
+
+Expected<std::vector<int64_t>> broadcast_shapes(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
+  size_t r = std::max(a.size(), b.size());
+  std::vector<int64_t> out(r);
+  for (size_t i = 0; i < r; ++i) {
+    int64_t da = i < r - a.size() ? 1 : a[i - (r - a.size())];
+    int64_t db = i < r - b.size() ? 1 : b[i - (r - b.size())];
+    if (da == db || db == 1) out[i] = da;
+    else if (da == 1) out[i] = db;
+    else
+      return invalid_model("shapes " + dims_to_string(a) + " and " + dims_to_string(b) + " do not broadcast");
+  }
+  return out;
+}
+
+std::vector<int64_t> broadcast_strides(const std::vector<int64_t>& in_dims, const std::vector<int64_t>& out_dims) {
+  std::vector<int64_t> s(out_dims.size(), 0);
+  int64_t stride = 1;
+  size_t off = out_dims.size() - in_dims.size();
+  for (size_t i = in_dims.size(); i-- > 0;) {
+    s[i + off] = in_dims[i] == 1 ? 0 : stride;
+    stride *= in_dims[i];
+  }
+  return s;
+}
+
+}  // namespace effopt::exec

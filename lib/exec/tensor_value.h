@@ -1,0 +1,90 @@
+// Runtime tensors of the executor: element type + dims + bytes. The bytes are
+// either owned (64-byte aligned, for results) or a zero-copy view of an IR
+// tensor's storage (constants), kept alive by a shared pointer. Copies of a
+// TensorValue share the bytes (reshape-like ops alias their input this way).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ir/tensor.h"
+#include "ir/types.h"
+#include "support/error.h"
+
+namespace effopt::exec {
+
+class TensorValue {
+ public:
+  TensorValue() = default;
+
+  // Uninitialized bytes for `dims` elements of `dtype` (fixed-size types only).
+  static TensorValue allocate(DataType dtype, std::vector<int64_t> dims);
+  // Copies `bytes` (must be exactly the packed size).
+  static TensorValue from_bytes(DataType dtype, std::vector<int64_t> dims, std::span<const std::byte> bytes);
+  // Zero-copy view of an IR tensor (copied only when its bytes are misaligned
+  // for the element type). String and int4 tensors are refused.
+  static Expected<TensorValue> from_tensor(const Tensor& t);
+  template <class T>
+  static TensorValue from_vector(DataType dtype, std::vector<int64_t> dims, const std::vector<T>& v) {
+    return from_bytes(dtype, std::move(dims),
+                      std::span<const std::byte>(reinterpret_cast<const std::byte*>(v.data()), v.size() * sizeof(T)));
+  }
+  // Same bytes, other dims (element count must match).
+  TensorValue reshaped(std::vector<int64_t> dims) const;
+  // An IR tensor (owned copy of the bytes), e.g. to write results out.
+  Tensor to_tensor(const std::string& name = "") const;
+
+  DataType dtype() const { return dtype_; }
+  const std::vector<int64_t>& dims() const { return dims_; }
+  size_t rank() const { return dims_.size(); }
+  int64_t dim(size_t i) const { return dims_[i]; }
+  uint64_t element_count() const { return count_; }
+  uint64_t byte_size() const { return bytes_; }
+  bool defined() const { return dtype_ != DataType::Undefined; }
+  // True when the bytes are shared with an IR tensor (never written).
+  bool is_view() const { return view_; }
+
+  const std::byte* raw() const { return data_; }
+  std::byte* mutable_raw() { return data_; }
+  template <class T>
+  const T* data() const { return reinterpret_cast<const T*>(data_); }
+  template <class T>
+  T* mutable_data() { return reinterpret_cast<T*>(data_); }
+  template <class T>
+  std::span<const T> span() const { return {data<T>(), static_cast<size_t>(count_)}; }
+
+ private:
+  DataType dtype_ = DataType::Undefined;
+  std::vector<int64_t> dims_;
+  uint64_t count_ = 0, bytes_ = 0;
+  std::shared_ptr<void> keep_;  // owner of the bytes
+  std::byte* data_ = nullptr;
+  bool view_ = false;
+};
+
+// Element size in bytes for the types the executor stores unpacked; 0 for
+// string, int4/uint4 and undefined.
+size_t element_size(DataType t);
+// Product of dims (1 for a scalar).
+uint64_t shape_size(const std::vector<int64_t>& dims);
+std::string dims_to_string(const std::vector<int64_t>& dims);
+
+// IEEE binary16 / bfloat16 <-> float32, round to nearest even; overflow
+// becomes inf, NaN stays NaN.
+float half_to_float(uint16_t h);
+uint16_t float_to_half(float f);
+float bf16_to_float(uint16_t b);
+uint16_t float_to_bf16(float f);
+
+// numpy broadcasting of two shapes; nullopt-like error when incompatible.
+Expected<std::vector<int64_t>> broadcast_shapes(const std::vector<int64_t>& a, const std::vector<int64_t>& b);
+
+// Strides (in elements) of `in_dims` broadcast to `out_dims` (right-aligned;
+// 0 along broadcast axes). in_dims must be broadcast-compatible.
+std::vector<int64_t> broadcast_strides(const std::vector<int64_t>& in_dims, const std::vector<int64_t>& out_dims);
+
+}  // namespace effopt::exec

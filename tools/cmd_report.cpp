@@ -1,0 +1,108 @@
+// effopt report MODEL [AFTER] [--json] [--shape NAME=DIMS ...] [--zstd-level N]
+// The footprint report of one model, or the difference between two.
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "cli.h"
+#include "report/footprint_report.h"
+
+namespace effopt::cli {
+
+// Shared by report, check and transforming commands.
+Expected<AnalysisOptions> analysis_options(const std::vector<std::string>& shapes, int zstd_level, int threads) {
+  AnalysisOptions ao;
+  for (const std::string& s : shapes) {
+    EFFOPT_TRY_ASSIGN(ShapeBinding b, parse_shape_binding(s));
+    ao.shapes.push_back(std::move(b));
+  }
+  if (zstd_level < 1 || zstd_level > 19)
+    return usage_error("--zstd-level " + std::to_string(zstd_level) + " is out of range (1..19)");
+  ao.compress.zstd_level = zstd_level;
+  ao.compress.threads = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return ao;
+}
+
+std::function<Status()> setup_report(CLI::App& sub, GlobalOptions& g) {
+  struct Opts {
+    std::vector<std::string> models;
+    bool json = false;
+    std::vector<std::string> shapes;
+    int zstd_level = 3;
+    bool latency = false;
+  };
+  auto o = std::make_shared<Opts>();
+  sub.add_option("models", o->models, "MODEL, or BEFORE AFTER for a diff")->required()->expected(1, 2);
+  sub.add_flag("--json", o->json, "print the versioned JSON report (docs/report.md)");
+  sub.add_option("--shape", o->shapes, "bind an input's shape (NAME=1,3,224,224) or a symbolic dim (N=1)");
+  sub.add_option("--zstd-level", o->zstd_level, "zstd level for the compressed size (1..19, default 3)");
+  sub.add_flag("--latency", o->latency, "measure latency on effopt's executor (not available yet)");
+  return [o, &g]() -> Status {
+    if (o->latency) return usage_error("--latency needs effopt's executor, which is not available yet");
+    EFFOPT_TRY_ASSIGN(AnalysisOptions ao, analysis_options(o->shapes, o->zstd_level, g.threads));
+    std::vector<ModelAnalysis> models;
+    ao.skip_unmatched_bindings = o->models.size() > 1;  // a diff: a binding may name one model's input only
+    for (const std::string& path : o->models) {
+      EFFOPT_TRY_ASSIGN(ModelAnalysis a, analyze_model_file(path, ao));
+      models.push_back(std::move(a));
+    }
+    for (size_t i = 0; i < ao.shapes.size() && ao.skip_unmatched_bindings; ++i)
+      if (!models[0].bindings_used[i] && !models[1].bindings_used[i])
+        return usage_error("--shape " + o->shapes[i] + ": names no graph input or symbolic dim of either model");
+    std::string text;
+    if (models.size() == 1) {
+      const ModelAnalysis& a = models[0];
+      text = o->json ? model_report(o->models[0], a.footprint, a.files ? &*a.files : nullptr, o->shapes).dump(2) + "\n"
+                     : model_text(o->models[0], a.footprint, a.files ? &*a.files : nullptr);
+    } else {
+      const ModelAnalysis &b = models[0], &a = models[1];
+      const ModelFileStats* bf = b.files ? &*b.files : nullptr;
+      const ModelFileStats* af = a.files ? &*a.files : nullptr;
+      if (o->json) {
+        text = diff_report(model_section(o->models[0], b.footprint, bf), model_section(o->models[1], a.footprint, af))
+                   .dump(2) + "\n";
+      } else {
+        text = o->models[0] + " -> " + o->models[1] + "\n" +
+               compact_table(b.footprint, a.footprint, isatty(STDOUT_FILENO) != 0, bf, af);
+      }
+    }
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+    return ok();
+  };
+}
+
+}  // namespace effopt::cli
+
+namespace effopt::cli {
+
+// For transforming commands: the before/after footprint of `input` and
+// `output` (both files). Prints the compact table to stderr unless -q; when
+// `with_report`, also computes file sizes, hashes and nonzero counts (a full
+// pass over both files) and returns the report block
+// {"before", "after", "delta", "op_count_changes"}; otherwise returns null.
+Expected<nlohmann::json> footprint_before_after(const GlobalOptions& g, const std::string& input,
+                                                const std::string& output, bool with_report) {
+  if (input == "-" || output == "-" || (g.quiet && !with_report)) return nlohmann::json();
+  // Only regular files are read again (an output may be a FIFO or a device).
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(input, ec) || !std::filesystem::is_regular_file(output, ec))
+    return nlohmann::json();
+  EFFOPT_TRY_ASSIGN(AnalysisOptions ao, analysis_options({}, 3, g.threads));
+  ao.file_stats = with_report;
+  ao.read_tensor_bytes = with_report;
+  EFFOPT_TRY_ASSIGN(ModelAnalysis before, analyze_model_file(input, ao));
+  EFFOPT_TRY_ASSIGN(ModelAnalysis after, analyze_model_file(output, ao));
+  const ModelFileStats* bf = before.files ? &*before.files : nullptr;
+  const ModelFileStats* af = after.files ? &*after.files : nullptr;
+  if (!g.quiet) {
+    std::string table = compact_table(before.footprint, after.footprint, isatty(STDERR_FILENO) != 0, bf, af);
+    std::fwrite(table.data(), 1, table.size(), stderr);
+  }
+  if (!with_report) return nlohmann::json();
+  return diff_block(model_section(input, before.footprint, bf), model_section(output, after.footprint, af));
+}
+
+}  // namespace effopt::cli
