@@ -1,5 +1,7 @@
 #include "ir/tensor.h"
 
+#include <cstring>
+
 #include "support/mapped_file.h"
 
 namespace effopt {
@@ -20,6 +22,16 @@ std::shared_ptr<TensorStorage> TensorStorage::view(std::shared_ptr<const MappedF
   s->offset_ = offset;
   s->file_ = std::move(file);
   return s;
+}
+
+const std::byte* TensorStorage::aligned_data() const {
+  constexpr uintptr_t kAlign = alignof(std::max_align_t);
+  if (reinterpret_cast<uintptr_t>(data_) % kAlign == 0) return data_;
+  std::call_once(aligned_once_, [&] {
+    aligned_copy_.reset(new std::byte[size_]);  // new[] aligns to max_align_t
+    std::memcpy(aligned_copy_.get(), data_, size_);
+  });
+  return aligned_copy_.get();
 }
 
 std::optional<uint64_t> Tensor::element_count() const {

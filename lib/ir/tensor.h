@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <utility>
@@ -27,6 +28,11 @@ class TensorStorage {
   const std::byte* data() const { return data_; }
   uint64_t size() const { return size_; }
   std::span<const std::byte> bytes() const { return {data_, static_cast<size_t>(size_)}; }
+  // The bytes at an address aligned for any element type. Views into a file
+  // are usually misaligned (protobuf puts raw_data anywhere); reading them as
+  // typed values would be undefined behaviour, so a misaligned view is copied
+  // once, on first use, to an aligned buffer. Writers use data() instead.
+  const std::byte* aligned_data() const;
   // For views: the file and offset, so writers can copy file-to-file and
   // release pages after use. Null for owned storage.
   const MappedFile* file() const { return file_.get(); }
@@ -34,6 +40,8 @@ class TensorStorage {
 
  private:
   std::vector<std::byte> owned_;
+  mutable std::once_flag aligned_once_;
+  mutable std::unique_ptr<std::byte[]> aligned_copy_;
   std::shared_ptr<const MappedFile> file_;
   const std::byte* data_ = nullptr;
   uint64_t size_ = 0;
@@ -67,7 +75,7 @@ class Tensor {
   std::span<const std::byte> bytes() const { return storage ? storage->bytes() : std::span<const std::byte>{}; }
   template <class T>
   std::span<const T> as() const {
-    return {reinterpret_cast<const T*>(storage->data()), static_cast<size_t>(storage->size() / sizeof(T))};
+    return {reinterpret_cast<const T*>(storage->aligned_data()), static_cast<size_t>(storage->size() / sizeof(T))};
   }
   // Replaces the contents (dims must already be set).
   void set_bytes(std::vector<std::byte> bytes) { storage = TensorStorage::owned(std::move(bytes)); }
