@@ -1,0 +1,242 @@
+#include "pass/pass.h"
+
+#include <algorithm>
+#include <cassert>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+
+namespace effopt::pass {
+
+namespace {
+
+const char* type_name(OptionType t) {
+  switch (t) {
+    case OptionType::Bool: return "a boolean (true or false)";
+    case OptionType::Int: return "an integer";
+    case OptionType::Float: return "a number";
+    case OptionType::String: return "a string";
+    case OptionType::Enum: return "one of";
+  }
+  return "?";
+}
+
+bool parse_int(std::string_view s, int64_t& out) {
+  if (s.empty()) return false;
+  auto r = std::from_chars(s.data(), s.data() + s.size(), out);
+  return r.ec == std::errc() && r.ptr == s.data() + s.size();
+}
+
+bool parse_float(std::string_view s, double& out) {
+  if (s.empty()) return false;
+  std::string tmp(s);
+  char* end = nullptr;
+  out = std::strtod(tmp.c_str(), &end);
+  return end == tmp.c_str() + tmp.size() && std::isfinite(out);
+}
+
+std::string fmt_bound(double v) {
+  if (v == std::floor(v) && std::fabs(v) < 1e15) return std::to_string(static_cast<int64_t>(v));
+  return std::to_string(v);
+}
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+}  // namespace
+
+Status check_option_value(const OptionSpec& spec, std::string_view value) {
+  auto bad = [&](const std::string& what) {
+    return usage_error("option '" + spec.name + "': '" + std::string(value) + "' is not " + what);
+  };
+  switch (spec.type) {
+    case OptionType::Bool:
+      if (value != "true" && value != "false") return bad(type_name(spec.type));
+      return ok();
+    case OptionType::Int: {
+      int64_t v = 0;
+      if (!parse_int(value, v)) return bad(type_name(spec.type));
+      if (static_cast<double>(v) < spec.min || static_cast<double>(v) > spec.max)
+        return bad("in the range " + fmt_bound(spec.min) + ".." + fmt_bound(spec.max));
+      return ok();
+    }
+    case OptionType::Float: {
+      double v = 0;
+      if (!parse_float(value, v)) return bad(type_name(spec.type));
+      if (v < spec.min || v > spec.max) return bad("in the range " + fmt_bound(spec.min) + ".." + fmt_bound(spec.max));
+      return ok();
+    }
+    case OptionType::String: return ok();
+    case OptionType::Enum: {
+      if (std::find(spec.choices.begin(), spec.choices.end(), value) != spec.choices.end()) return ok();
+      std::string list;
+      for (const auto& c : spec.choices) list += (list.empty() ? "" : ", ") + c;
+      return bad(std::string("one of ") + list);
+    }
+  }
+  return ok();
+}
+
+PassOptions::PassOptions(const std::vector<OptionSpec>* specs) : specs_(specs) {
+  for (const OptionSpec& s : *specs) values_.emplace_back(s.name, s.default_value);
+}
+
+Status PassOptions::set(std::string_view name, std::string_view value) {
+  if (specs_)
+    for (size_t i = 0; i < specs_->size(); ++i)
+      if ((*specs_)[i].name == name) {
+        EFFOPT_TRY(check_option_value((*specs_)[i], value));
+        values_[i].second = std::string(value);
+        return ok();
+      }
+  std::string list;
+  if (specs_)
+    for (const auto& s : *specs_) list += (list.empty() ? "" : ", ") + s.name;
+  return usage_error("unknown option '" + std::string(name) + "' (" +
+                     (list.empty() ? std::string("this pass has no options") : "valid options: " + list) + ")");
+}
+
+const std::string* PassOptions::find(std::string_view name) const {
+  for (const auto& [k, v] : values_)
+    if (k == name) return &v;
+  return nullptr;
+}
+
+bool PassOptions::get_bool(std::string_view name) const {
+  const std::string* v = find(name);
+  assert(v && "unknown pass option");
+  return *v == "true";
+}
+
+int64_t PassOptions::get_int(std::string_view name) const {
+  const std::string* v = find(name);
+  assert(v && "unknown pass option");
+  int64_t out = 0;
+  [[maybe_unused]] bool parsed = parse_int(*v, out);
+  assert(parsed);
+  return out;
+}
+
+double PassOptions::get_float(std::string_view name) const {
+  const std::string* v = find(name);
+  assert(v && "unknown pass option");
+  double out = 0;
+  [[maybe_unused]] bool parsed = parse_float(*v, out);
+  assert(parsed);
+  return out;
+}
+
+const std::string& PassOptions::get_string(std::string_view name) const {
+  const std::string* v = find(name);
+  assert(v && "unknown pass option");
+  return *v;
+}
+
+std::string PassOptions::print() const {
+  std::string out;
+  for (const auto& [k, v] : values_) out += (out.empty() ? "" : " ") + k + "=" + v;
+  return out;
+}
+
+void PassResult::count(std::string_view counter, int64_t n) {
+  for (auto& [k, v] : counters)
+    if (k == counter) {
+      v += n;
+      return;
+    }
+  counters.emplace_back(std::string(counter), n);
+}
+
+int64_t PassResult::counter(std::string_view name) const {
+  for (const auto& [k, v] : counters)
+    if (k == name) return v;
+  return 0;
+}
+
+void PassResult::merge(const PassResult& other) {
+  changed = changed || other.changed;
+  for (const auto& [k, v] : other.counters) count(k, v);
+  notes.insert(notes.end(), other.notes.begin(), other.notes.end());
+}
+
+int64_t PassContext::opset(std::string_view domain) const {
+  const std::vector<OpsetImport>& imports = opset_imports ? *opset_imports : model.opset_imports;
+  for (const OpsetImport& o : imports)
+    if (o.domain == domain || (is_onnx_domain(o.domain) && is_onnx_domain(domain))) return o.version;
+  return 0;
+}
+
+void PassRegistry::add(PassInfo info) {
+  assert(!find(info.name) && "pass registered twice");
+  assert(static_cast<bool>(info.run_on_graph) != static_cast<bool>(info.run_on_model));
+  passes_.push_back(std::move(info));
+}
+
+const PassInfo* PassRegistry::find(std::string_view name) const {
+  for (const PassInfo& p : passes_)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+std::vector<const PassInfo*> PassRegistry::all() const {
+  std::vector<const PassInfo*> out;
+  for (const PassInfo& p : passes_) out.push_back(&p);
+  std::sort(out.begin(), out.end(), [](const PassInfo* a, const PassInfo* b) { return a->name < b->name; });
+  return out;
+}
+
+std::string PassRegistry::nearest(std::string_view name) const {
+  std::string best;
+  size_t best_d = SIZE_MAX;
+  for (const PassInfo& p : passes_) {
+    size_t d = edit_distance(name, p.name);
+    if (d < best_d) best_d = d, best = p.name;
+  }
+  return best;
+}
+
+namespace {
+
+// Subgraphs before their parent graph, so a rewrite of a node sees its bodies
+// already simplified.
+Status apply_to_graph_tree(const PassInfo& info, Graph& g, PassContext& ctx, PassResult& total) {
+  for (const auto& n : g.nodes())
+    for (Graph* sg : n->subgraphs()) EFFOPT_TRY(apply_to_graph_tree(info, *sg, ctx, total));
+  auto r = info.run_on_graph(g, ctx);
+  if (!r) return std::move(r).error();
+  total.merge(*r);
+  return ok();
+}
+
+}  // namespace
+
+Expected<PassResult> apply_pass(const PassInfo& info, Model& model, const PassOptions& options, int threads) {
+  PassContext ctx{model, options, threads, nullptr};
+  PassResult total;
+  if (info.run_on_model) {
+    auto r = info.run_on_model(model, ctx);
+    if (!r) return std::move(r).error();
+    return std::move(*r);
+  }
+  if (!model.graph) return invalid_model("the model has no graph");
+  EFFOPT_TRY(apply_to_graph_tree(info, *model.graph, ctx, total));
+  for (Function& f : model.functions) {
+    if (!f.body) continue;
+    ctx.opset_imports = &f.opset_imports;
+    auto st = apply_to_graph_tree(info, *f.body, ctx, total);
+    ctx.opset_imports = nullptr;
+    if (!st) return std::move(st).error().context("in function '" + f.name + "'");
+  }
+  return total;
+}
+
+}  // namespace effopt::pass

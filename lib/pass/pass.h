@@ -1,0 +1,144 @@
+// The pass interface: what a pass is, its typed options, what it reports, and
+// the registry that turns every pass into a named pipeline element.
+//
+// A pass is a PassInfo: name (kebab-case, the same as its file in passes/),
+// summary, docs, typed options with defaults, whether it is lossy, and a run
+// function. A graph-scoped pass (run_on_graph) is applied by the pass manager
+// to every graph of the model: the main graph, every subgraph (If/Loop/Scan
+// bodies, innermost first) and every model-local function body. A
+// model-scoped pass (run_on_model) sees the whole model once (convert-opset,
+// fix-shapes).
+//
+// Passes never read or write files and never exit: they change the IR and
+// return counters, or an Error (InvalidModel for input they cannot handle,
+// Internal for their own bugs).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "ir/ir.h"
+#include "support/error.h"
+
+namespace effopt::pass {
+
+enum class OptionType { Bool, Int, Float, String, Enum };
+
+// One typed option of a pass. Values are kept as text in the pipeline
+// (`name=value`) and checked against the spec when parsed.
+struct OptionSpec {
+  std::string name;           // kebab-case
+  OptionType type = OptionType::String;
+  std::string default_value;  // in pipeline text form ("true", "0.5", "channel")
+  std::string help;
+  std::vector<std::string> choices;  // Enum only
+  double min = -1e300, max = 1e300;  // Int / Float bounds, inclusive
+};
+
+// Checks `value` against `spec`; the error message names the option and says
+// what is accepted (Usage error).
+Status check_option_value(const OptionSpec& spec, std::string_view value);
+
+// The options of one pass instance: every option of its spec, with the
+// defaults filled in. Getters assert that the name exists and has the type.
+class PassOptions {
+ public:
+  PassOptions() = default;
+  explicit PassOptions(const std::vector<OptionSpec>* specs);  // all defaults
+  // Sets a value after check_option_value; Usage error on unknown name or bad value.
+  Status set(std::string_view name, std::string_view value);
+  bool get_bool(std::string_view name) const;
+  int64_t get_int(std::string_view name) const;
+  double get_float(std::string_view name) const;
+  const std::string& get_string(std::string_view name) const;  // String and Enum
+  // `key=value key2=value2` in spec order, every option present.
+  std::string print() const;
+  const std::vector<std::pair<std::string, std::string>>& values() const { return values_; }
+
+ private:
+  const std::string* find(std::string_view name) const;
+  const std::vector<OptionSpec>* specs_ = nullptr;
+  std::vector<std::pair<std::string, std::string>> values_;  // spec order
+};
+
+// What one run of a pass did. Counters keep their first-seen order so logs and
+// reports read in the order the pass reported them.
+struct PassResult {
+  bool changed = false;
+  std::vector<std::pair<std::string, int64_t>> counters;
+  // Human-readable notes, e.g. why a candidate was skipped ("Conv 'c1': output
+  // has 2 consumers"); they go to the report's per-pass section.
+  std::vector<std::string> notes;
+
+  void count(std::string_view counter, int64_t n = 1);
+  int64_t counter(std::string_view name) const;  // 0 if absent
+  void note(std::string text) { notes.push_back(std::move(text)); }
+  // Adds another result (changed ORed, counters summed, notes appended).
+  void merge(const PassResult& other);
+};
+
+// What a pass sees besides the IR.
+struct PassContext {
+  Model& model;
+  const PassOptions& options;
+  int threads = 1;
+  // The opset imports in force for the graph being processed: the model's, or
+  // a local function's own. Use opset() rather than model.opset().
+  const std::vector<OpsetImport>* opset_imports = nullptr;
+  int64_t opset(std::string_view domain = "") const;
+};
+
+using GraphPassFn = std::function<Expected<PassResult>(Graph&, PassContext&)>;
+using ModelPassFn = std::function<Expected<PassResult>(Model&, PassContext&)>;
+
+struct PassInfo {
+  std::string name;     // kebab-case, unique; also the file name in passes/
+  std::string summary;  // one line, for `effopt passes` and --help
+  std::string doc;      // longer text for docs/passes.md: when it fires, Before/After
+  std::vector<OptionSpec> options;
+  // A lossy pass changes outputs on purpose (quantize, prune) and is checked by
+  // its own quality guards; --check-outputs checks every other pass.
+  bool lossy = false;
+  // Exactly one of these is set.
+  GraphPassFn run_on_graph;
+  ModelPassFn run_on_model;
+};
+
+class PassRegistry {
+ public:
+  // Adds a pass; asserts the name is new and exactly one run function is set.
+  void add(PassInfo info);
+  const PassInfo* find(std::string_view name) const;
+  // Every pass, sorted by name.
+  std::vector<const PassInfo*> all() const;
+  // The registered name closest to `name` (edit distance), for "did you mean".
+  std::string nearest(std::string_view name) const;
+
+  // The registry with every built-in pass; tests may add their own
+  // (deliberately broken) passes to it. Defined in passes/registry.cpp, so
+  // users of global() link effopt_passes.
+  static PassRegistry& global();
+
+ private:
+  std::vector<PassInfo> passes_;
+};
+
+// Applies one pass to a model with the given options: model-scoped passes run
+// once, graph-scoped ones on every graph (subgraphs first, then their parent;
+// function bodies too). This is the building block of the pass manager; tests
+// of single passes call it directly.
+Expected<PassResult> apply_pass(const PassInfo& info, Model& model, const PassOptions& options, int threads = 1);
+// By name from PassRegistry::global(), with all-default options; asserts the
+// pass exists (defined in passes/registry.cpp).
+Expected<PassResult> apply_pass(std::string_view name, Model& model, int threads = 1);
+
+}  // namespace effopt::pass
+
+namespace effopt::passes {
+// Registers every built-in pass (passes/registry.cpp).
+void register_builtin_passes(pass::PassRegistry& r);
+}  // namespace effopt::passes

@@ -1,0 +1,37 @@
+// The table of built-in passes: every pass file in passes/ defines one
+// `register_<name>` function (the pass name with '-' as '_') and is listed
+// here, as Binaryen's pass.cpp lists its passes. An explicit list, not static
+// initializers: a static library drops object files nobody references.
+#include <cassert>
+
+#include "pass/pass.h"
+#include "passes/passes.h"
+
+namespace effopt::passes {
+
+void register_builtin_passes(pass::PassRegistry& r) {
+  // Keep sorted by pass name.
+  (void)r;
+}
+
+}  // namespace effopt::passes
+
+namespace effopt::pass {
+
+PassRegistry& PassRegistry::global() {
+  static PassRegistry* r = [] {
+    auto* reg = new PassRegistry();
+    passes::register_builtin_passes(*reg);
+    return reg;
+  }();
+  return *r;
+}
+
+Expected<PassResult> apply_pass(std::string_view name, Model& model, int threads) {
+  const PassInfo* info = PassRegistry::global().find(name);
+  assert(info && "unknown pass");
+  PassOptions opts(&info->options);
+  return apply_pass(*info, model, opts, threads);
+}
+
+}  // namespace effopt::pass
