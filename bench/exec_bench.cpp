@@ -5,6 +5,8 @@
 //
 // Prints one markdown table row per model: the fastest run's ms of effopt and ONNX
 // Runtime (all graph optimizations, same thread count) and their ratio.
+#include <time.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -43,6 +45,14 @@ bool read_pb(const fs::path& p, exec::TensorValue* out) {
 
 // The fastest run: on a shared machine the minimum is the least noisy estimate of the latency.
 double fastest(const std::vector<double>& v) { return v.empty() ? 0 : *std::min_element(v.begin(), v.end()); }
+
+// CPU time of the whole process (all threads): on a loaded machine it is far
+// less noisy than wall time, so it is what to compare effopt's own variants by.
+double process_cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
 
 }  // namespace
 
@@ -89,11 +99,13 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s: cannot read inputs\n", dir.c_str());
       continue;
     }
-    std::vector<double> ms;
+    std::vector<double> ms, cpu_ms;
     for (int r = 0; r < warmup + repeat; ++r) {
       auto t0 = std::chrono::steady_clock::now();
+      double c0 = process_cpu_ms();
       auto out = (*s)->run(in);
       double t = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      if (r >= warmup) cpu_ms.push_back(process_cpu_ms() - c0);
       if (!out) {
         std::fprintf(stderr, "%s: %s\n", dir.c_str(), out.error().message.c_str());
         good = false;
@@ -102,6 +114,8 @@ int main(int argc, char** argv) {
       if (r >= warmup) ms.push_back(t);
     }
     if (!good) continue;
+    std::fprintf(stderr, "%s: effopt fastest wall %.2f ms, fastest CPU time %.2f ms\n", dir.filename().c_str(),
+                 fastest(ms), fastest(cpu_ms));
     if (profile) {
       for (auto& [op, t] : (*s)->last_stats().op_ms) std::fprintf(stderr, "  %s %.2f ms\n", op.c_str(), t);
     }
@@ -112,7 +126,11 @@ int main(int argc, char** argv) {
       opts.warmup = warmup;
       opts.repeat = repeat;
       auto r = ort->run_files(model.string(), files, opts);
-      if (r) o = fastest(r->latency_ms);
+      if (r) {
+        o = fastest(r->latency_ms);
+        std::fprintf(stderr, "%s: ONNX Runtime fastest wall %.2f ms, fastest CPU time %.2f ms\n",
+                     dir.filename().c_str(), o, fastest(r->cpu_ms));
+      }
       else std::fprintf(stderr, "%s: ONNX Runtime: %s\n", dir.c_str(), r.error.c_str());
     }
     std::printf("| %s | %.2f | %s | %s | %.1f MiB |\n", dir.filename().c_str(), e,

@@ -26,6 +26,7 @@ struct Step {
   bool fused_activation = false;
   float act_lo = 0, act_hi = 0;
   bool removed = false;          // fused into the step before it
+  std::shared_ptr<void> kernel_state;  // KernelContext::state
 };
 
 std::string node_label(const Node& n, size_t index) {
@@ -88,7 +89,7 @@ struct Session::Impl {
 };
 
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Session::~Session() = default;
+Session::~Session() { release_cached_buffers(); }
 const std::vector<std::string>& Session::input_names() const { return impl_->input_names; }
 const std::vector<std::string>& Session::output_names() const { return impl_->output_names; }
 const RunStats& Session::last_stats() const { return impl_->stats; }
@@ -342,6 +343,7 @@ Expected<std::vector<TensorValue>> Session::Impl::run(std::vector<TensorValue> i
       ctx.fused_activation = st.fused_activation;
       ctx.act_lo = st.act_lo;
       ctx.act_hi = st.act_hi;
+      ctx.state = &st.kernel_state;
       ctx.inputs.reserve(st.in_slots.size());
       std::vector<TensorValue> widened;
       DataType low = DataType::Undefined;

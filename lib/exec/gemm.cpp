@@ -9,18 +9,16 @@ extern "C" void omp_set_num_threads(int);  // libgomp, which oneDNN's OpenMP bui
 
 namespace effopt::exec {
 
-namespace {
 // oneDNN's OpenMP runtime uses omp_get_max_threads() threads per call made
 // outside a parallel region; the executor wants one, in every thread that
 // calls it (the setting is per thread).
-void single_thread_gemm() {
+void dnnl_single_thread() {
   thread_local bool done = false;
   if (!done) {
     omp_set_num_threads(1);
     done = true;
   }
 }
-}  // namespace
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
@@ -45,7 +43,7 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
     }
     return;
   }
-  single_thread_gemm();
+  dnnl_single_thread();
   dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 

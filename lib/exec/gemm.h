@@ -10,6 +10,9 @@
 
 namespace effopt::exec {
 
+// Makes oneDNN calls from this thread run single-threaded (idempotent, cheap).
+void dnnl_single_thread();
+
 // Row-major C[M,N] = alpha * op(A)[M,K] * op(B)[K,N] + beta * C.
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
            const float* B, int64_t ldb, float beta, float* C, int64_t ldc);

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +27,10 @@ struct KernelContext {
   // Clip): the kernel clamps its output to [act_lo, act_hi] (NaN stays NaN).
   bool fused_activation = false;
   float act_lo = 0, act_hi = 0;
+  // Per-node state a kernel keeps across runs of its Session (pre-packed
+  // weights, library primitives). Empty on the first run; the kernel must key
+  // what it stores by everything it depends on (input shapes) and re-check it.
+  std::shared_ptr<void>* state = nullptr;
 
   size_t input_count() const { return inputs.size(); }
   bool has_input(size_t i) const { return i < inputs.size() && inputs[i] != nullptr; }

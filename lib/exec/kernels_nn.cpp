@@ -1,12 +1,15 @@
-// Neural-network kernels: Conv (im2col + GEMM; a direct kernel for depthwise),
+// Neural-network kernels: Conv (oneDNN's convolution primitives, conv_dnnl.h;
+// fallback and reference: im2col + GEMM and a direct kernel for depthwise),
 // Gemm, MatMul, pooling, Softmax, normalizations, Reduce*.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 
+#include "exec/conv_dnnl.h"
 #include "exec/gemm.h"
 #include "exec/kernel_registry.h"
+#include "ir/constants.h"
 
 namespace effopt::exec {
 
@@ -192,6 +195,20 @@ Status conv_kernel(KernelContext& ctx) {
   float* y = Y.mutable_data<float>();
   int64_t Cg = C / group, Mg = M / group, P = g.OH * g.OW, HW = g.H * g.W;
   int64_t K = Cg * g.kH * g.kW;
+
+  // oneDNN's convolution primitives (conv_dnnl.h) for spatial kernels; 1x1
+  // and depthwise convolutions stay on the kernels below, which measured
+  // faster for them (docs/executor.md). The kernels below are also the
+  // fallback and the reference the oneDNN path is tested against.
+  bool depthwise = group == C && Cg == 1;
+  bool is_1x1 = g.kH == 1 && g.kW == 1;
+  if (dnnl_conv_enabled() && P > 0 && N > 0 && !depthwise && !is_1x1) {
+    ConvShape s{N, C, g.H, g.W, M, g.kH, g.kW, g.sH, g.sW, g.dH, g.dW, g.pt, g.pl, g.pb, g.pr, group, g.OH, g.OW};
+    if (dnnl_conv2d(ctx, s, x, w, ctx.node.input(1) && is_constant(ctx.node.input(1)), bias, y)) {
+      ctx.outputs[0] = std::move(Y);
+      return ok();
+    }
+  }
 
   if (group == C && Cg == 1 && P > 0) {  // depthwise (channel multiplier M / C)
     int64_t mult = M / C;

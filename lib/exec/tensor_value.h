@@ -66,6 +66,10 @@ class TensorValue {
   bool view_ = false;
 };
 
+// Frees the large buffers that allocate() keeps for reuse (Session's
+// destructor calls it).
+void release_cached_buffers();
+
 // Element size in bytes for the types the executor stores unpacked; 0 for
 // string, int4/uint4 and undefined.
 size_t element_size(DataType t);

@@ -14,7 +14,8 @@
 //                         "optimized_model_path":"/opt.onnx", "execution_mode":"sequential"|"parallel",
 //                         "log_severity_level":3}}
 //   Response: {"id":N, "ok":true, "outputs":[{"name":"y","path":"/tmp/out/output_0.pb"}],
-//              "load_ms":x, "latency_ms":[...]}            (outputs are those of the last timed run)
+//              "load_ms":x, "latency_ms":[...], "cpu_ms":[...]}  (outputs are those of the last timed run;
+//              cpu_ms: the node process's CPU time per timed run, all threads)
 //          or {"id":N, "ok":false, "error":"message"}
 // Tensors are serialized onnx.TensorProto files (the ONNX backend test-data layout). Outputs are written
 // with raw_data (strings with string_data). A model that fails to load or run gives ok:false; only EOF on
@@ -278,12 +279,15 @@ async function handle(req, ort) {
   const loadMs = performance.now() - t0;
   try {
     for (let i = 0; i < warmup; i++) await session.run(feeds);
-    const latency = [];
+    const latency = [], cpu = [];
     let results;
     for (let i = 0; i < repeat; i++) {
       const s = performance.now();
+      const c = process.cpuUsage();
       results = await session.run(feeds);
       latency.push(performance.now() - s);
+      const d = process.cpuUsage(c);
+      cpu.push((d.user + d.system) / 1000);
     }
     fs.mkdirSync(req.output_dir, { recursive: true });
     const outputs = session.outputNames.map((name, k) => {
@@ -291,7 +295,7 @@ async function handle(req, ort) {
       fs.writeFileSync(file, encodeTensorProto(name, results[name]));
       return { name, path: file };
     });
-    return { ok: true, outputs, load_ms: loadMs, latency_ms: latency };
+    return { ok: true, outputs, load_ms: loadMs, latency_ms: latency, cpu_ms: cpu };
   } finally {
     await session.release();
   }

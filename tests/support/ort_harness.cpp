@@ -338,6 +338,7 @@ struct OrtHarness::Impl {
       if (!resp.value("ok", false)) return fail(resp.value("error", std::string("unknown ORT error")));
       r.result.load_ms = resp.at("load_ms").get<double>();
       r.result.latency_ms = resp.at("latency_ms").get<std::vector<double>>();
+      if (resp.contains("cpu_ms")) r.result.cpu_ms = resp.at("cpu_ms").get<std::vector<double>>();
       for (const auto& o : resp.at("outputs")) {
         std::string name = o.at("name").get<std::string>();
         std::string path = o.at("path").get<std::string>();

@@ -41,6 +41,9 @@ struct OrtResult {
   std::vector<std::string> output_names;
   double load_ms = 0;                      // session creation (includes ORT's graph optimization)
   std::vector<double> latency_ms;          // one per timed run
+  // CPU time of the runner process per timed run (all its threads): on a
+  // loaded machine far less noisy than latency_ms.
+  std::vector<double> cpu_ms;
 };
 
 // Expected-like: ok with a result, or !ok with ORT's (or the harness's) message.
