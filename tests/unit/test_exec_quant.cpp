@@ -1,0 +1,398 @@
+// The executor's quantization kernels (lib/exec/kernels_quant.cpp, qgemm.cpp) and
+// its int4 representation: hand-computed cases for the rounding and saturation
+// rules, and randomized single-op graphs compared with ONNX Runtime 1.30
+// (skipped with a warning when the harness is unavailable).
+//
+// The randomized graphs hold every operand as an initializer, so int4 and
+// bfloat16 tensors (which onnxruntime-node cannot pass as inputs) work; outputs
+// of those types get a Cast (to int8 / uint8 / float, exact) in ORT's copy only.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "exec/executor.h"
+#include "exec/qgemm.h"
+#include "onnx/convert_proto.h"
+#include "support/ort_harness.h"
+#include "util/test_util.h"
+
+using namespace effopt;
+using exec::TensorValue;
+
+namespace {
+
+// ---- building single-op models ----
+
+struct OpCase {
+  int64_t opset = 21;
+  std::string op;
+  std::vector<std::pair<std::string, TensorValue>> inputs;  // empty name: absent optional input
+  std::vector<Attribute> attrs;
+  int outputs = 1;
+  std::string label;  // for messages
+};
+
+Attribute attr_int(const std::string& n, int64_t v) { return Attribute::make_int(n, v); }
+Attribute attr_ints(const std::string& n, std::vector<int64_t> v) { return Attribute::make_ints(n, std::move(v)); }
+
+// out_types: when given, the graph outputs get those types (ORT wants typed
+// outputs); cast_for_ort appends Casts for types the ORT runner cannot return.
+std::unique_ptr<Model> make_model(const OpCase& c, const std::vector<TensorValue>* out_types, bool cast_for_ort) {
+  auto m = std::make_unique<Model>();
+  m->ir_version = 10;
+  m->opset_imports = {{"", c.opset}};
+  m->graph = std::make_unique<Graph>();
+  Graph& g = *m->graph;
+  g.name = "g";
+  std::vector<Value*> ins;
+  for (auto& [name, tv] : c.inputs) {
+    if (name.empty()) {
+      ins.push_back(nullptr);
+      continue;
+    }
+    ins.push_back(g.add_initializer(std::make_shared<Tensor>(tv.to_tensor(name))));
+  }
+  std::vector<std::string> outs;
+  for (int i = 0; i < c.outputs; ++i) outs.push_back("y" + std::to_string(i));
+  Node* n = g.create_node(c.op, ins, outs);
+  n->name = "node";
+  for (auto& a : c.attrs) n->set_attr(a.clone(nullptr));
+  for (int i = 0; i < c.outputs; ++i) {
+    Value* v = n->output(static_cast<size_t>(i));
+    if (out_types) {
+      const TensorValue& t = (*out_types)[static_cast<size_t>(i)];
+      std::vector<Dim> shape;
+      for (int64_t d : t.dims()) shape.push_back(Dim::known(d));
+      v->type = Type::tensor(t.dtype(), shape);
+      DataType to = DataType::Undefined;
+      if (t.dtype() == DataType::Int4) to = DataType::Int8;
+      if (t.dtype() == DataType::UInt4) to = DataType::UInt8;
+      if (t.dtype() == DataType::BFloat16) to = DataType::Float;
+      if (cast_for_ort && to != DataType::Undefined) {
+        Node* cast = g.create_node("Cast", {v}, {"y" + std::to_string(i) + "_cast"});
+        cast->set_attr(attr_int("to", static_cast<int64_t>(to)));
+        cast->output(0)->type = Type::tensor(to, shape);
+        v = cast->output(0);
+      }
+    }
+    g.add_output(v);
+  }
+  return m;
+}
+
+std::vector<TensorValue> run_exec(const Model& m, int threads = 1) {
+  auto s = exec::Session::create(m, {threads});
+  if (!s) FAIL("create: " << s.error().message);
+  auto r = (*s)->run(std::vector<std::pair<std::string, TensorValue>>{});
+  if (!r) FAIL("run: " << r.error().message);
+  std::vector<TensorValue> out;  // copies: outputs may be views of the model's constants
+  for (auto& t : *r) out.push_back(TensorValue::from_bytes(t.dtype(), t.dims(), {t.raw(), t.byte_size()}));
+  return out;
+}
+
+std::vector<TensorValue> run_case(const OpCase& c, int threads = 1) {
+  auto m = make_model(c, nullptr, false);
+  return run_exec(*m, threads);
+}
+
+// Elements as doubles (int4 unpacked, low-precision floats decoded).
+std::vector<double> values(const TensorValue& t) {
+  std::vector<double> v(t.element_count());
+  for (uint64_t i = 0; i < v.size(); ++i) {
+    switch (t.dtype()) {
+      case DataType::Float: v[i] = t.data<float>()[i]; break;
+      case DataType::Float16: v[i] = exec::half_to_float(t.data<uint16_t>()[i]); break;
+      case DataType::BFloat16: v[i] = exec::bf16_to_float(t.data<uint16_t>()[i]); break;
+      case DataType::Int8: case DataType::Int4: v[i] = t.data<int8_t>()[i]; break;
+      case DataType::UInt8: case DataType::UInt4: v[i] = t.data<uint8_t>()[i]; break;
+      case DataType::Int16: v[i] = t.data<int16_t>()[i]; break;
+      case DataType::UInt16: v[i] = t.data<uint16_t>()[i]; break;
+      case DataType::Int32: v[i] = t.data<int32_t>()[i]; break;
+      default: FAIL("unexpected output type " << data_type_name(t.dtype()));
+    }
+  }
+  return v;
+}
+
+bool ort_warned = false;
+test::OrtHarness* ort_or_warn() {
+  auto* ort = test::OrtHarness::get();
+  if (!ort && !ort_warned) {
+    WARN("ONNX Runtime comparison skipped: " << test::OrtHarness::unavailable_reason());
+    ort_warned = true;
+  }
+  return ort;
+}
+
+// Runs the case in the executor and in ONNX Runtime; every output must agree
+// within `tol` (0: exactly). Returns the largest difference seen.
+double compare_with_ort(const OpCase& c, double tol = 0, const std::string& opt_level = "disabled") {
+  INFO("case: " << c.label << " (" << c.op << ", opset " << c.opset << ")");
+  auto ours = run_case(c);
+  auto* ort = ort_or_warn();
+  if (!ort) return 0;
+  auto m = make_model(c, &ours, true);
+  test::OrtOptions opts;
+  opts.opt_level = opt_level;
+  auto r = ort->run_model(to_proto_inline(*m), {}, opts);
+  if (!r.ok) FAIL("ONNX Runtime failed: " << r.error);
+  REQUIRE(r->outputs.size() == ours.size());
+  double worst = 0;
+  for (size_t i = 0; i < ours.size(); ++i) {
+    std::vector<int64_t> od(r->outputs[i].dims().begin(), r->outputs[i].dims().end());
+    REQUIRE(od == ours[i].dims());
+    auto a = values(ours[i]);
+    auto b = test::tensor_values(r->outputs[i]);
+    REQUIRE(a.size() == b.size());
+    size_t bad = 0, first = a.size();
+    for (size_t j = 0; j < a.size(); ++j) {
+      double d = std::fabs(a[j] - b[j]);
+      if (std::isnan(a[j]) != std::isnan(b[j])) d = INFINITY;
+      worst = std::max(worst, d);
+      if (d > tol) {
+        ++bad;
+        if (first == a.size()) first = j;
+      }
+    }
+    INFO("output " << i << ": " << bad << " of " << a.size() << " elements differ by more than " << tol
+                   << (bad ? "; first at " + std::to_string(first) + ": ours " + std::to_string(a[first]) + ", ORT " +
+                                 std::to_string(b[first])
+                           : std::string()));
+    CHECK(bad == 0);
+  }
+  return worst;
+}
+
+// ---- random tensors ----
+
+using Rng = std::mt19937;
+
+TensorValue rand_ints(DataType t, const std::vector<int64_t>& dims, Rng& rng, int lo, int hi) {
+  std::uniform_int_distribution<int> d(lo, hi);
+  uint64_t n = exec::shape_size(dims);
+  TensorValue v = TensorValue::allocate(t, dims);
+  for (uint64_t i = 0; i < n; ++i) {
+    int x = d(rng);
+    switch (t) {
+      case DataType::Int8: case DataType::Int4: v.mutable_data<int8_t>()[i] = static_cast<int8_t>(x); break;
+      case DataType::UInt8: case DataType::UInt4: v.mutable_data<uint8_t>()[i] = static_cast<uint8_t>(x); break;
+      case DataType::Int16: v.mutable_data<int16_t>()[i] = static_cast<int16_t>(x); break;
+      case DataType::UInt16: v.mutable_data<uint16_t>()[i] = static_cast<uint16_t>(x); break;
+      case DataType::Int32: v.mutable_data<int32_t>()[i] = x; break;
+      default: FAIL("rand_ints: type");
+    }
+  }
+  return v;
+}
+
+std::pair<int, int> full_range(DataType t) {
+  switch (t) {
+    case DataType::Int8: return {-128, 127};
+    case DataType::UInt8: return {0, 255};
+    case DataType::Int16: return {-32768, 32767};
+    case DataType::UInt16: return {0, 65535};
+    case DataType::Int4: return {-8, 7};
+    case DataType::UInt4: return {0, 15};
+    default: return {-100000, 100000};
+  }
+}
+
+TensorValue rand_q(DataType t, const std::vector<int64_t>& dims, Rng& rng) {
+  auto [lo, hi] = full_range(t);
+  return rand_ints(t, dims, rng, lo, hi);
+}
+
+TensorValue rand_floats(DataType t, const std::vector<int64_t>& dims, Rng& rng, float lo, float hi) {
+  std::uniform_real_distribution<float> d(lo, hi);
+  uint64_t n = exec::shape_size(dims);
+  TensorValue v = TensorValue::allocate(t, dims);
+  for (uint64_t i = 0; i < n; ++i) {
+    float x = d(rng);
+    if (t == DataType::Float) v.mutable_data<float>()[i] = x;
+    else if (t == DataType::Float16) v.mutable_data<uint16_t>()[i] = exec::float_to_half(x);
+    else v.mutable_data<uint16_t>()[i] = exec::float_to_bf16(x);
+  }
+  return v;
+}
+
+// Values on the rounding ties of scale `s` (k + 0.5) * s, and others: exercises half-to-even.
+TensorValue tie_floats(const std::vector<int64_t>& dims, Rng& rng, float s, int range) {
+  std::uniform_int_distribution<int> d(-range, range);
+  std::uniform_int_distribution<int> coin(0, 2);
+  uint64_t n = exec::shape_size(dims);
+  TensorValue v = TensorValue::allocate(DataType::Float, dims);
+  for (uint64_t i = 0; i < n; ++i) {
+    int c = coin(rng);
+    float k = static_cast<float>(d(rng));
+    v.mutable_data<float>()[i] = c == 0 ? (k + 0.5f) * s : c == 1 ? k * s : (k + 0.3f) * s;
+  }
+  return v;
+}
+
+TensorValue scalar_f(float v) { return TensorValue::from_vector(DataType::Float, {}, std::vector<float>{v}); }
+
+template <class T>
+TensorValue tv(DataType t, std::vector<int64_t> dims, std::vector<T> v) {
+  return TensorValue::from_vector(t, std::move(dims), v);
+}
+
+std::vector<int64_t> scale_shape(const std::vector<int64_t>& x, int64_t axis, int64_t block) {
+  if (axis < 0) return {};
+  if (block == 0) return {x[static_cast<size_t>(axis)]};
+  auto s = x;
+  s[static_cast<size_t>(axis)] = (x[static_cast<size_t>(axis)] + block - 1) / block;
+  return s;
+}
+
+}  // namespace
+
+// ---- representation ----
+
+TEST_CASE("exec-quant: int4 / uint4 tensors unpack to one byte per element and pack back", "[exec-quant]") {
+  Tensor t;
+  t.name = "w";
+  t.data_type = DataType::Int4;
+  t.dims = {5};
+  // -8, 7, -1, 0, 3 packed low nibble first: 0x78, 0x0F, 0x03
+  t.set_bytes({std::byte{0x78}, std::byte{0x0F}, std::byte{0x03}});
+  auto v = TensorValue::from_tensor(t);
+  REQUIRE(v);
+  REQUIRE(v->dtype() == DataType::Int4);
+  REQUIRE(v->byte_size() == 5);
+  std::vector<int8_t> got(v->data<int8_t>(), v->data<int8_t>() + 5);
+  CHECK(got == std::vector<int8_t>{-8, 7, -1, 0, 3});
+  Tensor back = v->to_tensor("w");
+  REQUIRE(back.byte_size() == 3);
+  CHECK(std::memcmp(back.bytes().data(), t.bytes().data(), 3) == 0);
+
+  t.data_type = DataType::UInt4;
+  auto u = TensorValue::from_tensor(t);
+  REQUIRE(u);
+  std::vector<uint8_t> ug(u->data<uint8_t>(), u->data<uint8_t>() + 5);
+  CHECK(ug == std::vector<uint8_t>{8, 7, 15, 0, 3});
+
+  t.set_bytes({std::byte{0x78}, std::byte{0x0F}});  // 2 bytes cannot hold 5 nibbles
+  auto bad = TensorValue::from_tensor(t);
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message.find("need 3") != std::string::npos);
+}
+
+// ---- hand-computed rounding and saturation ----
+
+TEST_CASE("exec-quant: QuantizeLinear rounds half to even and saturates", "[exec-quant]") {
+  auto x = tv<float>(DataType::Float, {7}, {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 1000.f, -1000.f});
+  SECTION("uint8, no zero point (opset 10)") {
+    OpCase c{10, "QuantizeLinear", {{"x", x}, {"s", scalar_f(1.f)}}, {}, 1, ""};
+    auto y = run_case(c);
+    REQUIRE(y[0].dtype() == DataType::UInt8);
+    CHECK(values(y[0]) == std::vector<double>{0, 2, 2, 0, 0, 255, 0});
+  }
+  SECTION("int8 with zero point 3") {
+    OpCase c{13, "QuantizeLinear", {{"x", x}, {"s", scalar_f(1.f)}, {"z", tv<int8_t>(DataType::Int8, {}, {3})}}, {}, 1, ""};
+    CHECK(values(run_case(c)[0]) == std::vector<double>{3, 5, 5, 3, 1, 127, -128});
+  }
+  SECTION("int4 and uint4 (opset 21), scale 0.5") {
+    auto x4 = tv<float>(DataType::Float, {6}, {0.25f, 0.75f, -0.25f, -0.75f, 100.f, -100.f});
+    OpCase c{21, "QuantizeLinear", {{"x", x4}, {"s", scalar_f(0.5f)}, {"z", tv<int8_t>(DataType::Int4, {}, {0})}}, {}, 1, ""};
+    auto y = run_case(c);
+    REQUIRE(y[0].dtype() == DataType::Int4);
+    CHECK(values(y[0]) == std::vector<double>{0, 2, 0, -2, 7, -8});
+    OpCase u{21, "QuantizeLinear", {{"x", x4}, {"s", scalar_f(0.5f)}, {"z", tv<uint8_t>(DataType::UInt4, {}, {1})}}, {}, 1, ""};
+    CHECK(values(run_case(u)[0]) == std::vector<double>{1, 3, 1, 0, 15, 0});
+  }
+  SECTION("int16 via output_dtype") {
+    auto x16 = tv<float>(DataType::Float, {3}, {1e6f, -1e6f, 2.5f});
+    OpCase c{21, "QuantizeLinear", {{"x", x16}, {"s", scalar_f(1.f)}}, {}, 1, ""};
+    c.attrs.push_back(attr_int("output_dtype", static_cast<int64_t>(DataType::Int16)));
+    auto y = run_case(c);
+    REQUIRE(y[0].dtype() == DataType::Int16);
+    CHECK(values(y[0]) == std::vector<double>{32767, -32768, 2});
+  }
+}
+
+TEST_CASE("exec-quant: DequantizeLinear per axis and block-wise, int4 weights", "[exec-quant]") {
+  // x [2,4] int4, per-row scales (axis 0): (x - zp) * s
+  auto x = tv<int8_t>(DataType::Int4, {2, 4}, {-8, -1, 0, 7, 1, 2, 3, 4});
+  OpCase c{21, "DequantizeLinear",
+           {{"x", x}, {"s", tv<float>(DataType::Float, {2}, {0.5f, 2.f})}, {"z", tv<int8_t>(DataType::Int4, {2}, {0, 1})}},
+           {}, 1, ""};
+  c.attrs.push_back(attr_int("axis", 0));
+  CHECK(values(run_case(c)[0]) == std::vector<double>{-4, -0.5, 0, 3.5, 0, 2, 4, 6});
+  // block_size 2 along axis 1: scale [2, 2]
+  OpCase b{21, "DequantizeLinear", {{"x", x}, {"s", tv<float>(DataType::Float, {2, 2}, {1.f, 10.f, 100.f, 1000.f})}}, {}, 1, ""};
+  b.attrs.push_back(attr_int("axis", 1));
+  b.attrs.push_back(attr_int("block_size", 2));
+  CHECK(values(run_case(b)[0]) == std::vector<double>{-8, -1, 0, 70, 100, 200, 3000, 4000});
+}
+
+TEST_CASE("exec-quant: DynamicQuantizeLinear uses ONNX Runtime's formula and rounds half to even", "[exec-quant]") {
+  // range [-55, 200]: scale (200 + 55) / 255 = 1 exactly, zero point 55.
+  OpCase c{11, "DynamicQuantizeLinear", {{"x", tv<float>(DataType::Float, {5}, {-55.f, 200.f, 0.5f, 1.5f, 2.5f})}}, {}, 3, ""};
+  auto y = run_case(c);
+  REQUIRE(y.size() == 3);
+  CHECK(values(y[1]) == std::vector<double>{1.0});
+  CHECK(values(y[2]) == std::vector<double>{55});
+  CHECK(values(y[0]) == std::vector<double>{0, 255, 55, 57, 57});  // round(x / 1) + 55, ties to even
+}
+
+TEST_CASE("exec-quant: MatMulInteger with per-row A and per-column B zero points", "[exec-quant]") {
+  // (A - [1, 2] per row) x (B - [1, -1] per column) = [[0,1],[1,2]] x [[4,7],[6,9]]
+  OpCase c{10, "MatMulInteger",
+           {{"a", tv<uint8_t>(DataType::UInt8, {2, 2}, {1, 2, 3, 4})}, {"b", tv<int8_t>(DataType::Int8, {2, 2}, {5, 6, 7, 8})},
+            {"az", tv<uint8_t>(DataType::UInt8, {2}, {1, 2})}, {"bz", tv<int8_t>(DataType::Int8, {2}, {1, -1})}},
+           {}, 1, ""};
+  auto y = run_case(c);
+  REQUIRE(y[0].dtype() == DataType::Int32);
+  CHECK(values(y[0]) == std::vector<double>{6, 9, 16, 25});
+}
+
+TEST_CASE("exec-quant: QLinearMatMul requantizes with round half to even and saturation", "[exec-quant]") {
+  // acc = a * 1 with a = 1, 3, 5, 7, 255; multiplier 1 * 1 / 2 = 0.5 -> 0.5, 1.5, 2.5, 3.5, 127.5
+  auto a = tv<uint8_t>(DataType::UInt8, {5, 1}, {1, 3, 5, 7, 255});
+  auto one = tv<uint8_t>(DataType::UInt8, {1, 1}, {1});
+  auto z8 = tv<uint8_t>(DataType::UInt8, {}, {0});
+  OpCase c{10, "QLinearMatMul",
+           {{"a", a}, {"as", scalar_f(1.f)}, {"az", z8}, {"b", one}, {"bs", scalar_f(1.f)}, {"bz", z8}, {"ys", scalar_f(2.f)},
+            {"yz", tv<uint8_t>(DataType::UInt8, {}, {200})}},
+           {}, 1, ""};
+  CHECK(values(run_case(c)[0]) == std::vector<double>{200, 202, 202, 204, 255});  // 200 + 128 saturates
+}
+
+TEST_CASE("exec-quant: ConvInteger pads with the input zero point", "[exec-quant]") {
+  // x - zp = [[0,1],[2,3]], 2x2 kernel of ones, pads 1: 3x3 window sums of the zero-padded grid.
+  OpCase c{10, "ConvInteger",
+           {{"x", tv<uint8_t>(DataType::UInt8, {1, 1, 2, 2}, {1, 2, 3, 4})},
+            {"w", tv<uint8_t>(DataType::UInt8, {1, 1, 2, 2}, {1, 1, 1, 1})}, {"xz", tv<uint8_t>(DataType::UInt8, {}, {1})}},
+           {}, 1, ""};
+  c.attrs.push_back(attr_ints("pads", {1, 1, 1, 1}));
+  auto y = run_case(c);
+  REQUIRE(y[0].dims() == std::vector<int64_t>{1, 1, 3, 3});
+  CHECK(values(y[0]) == std::vector<double>{0, 1, 1, 2, 6, 4, 2, 5, 3});
+  // Per-output-channel weight zero points: channel 1 subtracts 1 from every weight (ones -> zeros).
+  OpCase p{10, "ConvInteger",
+           {{"x", tv<uint8_t>(DataType::UInt8, {1, 1, 2, 2}, {1, 2, 3, 4})},
+            {"w", tv<uint8_t>(DataType::UInt8, {2, 1, 1, 1}, {2, 1})}, {"xz", tv<uint8_t>(DataType::UInt8, {}, {0})},
+            {"wz", tv<uint8_t>(DataType::UInt8, {2}, {0, 1})}},
+           {}, 1, ""};
+  CHECK(values(run_case(p)[0]) == std::vector<double>{2, 4, 6, 8, 0, 0, 0, 0});
+}
+
+TEST_CASE("exec-quant: unsupported quantization types are refused with a clear message", "[exec-quant]") {
+  OpCase c{21, "DequantizeLinear", {{"x", tv<uint8_t>(DataType::Float8E4M3FN, {2}, {0, 1})}, {"s", scalar_f(1.f)}}, {}, 1, ""};
+  auto m = make_model(c, nullptr, false);
+  auto s = exec::Session::create(*m);
+  REQUIRE(s);
+  auto r = (*s)->run(std::vector<std::pair<std::string, TensorValue>>{});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.find("float8") != std::string::npos);
+  CHECK(r.error().message.find("node 'node'") != std::string::npos);
+  // int4 needs opset 21
+  OpCase o{19, "QuantizeLinear", {{"x", tv<float>(DataType::Float, {1}, {1.f})}, {"s", scalar_f(1.f)},
+                                  {"z", tv<int8_t>(DataType::Int4, {}, {0})}}, {}, 1, ""};
+  auto m2 = make_model(o, nullptr, false);
+  auto r2 = (*exec::Session::create(*m2))->run(std::vector<std::pair<std::string, TensorValue>>{});
+  REQUIRE_FALSE(r2);
+  CHECK(r2.error().message.find("int4 at opset 19") != std::string::npos);
+}
