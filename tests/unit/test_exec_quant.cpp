@@ -396,3 +396,86 @@ TEST_CASE("exec-quant: unsupported quantization types are refused with a clear m
   REQUIRE_FALSE(r2);
   CHECK(r2.error().message.find("int4 at opset 19") != std::string::npos);
 }
+
+// ---- randomized, against ONNX Runtime ----
+
+namespace {
+
+const std::vector<float> kPow2Scales = {0.0625f, 0.125f, 0.25f, 0.5f};
+
+TensorValue pow2_scales(DataType t, const std::vector<int64_t>& dims, Rng& rng) {
+  std::uniform_int_distribution<size_t> d(0, kPow2Scales.size() - 1);
+  uint64_t n = exec::shape_size(dims);
+  TensorValue v = TensorValue::allocate(t, dims);
+  for (uint64_t i = 0; i < n; ++i) {
+    float s = kPow2Scales[d(rng)];
+    if (t == DataType::Float) v.mutable_data<float>()[i] = s;
+    else if (t == DataType::Float16) v.mutable_data<uint16_t>()[i] = exec::float_to_half(s);
+    else v.mutable_data<uint16_t>()[i] = exec::float_to_bf16(s);
+  }
+  return v;
+}
+
+// Zero points away from the ends of the range, so that not everything saturates.
+TensorValue rand_zp(DataType t, const std::vector<int64_t>& dims, Rng& rng) {
+  auto [lo, hi] = full_range(t);
+  int span = hi - lo, a = lo + span / 4, b = hi - span / 4;
+  return rand_ints(t, dims, rng, a, b);
+}
+
+// A Q or DQ case. axis < 0: per tensor; block > 0: block-wise along axis.
+OpCase qdq_case(bool quantize, int64_t opset, const std::vector<int64_t>& xdims, int64_t axis, int64_t block, DataType qtype,
+                DataType ftype, bool with_zp, Rng& rng, bool pow2) {
+  OpCase c;
+  c.opset = opset;
+  c.op = quantize ? "QuantizeLinear" : "DequantizeLinear";
+  auto sdims = scale_shape(xdims, axis, block);
+  TensorValue s = pow2 ? pow2_scales(ftype, sdims, rng) : rand_floats(ftype, sdims, rng, 0.002f, 0.05f);
+  TensorValue x;
+  if (quantize) {
+    auto [lo, hi] = full_range(qtype);
+    float range = static_cast<float>(hi - lo) * 0.75f;
+    if (ftype == DataType::Float && pow2) x = tie_floats(xdims, rng, 0.0625f, static_cast<int>(range * 0.25f * 16) / 16 + 8);
+    else x = rand_floats(ftype, xdims, rng, -range * 0.05f, range * 0.05f);
+  } else {
+    x = rand_q(qtype, xdims, rng);
+  }
+  c.inputs = {{"x", x}, {"s", s}};
+  if (with_zp) c.inputs.push_back({"z", rand_zp(qtype, sdims, rng)});
+  else if (quantize && qtype != DataType::UInt8) c.attrs.push_back(attr_int("output_dtype", static_cast<int64_t>(qtype)));
+  if (axis >= 0) c.attrs.push_back(attr_int("axis", axis));
+  if (block > 0) c.attrs.push_back(attr_int("block_size", block));
+  c.label = std::string(data_type_name(qtype)) + " x" + exec::dims_to_string(xdims) + " axis " + std::to_string(axis) +
+            " block " + std::to_string(block) + " scale " + data_type_name(ftype) + (with_zp ? " zp" : "") +
+            (pow2 ? " pow2" : "");
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("exec-quant: QuantizeLinear and DequantizeLinear match ONNX Runtime", "[exec-quant]") {
+  Rng rng(1234);
+  for (bool q : {true, false}) {
+    // opset 10: per tensor, uint8 / int8
+    for (DataType t : {DataType::UInt8, DataType::Int8})
+      for (bool zp : {true, false})
+        for (bool pow2 : {true, false})
+          if (zp || t == DataType::UInt8) compare_with_ort(qdq_case(q, 10, {3, 17}, -1, 0, t, DataType::Float, zp, rng, pow2));
+    // opset 13: per axis, several axes
+    for (int64_t axis : {0, 1, 2})
+      for (DataType t : {DataType::UInt8, DataType::Int8})
+        compare_with_ort(qdq_case(q, 13, {3, 4, 5}, axis, 0, t, DataType::Float, true, rng, axis != 1));
+    // opset 19: float16 data and scales
+    for (int64_t axis : {-1, 1})
+      compare_with_ort(qdq_case(q, 19, {2, 6, 3}, axis, 0, DataType::UInt8, DataType::Float16, true, rng, false));
+    // opset 21: all integer types, per tensor / per axis / block-wise (block sizes dividing and not dividing the axis)
+    for (DataType t : {DataType::UInt8, DataType::Int8, DataType::UInt16, DataType::Int16, DataType::UInt4, DataType::Int4}) {
+      compare_with_ort(qdq_case(q, 21, {4, 9}, -1, 0, t, DataType::Float, true, rng, true));
+      compare_with_ort(qdq_case(q, 21, {4, 9}, 0, 0, t, DataType::Float, true, rng, false));
+      compare_with_ort(qdq_case(q, 21, {4, 9}, 1, 0, t, DataType::Float, false, rng, true));
+      for (int64_t block : {2, 3, 4})
+        for (int64_t axis : {0, 1})
+          compare_with_ort(qdq_case(q, 21, {6, 8}, axis, block, t, DataType::Float, block != 3, rng, block == 4));
+    }
+  }
+}
