@@ -8,6 +8,7 @@
 // of those types get a Cast (to int8 / uint8 / float, exact) in ORT's copy only.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -163,6 +164,13 @@ double compare_with_ort(const OpCase& c, double tol = 0, const std::string& opt_
     CHECK(bad == 0);
   }
   return worst;
+}
+
+// Number of distinct values of output 0 (the randomized QLinear* cases must not just saturate).
+size_t distinct_outputs(const OpCase& c) {
+  auto v = values(run_case(c)[0]);
+  std::sort(v.begin(), v.end());
+  return static_cast<size_t>(std::unique(v.begin(), v.end()) - v.begin());
 }
 
 // ---- random tensors ----
@@ -476,6 +484,192 @@ TEST_CASE("exec-quant: QuantizeLinear and DequantizeLinear match ONNX Runtime", 
       for (int64_t block : {2, 3, 4})
         for (int64_t axis : {0, 1})
           compare_with_ort(qdq_case(q, 21, {6, 8}, axis, block, t, DataType::Float, block != 3, rng, block == 4));
+    }
+  }
+}
+
+TEST_CASE("exec-quant: DynamicQuantizeLinear matches ONNX Runtime", "[exec-quant]") {
+  Rng rng(77);
+  for (auto dims : std::vector<std::vector<int64_t>>{{1}, {7}, {3, 50}, {2, 3, 40}}) {
+    for (auto [lo, hi] : std::vector<std::pair<float, float>>{{-1.f, 1.f}, {0.5f, 3.f}, {-7.f, -0.1f}, {-0.2f, 5.f}}) {
+      OpCase c{11, "DynamicQuantizeLinear", {{"x", rand_floats(DataType::Float, dims, rng, lo, hi)}}, {}, 3,
+               "x" + exec::dims_to_string(dims) + " in [" + std::to_string(lo) + ", " + std::to_string(hi) + ")"};
+      compare_with_ort(c);
+    }
+  }
+  OpCase zeros{11, "DynamicQuantizeLinear", {{"x", tv<float>(DataType::Float, {4}, {0, 0, 0, 0})}}, {}, 3, "all zeros"};
+  compare_with_ort(zeros);
+}
+
+TEST_CASE("exec-quant: MatMulInteger matches ONNX Runtime", "[exec-quant]") {
+  Rng rng(5);
+  struct Shape {
+    std::vector<int64_t> a, b;
+  };
+  std::vector<Shape> shapes = {{{3, 5}, {5, 4}}, {{1, 64}, {64, 300}}, {{70, 33}, {33, 270}},
+                               {{2, 3, 8}, {8, 5}}, {{2, 4, 6}, {2, 6, 3}}, {{5}, {5, 3}}, {{128, 256}, {256, 64}}};
+  for (auto [ta, tb] : std::vector<std::pair<DataType, DataType>>{
+           {DataType::UInt8, DataType::UInt8}, {DataType::UInt8, DataType::Int8}, {DataType::Int8, DataType::Int8}}) {
+    for (auto& sh : shapes) {
+      int64_t N = sh.b.back();
+      for (int zp_kind : {0, 1, 2}) {  // none, per tensor, B per column
+        OpCase c;
+        c.opset = 10;
+        c.op = "MatMulInteger";
+        c.inputs = {{"a", rand_q(ta, sh.a, rng)}, {"b", rand_q(tb, sh.b, rng)}};
+        if (zp_kind >= 1) {
+          c.inputs.push_back({"az", rand_zp(ta, {}, rng)});
+          c.inputs.push_back({"bz", rand_zp(tb, zp_kind == 2 && sh.b.size() == 2 ? std::vector<int64_t>{N} : std::vector<int64_t>{}, rng)});
+        }
+        c.label = std::string(data_type_name(ta)) + " x " + data_type_name(tb) + " " + exec::dims_to_string(sh.a) + " x " +
+                  exec::dims_to_string(sh.b) + " zp kind " + std::to_string(zp_kind);
+        compare_with_ort(c);
+      }
+    }
+  }
+}
+
+namespace {
+
+struct ConvShape {
+  std::vector<int64_t> x, w;
+  std::vector<int64_t> pads, strides, dilations;
+  int64_t group = 1;
+  std::string name;
+};
+
+std::vector<ConvShape> conv_shapes() {
+  return {
+      {{1, 3, 8, 8}, {4, 3, 3, 3}, {}, {}, {}, 1, "3x3 valid"},
+      {{2, 4, 9, 7}, {6, 4, 3, 3}, {1, 1, 1, 1}, {2, 2}, {}, 1, "3x3 padded strided, batch 2"},
+      {{1, 8, 6, 6}, {8, 4, 3, 3}, {1, 0, 2, 1}, {1, 2}, {}, 2, "grouped, asymmetric pads"},
+      {{1, 6, 7, 7}, {6, 1, 3, 3}, {1, 1, 1, 1}, {1, 1}, {}, 6, "depthwise"},
+      {{1, 4, 7, 7}, {8, 1, 3, 3}, {1, 1, 1, 1}, {2, 2}, {}, 4, "depthwise, channel multiplier 2, stride 2"},
+      {{1, 16, 10, 10}, {32, 16, 1, 1}, {}, {}, {}, 1, "pointwise"},
+      {{1, 3, 12, 12}, {5, 3, 3, 3}, {2, 2, 2, 2}, {1, 1}, {2, 2}, 1, "dilated"},
+      {{2, 5, 20}, {4, 5, 3}, {1, 1}, {2}, {}, 1, "1-D"},
+      {{1, 32, 28, 28}, {64, 32, 3, 3}, {1, 1, 1, 1}, {}, {}, 1, "larger (several column tiles)"},
+  };
+}
+
+void add_conv_attrs(OpCase& c, const ConvShape& s) {
+  if (!s.pads.empty()) c.attrs.push_back(attr_ints("pads", s.pads));
+  if (!s.strides.empty()) c.attrs.push_back(attr_ints("strides", s.strides));
+  if (!s.dilations.empty()) c.attrs.push_back(attr_ints("dilations", s.dilations));
+  if (s.group != 1) c.attrs.push_back(attr_int("group", s.group));
+}
+
+}  // namespace
+
+TEST_CASE("exec-quant: ConvInteger matches ONNX Runtime", "[exec-quant]") {
+  Rng rng(9);
+  // ONNX Runtime 1.30 implements ConvInteger for uint8 x uint8 with per-tensor zero points.
+  for (auto& s : conv_shapes()) {
+    for (bool zp : {false, true}) {
+      OpCase c;
+      c.opset = 10;
+      c.op = "ConvInteger";
+      c.inputs = {{"x", rand_q(DataType::UInt8, s.x, rng)}, {"w", rand_q(DataType::UInt8, s.w, rng)}};
+      if (zp) {
+        c.inputs.push_back({"xz", rand_zp(DataType::UInt8, {}, rng)});
+        c.inputs.push_back({"wz", rand_zp(DataType::UInt8, {}, rng)});
+      }
+      add_conv_attrs(c, s);
+      c.label = s.name + (zp ? " with zero points" : "");
+      compare_with_ort(c);
+    }
+  }
+}
+
+TEST_CASE("exec-quant: ConvInteger with per-channel weight zero points equals one conv per channel", "[exec-quant]") {
+  // ORT has no per-channel ConvInteger; the reference is the executor's own per-tensor path (checked against
+  // ORT above), one output channel at a time.
+  Rng rng(10);
+  ConvShape s{{1, 4, 6, 6}, {3, 4, 3, 3}, {1, 1, 1, 1}, {2, 1}, {}, 1, "per-channel"};
+  for (auto [tx, tw] : std::vector<std::pair<DataType, DataType>>{{DataType::UInt8, DataType::Int8},
+                                                                  {DataType::Int8, DataType::UInt8}}) {
+    TensorValue x = rand_q(tx, s.x, rng), w = rand_q(tw, s.w, rng), xz = rand_zp(tx, {}, rng), wz = rand_zp(tw, {3}, rng);
+    OpCase all{10, "ConvInteger", {{"x", x}, {"w", w}, {"xz", xz}, {"wz", wz}}, {}, 1, "all channels"};
+    add_conv_attrs(all, s);
+    auto y = values(run_case(all)[0]);
+    int64_t per = 9 * 4, P = static_cast<int64_t>(y.size()) / 3;
+    for (int64_t m = 0; m < 3; ++m) {
+      TensorValue wm = TensorValue::from_bytes(tw, {1, 4, 3, 3}, {w.raw() + m * per, static_cast<size_t>(per)});
+      TensorValue zm = TensorValue::from_bytes(tw, {}, {wz.raw() + m, 1});
+      OpCase one{10, "ConvInteger", {{"x", x}, {"w", wm}, {"xz", xz}, {"wz", zm}}, {}, 1, "one channel"};
+      add_conv_attrs(one, s);
+      auto ym = values(run_case(one)[0]);
+      CHECK(std::vector<double>(y.begin() + m * P, y.begin() + (m + 1) * P) == ym);
+    }
+  }
+}
+
+TEST_CASE("exec-quant: QLinearMatMul matches ONNX Runtime", "[exec-quant]") {
+  Rng rng(21);
+  std::vector<std::pair<std::vector<int64_t>, std::vector<int64_t>>> shapes = {
+      {{4, 7}, {7, 5}}, {{1, 96}, {96, 40}}, {{65, 100}, {100, 300}}, {{2, 3, 16}, {16, 9}}, {{2, 5, 8}, {2, 8, 6}}};
+  for (auto [ta, tb] : std::vector<std::pair<DataType, DataType>>{
+           {DataType::UInt8, DataType::UInt8}, {DataType::UInt8, DataType::Int8}, {DataType::Int8, DataType::Int8}}) {
+    for (auto& [ad, bd] : shapes) {
+      for (bool per_column : {false, true}) {
+        int64_t N = bd.back(), K = ad.back();
+        std::vector<int64_t> bs = per_column && bd.size() == 2 ? std::vector<int64_t>{N} : std::vector<int64_t>{};
+        OpCase c;
+        c.opset = 10;
+        c.op = "QLinearMatMul";
+        // y_scale from the accumulator's expected spread so outputs use the whole range
+        float as = 0.02f, ys = as * 0.01f * std::sqrt(static_cast<float>(K)) * 137.f;  // output spread ~40 levels
+        c.inputs = {{"a", rand_q(ta, ad, rng)},
+                    {"as", scalar_f(as)},
+                    {"az", rand_zp(ta, {}, rng)},
+                    {"b", rand_q(tb, bd, rng)},
+                    {"bs", rand_floats(DataType::Float, bs, rng, 0.005f, 0.015f)},
+                    {"bz", tb == DataType::Int8 ? rand_ints(tb, bs, rng, 0, 0) : rand_zp(tb, bs, rng)},
+                    {"ys", scalar_f(ys)},
+                    {"yz", rand_zp(ta, {}, rng)}};
+        c.label = std::string(data_type_name(ta)) + " x " + data_type_name(tb) + " " + exec::dims_to_string(ad) + " x " +
+                  exec::dims_to_string(bd) + (per_column ? " per column" : "");
+        compare_with_ort(c);
+        INFO(c.label);
+        CHECK(distinct_outputs(c) >= std::min<size_t>(20, exec::shape_size(ad) / K * N / 4));  // a quarter of the outputs
+      }
+    }
+  }
+}
+
+TEST_CASE("exec-quant: QLinearConv matches ONNX Runtime", "[exec-quant]") {
+  Rng rng(33);
+  for (auto [tx, tw] : std::vector<std::pair<DataType, DataType>>{
+           {DataType::UInt8, DataType::Int8}, {DataType::UInt8, DataType::UInt8}, {DataType::Int8, DataType::Int8}}) {
+    for (auto& s : conv_shapes()) {
+      for (int variant : {0, 1, 2}) {  // per tensor; per channel + bias; per channel, nonzero weight zero point
+        int64_t M = s.w[0], K = s.w[1] * s.w[2] * (s.w.size() > 3 ? s.w[3] : 1);
+        std::vector<int64_t> cd = variant ? std::vector<int64_t>{M} : std::vector<int64_t>{};
+        OpCase c;
+        c.opset = 10;
+        c.op = "QLinearConv";
+        float xs = 0.03f, ys = xs * 0.01f * std::sqrt(static_cast<float>(K)) * 137.f;  // output spread ~40 levels
+        // ORT wants one weight zero point for all channels; int8 weights use 0 (its symmetric kernels).
+        int wz = tw == DataType::Int8 ? (variant == 2 ? 3 : 0) : 120 + variant;
+        std::vector<int32_t> wzv(variant ? static_cast<size_t>(M) : 1, wz);
+        TensorValue wzt = TensorValue::allocate(tw, cd);
+        for (size_t i = 0; i < wzv.size(); ++i) wzt.mutable_raw()[i] = static_cast<std::byte>(wzv[i]);
+        c.inputs = {{"x", rand_q(tx, s.x, rng)},
+                    {"xs", scalar_f(xs)},
+                    {"xz", rand_zp(tx, {}, rng)},
+                    {"w", rand_q(tw, s.w, rng)},
+                    {"ws", rand_floats(DataType::Float, cd, rng, 0.005f, 0.015f)},
+                    {"wz", wzt},
+                    {"ys", scalar_f(ys)},
+                    {"yz", rand_zp(tx, {}, rng)}};
+        if (variant == 1) c.inputs.push_back({"b", rand_ints(DataType::Int32, {M}, rng, -20000, 20000)});
+        add_conv_attrs(c, s);
+        c.label = std::string(data_type_name(tx)) + " x " + data_type_name(tw) + " " + s.name + " variant " +
+                  std::to_string(variant);
+        compare_with_ort(c);
+        INFO(c.label);
+        CHECK(distinct_outputs(c) >= 20);
+      }
     }
   }
 }
