@@ -673,3 +673,78 @@ TEST_CASE("exec-quant: QLinearConv matches ONNX Runtime", "[exec-quant]") {
     }
   }
 }
+
+TEST_CASE("exec-quant: integer GEMM cores are exact (oneDNN and loop vs an int64 reference)", "[exec-quant]") {
+  if (!exec::qgemm_uses_onednn()) WARN("this CPU has no VNNI: oneDNN's integer GEMM is not used, only the loop is checked");
+  Rng rng(99);
+  struct S {
+    int64_t M, N, K;
+  };
+  for (S s : {S{1, 1, 1}, S{7, 13, 300}, S{64, 256, 1152}, S{33, 100, 4097}, S{128, 49, 64}}) {
+    for (int ta = 0; ta < 2; ++ta)
+      for (int tb = 0; tb < 2; ++tb)
+        for (bool extreme : {false, true}) {
+          DataType da = ta ? DataType::Int8 : DataType::UInt8, db = tb ? DataType::Int8 : DataType::UInt8;
+          // Extreme operands (255 x -128, -128 x -128) would saturate a 16-bit pair sum (VPMADDUBSW).
+          TensorValue A = extreme ? rand_ints(da, {s.M, s.K}, rng, ta ? -128 : 255, ta ? -128 : 255) : rand_q(da, {s.M, s.K}, rng);
+          TensorValue B = extreme ? rand_ints(db, {s.K, s.N}, rng, tb ? -128 : 255, tb ? -127 : 255) : rand_q(db, {s.K, s.N}, rng);
+          std::vector<int32_t> za(static_cast<size_t>(s.M)), zb(static_cast<size_t>(s.N));
+          auto [alo, ahi] = full_range(da);
+          auto [blo, bhi] = full_range(db);
+          std::uniform_int_distribution<int> dza(alo, ahi), dzb(blo, bhi);
+          for (auto& z : za) z = dza(rng);
+          for (auto& z : zb) z = dzb(rng);
+          std::vector<int32_t> want(static_cast<size_t>(s.M * s.N));
+          for (int64_t m = 0; m < s.M; ++m)
+            for (int64_t n = 0; n < s.N; ++n) {
+              int64_t acc = 0;
+              for (int64_t k = 0; k < s.K; ++k) {
+                int64_t a = ta ? A.data<int8_t>()[m * s.K + k] : A.data<uint8_t>()[m * s.K + k];
+                int64_t b = tb ? B.data<int8_t>()[k * s.N + n] : B.data<uint8_t>()[k * s.N + n];
+                acc += (a - za[static_cast<size_t>(m)]) * (b - zb[static_cast<size_t>(n)]);
+              }
+              want[static_cast<size_t>(m * s.N + n)] = static_cast<int32_t>(acc);  // fits: |acc| < 2^31 here
+            }
+          for (auto core : {exec::QGemmCore::Loop, exec::QGemmCore::OneDnn}) {
+            exec::QOperand qa{A.raw(), s.K, ta == 1, za.data(), true}, qb{B.raw(), s.N, tb == 1, zb.data(), true};
+            std::vector<int32_t> got(static_cast<size_t>(s.M * s.N), -1);
+            exec::qgemm(s.M, s.N, s.K, qa, qb, got.data(), s.N, core);
+            INFO("M N K " << s.M << " " << s.N << " " << s.K << " A " << data_type_name(da) << " B " << data_type_name(db)
+                          << (extreme ? " extreme" : "") << " core " << (core == exec::QGemmCore::Loop ? "loop" : "oneDNN"));
+            CHECK(got == want);
+          }
+        }
+  }
+}
+
+TEST_CASE("exec-quant: results are bit-identical for any thread count", "[exec-quant]") {
+  Rng rng(4);
+  std::vector<OpCase> cases;
+  {
+    OpCase c{10, "QLinearConv",
+             {{"x", rand_q(DataType::UInt8, {2, 32, 30, 30}, rng)}, {"xs", scalar_f(0.02f)}, {"xz", rand_zp(DataType::UInt8, {}, rng)},
+              {"w", rand_q(DataType::Int8, {48, 16, 3, 3}, rng)}, {"ws", rand_floats(DataType::Float, {48}, rng, 0.005f, 0.01f)},
+              {"wz", rand_ints(DataType::Int8, {48}, rng, -3, 3)}, {"ys", scalar_f(0.5f)}, {"yz", rand_zp(DataType::UInt8, {}, rng)},
+              {"b", rand_ints(DataType::Int32, {48}, rng, -5000, 5000)}},
+             {}, 1, "grouped QLinearConv"};
+    c.attrs.push_back(attr_int("group", 2));
+    c.attrs.push_back(attr_ints("pads", {1, 1, 1, 1}));
+    cases.push_back(std::move(c));
+  }
+  cases.push_back(OpCase{10, "MatMulInteger",
+                         {{"a", rand_q(DataType::Int8, {3, 130, 200}, rng)}, {"b", rand_q(DataType::Int8, {200, 600}, rng)},
+                          {"az", rand_zp(DataType::Int8, {}, rng)}, {"bz", rand_zp(DataType::Int8, {600}, rng)}},
+                         {}, 1, "batched MatMulInteger"});
+  cases.push_back(OpCase{21, "QuantizeLinear",
+                         {{"x", rand_floats(DataType::Float, {8, 9000}, rng, -3.f, 3.f)},
+                          {"s", rand_floats(DataType::Float, {8, 90}, rng, 0.01f, 0.03f)}, {"z", rand_zp(DataType::Int4, {8, 90}, rng)}},
+                         {}, 1, "block-wise int4 QuantizeLinear"});
+  cases.back().attrs.push_back(attr_int("axis", 1));
+  cases.back().attrs.push_back(attr_int("block_size", 100));
+  for (auto& c : cases) {
+    auto one = run_case(c, 1), three = run_case(c, 3);
+    INFO(c.label);
+    REQUIRE(one[0].byte_size() == three[0].byte_size());
+    CHECK(std::memcmp(one[0].raw(), three[0].raw(), one[0].byte_size()) == 0);
+  }
+}
