@@ -748,3 +748,73 @@ TEST_CASE("exec-quant: results are bit-identical for any thread count", "[exec-q
     CHECK(std::memcmp(one[0].raw(), three[0].raw(), one[0].byte_size()) == 0);
   }
 }
+
+TEST_CASE("exec-quant: a QDQ model (DequantizeLinear -> Conv -> QuantizeLinear) matches ONNX Runtime within 1", "[exec-quant]") {
+  // The executor runs the QDQ graph as written (float Conv between the Q/DQ nodes). ONNX Runtime with
+  // optimizations off does the same with its own float Conv; with them on it fuses the pattern into its
+  // integer QLinearConv. Either way the float result can land on the other side of a rounding boundary
+  // than the other runtime's, so outputs may differ by 1 (never more), in a small fraction of elements.
+  Rng rng(123);
+  const int64_t C = 8, M = 16;
+  auto m = std::make_unique<Model>();
+  m->ir_version = 10;
+  m->opset_imports = {{"", 21}};
+  m->graph = std::make_unique<Graph>();
+  Graph& g = *m->graph;
+  g.name = "qdq";
+  auto init = [&](const std::string& name, const TensorValue& t) {
+    return g.add_initializer(std::make_shared<Tensor>(t.to_tensor(name)));
+  };
+  float xs = 0.02f;
+  TensorValue ws = rand_floats(DataType::Float, {M}, rng, 0.003f, 0.01f);
+  TensorValue bs = TensorValue::allocate(DataType::Float, {M});
+  for (int64_t i = 0; i < M; ++i) bs.mutable_data<float>()[i] = xs * ws.data<float>()[i];
+  Value* x = init("x_q", rand_q(DataType::UInt8, {1, C, 16, 16}, rng));
+  Value* x_s = init("x_s", scalar_f(xs));
+  Value* x_z = init("x_z", tv<uint8_t>(DataType::UInt8, {}, {128}));
+  Value* w = init("w_q", rand_q(DataType::Int8, {M, C, 3, 3}, rng));
+  Value* w_s = init("w_s", ws);
+  Value* w_z = init("w_z", rand_ints(DataType::Int8, {M}, rng, 0, 0));
+  Value* b = init("b_q", rand_ints(DataType::Int32, {M}, rng, -3000, 3000));
+  Value* b_s = init("b_s", bs);
+  Value* b_z = init("b_z", rand_ints(DataType::Int32, {M}, rng, 0, 0));
+  Value* y_s = init("y_s", scalar_f(0.05f));
+  Value* y_z = init("y_z", tv<uint8_t>(DataType::UInt8, {}, {100}));
+  Node* dx = g.create_node("DequantizeLinear", {x, x_s, x_z}, {"x_f"});
+  Node* dw = g.create_node("DequantizeLinear", {w, w_s, w_z}, {"w_f"});
+  dw->set_attr(attr_int("axis", 0));
+  Node* db = g.create_node("DequantizeLinear", {b, b_s, b_z}, {"b_f"});
+  db->set_attr(attr_int("axis", 0));
+  Node* conv = g.create_node("Conv", {dx->output(0), dw->output(0), db->output(0)}, {"y_f"});
+  conv->set_attr(attr_ints("pads", {1, 1, 1, 1}));
+  Node* q = g.create_node("QuantizeLinear", {conv->output(0), y_s, y_z}, {"y_q"});
+  q->output(0)->type = Type::tensor(DataType::UInt8, std::vector<Dim>{Dim::known(1), Dim::known(M), Dim::known(16), Dim::known(16)});
+  g.add_output(q->output(0));
+
+  auto ours = run_exec(*m);
+  auto a = values(ours[0]);
+  {
+    auto sorted = a;
+    std::sort(sorted.begin(), sorted.end());
+    REQUIRE(std::unique(sorted.begin(), sorted.end()) - sorted.begin() > 40);  // not just saturated
+  }
+  auto* ort = ort_or_warn();
+  if (!ort) return;
+  for (std::string level : {"disabled", "all"}) {
+    test::OrtOptions opts;
+    opts.opt_level = level;
+    auto r = ort->run_model(to_proto_inline(*m), {}, opts);
+    if (!r.ok) FAIL("ONNX Runtime failed: " << r.error);
+    auto e = test::tensor_values(r->outputs[0]);
+    REQUIRE(e.size() == a.size());
+    size_t off = 0;
+    double worst = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      worst = std::max(worst, std::fabs(a[i] - e[i]));
+      off += a[i] != e[i];
+    }
+    INFO("ORT optimization level " << level << ": " << off << " of " << a.size() << " outputs differ, by at most " << worst);
+    CHECK(worst <= 1);
+    CHECK(off * 50 <= a.size());  // at most 2%
+  }
+}
