@@ -105,9 +105,8 @@ void qgemm(int64_t M, int64_t N, int64_t K, const QOperand& A, const QOperand& B
     for (int64_t m = 0; m < M; ++m) std::fill(C + m * ldc, C + m * ldc + N, 0);
     return;
   }
-  // Tiny products are faster in the loop than through oneDNN's packing.
-  bool use_dnnl = cpu_has_vnni() && (core == QGemmCore::OneDnn ||
-                                     (core == QGemmCore::Auto && M * N * K >= (int64_t{1} << 15) && M > 1));
+  // oneDNN wins from small sizes on (docs/executor.md); only tiny products stay in the loop.
+  bool use_dnnl = cpu_has_vnni() && (core == QGemmCore::OneDnn || (core == QGemmCore::Auto && M * N * K >= 4096));
   bool shifted = false;
   if (use_dnnl) shifted = onednn_product(M, N, K, A, B, C, ldc);
   else loop_product_any(M, N, K, A, B, C, ldc);
