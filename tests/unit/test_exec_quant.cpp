@@ -818,3 +818,28 @@ TEST_CASE("exec-quant: a QDQ model (DequantizeLinear -> Conv -> QuantizeLinear) 
     CHECK(off * 50 <= a.size());  // at most 2%
   }
 }
+
+TEST_CASE("exec-quant: int32, float16 and bfloat16 variants match ONNX Runtime", "[exec-quant]") {
+  Rng rng(55);
+  SECTION("DequantizeLinear of int32 (opset 10)") {
+    OpCase c{10, "DequantizeLinear", {{"x", rand_ints(DataType::Int32, {40}, rng, -100000, 100000)}, {"s", scalar_f(0.0137f)}}, {}, 1, "int32"};
+    compare_with_ort(c);
+  }
+  SECTION("float16 data, int4 / int16 block-wise (opset 21)") {
+    for (DataType t : {DataType::Int4, DataType::UInt16})
+      for (bool q : {true, false})
+        compare_with_ort(qdq_case(q, 21, {4, 8}, 1, 4, t, DataType::Float16, true, rng, false));
+  }
+}
+
+TEST_CASE("exec-quant: DequantizeLinear with a bfloat16 scale rounds once, half to even", "[exec-quant]") {
+  // ORT 1.30 has no bfloat16 DequantizeLinear: hand-computed. scale 2^-8: 257 -> 1 + 2^-8, halfway between
+  // bfloat16 1 and 1 + 2^-7 -> 1 (even); 259 -> 1 + 3 * 2^-8, halfway -> 1 + 2^-6 (even); -3 -> exact.
+  OpCase c{21, "DequantizeLinear",
+           {{"x", tv<int16_t>(DataType::Int16, {3}, {257, 259, -3})},
+            {"s", tv<uint16_t>(DataType::BFloat16, {}, {exec::float_to_bf16(0.00390625f)})}},
+           {}, 1, ""};
+  auto y = run_case(c);
+  REQUIRE(y[0].dtype() == DataType::BFloat16);
+  CHECK(values(y[0]) == std::vector<double>{1.0, 1.015625, -0.01171875});
+}
