@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "exec/conv_geometry.h"
 #include "exec/kernel_registry.h"
@@ -97,7 +98,11 @@ void store_float(TensorValue& t, uint64_t i, float v) {
 inline int32_t quantize_value(float v, float lo_minus_zp, float hi_minus_zp, int32_t zp) {
   v = v > lo_minus_zp ? v : lo_minus_zp;
   v = v < hi_minus_zp ? v : hi_minus_zp;
-  return static_cast<int32_t>(std::nearbyint(v)) + zp;  // default rounding mode: to nearest even
+  // Round half to even: |v| <= 65535 here, and adding 1.5 * 2^23 leaves no fraction bits, so the float
+  // addition rounds (default mode: to nearest even) and the subtraction is exact. Same result as
+  // nearbyint, without its library call.
+  constexpr float kMagic = 12582912.0f;
+  return static_cast<int32_t>((v + kMagic) - kMagic) + zp;
 }
 
 constexpr int64_t kChunk = 16384;  // elementwise work per task (fixed: results do not depend on threads)
@@ -543,6 +548,32 @@ Expected<ConvSetup> conv_setup(const KernelContext& ctx, const TensorValue& X, c
   return s;
 }
 
+// Depthwise plane (one input channel, one output channel): direct loops over the kernel taps, int32
+// accumulation of (x - x_zp) * (w - w_zp); positions in the padding contribute 0, as x_zp padding would.
+template <class TX, class TW>
+void depthwise_plane_int(const TX* x, const TW* w, int32_t x_zp, int32_t w_zp, const Geometry& g, int32_t* acc) {
+  std::fill(acc, acc + g.OH * g.OW, 0);
+  for (int64_t kh = 0; kh < g.kH; ++kh)
+    for (int64_t kw = 0; kw < g.kW; ++kw) {
+      int32_t wv = static_cast<int32_t>(w[kh * g.kW + kw]) - w_zp;
+      if (wv == 0) continue;
+      // output columns whose input column iw = ow * sW - pl + kw * dW lies inside [0, W)
+      int64_t off = kw * g.dW - g.pl;
+      int64_t ow0 = off >= 0 ? 0 : (-off + g.sW - 1) / g.sW;
+      int64_t ow1 = g.W - off <= 0 ? 0 : std::min(g.OW, (g.W - off + g.sW - 1) / g.sW);
+      for (int64_t oh = 0; oh < g.OH; ++oh) {
+        int64_t ih = oh * g.sH - g.pt + kh * g.dH;
+        if (ih < 0 || ih >= g.H) continue;
+        const TX* row = x + ih * g.W + off;
+        int32_t* __restrict out = acc + oh * g.OW;
+        if (g.sW == 1)
+          for (int64_t ow = ow0; ow < ow1; ++ow) out[ow] += wv * (static_cast<int32_t>(row[ow]) - x_zp);
+        else
+          for (int64_t ow = ow0; ow < ow1; ++ow) out[ow] += wv * (static_cast<int32_t>(row[ow * g.sW]) - x_zp);
+      }
+    }
+}
+
 // Integer convolution in fixed output-column tiles (from the shape only):
 // im2col per tile (padding = x's zero point), qgemm W[Mg, K] x col[K, cols] with
 // per-output-channel weight zero points, then epilogue(n, m, j0, cols, acc row)
@@ -552,12 +583,33 @@ void conv_integer_core(ThreadPool& pool, const ConvSetup& s, const TensorValue& 
                        const std::vector<int32_t>& w_zp, Epilogue&& epilogue) {
   const Geometry& g = s.g;
   if (s.N == 0 || s.M == 0 || s.P == 0) return;
+  bool x_signed = X.dtype() == DataType::Int8, w_signed = Wt.dtype() == DataType::Int8;
+  bool wzp_per = w_zp.size() > 1;
+  if (s.Cg == 1 && s.group == s.C) {  // depthwise (channel multiplier Mg): one task per output plane
+    int64_t kk = g.kH * g.kW;
+    pool.parallel_for(s.N * s.M, [&](int64_t t) {
+      int64_t n = t / s.M, m = t % s.M, c = m / s.Mg;
+      thread_local std::vector<int32_t> acc;
+      acc.resize(static_cast<size_t>(s.P));
+      const std::byte* xp = X.raw() + (n * s.C + c) * s.HW;
+      const std::byte* wp = Wt.raw() + m * kk;
+      int32_t wz = w_zp[wzp_per ? static_cast<size_t>(m) : 0];
+      if (x_signed && w_signed)
+        depthwise_plane_int(reinterpret_cast<const int8_t*>(xp), reinterpret_cast<const int8_t*>(wp), x_zp, wz, g, acc.data());
+      else if (x_signed)
+        depthwise_plane_int(reinterpret_cast<const int8_t*>(xp), reinterpret_cast<const uint8_t*>(wp), x_zp, wz, g, acc.data());
+      else if (w_signed)
+        depthwise_plane_int(reinterpret_cast<const uint8_t*>(xp), reinterpret_cast<const int8_t*>(wp), x_zp, wz, g, acc.data());
+      else
+        depthwise_plane_int(reinterpret_cast<const uint8_t*>(xp), reinterpret_cast<const uint8_t*>(wp), x_zp, wz, g, acc.data());
+      epilogue(n, m, 0, s.P, acc.data());
+    });
+    return;
+  }
   bool pointwise = g.kH == 1 && g.kW == 1 && g.sH == 1 && g.sW == 1 && g.pt == 0 && g.pl == 0 && g.pb == 0 && g.pr == 0;
   int64_t tile = std::max<int64_t>(64, ((int64_t{1} << 16) / std::max<int64_t>(s.K, 1)) / 16 * 16);
   tile = std::min(tile, s.P);
   int64_t tiles = chunk_count(s.P, tile);
-  bool x_signed = X.dtype() == DataType::Int8, w_signed = Wt.dtype() == DataType::Int8;
-  bool wzp_per = w_zp.size() > 1;
   pool.parallel_for(s.N * s.group * tiles, [&](int64_t t) {
     int64_t n = t / (s.group * tiles), rest = t % (s.group * tiles), gi = rest / tiles, j0 = (rest % tiles) * tile;
     int64_t cols = std::min(tile, s.P - j0);
@@ -673,14 +725,20 @@ Status qlinear_conv_kernel(KernelContext& ctx) {
   QRange R = qrange(YZ.dtype());
   float lo = static_cast<float>(R.lo - yz), hi = static_cast<float>(R.hi - yz);
   TensorValue Y = TensorValue::allocate(YZ.dtype(), s.out);
+  bool y_signed = YZ.dtype() == DataType::Int8;
   auto requant_row = [&](int64_t n, int64_t m, int64_t j0, int64_t cols, const int32_t* acc) {
     uint32_t b = bias ? static_cast<uint32_t>(bias[m]) : 0u;
     float k = mult[static_cast<size_t>(m)];
     uint64_t base = static_cast<uint64_t>((n * s.M + m) * s.P + j0);
-    for (int64_t j = 0; j < cols; ++j) {
-      int32_t a = static_cast<int32_t>(static_cast<uint32_t>(acc[j]) + b);  // int32 add, wrapping
-      store_int(Y, base + static_cast<uint64_t>(j), quantize_value(static_cast<float>(a) * k, lo, hi, yz));
-    }
+    auto go = [&](auto* out) {
+      using T = std::remove_pointer_t<decltype(out)>;
+      for (int64_t j = 0; j < cols; ++j) {
+        int32_t a = static_cast<int32_t>(static_cast<uint32_t>(acc[j]) + b);  // int32 add, wrapping
+        out[j] = static_cast<T>(quantize_value(static_cast<float>(a) * k, lo, hi, yz));
+      }
+    };
+    if (y_signed) go(Y.mutable_data<int8_t>() + base);
+    else go(Y.mutable_data<uint8_t>() + base);
   };
   if (s.K == 0) {
     std::vector<int32_t> zeros(static_cast<size_t>(s.P), 0);

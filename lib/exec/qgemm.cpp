@@ -72,11 +72,12 @@ bool onednn_product(int64_t M, int64_t N, int64_t K, const QOperand& A, const QO
   bool shift = !B.is_signed;
   if (shift) {
     shifted.resize(static_cast<size_t>(K * N));
-    const uint8_t* src = static_cast<const uint8_t*>(B.data);
+    // Raw pointers: through the thread_local vector the compiler reloads its data pointer every element.
+    int8_t* __restrict dst = shifted.data();
+    const uint8_t* __restrict src = static_cast<const uint8_t*>(B.data);
     for (int64_t k = 0; k < K; ++k)
-      for (int64_t n = 0; n < N; ++n)
-        shifted[static_cast<size_t>(k * N + n)] = static_cast<int8_t>(src[k * B.ld + n] ^ 0x80);
-    b = shifted.data();
+      for (int64_t n = 0; n < N; ++n) dst[k * N + n] = static_cast<int8_t>(src[k * B.ld + n] ^ 0x80);
+    b = dst;
     ldb = N;
   }
   const int32_t co = 0;
@@ -143,13 +144,15 @@ void qgemm(int64_t M, int64_t N, int64_t K, const QOperand& A, const QOperand& B
       }
     }
   uint32_t shift = shifted ? 128u : 0u, kk = static_cast<uint32_t>(K);
+  thread_local std::vector<uint32_t> zbs;
+  zbs.resize(static_cast<size_t>(N));
+  for (int64_t n = 0; n < N; ++n) zbs[static_cast<size_t>(n)] = static_cast<uint32_t>(value_at(B, n));
+  const uint32_t* __restrict zb = zbs.data();
+  const uint32_t* __restrict cs = col_sum.data();
   for (int64_t m = 0; m < M; ++m) {
     uint32_t za = static_cast<uint32_t>(value_at(A, m)), ra = row_sum[static_cast<size_t>(m)];
-    uint32_t* row = reinterpret_cast<uint32_t*>(C + m * ldc);
-    for (int64_t n = 0; n < N; ++n) {
-      uint32_t zb = static_cast<uint32_t>(value_at(B, n));
-      row[n] += (shift - zb) * ra - za * col_sum[static_cast<size_t>(n)] + kk * za * zb;
-    }
+    uint32_t* __restrict row = reinterpret_cast<uint32_t*>(C + m * ldc);
+    for (int64_t n = 0; n < N; ++n) row[n] += (shift - zb[n]) * ra - za * cs[n] + kk * za * zb[n];
   }
 }
 

@@ -843,3 +843,62 @@ TEST_CASE("exec-quant: DequantizeLinear with a bfloat16 scale rounds once, half 
   REQUIRE(y[0].dtype() == DataType::BFloat16);
   CHECK(values(y[0]) == std::vector<double>{1.0, 1.015625, -0.01171875});
 }
+
+TEST_CASE("exec-quant: int32, float16 and bfloat16 variants match ONNX Runtime", "[exec-quant]") {
+  Rng rng(55);
+  SECTION("DequantizeLinear of int32 (opset 10)") {
+    OpCase c{10, "DequantizeLinear", {{"x", rand_ints(DataType::Int32, {40}, rng, -100000, 100000)}, {"s", scalar_f(0.0137f)}}, {}, 1, "int32"};
+    compare_with_ort(c);
+  }
+  SECTION("float16 data, int4 / int16 block-wise (opset 21)") {
+    for (DataType t : {DataType::Int4, DataType::UInt16})
+      for (bool q : {true, false})
+        compare_with_ort(qdq_case(q, 21, {4, 8}, 1, 4, t, DataType::Float16, true, rng, false));
+  }
+}
+
+TEST_CASE("exec-quant: DequantizeLinear with a bfloat16 scale rounds once, half to even", "[exec-quant]") {
+  // ORT 1.30 has no bfloat16 DequantizeLinear: hand-computed. scale 2^-8: 257 -> 1 + 2^-8, halfway between
+  // bfloat16 1 and 1 + 2^-7 -> 1 (even); 259 -> 1 + 3 * 2^-8, halfway -> 1 + 2^-6 (even); -3 -> exact.
+  OpCase c{21, "DequantizeLinear",
+           {{"x", tv<int16_t>(DataType::Int16, {3}, {257, 259, -3})},
+            {"s", tv<uint16_t>(DataType::BFloat16, {}, {exec::float_to_bf16(0.00390625f)})}},
+           {}, 1, ""};
+  auto y = run_case(c);
+  REQUIRE(y[0].dtype() == DataType::BFloat16);
+  CHECK(values(y[0]) == std::vector<double>{1.0, 1.015625, -0.01171875});
+}
+
+TEST_CASE("tmp bench", "[.tmpbench]") {
+  Rng rng(1);
+  auto* ort = ort_or_warn();
+  struct B { std::vector<int64_t> x, w; int64_t group; std::vector<int64_t> pads, strides; const char* name; };
+  for (B b : {B{{1, 64, 56, 56}, {64, 64, 3, 3}, 1, {1, 1, 1, 1}, {}, "resnet 3x3 64"},
+              B{{1, 256, 14, 14}, {256, 256, 3, 3}, 1, {1, 1, 1, 1}, {}, "resnet 3x3 256"},
+              B{{1, 96, 56, 56}, {24, 96, 1, 1}, 1, {}, {}, "pointwise"},
+              B{{1, 144, 56, 56}, {144, 1, 3, 3}, 144, {1, 1, 1, 1}, {}, "depthwise"}}) {
+    int64_t M = b.w[0];
+    OpCase c{10, "QLinearConv",
+             {{"x", rand_q(DataType::UInt8, b.x, rng)}, {"xs", scalar_f(0.02f)}, {"xz", rand_zp(DataType::UInt8, {}, rng)},
+              {"w", rand_q(DataType::Int8, b.w, rng)}, {"ws", rand_floats(DataType::Float, {M}, rng, 0.005f, 0.01f)},
+              {"wz", rand_ints(DataType::Int8, {M}, rng, 0, 0)}, {"ys", scalar_f(0.5f)}, {"yz", rand_zp(DataType::UInt8, {}, rng)}},
+             {}, 1, b.name};
+    if (b.group != 1) c.attrs.push_back(attr_int("group", b.group));
+    if (!b.pads.empty()) c.attrs.push_back(attr_ints("pads", b.pads));
+    auto m = make_model(c, nullptr, false);
+    auto s = exec::Session::create(*m, {1});
+    std::vector<double> t;
+    for (int r = 0; r < (getenv("NRUN") ? atoi(getenv("NRUN")) : 12); ++r) {
+      auto t0 = std::chrono::steady_clock::now();
+      auto out = (*s)->run(std::vector<std::pair<std::string, TensorValue>>{});
+      t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(t.begin(), t.end());
+    auto ours = run_case(c);
+    auto m2 = make_model(c, &ours, true);
+    test::OrtOptions o; o.warmup = 2; o.repeat = 10;
+    auto r = ort->run_model(to_proto_inline(*m2), {}, o);
+    auto l = r->latency_ms; std::sort(l.begin(), l.end());
+    printf("%s: ours %.2f ms, ORT %.2f ms\n", b.name, t[6], l[5]);
+  }
+}
