@@ -610,6 +610,7 @@ void conv_integer_core(ThreadPool& pool, const ConvSetup& s, const TensorValue& 
   int64_t tile = std::max<int64_t>(64, ((int64_t{1} << 16) / std::max<int64_t>(s.K, 1)) / 16 * 16);
   tile = std::min(tile, s.P);
   int64_t tiles = chunk_count(s.P, tile);
+  const int32_t x_zp_shifted = x_zp - 128;
   pool.parallel_for(s.N * s.group * tiles, [&](int64_t t) {
     int64_t n = t / (s.group * tiles), rest = t % (s.group * tiles), gi = rest / tiles, j0 = (rest % tiles) * tile;
     int64_t cols = std::min(tile, s.P - j0);
@@ -628,12 +629,19 @@ void conv_integer_core(ThreadPool& pool, const ConvSetup& s, const TensorValue& 
       qb.ld = s.HW;
     } else {
       col.resize(static_cast<size_t>(s.K * cols));
-      if (x_signed)
+      if (x_signed) {
         im2col_int(reinterpret_cast<const int8_t*>(xg), s.Cg, g, j0, cols, static_cast<int8_t>(x_zp),
                    reinterpret_cast<int8_t*>(col.data()));
-      else
+      } else {
+        // uint8 columns become int8 (x - 128) with zero point x_zp - 128: the same differences, and the
+        // GEMM gets the signed operand oneDNN wants without another copy.
         im2col_int(reinterpret_cast<const uint8_t*>(xg), s.Cg, g, j0, cols, static_cast<uint8_t>(x_zp),
                    reinterpret_cast<uint8_t*>(col.data()));
+        uint8_t* __restrict p = reinterpret_cast<uint8_t*>(col.data());
+        for (int64_t i = 0, e = s.K * cols; i < e; ++i) p[i] ^= 0x80u;
+        qb.is_signed = true;
+        qb.zp = &x_zp_shifted;
+      }
       qb.data = col.data();
       qb.ld = cols;
     }

@@ -75,8 +75,11 @@ bool onednn_product(int64_t M, int64_t N, int64_t K, const QOperand& A, const QO
     // Raw pointers: through the thread_local vector the compiler reloads its data pointer every element.
     int8_t* __restrict dst = shifted.data();
     const uint8_t* __restrict src = static_cast<const uint8_t*>(B.data);
-    for (int64_t k = 0; k < K; ++k)
-      for (int64_t n = 0; n < N; ++n) dst[k * N + n] = static_cast<int8_t>(src[k * B.ld + n] ^ 0x80);
+    for (int64_t k = 0; k < K; ++k) {
+      const uint8_t* __restrict s = src + k * B.ld;
+      uint8_t* __restrict d = reinterpret_cast<uint8_t*>(dst) + k * N;
+      for (int64_t n = 0; n < N; ++n) d[n] = static_cast<uint8_t>(s[n] ^ 0x80u);
+    }
     b = dst;
     ldb = N;
   }
