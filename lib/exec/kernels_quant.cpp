@@ -200,6 +200,23 @@ Status quantize_linear_kernel(KernelContext& ctx) {
   QRange R = qrange(out);
   TensorValue Y = TensorValue::allocate(out, X.dims());
   uint64_t n = X.element_count();
+  if (L.kind == ParamLayout::PerTensor && X.dtype() == DataType::Float &&
+      (out == DataType::UInt8 || out == DataType::Int8)) {  // the common activation case, without per-element dispatch
+    const float* x = X.data<float>();
+    float sc = scale[0], lo = static_cast<float>(R.lo - zp[0]), hi = static_cast<float>(R.hi - zp[0]);
+    int32_t z = zp[0];
+    auto go = [&](auto* y) {
+      using T = std::remove_pointer_t<decltype(y)>;
+      ctx.pool.parallel_for(chunk_count(static_cast<int64_t>(n), kChunk), [&](int64_t t) {
+        uint64_t i0 = static_cast<uint64_t>(t * kChunk), i1 = std::min<uint64_t>(n, i0 + kChunk);
+        for (uint64_t i = i0; i < i1; ++i) y[i] = static_cast<T>(quantize_value(x[i] / sc, lo, hi, z));
+      });
+    };
+    if (out == DataType::UInt8) go(Y.mutable_data<uint8_t>());
+    else go(Y.mutable_data<int8_t>());
+    ctx.outputs[0] = std::move(Y);
+    return ok();
+  }
   ctx.pool.parallel_for(chunk_count(static_cast<int64_t>(n), kChunk), [&](int64_t t) {
     uint64_t i0 = static_cast<uint64_t>(t * kChunk), i1 = std::min<uint64_t>(n, i0 + kChunk);
     for (uint64_t i = i0; i < i1; ++i) {
@@ -245,6 +262,22 @@ Status dequantize_linear_kernel(KernelContext& ctx) {
     for (uint64_t i = 0; i < zp.size(); ++i) zp[i] = int_at(*Z, i);
   TensorValue Y = TensorValue::allocate(out, X.dims());
   uint64_t n = X.element_count();
+  if (L.kind == ParamLayout::PerTensor && out == DataType::Float &&
+      (X.dtype() == DataType::UInt8 || X.dtype() == DataType::Int8)) {  // the common case, without per-element dispatch
+    float* y = Y.mutable_data<float>();
+    float sc = scale[0];
+    int32_t z = zp[0];
+    auto go = [&](const auto* x) {
+      ctx.pool.parallel_for(chunk_count(static_cast<int64_t>(n), kChunk), [&](int64_t t) {
+        uint64_t i0 = static_cast<uint64_t>(t * kChunk), i1 = std::min<uint64_t>(n, i0 + kChunk);
+        for (uint64_t i = i0; i < i1; ++i) y[i] = static_cast<float>(static_cast<int32_t>(x[i]) - z) * sc;
+      });
+    };
+    if (X.dtype() == DataType::UInt8) go(X.data<uint8_t>());
+    else go(X.data<int8_t>());
+    ctx.outputs[0] = std::move(Y);
+    return ok();
+  }
   ctx.pool.parallel_for(chunk_count(static_cast<int64_t>(n), kChunk), [&](int64_t t) {
     uint64_t i0 = static_cast<uint64_t>(t * kChunk), i1 = std::min<uint64_t>(n, i0 + kChunk);
     for (uint64_t i = i0; i < i1; ++i) {
