@@ -843,3 +843,15 @@ TEST_CASE("exec-quant: DequantizeLinear with a bfloat16 scale rounds once, half 
   REQUIRE(y[0].dtype() == DataType::BFloat16);
   CHECK(values(y[0]) == std::vector<double>{1.0, 1.015625, -0.01171875});
 }
+
+TEST_CASE("exec-quant: QLinearMatMul with float16 scales (opset 21) matches ONNX Runtime", "[exec-quant]") {
+  Rng rng(8);
+  auto h = [](float f) { return tv<uint16_t>(DataType::Float16, {}, {exec::float_to_half(f)}); };
+  for (auto [ta, tb] : std::vector<std::pair<DataType, DataType>>{{DataType::UInt8, DataType::Int8}, {DataType::Int8, DataType::Int8}}) {
+    OpCase c{21, "QLinearMatMul",
+             {{"a", rand_q(ta, {6, 40}, rng)}, {"as", h(0.02f)}, {"az", rand_zp(ta, {}, rng)}, {"b", rand_q(tb, {40, 10}, rng)},
+              {"bs", h(0.01f)}, {"bz", rand_ints(tb, {}, rng, 0, 0)}, {"ys", h(0.02f * 0.01f * 6.3f * 137.f)}, {"yz", rand_zp(ta, {}, rng)}},
+             {}, 1, std::string("float16 scales ") + data_type_name(ta) + " x " + data_type_name(tb)};
+    compare_with_ort(c);
+  }
+}
