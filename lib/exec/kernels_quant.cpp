@@ -501,17 +501,29 @@ Status qlinear_matmul_kernel(KernelContext& ctx) {
     batched_qgemm(ctx.pool, s, A, B, za, zb,
                   [&](int64_t b, int64_t oa, int64_t ob, int64_t m0, int64_t rows, int64_t n0, int64_t cols,
                       const int32_t* acc, int64_t ld) {
+                    thread_local std::vector<float> mult;
+                    mult.resize(static_cast<size_t>(cols));
+                    float prev_as = std::numeric_limits<float>::quiet_NaN();
                     for (int64_t m = 0; m < rows; ++m) {
                       int64_t ia = za.per ? (za.per_batch ? oa * s.M : 0) + m0 + m : 0;
                       float as = za.scale[static_cast<size_t>(ia)];
-                      uint64_t base = static_cast<uint64_t>((b * s.M + m0 + m) * s.N + n0);
-                      for (int64_t n = 0; n < cols; ++n) {
-                        int64_t ib = zb.per ? (zb.per_batch ? ob * s.N : 0) + n0 + n : 0;
-                        // The real multiplier in float, as ONNX Runtime computes it: a_scale * b_scale / y_scale.
-                        float mult = as * zb.scale[static_cast<size_t>(ib)] / ys;
-                        store_int(Y, base + static_cast<uint64_t>(n),
-                                  quantize_value(static_cast<float>(acc[m * ld + n]) * mult, lo, hi, yz));
+                      if (!(as == prev_as)) {  // per-tensor a: once per tile
+                        for (int64_t n = 0; n < cols; ++n) {
+                          int64_t ib = zb.per ? (zb.per_batch ? ob * s.N : 0) + n0 + n : 0;
+                          // The real multiplier in float, as ONNX Runtime computes it: a_scale * b_scale / y_scale.
+                          mult[static_cast<size_t>(n)] = as * zb.scale[static_cast<size_t>(ib)] / ys;
+                        }
+                        prev_as = as;
                       }
+                      uint64_t base = static_cast<uint64_t>((b * s.M + m0 + m) * s.N + n0);
+                      auto go = [&](auto* out) {
+                        using T = std::remove_pointer_t<decltype(out)>;
+                        for (int64_t n = 0; n < cols; ++n)
+                          out[n] = static_cast<T>(quantize_value(static_cast<float>(acc[m * ld + n]) * mult[static_cast<size_t>(n)],
+                                                                 lo, hi, yz));
+                      };
+                      if (YZ.dtype() == DataType::Int8) go(Y.mutable_data<int8_t>() + base);
+                      else go(Y.mutable_data<uint8_t>() + base);
                     }
                   });
   }
