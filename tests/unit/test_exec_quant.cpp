@@ -855,3 +855,29 @@ TEST_CASE("exec-quant: QLinearMatMul with float16 scales (opset 21) matches ONNX
     compare_with_ort(c);
   }
 }
+
+TEST_CASE("exec-quant: int4 graph inputs are given unpacked; Cast reads int4 as integers", "[exec-quant]") {
+  auto m = std::make_unique<Model>();
+  m->ir_version = 10;
+  m->opset_imports = {{"", 21}};
+  m->graph = std::make_unique<Graph>();
+  Graph& g = *m->graph;
+  Value* x = g.create_value("x");
+  x->type = Type::tensor(DataType::Int4, std::vector<Dim>{Dim::known(4)});
+  g.add_input(x);
+  Value* s = g.add_initializer(std::make_shared<Tensor>(scalar_f(0.5f).to_tensor("s")));
+  Node* dq = g.create_node("DequantizeLinear", {x, s}, {"y"});
+  Node* cast = g.create_node("Cast", {x}, {"c"});
+  cast->set_attr(attr_int("to", static_cast<int64_t>(DataType::Int32)));
+  g.add_output(dq->output(0));
+  g.add_output(cast->output(0));
+  auto sess = exec::Session::create(*m);
+  REQUIRE(sess);
+  auto r = (*sess)->run({{"x", tv<int8_t>(DataType::Int4, {4}, {-8, -1, 0, 7})}});
+  REQUIRE(r);
+  CHECK(values((*r)[0]) == std::vector<double>{-4, -0.5, 0, 3.5});
+  CHECK(values((*r)[1]) == std::vector<double>{-8, -1, 0, 7});
+  auto bad = (*sess)->run({{"x", tv<int8_t>(DataType::Int8, {4}, {0, 0, 0, 0})}});
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message.find("must be int4") != std::string::npos);
+}
