@@ -35,6 +35,7 @@ const KernelRegistry& KernelRegistry::builtin() {
     register_elementwise_kernels(reg);
     register_nn_kernels(reg);
     register_shape_kernels(reg);
+    register_quant_kernels(reg);
     return reg;
   }();
   return r;

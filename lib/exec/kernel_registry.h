@@ -79,6 +79,7 @@ class KernelRegistry {
 void register_elementwise_kernels(KernelRegistry& r);
 void register_nn_kernels(KernelRegistry& r);
 void register_shape_kernels(KernelRegistry& r);
+void register_quant_kernels(KernelRegistry& r);
 
 // ---- helpers for kernels ----
 // Normalizes a possibly negative axis for `rank`; error when out of range.

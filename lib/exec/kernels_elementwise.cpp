@@ -505,6 +505,7 @@ bool is_int_type(DataType t) {
   switch (t) {
     case DataType::Int8: case DataType::Int16: case DataType::Int32: case DataType::Int64: case DataType::UInt8:
     case DataType::UInt16: case DataType::UInt32: case DataType::UInt64: case DataType::Bool: return true;
+    case DataType::Int4: case DataType::UInt4: return true;  // unpacked: one int8 / uint8 per element
     default: return false;
   }
 }
@@ -521,6 +522,8 @@ int64_t read_int(const TensorValue& t, uint64_t i) {
     case DataType::UInt32: return t.data<uint32_t>()[i];
     case DataType::UInt64: return static_cast<int64_t>(t.data<uint64_t>()[i]);
     case DataType::Bool: return t.data<bool>()[i] ? 1 : 0;
+    case DataType::Int4: return t.data<int8_t>()[i];
+    case DataType::UInt4: return t.data<uint8_t>()[i];
     default: return 0;
   }
 }

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "exec/conv_dnnl.h"
+#include "exec/conv_geometry.h"
 #include "exec/gemm.h"
 #include "exec/kernel_registry.h"
 #include "ir/constants.h"
@@ -21,12 +22,9 @@ Status need_float(const KernelContext& ctx, const TensorValue& t, const char* wh
   return ok();
 }
 
-// Spatial geometry of Conv / pooling over 1 or 2 spatial dims (1-D is run as H = 1).
-struct Geometry {
-  int64_t H = 1, W = 1, kH = 1, kW = 1, sH = 1, sW = 1, dH = 1, dW = 1;
-  int64_t pt = 0, pl = 0, pb = 0, pr = 0;
-  int64_t OH = 1, OW = 1;
-};
+}  // namespace
+
+// Geometry (conv_geometry.h) is shared with the quantized convolutions.
 
 int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t d, int64_t pb, int64_t pe, bool ceil_mode) {
   int64_t eff = (k - 1) * d + 1;
@@ -80,6 +78,8 @@ std::vector<int64_t> out_dims(const std::vector<int64_t>& x, int64_t c, const Ge
   if (x.size() == 3) return {x[0], c, g.OW};
   return {x[0], c, g.OH, g.OW};
 }
+
+namespace {
 
 // ---- Conv ----
 

@@ -16,6 +16,8 @@ size_t element_size(DataType t) {
     case DataType::Float16: case DataType::BFloat16: case DataType::Int16: case DataType::UInt16: return 2;
     case DataType::UInt8: case DataType::Int8: case DataType::Bool: case DataType::Float8E4M3FN:
     case DataType::Float8E4M3FNUZ: case DataType::Float8E5M2: case DataType::Float8E5M2FNUZ: return 1;
+    // Unpacked inside the executor: one int8 (int4, sign-extended) or uint8 (uint4) per element.
+    case DataType::Int4: case DataType::UInt4: return 1;
     default: return 0;
   }
 }
@@ -147,6 +149,7 @@ TensorValue TensorValue::from_bytes(DataType dtype, std::vector<int64_t> dims, s
 }
 
 Expected<TensorValue> TensorValue::from_tensor(const Tensor& t) {
+  if (is_4bit(t.data_type)) return unpack_4bit(t);
   size_t es = element_size(t.data_type);
   if (es == 0)
     return invalid_model("tensor '" + t.name + "': element type " + data_type_name(t.data_type) +
@@ -172,6 +175,25 @@ Expected<TensorValue> TensorValue::from_tensor(const Tensor& t) {
   return v;
 }
 
+Expected<TensorValue> TensorValue::unpack_4bit(const Tensor& t) {
+  for (int64_t d : t.dims)
+    if (d < 0) return invalid_model("tensor '" + t.name + "' has a negative dimension");
+  uint64_t count = shape_size(t.dims);
+  uint64_t need = packed_byte_size(t.data_type, count);
+  if (t.byte_size() != need)
+    return invalid_model("tensor '" + t.name + "' holds " + std::to_string(t.byte_size()) + " bytes, its type and dims " +
+                         dims_to_string(t.dims) + " need " + std::to_string(need));
+  TensorValue v = allocate(t.data_type, t.dims);
+  const uint8_t* src = reinterpret_cast<const uint8_t*>(t.bytes().data());
+  uint8_t* dst = v.mutable_data<uint8_t>();
+  bool sign = t.data_type == DataType::Int4;
+  for (uint64_t i = 0; i < count; ++i) {
+    uint8_t nib = (src[i / 2] >> (i % 2 ? 4 : 0)) & 0xF;
+    dst[i] = sign && nib >= 8 ? static_cast<uint8_t>(nib | 0xF0) : nib;  // sign-extend: int8 bit pattern
+  }
+  return v;
+}
+
 TensorValue TensorValue::reshaped(std::vector<int64_t> dims) const {
   TensorValue v = *this;
   assert(shape_size(dims) == count_);
@@ -184,6 +206,14 @@ Tensor TensorValue::to_tensor(const std::string& name) const {
   t.name = name;
   t.data_type = dtype_;
   t.dims = dims_;
+  if (is_4bit(dtype_)) {  // pack again, two per byte, low nibble first (ONNX's raw_data layout)
+    std::vector<std::byte> b(static_cast<size_t>(packed_byte_size(dtype_, count_)), std::byte{0});
+    const uint8_t* p = reinterpret_cast<const uint8_t*>(data_);
+    for (uint64_t i = 0; i < count_; ++i)
+      b[i / 2] |= static_cast<std::byte>((p[i] & 0xF) << (i % 2 ? 4 : 0));
+    t.set_bytes(std::move(b));
+    return t;
+  }
   std::vector<std::byte> b(static_cast<size_t>(bytes_));
   if (bytes_) std::memcpy(b.data(), data_, b.size());
   t.set_bytes(std::move(b));

@@ -21,12 +21,17 @@ class TensorValue {
  public:
   TensorValue() = default;
 
-  // Uninitialized bytes for `dims` elements of `dtype` (fixed-size types only).
+  // Uninitialized bytes for `dims` elements of `dtype` (fixed-size types only;
+  // int4/uint4 take one byte per element, see from_tensor).
   static TensorValue allocate(DataType dtype, std::vector<int64_t> dims);
-  // Copies `bytes` (must be exactly the packed size).
+  // Copies `bytes` (must be exactly the size: count * element_size; int4/uint4
+  // unpacked, one byte per element).
   static TensorValue from_bytes(DataType dtype, std::vector<int64_t> dims, std::span<const std::byte> bytes);
   // Zero-copy view of an IR tensor (copied only when its bytes are misaligned
-  // for the element type). String and int4 tensors are refused.
+  // for the element type). String tensors are refused. int4/uint4 tensors
+  // (packed two per byte in the IR, low nibble first) are unpacked into a copy:
+  // inside the executor they hold one int8 (int4, sign-extended, -8..7) or one
+  // uint8 (uint4, 0..15) per element; to_tensor packs them again.
   static Expected<TensorValue> from_tensor(const Tensor& t);
   template <class T>
   static TensorValue from_vector(DataType dtype, std::vector<int64_t> dims, const std::vector<T>& v) {
@@ -35,7 +40,7 @@ class TensorValue {
   }
   // Same bytes, other dims (element count must match).
   TensorValue reshaped(std::vector<int64_t> dims) const;
-  // An IR tensor (owned copy of the bytes), e.g. to write results out.
+  // An IR tensor (owned copy of the bytes; int4/uint4 packed), e.g. to write results out.
   Tensor to_tensor(const std::string& name = "") const;
 
   DataType dtype() const { return dtype_; }
@@ -58,6 +63,7 @@ class TensorValue {
   std::span<const T> span() const { return {data<T>(), static_cast<size_t>(count_)}; }
 
  private:
+  static Expected<TensorValue> unpack_4bit(const Tensor& t);
   DataType dtype_ = DataType::Undefined;
   std::vector<int64_t> dims_;
   uint64_t count_ = 0, bytes_ = 0;
@@ -70,9 +76,10 @@ class TensorValue {
 // destructor calls it).
 void release_cached_buffers();
 
-// Element size in bytes for the types the executor stores unpacked; 0 for
-// string, int4/uint4 and undefined.
+// Element size in bytes as the executor stores them: 1 for int4/uint4 (one
+// element per byte, unpacked); 0 for string and undefined.
 size_t element_size(DataType t);
+inline bool is_4bit(DataType t) { return t == DataType::Int4 || t == DataType::UInt4; }
 // Product of dims (1 for a scalar).
 uint64_t shape_size(const std::vector<int64_t>& dims);
 std::string dims_to_string(const std::vector<int64_t>& dims);

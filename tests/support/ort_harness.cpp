@@ -764,7 +764,9 @@ std::vector<double> tensor_values(const onnx::TensorProto& t) {
       T v;
       std::memcpy(&v, bytes.data() + i * es, sizeof(T));
       if constexpr (std::is_same_v<T, uint16_t>) {
-        out[i] = t.data_type() == onnx::TensorProto::FLOAT16 ? half_to_float(v) : bfloat16_to_float(v);
+        out[i] = t.data_type() == onnx::TensorProto::FLOAT16    ? half_to_float(v)
+                 : t.data_type() == onnx::TensorProto::BFLOAT16 ? bfloat16_to_float(v)
+                                                                : static_cast<double>(v);  // UINT16
       } else {
         out[i] = static_cast<double>(v);
       }
