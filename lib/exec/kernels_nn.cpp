@@ -7,6 +7,7 @@
 
 #include "exec/gemm.h"
 #include "exec/kernel_registry.h"
+#include "exec/kernels_nd.h"
 
 namespace effopt::exec {
 
@@ -168,6 +169,7 @@ Status conv_kernel(KernelContext& ctx) {
   if (!ctx.has_input(0) || !ctx.has_input(1)) return ctx.fail("needs X and W");
   const TensorValue& X = ctx.in(0);
   const TensorValue& Wt = ctx.in(1);
+  if (X.rank() > 4) return conv_nd_kernel(ctx);  // 3-D and up: the generic kernel
   EFFOPT_TRY(need_float(ctx, X, "X"));
   EFFOPT_TRY(need_float(ctx, Wt, "W"));
   if (X.rank() < 3 || Wt.rank() != X.rank()) return ctx.fail("X and W must have the same rank (3 or 4)");
@@ -357,6 +359,7 @@ Status matmul_kernel(KernelContext& ctx) {
 
 Status pool_kernel(KernelContext& ctx, bool is_max) {
   const TensorValue& X = ctx.in(0);
+  if (X.rank() > 4) return pool_nd_kernel(ctx, is_max);  // 3-D and up: the generic kernel
   EFFOPT_TRY(need_float(ctx, X, "X"));
   if (ctx.outputs.size() > 1 && ctx.node.output(1)) return ctx.fail("the Indices output is not supported");
   if (X.rank() < 3) return ctx.fail("X must have rank 3 or 4");
