@@ -328,9 +328,10 @@ Status einsum_kernel(KernelContext& ctx) {
         return ctx.fail("equation '" + eq + "' has a bad output subscript");
   } else {
     // Implicit output: ellipsis dims, then the letters used once, alphabetically.
-    std::map<char, int> count;
-    for (auto& t : ops)
-      for (char c : t.letters) ++count[c];
+    std::map<char, int> count;  // over the subscripts as written: "ii" sums the diagonal
+    for (size_t i = 0; i < n; ++i)
+      for (char c : terms[i])
+        if (c != '.') ++count[c];
     out = ell;
     std::string rest;
     for (auto& [c, k] : count)

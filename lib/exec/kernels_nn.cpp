@@ -642,7 +642,18 @@ KernelFn reduce_kernel(Red kind) {
       axes = ctx.node.attr_ints("axes");
     }
     if (axes.empty() && noop_empty) {
-      ctx.outputs[0] = TensorValue::from_bytes(X.dtype(), X.dims(), {X.raw(), X.byte_size()});
+      // Nothing is reduced, but the per-element part still applies (|x| for L1/L2, x^2, log x), as in
+      // ONNX Runtime and the ONNX reference implementation.
+      TensorValue Y = TensorValue::from_bytes(X.dtype(), X.dims(), {X.raw(), X.byte_size()});
+      if (X.dtype() == DataType::Float) {
+        float* y = Y.mutable_data<float>();
+        for (uint64_t i = 0; i < Y.element_count(); ++i) {
+          if (kind == Red::L1 || kind == Red::L2) y[i] = std::fabs(y[i]);
+          else if (kind == Red::SumSquare) y[i] = y[i] * y[i];
+          else if (kind == Red::LogSum) y[i] = std::log(y[i]);
+        }
+      }
+      ctx.outputs[0] = std::move(Y);
       return ok();
     }
     std::vector<bool> red(static_cast<size_t>(r), axes.empty());
