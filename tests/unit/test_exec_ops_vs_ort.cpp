@@ -357,6 +357,19 @@ std::vector<OpCase> table() {
   add("Upsample", 7, x4, "y = Upsample<scales = [1.0, 1.0, 2.0, 3.0]>(x)");
   add("Upsample", 9, x4, "s = Constant<value = float[4] {1, 1, 2, 1.5}>()\n y = Upsample(x, s)");
   add("Upsample", 9, x4, "s = Constant<value = float[4] {1, 1, 2, 3}>()\n y = Upsample<mode = \"linear\">(x, s)");
+  // float16 through FloatCompute (float32 arithmetic, one rounding per output), where ORT's CPU has fp16 kernels.
+  add("Add", 14, "(float16[2,3] a, float16[3] b) => (float16 y)", "y = Add(a, b)");
+  add("Mul", 14, "(float16[2,3] a, float16[2,1] b) => (float16 y)", "y = Mul(a, b)");
+  add("Relu", 14, "(float16[2,3] x) => (float16 y)", "y = Relu(x)");
+  add("LeakyRelu", 16, "(float16[2,3] x) => (float16 y)", "y = LeakyRelu(x)");
+  add("Sigmoid", 13, "(float16[2,3] x) => (float16 y)", "y = Sigmoid(x)");
+  add("Softmax", 13, "(float16[2,5] x) => (float16 y)", "y = Softmax(x)");
+  add("TopK", 13, "(float16[3,7] x) => (float16 v, int64 i)", "k = Constant<value = int64[1] {3}>()\n v, i = TopK(x, k)");
+  add("Resize", 13, "(float16[1,1,3,4] x) => (float16 y)", "s = Constant<value = float[4] {1, 1, 2, 1.5}>()\n y = Resize<mode = \"linear\">(x, , s)");
+  add("LayerNormalization", 17, "(float16[2,8] x, float16[8] s) => (float16 y)", "y = LayerNormalization(x, s)");
+  add("MatMul", 13, "(float16[3,4] a, float16[4,5] b) => (float16 y)", "y = MatMul(a, b)");
+  add("Conv", 13, "(float16[1,2,5,5] x, float16[3,2,3,3] w) => (float16 y)", "y = Conv(x, w)");
+  add("TopK", 11, "(float[3,7] x) => (float v, int64 i)", "k = Constant<value = int64[1] {7}>()\n v, i = TopK<sorted = 1, largest = 0>(x, k)");
   return t;
 }
 
