@@ -1,6 +1,6 @@
 // Remaining NN and elementwise kernels: LRN, DepthToSpace, SpaceToDepth,
-// Hardmax, Celu, ThresholdedRelu, Shrink, IsNaN, IsInf, and Einsum (parsed
-// into pairwise contractions, each a batched GEMM).
+// Hardmax, Celu, ThresholdedRelu, Shrink, IsNaN, IsInf, StringNormalizer, and
+// Einsum (parsed into pairwise contractions, each a batched GEMM).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -356,6 +356,41 @@ Status einsum_kernel(KernelContext& ctx) {
   return ok();
 }
 
+// ---- StringNormalizer ----
+// Case changes and case-insensitive matching are ASCII-only: other bytes (UTF-8 sequences) pass unchanged.
+char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+char ascii_upper(char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c; }
+std::string lowered(std::string s) {
+  for (char& c : s) c = ascii_lower(c);
+  return s;
+}
+
+Status string_normalizer_kernel(KernelContext& ctx) {
+  const TensorValue& X = ctx.in(0);
+  if (X.dtype() != DataType::String) return ctx.fail("input must be a string tensor");
+  bool two_d = X.rank() == 2;
+  if (!(X.rank() == 1 || (two_d && X.dim(0) == 1))) return ctx.fail("input must be [C] or [1, C]");
+  std::string action = ctx.node.attr_string("case_change_action", "NONE");
+  if (action != "NONE" && action != "LOWER" && action != "UPPER") return ctx.fail("unknown case_change_action '" + action + "'");
+  bool sensitive = ctx.node.attr_int("is_case_sensitive", 0) != 0;
+  std::set<std::string> stop;
+  if (const Attribute* a = ctx.node.attr("stopwords"))
+    for (auto& w : a->strings) stop.insert(sensitive ? w : lowered(w));
+  std::vector<std::string> out;
+  for (const std::string& s : X.strings()) {
+    if (stop.count(sensitive ? s : lowered(s))) continue;
+    std::string v = s;
+    if (action == "LOWER") for (char& c : v) c = ascii_lower(c);
+    if (action == "UPPER") for (char& c : v) c = ascii_upper(c);
+    out.push_back(std::move(v));
+  }
+  // Everything removed: one empty string (ONNX's rule), shape [1] or [1, 1].
+  if (out.empty()) out.emplace_back();
+  int64_t n = static_cast<int64_t>(out.size());
+  ctx.outputs[0] = TensorValue::from_strings(two_d ? std::vector<int64_t>{1, n} : std::vector<int64_t>{n}, std::move(out));
+  return ok();
+}
+
 }  // namespace
 
 void register_misc_kernels(KernelRegistry& r) {
@@ -379,6 +414,7 @@ void register_misc_kernels(KernelRegistry& r) {
   r.add("IsNaN", 9, INT64_MAX, float_predicate(true), F);
   r.add("IsInf", 10, INT64_MAX, float_predicate(false), F);
   r.add("Einsum", 12, INT64_MAX, einsum_kernel, F);
+  r.add("StringNormalizer", 10, INT64_MAX, string_normalizer_kernel);
 }
 
 }  // namespace effopt::exec

@@ -26,13 +26,17 @@ class TensorValue {
   // Copies `bytes` (must be exactly the packed size).
   static TensorValue from_bytes(DataType dtype, std::vector<int64_t> dims, std::span<const std::byte> bytes);
   // Zero-copy view of an IR tensor (copied only when its bytes are misaligned
-  // for the element type). String and int4 tensors are refused.
+  // for the element type). String tensors become from_strings copies; int4 tensors are refused.
   static Expected<TensorValue> from_tensor(const Tensor& t);
   template <class T>
   static TensorValue from_vector(DataType dtype, std::vector<int64_t> dims, const std::vector<T>& v) {
     return from_bytes(dtype, std::move(dims),
                       std::span<const std::byte>(reinterpret_cast<const std::byte*>(v.data()), v.size() * sizeof(T)));
   }
+  // A string tensor (the executor keeps strings apart from the bytes; shared by copies).
+  static TensorValue from_strings(std::vector<int64_t> dims, std::vector<std::string> strings);
+  // The elements of a string tensor (empty for other types).
+  const std::vector<std::string>& strings() const;
   // Same bytes, other dims (element count must match).
   TensorValue reshaped(std::vector<int64_t> dims) const;
   // An IR tensor (owned copy of the bytes), e.g. to write results out.
@@ -64,6 +68,7 @@ class TensorValue {
   std::shared_ptr<void> keep_;  // owner of the bytes
   std::byte* data_ = nullptr;
   bool view_ = false;
+  std::shared_ptr<const std::vector<std::string>> strings_;  // String tensors only
 };
 
 // Element size in bytes for the types the executor stores unpacked; 0 for
