@@ -36,6 +36,10 @@ const KernelRegistry& KernelRegistry::builtin() {
     register_nn_kernels(reg);
     register_shape_kernels(reg);
     register_quant_kernels(reg);
+    register_conv_transpose_kernels(reg);
+    register_resize_kernels(reg);
+    register_index_kernels(reg);
+    register_misc_kernels(reg);
     return reg;
   }();
   return r;

@@ -80,6 +80,10 @@ void register_elementwise_kernels(KernelRegistry& r);
 void register_nn_kernels(KernelRegistry& r);
 void register_shape_kernels(KernelRegistry& r);
 void register_quant_kernels(KernelRegistry& r);
+void register_conv_transpose_kernels(KernelRegistry& r);
+void register_resize_kernels(KernelRegistry& r);
+void register_index_kernels(KernelRegistry& r);
+void register_misc_kernels(KernelRegistry& r);
 
 // ---- helpers for kernels ----
 // Normalizes a possibly negative axis for `rank`; error when out of range.

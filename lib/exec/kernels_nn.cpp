@@ -11,6 +11,7 @@
 #include "exec/gemm.h"
 #include "exec/kernel_registry.h"
 #include "ir/constants.h"
+#include "exec/kernels_nd.h"
 
 namespace effopt::exec {
 
@@ -171,6 +172,7 @@ Status conv_kernel(KernelContext& ctx) {
   if (!ctx.has_input(0) || !ctx.has_input(1)) return ctx.fail("needs X and W");
   const TensorValue& X = ctx.in(0);
   const TensorValue& Wt = ctx.in(1);
+  if (X.rank() > 4) return conv_nd_kernel(ctx);  // 3-D and up: the generic kernel
   EFFOPT_TRY(need_float(ctx, X, "X"));
   EFFOPT_TRY(need_float(ctx, Wt, "W"));
   if (X.rank() < 3 || Wt.rank() != X.rank()) return ctx.fail("X and W must have the same rank (3 or 4)");
@@ -374,6 +376,7 @@ Status matmul_kernel(KernelContext& ctx) {
 
 Status pool_kernel(KernelContext& ctx, bool is_max) {
   const TensorValue& X = ctx.in(0);
+  if (X.rank() > 4) return pool_nd_kernel(ctx, is_max);  // 3-D and up: the generic kernel
   EFFOPT_TRY(need_float(ctx, X, "X"));
   if (ctx.outputs.size() > 1 && ctx.node.output(1)) return ctx.fail("the Indices output is not supported");
   if (X.rank() < 3) return ctx.fail("X must have rank 3 or 4");
@@ -656,7 +659,18 @@ KernelFn reduce_kernel(Red kind) {
       axes = ctx.node.attr_ints("axes");
     }
     if (axes.empty() && noop_empty) {
-      ctx.outputs[0] = TensorValue::from_bytes(X.dtype(), X.dims(), {X.raw(), X.byte_size()});
+      // Nothing is reduced, but the per-element part still applies (|x| for L1/L2, x^2, log x), as in
+      // ONNX Runtime and the ONNX reference implementation.
+      TensorValue Y = TensorValue::from_bytes(X.dtype(), X.dims(), {X.raw(), X.byte_size()});
+      if (X.dtype() == DataType::Float) {
+        float* y = Y.mutable_data<float>();
+        for (uint64_t i = 0; i < Y.element_count(); ++i) {
+          if (kind == Red::L1 || kind == Red::L2) y[i] = std::fabs(y[i]);
+          else if (kind == Red::SumSquare) y[i] = y[i] * y[i];
+          else if (kind == Red::LogSum) y[i] = std::log(y[i]);
+        }
+      }
+      ctx.outputs[0] = std::move(Y);
       return ok();
     }
     std::vector<bool> red(static_cast<size_t>(r), axes.empty());

@@ -1,6 +1,6 @@
 // Data-movement and shape kernels: Identity, Reshape, Flatten, Squeeze,
 // Unsqueeze, Transpose, Concat, Split, Slice, Gather, Shape, Size, Expand,
-// Tile, ConstantOfShape, Range, Dropout, Pad. They work on bytes, so every
+// Tile, ConstantOfShape, Range, Dropout, Pad (constant, reflect, edge, wrap). They work on bytes, so every
 // fixed-size element type is supported.
 #include <algorithm>
 #include <cmath>
@@ -508,7 +508,8 @@ Status pad_kernel(KernelContext& ctx) {
   const TensorValue& x = ctx.in(0);
   int64_t r = static_cast<int64_t>(x.rank());
   std::string mode = ctx.node.attr_string("mode", "constant");
-  if (mode != "constant") return ctx.fail("mode '" + mode + "' is not supported yet");
+  if (mode != "constant" && mode != "reflect" && mode != "edge" && !(mode == "wrap" && ctx.opset >= 19))
+    return ctx.fail("unknown mode '" + mode + "'");
   std::vector<int64_t> pads;
   std::vector<std::byte> value(element_size(x.dtype()), std::byte{0});
   if (ctx.opset < 11) {
@@ -548,8 +549,19 @@ Status pad_kernel(KernelContext& ctx) {
     int64_t off = 0;
     bool inside = true;
     for (int64_t d = 0; d < r; ++d) {
-      int64_t i = idx[d] - pads[d];
-      if (i < 0 || i >= x.dim(d)) { inside = false; break; }
+      int64_t i = idx[d] - pads[d], n = x.dim(d);
+      if (i < 0 || i >= n) {
+        // reflect mirrors without repeating the edge, edge repeats it, wrap is periodic.
+        if (mode == "constant" || n == 0) { inside = false; break; }
+        if (mode == "edge") i = std::clamp<int64_t>(i, 0, n - 1);
+        else if (mode == "wrap") i = ((i % n) + n) % n;
+        else if (n == 1) i = 0;
+        else {
+          int64_t period = 2 * (n - 1);
+          i = ((i % period) + period) % period;
+          if (i >= n) i = period - i;
+        }
+      }
       off += i * in_stride[d];
     }
     std::memcpy(out.mutable_raw() + o * es, inside ? x.raw() + off * static_cast<int64_t>(es) : value.data(), es);

@@ -148,8 +148,31 @@ TensorValue TensorValue::from_bytes(DataType dtype, std::vector<int64_t> dims, s
   return v;
 }
 
+TensorValue TensorValue::from_strings(std::vector<int64_t> dims, std::vector<std::string> strings) {
+  TensorValue v;
+  v.dtype_ = DataType::String;
+  v.count_ = shape_size(dims);
+  v.dims_ = std::move(dims);
+  assert(strings.size() == v.count_);
+  v.strings_ = std::make_shared<const std::vector<std::string>>(std::move(strings));
+  return v;
+}
+
+const std::vector<std::string>& TensorValue::strings() const {
+  static const std::vector<std::string> none;
+  return strings_ ? *strings_ : none;
+}
+
 Expected<TensorValue> TensorValue::from_tensor(const Tensor& t) {
   if (is_4bit(t.data_type)) return unpack_4bit(t);
+  if (t.data_type == DataType::String) {
+    for (int64_t d : t.dims)
+      if (d < 0) return invalid_model("tensor '" + t.name + "' has a negative dimension");
+    if (t.strings.size() != shape_size(t.dims))
+      return invalid_model("string tensor '" + t.name + "' holds " + std::to_string(t.strings.size()) +
+                           " strings, its dims " + dims_to_string(t.dims) + " need " + std::to_string(shape_size(t.dims)));
+    return from_strings(t.dims, t.strings);
+  }
   size_t es = element_size(t.data_type);
   if (es == 0)
     return invalid_model("tensor '" + t.name + "': element type " + data_type_name(t.data_type) +
@@ -212,6 +235,10 @@ Tensor TensorValue::to_tensor(const std::string& name) const {
     for (uint64_t i = 0; i < count_; ++i)
       b[i / 2] |= static_cast<std::byte>((p[i] & 0xF) << (i % 2 ? 4 : 0));
     t.set_bytes(std::move(b));
+    return t;
+  }
+  if (dtype_ == DataType::String) {
+    t.strings = strings();
     return t;
   }
   std::vector<std::byte> b(static_cast<size_t>(bytes_));

@@ -28,7 +28,7 @@ class TensorValue {
   // unpacked, one byte per element).
   static TensorValue from_bytes(DataType dtype, std::vector<int64_t> dims, std::span<const std::byte> bytes);
   // Zero-copy view of an IR tensor (copied only when its bytes are misaligned
-  // for the element type). String tensors are refused. int4/uint4 tensors
+  // for the element type). String tensors become from_strings copies. int4/uint4 tensors
   // (packed two per byte in the IR, low nibble first) are unpacked into a copy:
   // inside the executor they hold one int8 (int4, sign-extended, -8..7) or one
   // uint8 (uint4, 0..15) per element; to_tensor packs them again.
@@ -38,6 +38,10 @@ class TensorValue {
     return from_bytes(dtype, std::move(dims),
                       std::span<const std::byte>(reinterpret_cast<const std::byte*>(v.data()), v.size() * sizeof(T)));
   }
+  // A string tensor (the executor keeps strings apart from the bytes; shared by copies).
+  static TensorValue from_strings(std::vector<int64_t> dims, std::vector<std::string> strings);
+  // The elements of a string tensor (empty for other types).
+  const std::vector<std::string>& strings() const;
   // Same bytes, other dims (element count must match).
   TensorValue reshaped(std::vector<int64_t> dims) const;
   // An IR tensor (owned copy of the bytes; int4/uint4 packed), e.g. to write results out.
@@ -70,6 +74,7 @@ class TensorValue {
   std::shared_ptr<void> keep_;  // owner of the bytes
   std::byte* data_ = nullptr;
   bool view_ = false;
+  std::shared_ptr<const std::vector<std::string>> strings_;  // String tensors only
 };
 
 // Frees the large buffers that allocate() keeps for reuse (Session's

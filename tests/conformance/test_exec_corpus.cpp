@@ -165,8 +165,8 @@ TEST_CASE("exec: resnet18 with 1 and 2 threads is bit-identical", "[exec][corpus
   WARN("resnet18 first run: " << one.ms << " ms (1 thread), " << two.ms << " ms (2 threads)");
 }
 
-// Every other corpus case: those the executor supports must match their expected outputs; the rest are
-// listed (unsupported ops are phase-2 work) without failing.
+// Every other corpus case: those the executor supports must match their expected outputs (rtol 1e-4, atol
+// 1e-5); the rest must be on the known_unsupported list, with its reason.
 TEST_CASE("exec: every supported corpus case matches its expected outputs", "[exec][corpus]") {
   auto c = test::corpus_dir();
   if (!c) {
@@ -189,6 +189,20 @@ TEST_CASE("exec: every supported corpus case matches its expected outputs", "[ex
        "expected output is exactly uniform (0.001) only because ONNX Runtime's rounding happens to tie every "
        "logit; effopt's logits agree to 1e-7 relative"},
   };
+  // Cases the executor still refuses, by name prefix, with the reason. Any other case that fails to run is a
+  // test failure: every case needing only implemented ops must run and match.
+  const std::vector<std::pair<std::string, std::string>> known_unsupported = {
+      {"test_sequence_model", "sequence ops (SequenceConstruct/At/Insert/Erase, SplitToSequence, ...): "
+                              "being added with control flow in a parallel branch"},
+      {"test_gradient_of_", "ai.onnx.preview.training::Gradient needs automatic differentiation: not planned"},
+  };
+  auto refused = [&](const fs::path& dir, const std::string& why) {
+    std::string name = dir.filename().string();
+    bool known = false;
+    for (auto& [prefix, reason] : known_unsupported) known |= name.rfind(prefix, 0) == 0;
+    INFO(name << ": " << why);
+    CHECK(known);
+  };
   int passed = 0;
   std::string unsupported;
   for (auto& dir : cases) {
@@ -197,6 +211,7 @@ TEST_CASE("exec: every supported corpus case matches its expected outputs", "[ex
     auto s = exec::Session::create(**m, {1});
     if (!s) {
       unsupported += "\n  " + dir.filename().string() + ": " + s.error().message;
+      refused(dir, s.error().message);
       continue;
     }
     std::vector<TensorValue> in;
@@ -207,6 +222,7 @@ TEST_CASE("exec: every supported corpus case matches its expected outputs", "[ex
     if (!r) {
       // Refused at run time (an attribute or type this phase does not cover): listed, not a wrong answer.
       unsupported += "\n  " + dir.filename().string() + ": " + r.error().message;
+      refused(dir, r.error().message);
       continue;
     }
     if (auto it = ill_conditioned.find(dir.filename().string()); it != ill_conditioned.end()) {
@@ -223,10 +239,13 @@ TEST_CASE("exec: every supported corpus case matches its expected outputs", "[ex
       REQUIRE(got.dtype() == want.dtype());
       REQUIRE(got.dims() == want.dims());
       if (got.dtype() == DataType::Float) {
-        auto [worst, ok] = compare(got, want, 1e-4, 1e-4);
+        auto [worst, ok] = compare(got, want, 1e-5, 1e-4);
         double rel = rel_l2(got, want);
         INFO("max abs diff " << worst << ", rel-l2 " << rel);
-        CHECK((ok || rel <= 1e-5));
+        CHECK(ok);
+      } else if (got.dtype() == DataType::String) {
+        REQUIRE(want.strings().size() == want.element_count());  // compared, not two empty lists
+        CHECK(got.strings() == want.strings());
       } else {
         CHECK(std::memcmp(got.raw(), want.raw(), got.byte_size()) == 0);
       }
