@@ -35,6 +35,9 @@ const KernelRegistry& KernelRegistry::builtin() {
     register_elementwise_kernels(reg);
     register_nn_kernels(reg);
     register_shape_kernels(reg);
+    register_control_kernels(reg);
+    register_sequence_kernels(reg);
+    register_rnn_kernels(reg);
     return reg;
   }();
   return r;

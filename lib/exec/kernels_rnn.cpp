@@ -1,0 +1,1 @@
+namespace effopt::exec { class KernelRegistry; void register_rnn_kernels(KernelRegistry&) {} }
