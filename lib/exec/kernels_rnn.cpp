@@ -39,11 +39,11 @@ struct Activation {
   }
 };
 
-// The activations, in order (per direction: RNN f; GRU f, g; LSTM f, g, h). GRU / LSTM: alphas and betas are
-// consumed in order by the activations that take them. RNN: one entry per activation (per direction), as
-// ONNX Runtime reads them. Missing ones take the ONNX operators' defaults (ONNX Runtime's RNN uses 0 instead).
+// The activations, in order (per direction: RNN f; GRU f, g; LSTM f, g, h). Alphas and betas are consumed in
+// order by the activations that take them (as ONNX Runtime 1.30 does); missing ones take the ONNX
+// operators' defaults (LeakyRelu 0.01, ...; ONNX Runtime uses 0 instead).
 Expected<std::vector<Activation>> parse_activations(const KernelContext& ctx, const std::vector<std::string>& defaults,
-                                                    size_t dirs, bool positional) {
+                                                    size_t dirs) {
   std::vector<std::string> names;
   if (const Attribute* a = ctx.node.attr("activations")) names = a->strings;
   if (names.empty())
@@ -62,7 +62,6 @@ Expected<std::vector<Activation>> parse_activations(const KernelContext& ctx, co
   std::vector<Activation> out;
   for (size_t pos = 0; pos < names.size(); ++pos) {
     const std::string& raw = names[pos];
-    if (positional) ai = bi = pos;
     std::string n = raw;
     std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     Activation a;
@@ -143,7 +142,7 @@ Status rnn_kernel(KernelContext& ctx, Cell cell) {
   std::vector<std::string> defaults = cell == Cell::Rnn   ? std::vector<std::string>{"Tanh"}
                                       : cell == Cell::Gru ? std::vector<std::string>{"Sigmoid", "Tanh"}
                                                           : std::vector<std::string>{"Sigmoid", "Tanh", "Tanh"};
-  EFFOPT_TRY_ASSIGN(auto acts, parse_activations(ctx, defaults, static_cast<size_t>(D), cell == Cell::Rnn));
+  EFFOPT_TRY_ASSIGN(auto acts, parse_activations(ctx, defaults, static_cast<size_t>(D)));
 
   // Time-major copies of X and the initial states.
   std::vector<float> xs_buf, h0_buf, c0_buf;
