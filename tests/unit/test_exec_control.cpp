@@ -353,3 +353,28 @@ g (bool c, float[256] x) => (float[256] z) {
   CHECK((*s)->last_stats().peak_live_bytes == 2048);
   CHECK((*s)->last_stats().nodes_run == 4);
 }
+
+TEST_CASE("exec-ctrl: sequence graph outputs come back through run_values", "[exec-ctrl]") {
+  auto m = test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[3,2] x) => (float[2] s) {
+  s = SplitToSequence<axis = 0, keepdims = 0>(x)
+}
+)");
+  make_sequence(m->graph->outputs()[0]);
+  auto s = exec::Session::create(*m);
+  REQUIRE(s);
+  TensorValue x = F({3, 2}, {1, 2, 3, 4, 5, 6});
+  auto as_tensors = (*s)->run({{"x", x}});
+  REQUIRE_FALSE(as_tensors);
+  CHECK(as_tensors.error().message.find("is a sequence, not a tensor: use Session::run_values") != std::string::npos);
+  auto r = (*s)->run_values({exec::RuntimeValue::of(x)});
+  REQUIRE(r);
+  REQUIRE((*r)[0].is_sequence());
+  const auto& items = (*r)[0].seq();
+  REQUIRE(items.size() == 3);
+  CHECK(items[2].dims() == std::vector<int64_t>{2});
+  CHECK(items[2].data<float>()[1] == 6);
+  // Three float[2] items, counted while live (the graph output until the end).
+  CHECK((*s)->last_stats().peak_live_bytes == 24);
+}
