@@ -6,6 +6,7 @@
 #include <limits>
 #include <map>
 #include <new>
+#include <set>
 #include <unordered_map>
 
 #include "exec/kernel_registry.h"
@@ -22,11 +23,38 @@ struct Step {
   int64_t opset = 0;
   std::vector<int> in_slots;   // -1: absent optional input
   std::vector<int> out_slots;  // -1: absent optional output
+  // Values of this graph (or of enclosing ones) that the node's subgraphs read:
+  // they must stay alive until the node has run.
+  std::vector<int> implicit_slots;
   std::vector<int> free_after; // slots whose last use is this step
   bool fused_activation = false;
   float act_lo = 0, act_hi = 0;
   bool removed = false;          // fused into the step before it
-  std::shared_ptr<void> kernel_state;  // KernelContext::state
+  mutable std::shared_ptr<void> kernel_state;  // KernelContext::state (per step, kept across runs)
+};
+
+// The compiled form of one graph: the main graph or a subgraph (If branch,
+// Loop / Scan body). A subgraph's reads of enclosing graphs' values become
+// local slots ("outer" slots) filled from the enclosing frame when it starts.
+struct GraphPlan {
+  const Graph* graph = nullptr;
+  std::string where;  // "" for the main graph, else " in the body of Loop 'x'"
+  std::unordered_map<const Value*, int> slot_of;
+  std::vector<const Value*> slot_value;
+  std::vector<std::pair<int, TensorValue>> constants;
+  std::vector<Step> steps;
+  std::vector<int> input_slots, output_slots;
+  std::vector<const Value*> free_values;   // values of enclosing graphs read here or in nested subgraphs
+  std::vector<std::pair<int, int>> outer;  // (slot here, slot in the enclosing graph's plan)
+
+  int slot(const Value* v) {
+    auto it = slot_of.find(v);
+    if (it != slot_of.end()) return it->second;
+    int s = static_cast<int>(slot_value.size());
+    slot_of.emplace(v, s);
+    slot_value.push_back(v);
+    return s;
+  }
 };
 
 std::string node_label(const Node& n, size_t index) {
@@ -59,34 +87,119 @@ TensorValue narrow(const TensorValue& v, DataType to) {
   return out;
 }
 
+
+// What one node of a subgraph-carrying op is checked for at session creation:
+// the body's signature must fit the node (counts; If branches' declared types).
+std::string check_control_flow(const Node& n, int64_t opset) {
+  if (!is_onnx_domain(n.domain)) return "";
+  auto graph_attr = [&](const char* name) -> const Graph* {
+    const Attribute* a = n.attr(name);
+    return a && a->type == AttrType::Graph ? a->g.get() : nullptr;
+  };
+  auto count = [](size_t k) { return std::to_string(k); };
+  if (n.op_type == "If") {
+    const Graph* t = graph_attr("then_branch");
+    const Graph* e = graph_attr("else_branch");
+    if (!t || !e) return "needs then_branch and else_branch graph attributes";
+    if (t->outputs().size() != n.outputs().size() || e->outputs().size() != n.outputs().size())
+      return "its branches must each have " + count(n.outputs().size()) + " outputs (one per node output), but " +
+             "then_branch has " + count(t->outputs().size()) + " and else_branch " + count(e->outputs().size());
+    for (size_t i = 0; i < t->outputs().size(); ++i) {
+      const Value* a = t->outputs()[i];
+      const Value* b = e->outputs()[i];
+      if (!a || !b) continue;
+      if (a->type.kind != b->type.kind && a->type.kind != Type::Kind::None && b->type.kind != Type::Kind::None)
+        return "output " + count(i) + " is " + a->type.to_string() + " in then_branch but " + b->type.to_string() +
+               " in else_branch";
+      if (a->type.is_tensor() && b->type.is_tensor() && a->type.elem_type != DataType::Undefined &&
+          b->type.elem_type != DataType::Undefined && a->type.elem_type != b->type.elem_type)
+        return "output " + count(i) + " is " + data_type_name(a->type.elem_type) + " in then_branch but " +
+               data_type_name(b->type.elem_type) + " in else_branch";
+    }
+    return "";
+  }
+  if (n.op_type == "Loop") {
+    const Graph* b = graph_attr("body");
+    if (!b) return "needs a body graph attribute";
+    size_t carried = n.inputs().size() < 2 ? 0 : n.inputs().size() - 2;
+    if (n.inputs().size() < 2) return "needs inputs M and cond (either may be empty), got " + count(n.inputs().size());
+    if (b->inputs().size() != 2 + carried)
+      return "its body must take " + count(2 + carried) + " inputs (iteration number, condition and " + count(carried) +
+             " loop-carried values), but it takes " + count(b->inputs().size());
+    if (b->outputs().size() < 1 + carried)
+      return "its body must return the condition and " + count(carried) + " loop-carried values, but it returns " +
+             count(b->outputs().size()) + " outputs";
+    size_t scans = b->outputs().size() - 1 - carried;
+    if (n.outputs().size() != carried + scans)
+      return "the node has " + count(n.outputs().size()) + " outputs, but its body gives " + count(carried) +
+             " loop-carried values and " + count(scans) + " scan outputs";
+    return "";
+  }
+  if (n.op_type == "Scan") {
+    const Graph* b = graph_attr("body");
+    if (!b) return "needs a body graph attribute";
+    int64_t m = n.attr_int("num_scan_inputs", -1);
+    size_t inputs = n.inputs().size() - (opset < 9 && !n.inputs().empty() ? 1 : 0);
+    if (m < 1 || static_cast<size_t>(m) > inputs)
+      return "num_scan_inputs must be between 1 and the " + count(inputs) + " inputs, got " + std::to_string(m);
+    size_t states = inputs - static_cast<size_t>(m);
+    if (b->inputs().size() != inputs)
+      return "its body must take " + count(inputs) + " inputs (" + count(states) + " states and " +
+             std::to_string(m) + " scan inputs), but it takes " + count(b->inputs().size());
+    if (b->outputs().size() < states || n.outputs().size() != b->outputs().size())
+      return "its body returns " + count(b->outputs().size()) + " outputs, but the node has " +
+             count(n.outputs().size()) + " outputs and " + count(states) + " states";
+    return "";
+  }
+  return "";
+}
+
 }  // namespace
 
 struct Session::Impl {
   const Model* model = nullptr;
-  const Graph* graph = nullptr;
   RunOptions opts;
   std::unique_ptr<ThreadPool> pool;
-  std::unordered_map<const Value*, int> slot_of;
-  std::vector<const Value*> slot_value;
-  std::vector<std::pair<int, TensorValue>> constants;
-  std::vector<Step> steps;
+  std::unordered_map<const Graph*, std::unique_ptr<GraphPlan>> plans;
+  GraphPlan* main = nullptr;
   std::vector<std::string> input_names, output_names;
-  std::vector<int> input_slots, output_slots;
   std::vector<const Value*> input_values;
   RunStats stats;
+  uint64_t live = 0;  // bytes of live intermediates, over every active frame
+  std::map<std::string, double> op_ms;
 
-  int slot(const Value* v) {
-    auto it = slot_of.find(v);
-    if (it != slot_of.end()) return it->second;
-    int s = static_cast<int>(slot_value.size());
-    slot_of.emplace(v, s);
-    slot_value.push_back(v);
-    return s;
-  }
+  // Errors found while compiling, reported together.
+  std::map<std::string, std::vector<std::string>> unsupported;  // "Op (opset N)" -> where
+  std::vector<std::string> errors;
 
+  GraphPlan* compile(const Graph& g, const std::string& where, bool is_main);
   Status check_input(const Value* v, const TensorValue& t, std::map<std::string, int64_t>& symbols) const;
-  Expected<std::vector<TensorValue>> run(std::vector<TensorValue> inputs);
+  Expected<std::vector<RuntimeValue>> run_main(std::vector<RuntimeValue> inputs);
+  Expected<std::vector<RuntimeValue>> run_plan(const GraphPlan& p, std::vector<RuntimeValue> inputs,
+                                               const std::vector<RuntimeValue>* enclosing);
 };
+
+namespace {
+
+// The SubgraphRunner a control-flow kernel gets: runs one of its node's bodies
+// with the enclosing frame's slots for the outer-scope values.
+struct FrameRunner final : SubgraphRunner {
+  Session::Impl* impl;
+  const std::vector<RuntimeValue>* slots;
+  FrameRunner(Session::Impl* i, const std::vector<RuntimeValue>* s) : impl(i), slots(s) {}
+  Expected<std::vector<RuntimeValue>> run(const Graph& body, std::vector<RuntimeValue> inputs) override;
+};
+
+std::string graph_attr_name(const Node& owner, const Graph& g) {
+  for (auto& a : owner.attributes) {
+    if (a.g.get() == &g) return a.name;
+    for (auto& sg : a.graphs)
+      if (sg.get() == &g) return a.name;
+  }
+  return "subgraph";
+}
+
+}  // namespace
 
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Session::~Session() { release_cached_buffers(); }
@@ -94,41 +207,43 @@ const std::vector<std::string>& Session::input_names() const { return impl_->inp
 const std::vector<std::string>& Session::output_names() const { return impl_->output_names; }
 const RunStats& Session::last_stats() const { return impl_->stats; }
 
-Expected<std::unique_ptr<Session>> Session::create(const Model& model, const RunOptions& opts) {
-  if (!model.graph) return invalid_model("the model has no graph");
-  auto impl = std::make_unique<Impl>();
-  impl->model = &model;
-  impl->graph = model.graph.get();
-  impl->opts = opts;
-  const Graph& g = *model.graph;
+GraphPlan* Session::Impl::compile(const Graph& g, const std::string& where, bool is_main) {
+  auto owned = std::make_unique<GraphPlan>();
+  GraphPlan* p = owned.get();
+  plans[&g] = std::move(owned);
+  p->graph = &g;
+  p->where = where;
   const KernelRegistry& reg = KernelRegistry::builtin();
-
-  // Unsupported ops, grouped: "Op (domain, opset N)" -> node labels.
-  std::map<std::string, std::vector<std::string>> unsupported;
-  std::vector<std::string> const_errors;
+  std::set<const Value*> free_seen;
+  auto add_free = [&](const Value* v) {
+    if (free_seen.insert(v).second) p->free_values.push_back(v);
+    return p->slot(v);
+  };
 
   auto add_constant = [&](const Value* v) -> bool {
-    if (impl->slot_of.count(v)) return true;
+    if (p->slot_of.count(v)) return true;
     TensorPtr t = constant_tensor(v);
     if (!t) return false;
     auto tv = TensorValue::from_tensor(*t);
     if (!tv) {
-      const_errors.push_back("constant '" + v->name() + "': " + tv.error().message);
+      errors.push_back("constant '" + v->name() + "'" + where + ": " + tv.error().message);
       return true;
     }
-    impl->constants.emplace_back(impl->slot(v), std::move(*tv));
+    p->constants.emplace_back(p->slot(v), std::move(*tv));
     return true;
   };
 
   for (const Value* v : g.inputs()) {
     if (v->initializer || v->sparse_initializer) continue;
-    impl->input_names.push_back(v->name());
-    impl->input_values.push_back(v);
-    impl->input_slots.push_back(impl->slot(v));
+    if (is_main) {
+      input_names.push_back(v->name());
+      input_values.push_back(v);
+    }
+    p->input_slots.push_back(p->slot(v));
   }
   for (const Value* v : g.initializers()) add_constant(v);
   for (const Value* v : g.sparse_initializers())
-    const_errors.push_back("sparse initializer '" + v->name() + "' (sparse tensors are not supported yet)");
+    errors.push_back("sparse initializer '" + v->name() + "'" + where + " (sparse tensors are not supported yet)");
 
   const auto& nodes = g.nodes();
   for (size_t i = 0; i < nodes.size(); ++i) {
@@ -141,13 +256,15 @@ Expected<std::unique_ptr<Session>> Session::create(const Model& model, const Run
       for (const Value* o : n.outputs()) add_constant(o);
       continue;
     }
-    int64_t opset = model.opset(n.domain);
+    int64_t opset = model->opset(n.domain);
     const KernelDef* k = reg.find(n.domain, n.op_type, opset);
+    std::string label = node_label(n, i) + where;
     if (!k) {
       std::string key = (is_onnx_domain(n.domain) ? std::string() : n.domain + "::") + n.op_type + " (opset " +
                         std::to_string(opset) + ")";
-      unsupported[key].push_back(node_label(n, i));
-      continue;
+      unsupported[key].push_back(label);
+    } else if (std::string bad = check_control_flow(n, opset); !bad.empty()) {
+      errors.push_back(n.op_type + " node " + label + ": " + bad);
     }
     Step s;
     s.node = &n;
@@ -155,48 +272,46 @@ Expected<std::unique_ptr<Session>> Session::create(const Model& model, const Run
     s.opset = opset;
     for (const Value* in : n.inputs()) {
       if (!in) { s.in_slots.push_back(-1); continue; }
-      if (in->graph() != &g) {
-        unsupported["outer-scope reference '" + in->name() + "'"].push_back(node_label(n, i));
-        continue;
+      s.in_slots.push_back(in->graph() != &g ? add_free(in) : p->slot(in));
+    }
+    for (const Value* o : n.outputs()) s.out_slots.push_back(o ? p->slot(o) : -1);
+    // Bodies: compiled first; what they read from outside becomes implicit inputs of this node.
+    std::set<int> implicit;
+    for (const Graph* sg : n.subgraphs()) {
+      std::string sub_where = " in the " + graph_attr_name(n, *sg) + " of " + n.op_type + " node " +
+                              (n.name.empty() ? "#" + std::to_string(i) : "'" + n.name + "'") + where;
+      GraphPlan* child = compile(*sg, sub_where, false);
+      for (const Value* v : child->free_values) {
+        int here = v->graph() != &g ? add_free(v) : p->slot(v);
+        implicit.insert(here);
+        child->outer.emplace_back(child->slot_of.at(v), here);
       }
-      s.in_slots.push_back(impl->slot(in));
     }
-    for (const Value* o : n.outputs()) s.out_slots.push_back(o ? impl->slot(o) : -1);
-    impl->steps.push_back(std::move(s));
-  }
-
-  if (!unsupported.empty()) {
-    std::string msg = "the executor does not support " + std::to_string(unsupported.size()) + " op" +
-                      (unsupported.size() == 1 ? "" : "s") + " of this model: ";
-    bool first = true;
-    for (auto& [op, where] : unsupported) {
-      msg += (first ? "" : "; ") + op + " at node" + (where.size() == 1 ? " " : "s ");
-      first = false;
-      for (size_t j = 0; j < where.size() && j < 10; ++j) msg += (j ? ", " : "") + where[j];
-      if (where.size() > 10) msg += " and " + std::to_string(where.size() - 10) + " more";
-    }
-    return invalid_model(msg);
-  }
-  if (!const_errors.empty()) {
-    std::string msg;
-    for (auto& e : const_errors) msg += (msg.empty() ? "" : "; ") + e;
-    return invalid_model(msg);
+    s.implicit_slots.assign(implicit.begin(), implicit.end());
+    if (k) p->steps.push_back(std::move(s));
   }
 
   for (const Value* v : g.outputs()) {
-    if (!v) return invalid_model("the graph has an empty output");
-    if (!impl->slot_of.count(v)) return invalid_model("graph output '" + v->name() + "' is never computed");
-    impl->output_names.push_back(v->name());
-    impl->output_slots.push_back(impl->slot(v));
+    if (!v) {
+      errors.push_back("the graph" + where + " has an empty output");
+      continue;
+    }
+    if (v->graph() != &g) add_free(v);
+    else if (!p->slot_of.count(v)) {
+      errors.push_back("graph output '" + v->name() + "'" + where + " is never computed");
+      continue;
+    }
+    if (is_main) output_names.push_back(v->name());
+    p->output_slots.push_back(p->slot(v));
   }
 
   // Fuse Conv -> Relu / Clip (constant bounds) when the Conv's output has no other reader.
-  {
+  if (opts.internal_rewrites) {
     std::unordered_map<const Node*, size_t> step_of;
-    for (size_t i = 0; i < impl->steps.size(); ++i) step_of[impl->steps[i].node] = i;
-    std::vector<bool> is_output(impl->slot_value.size(), false);
-    for (int s : impl->output_slots) is_output[s] = true;
-    for (auto& st : impl->steps) {
+    for (size_t i = 0; i < p->steps.size(); ++i) step_of[p->steps[i].node] = i;
+    std::vector<bool> is_output(p->slot_value.size(), false);
+    for (int s : p->output_slots) is_output[s] = true;
+    for (auto& st : p->steps) {
       if (st.node->op_type != "Conv" || !is_onnx_domain(st.node->domain) || st.out_slots.size() != 1) continue;
       const Value* y = st.node->output(0);
       if (!y || y->uses().size() != 1 || is_output[st.out_slots[0]]) continue;
@@ -204,7 +319,7 @@ Expected<std::unique_ptr<Session>> Session::create(const Model& model, const Run
       if (!is_onnx_domain(act->domain) || act->outputs().size() != 1 || !act->output(0)) continue;
       auto it = step_of.find(act);
       if (it == step_of.end()) continue;
-      Step& as = impl->steps[it->second];
+      Step& as = p->steps[it->second];
       float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
       if (act->op_type == "Relu") {
         lo = 0;
@@ -234,39 +349,85 @@ Expected<std::unique_ptr<Session>> Session::create(const Model& model, const Run
       st.out_slots[0] = as.out_slots[0];
       as.removed = true;
     }
-    std::erase_if(impl->steps, [](const Step& s) { return s.removed; });
+    std::erase_if(p->steps, [](const Step& s) { return s.removed; });
   }
 
   // Memory plan: each intermediate is freed after its last reader; outputs nobody reads right away.
-  std::vector<int> last_use(impl->slot_value.size(), -1);
-  for (size_t i = 0; i < impl->steps.size(); ++i)
-    for (int s : impl->steps[i].in_slots)
+  const size_t n_slots = p->slot_value.size();
+  std::vector<int> last_use(n_slots, -1);
+  for (size_t i = 0; i < p->steps.size(); ++i) {
+    for (int s : p->steps[i].in_slots)
       if (s >= 0) last_use[s] = static_cast<int>(i);
-  std::vector<bool> keep(impl->slot_value.size(), false);
-  for (int s : impl->output_slots) keep[s] = true;
-  for (auto& [s, t] : impl->constants) keep[s] = true;
-  for (int s : impl->input_slots) keep[s] = true;
-  for (size_t i = 0; i < impl->steps.size(); ++i) {
-    auto& st = impl->steps[i];
+    for (int s : p->steps[i].implicit_slots) last_use[s] = static_cast<int>(i);
+  }
+  std::vector<bool> keep(n_slots, false);
+  for (int s : p->output_slots) keep[s] = true;
+  for (auto& [s, t] : p->constants) keep[s] = true;
+  for (int s : p->input_slots) keep[s] = true;
+  for (const Value* v : p->free_values) keep[p->slot_of.at(v)] = true;
+  for (size_t i = 0; i < p->steps.size(); ++i) {
+    auto& st = p->steps[i];
     for (int s : st.out_slots)
       if (s >= 0 && !keep[s] && last_use[s] < static_cast<int>(i)) st.free_after.push_back(s);
-    for (int s : st.in_slots)
+    auto free_read = [&](int s) {
       if (s >= 0 && !keep[s] && last_use[s] == static_cast<int>(i) &&
           std::find(st.free_after.begin(), st.free_after.end(), s) == st.free_after.end())
         st.free_after.push_back(s);
+    };
+    for (int s : st.in_slots) free_read(s);
+    for (int s : st.implicit_slots) free_read(s);
   }
   // Every step input must be produced before it is read.
-  std::vector<bool> defined(impl->slot_value.size(), false);
-  for (auto& [s, t] : impl->constants) defined[s] = true;
-  for (int s : impl->input_slots) defined[s] = true;
-  for (auto& st : impl->steps) {
-    for (int s : st.in_slots)
+  std::vector<bool> defined(n_slots, false);
+  for (auto& [s, t] : p->constants) defined[s] = true;
+  for (int s : p->input_slots) defined[s] = true;
+  for (const Value* v : p->free_values) defined[p->slot_of.at(v)] = true;
+  for (auto& st : p->steps) {
+    auto check = [&](int s) {
       if (s >= 0 && !defined[s])
-        return invalid_model("node '" + st.node->name + "' (" + st.node->op_type + ") reads '" +
-                             impl->slot_value[s]->name() + "', which is not computed before it");
+        errors.push_back("node '" + st.node->name + "' (" + st.node->op_type + ")" + where + " reads '" +
+                         p->slot_value[s]->name() + "', which is not computed before it");
+      if (s >= 0) defined[s] = true;  // report each value once
+    };
+    for (int s : st.in_slots) check(s);
+    for (int s : st.implicit_slots) check(s);
     for (int s : st.out_slots)
       if (s >= 0) defined[s] = true;
   }
+  for (int s : p->output_slots)
+    if (!defined[s] && p->slot_of.count(p->slot_value[s]))
+      errors.push_back("graph output '" + p->slot_value[s]->name() + "'" + where + " is never computed");
+  return p;
+}
+
+Expected<std::unique_ptr<Session>> Session::create(const Model& model, const RunOptions& opts) {
+  if (!model.graph) return invalid_model("the model has no graph");
+  auto impl = std::make_unique<Impl>();
+  impl->model = &model;
+  impl->opts = opts;
+  impl->main = impl->compile(*model.graph, "", true);
+
+  if (!impl->unsupported.empty()) {
+    auto& unsupported = impl->unsupported;
+    std::string msg = "the executor does not support " + std::to_string(unsupported.size()) + " op" +
+                      (unsupported.size() == 1 ? "" : "s") + " of this model: ";
+    bool first = true;
+    for (auto& [op, where] : unsupported) {
+      msg += (first ? "" : "; ") + op + " at node" + (where.size() == 1 ? " " : "s ");
+      first = false;
+      for (size_t j = 0; j < where.size() && j < 10; ++j) msg += (j ? ", " : "") + where[j];
+      if (where.size() > 10) msg += " and " + std::to_string(where.size() - 10) + " more";
+    }
+    return invalid_model(msg);
+  }
+  if (!impl->errors.empty()) {
+    std::string msg;
+    for (auto& e : impl->errors) msg += (msg.empty() ? "" : "; ") + e;
+    return invalid_model(msg);
+  }
+  if (!impl->main->free_values.empty())
+    return invalid_model("the main graph reads '" + impl->main->free_values[0]->name() +
+                         "', which is not defined in it");
 
   impl->pool = std::make_unique<ThreadPool>(opts.threads);
   return std::unique_ptr<Session>(new Session(std::move(impl)));
@@ -316,26 +477,85 @@ Expected<std::vector<TensorValue>> Session::run(const std::vector<std::pair<std:
   }
   for (size_t i = 0; i < seen.size(); ++i)
     if (!seen[i]) return usage_error("input '" + impl_->input_names[i] + "' is missing");
-  return impl_->run(std::move(ordered));
+  return run(ordered);
 }
 
 Expected<std::vector<TensorValue>> Session::run(const std::vector<TensorValue>& inputs) {
   if (inputs.size() != impl_->input_names.size())
     return usage_error("the model takes " + std::to_string(impl_->input_names.size()) + " inputs, got " +
                        std::to_string(inputs.size()));
-  return impl_->run(inputs);
+  std::vector<RuntimeValue> values;
+  values.reserve(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i].defined()) return usage_error("input '" + impl_->input_names[i] + "' is empty");
+    values.push_back(RuntimeValue::of(inputs[i]));
+  }
+  EFFOPT_TRY_ASSIGN(auto outs, impl_->run_main(std::move(values)));
+  std::vector<TensorValue> tensors;
+  tensors.reserve(outs.size());
+  for (size_t i = 0; i < outs.size(); ++i) {
+    if (!outs[i].is_tensor())
+      return usage_error("graph output '" + impl_->output_names[i] + "' is " + outs[i].kind_name() +
+                         ", not a tensor: use Session::run_values");
+    tensors.push_back(std::move(outs[i].tensor));
+  }
+  return tensors;
 }
 
-Expected<std::vector<TensorValue>> Session::Impl::run(std::vector<TensorValue> inputs) {
+Expected<std::vector<RuntimeValue>> Session::run_values(const std::vector<RuntimeValue>& inputs) {
+  if (inputs.size() != impl_->input_names.size())
+    return usage_error("the model takes " + std::to_string(impl_->input_names.size()) + " inputs, got " +
+                       std::to_string(inputs.size()));
+  return impl_->run_main(inputs);
+}
+
+Expected<std::vector<RuntimeValue>> Session::Impl::run_main(std::vector<RuntimeValue> inputs) {
   std::map<std::string, int64_t> symbols;
-  for (size_t i = 0; i < inputs.size(); ++i) EFFOPT_TRY(check_input(input_values[i], inputs[i], symbols));
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i].defined()) return usage_error("input '" + input_names[i] + "' is empty");
+    const Type& ty = input_values[i]->type;
+    if (inputs[i].is_tensor()) {
+      if (ty.kind != Type::Kind::Tensor && ty.kind != Type::Kind::None && ty.kind != Type::Kind::Optional)
+        return usage_error("input '" + input_names[i] + "' must be " + ty.to_string() + ", got a tensor");
+      EFFOPT_TRY(check_input(input_values[i], inputs[i].tensor, symbols));
+    } else if (inputs[i].is_sequence() && ty.kind == Type::Kind::Tensor) {
+      return usage_error("input '" + input_names[i] + "' must be a tensor, got a sequence");
+    }
+  }
   stats = RunStats{};
-  std::vector<TensorValue> slots(slot_value.size());
-  for (size_t i = 0; i < inputs.size(); ++i) slots[input_slots[i]] = std::move(inputs[i]);
-  for (auto& [s, t] : constants) slots[s] = t;
-  uint64_t live = 0;
-  std::map<std::string, double> op_ms;
-  for (auto& st : steps) {
+  live = 0;
+  op_ms.clear();
+  auto outs = run_plan(*main, std::move(inputs), nullptr);
+  stats.op_ms.assign(op_ms.begin(), op_ms.end());
+  std::sort(stats.op_ms.begin(), stats.op_ms.end(), [](auto& a, auto& b) { return a.second > b.second; });
+  return outs;
+}
+
+Expected<std::vector<RuntimeValue>> FrameRunner::run(const Graph& body, std::vector<RuntimeValue> inputs) {
+  auto it = impl->plans.find(&body);
+  if (it == impl->plans.end()) return internal_error("a subgraph was not compiled");
+  const GraphPlan& p = *it->second;
+  if (inputs.size() != p.input_slots.size())
+    return invalid_model("the graph" + p.where + " takes " + std::to_string(p.input_slots.size()) + " inputs, got " +
+                         std::to_string(inputs.size()));
+  return impl->run_plan(p, std::move(inputs), slots);
+}
+
+Expected<std::vector<RuntimeValue>> Session::Impl::run_plan(const GraphPlan& p, std::vector<RuntimeValue> inputs,
+                                                            const std::vector<RuntimeValue>* enclosing) {
+  std::vector<RuntimeValue> slots(p.slot_value.size());
+  for (size_t i = 0; i < inputs.size(); ++i) slots[p.input_slots[i]] = std::move(inputs[i]);
+  for (auto& [s, t] : p.constants) slots[s] = RuntimeValue::of(t);
+  if (enclosing)
+    for (auto [here, there] : p.outer) slots[here] = (*enclosing)[there];
+  uint64_t frame_live = 0;  // what this frame added to `live` and still holds
+  struct Release {          // on every exit, the frame's values stop counting
+    uint64_t& live;
+    uint64_t& frame_live;
+    ~Release() { live -= frame_live; }
+  } release{live, frame_live};
+  FrameRunner runner(this, &slots);
+  for (auto& st : p.steps) {
     const Node& n = *st.node;
     auto t0 = opts.profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     try {
@@ -344,54 +564,87 @@ Expected<std::vector<TensorValue>> Session::Impl::run(std::vector<TensorValue> i
       ctx.act_lo = st.act_lo;
       ctx.act_hi = st.act_hi;
       ctx.state = &st.kernel_state;
+      const bool takes_values = st.kernel->flags == KernelFlags::Values;
       ctx.inputs.reserve(st.in_slots.size());
+      ctx.values.reserve(st.in_slots.size());
       std::vector<TensorValue> widened;
       DataType low = DataType::Undefined;
       bool float_compute = st.kernel->flags == KernelFlags::FloatCompute;
-      if (float_compute) {
-        widened.reserve(st.in_slots.size());
-        for (int s : st.in_slots)
-          if (s >= 0 && is_low_float(slots[s].dtype())) low = slots[s].dtype();
+      bool pass_through = false;  // Identity of a sequence / optional
+      for (size_t k = 0; k < st.in_slots.size(); ++k) {
+        int s = st.in_slots[k];
+        if (s < 0) continue;
+        const RuntimeValue& v = slots[s];
+        if (!v.defined())
+          return internal_error(ctx.where() + p.where + ": input '" + p.slot_value[s]->name() + "' has no value");
+        if (!v.is_tensor() && !takes_values) {
+          if (n.op_type == "Identity" && is_onnx_domain(n.domain)) { pass_through = true; continue; }
+          return make_error(ErrorKind::InvalidModel, ctx.where() + p.where + ": input " + std::to_string(k) + " ('" +
+                                                         p.slot_value[s]->name() + "') is " + v.kind_name() +
+                                                         ", but this op takes tensors");
+        }
+        if (float_compute && is_low_float(v.tensor.dtype())) low = v.tensor.dtype();
       }
+      if (float_compute) widened.reserve(st.in_slots.size());
       for (int s : st.in_slots) {
-        if (s < 0) { ctx.inputs.push_back(nullptr); continue; }
-        if (low != DataType::Undefined && is_low_float(slots[s].dtype())) {
-          widened.push_back(widen(slots[s]));
+        if (s < 0) {
+          ctx.inputs.push_back(nullptr);
+          ctx.values.push_back(nullptr);
+          continue;
+        }
+        const RuntimeValue& v = slots[s];
+        ctx.values.push_back(&v);
+        if (low != DataType::Undefined && is_low_float(v.tensor.dtype())) {
+          widened.push_back(widen(v.tensor));
           ctx.inputs.push_back(&widened.back());
         } else {
-          ctx.inputs.push_back(&slots[s]);
+          ctx.inputs.push_back(&v.tensor);
         }
       }
       ctx.outputs.resize(st.out_slots.size());
-      Status status = st.kernel->fn(ctx);
-      if (!status) return std::move(status).error();
+      ctx.value_outputs.resize(st.out_slots.size());
+      ctx.subgraphs = &runner;
+      if (pass_through) {
+        ctx.value_outputs[0] = *ctx.values[0];
+      } else {
+        Status status = st.kernel->fn(ctx);
+        if (!status) return std::move(status).error();
+      }
       for (size_t o = 0; o < st.out_slots.size(); ++o) {
         int s = st.out_slots[o];
         if (s < 0) continue;
-        TensorValue& out = ctx.outputs[o];
-        if (!out.defined())
-          return internal_error(ctx.where() + ": the kernel did not produce output " + std::to_string(o));
-        if (low != DataType::Undefined && out.dtype() == DataType::Float) out = narrow(out, low);
-        live += out.byte_size();
+        RuntimeValue out;
+        if (o < ctx.value_outputs.size() && ctx.value_outputs[o].defined()) {
+          out = std::move(ctx.value_outputs[o]);
+        } else {
+          TensorValue& t = ctx.outputs[o];
+          if (!t.defined())
+            return internal_error(ctx.where() + p.where + ": the kernel did not produce output " + std::to_string(o));
+          if (low != DataType::Undefined && t.dtype() == DataType::Float) t = narrow(t, low);
+          out = RuntimeValue::of(std::move(t));
+        }
+        uint64_t b = out.byte_size();
+        live += b;
+        frame_live += b;
         slots[s] = std::move(out);
       }
       stats.peak_live_bytes = std::max(stats.peak_live_bytes, live);
       for (int s : st.free_after) {
-        live -= slots[s].byte_size();
-        slots[s] = TensorValue{};
+        uint64_t b = slots[s].byte_size();
+        live -= b;
+        frame_live -= b;
+        slots[s] = RuntimeValue{};
       }
       ++stats.nodes_run;
       if (opts.profile)
         op_ms[n.op_type == "Conv" && n.attr_int("group", 1) > 1 ? "Conv (grouped)" : n.op_type] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     } catch (const std::bad_alloc&) {
-      return make_error(ErrorKind::IO, "out of memory while running " + n.op_type + " node '" + n.name + "'");
+      return make_error(ErrorKind::IO, "out of memory while running " + n.op_type + " node '" + n.name + "'" + p.where);
     }
   }
-  stats.op_ms.assign(op_ms.begin(), op_ms.end());
-  std::sort(stats.op_ms.begin(), stats.op_ms.end(), [](auto& a, auto& b) { return a.second > b.second; });
-  std::vector<TensorValue> outs;
-  outs.reserve(output_slots.size());
-  for (int s : output_slots) outs.push_back(slots[s]);
+  std::vector<RuntimeValue> outs;
+  outs.reserve(p.output_slots.size());
+  for (int s : p.output_slots) outs.push_back(slots[s]);
   return outs;
 }
 

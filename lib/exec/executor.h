@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "exec/runtime_value.h"
 #include "exec/tensor_value.h"
 #include "ir/ir.h"
 #include "support/error.h"
@@ -26,12 +27,19 @@ namespace effopt::exec {
 struct RunOptions {
   int threads = 1;  // results are bit-identical for any value
   bool profile = false;  // time every node (RunStats::op_ms)
+  // Graph rewrites the session makes for speed (today: Conv followed by Relu /
+  // Clip fused into one step). Off, every node runs as written, so
+  // RunStats::peak_live_bytes equals the footprint report's peak activation
+  // bytes (lib/analysis/footprint.h) exactly.
+  bool internal_rewrites = true;
 };
 
 struct RunStats {
   // Peak bytes of live intermediate tensors: a tensor counts from the node
   // that produces it until its last use (graph outputs until the end); graph
-  // inputs and weights do not count.
+  // inputs and weights do not count. A tensor that aliases another (Reshape,
+  // Identity, ...) counts as its own bytes, like the footprint report. While
+  // an If / Loop / Scan body runs, its intermediates count on top.
   uint64_t peak_live_bytes = 0;
   uint64_t nodes_run = 0;
   // With RunOptions::profile: milliseconds per op type, summed over nodes.
@@ -52,6 +60,8 @@ class Session {
   // Inputs by name (every input must be given once), or in input_names() order.
   Expected<std::vector<TensorValue>> run(const std::vector<std::pair<std::string, TensorValue>>& inputs);
   Expected<std::vector<TensorValue>> run(const std::vector<TensorValue>& inputs);
+  // Same, for graphs whose inputs or outputs may be sequences or optionals.
+  Expected<std::vector<RuntimeValue>> run_values(const std::vector<RuntimeValue>& inputs);
 
   const RunStats& last_stats() const;
 

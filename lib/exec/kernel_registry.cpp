@@ -40,6 +40,9 @@ const KernelRegistry& KernelRegistry::builtin() {
     register_resize_kernels(reg);
     register_index_kernels(reg);
     register_misc_kernels(reg);
+    register_control_kernels(reg);
+    register_sequence_kernels(reg);
+    register_rnn_kernels(reg);
     return reg;
   }();
   return r;

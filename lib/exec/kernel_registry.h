@@ -9,12 +9,22 @@
 #include <string_view>
 #include <vector>
 
+#include "exec/runtime_value.h"
 #include "exec/tensor_value.h"
 #include "exec/thread_pool.h"
 #include "ir/ir.h"
 #include "support/error.h"
 
 namespace effopt::exec {
+
+// Runs a subgraph (If branch, Loop / Scan body) of the node being executed:
+// given the body's inputs, returns its outputs. Values of enclosing graphs that
+// the body reads are supplied by the executor. Provided to control-flow kernels.
+class SubgraphRunner {
+ public:
+  virtual ~SubgraphRunner() = default;
+  virtual Expected<std::vector<RuntimeValue>> run(const Graph& body, std::vector<RuntimeValue> inputs) = 0;
+};
 
 // What a kernel sees while it runs one node.
 struct KernelContext {
@@ -31,6 +41,19 @@ struct KernelContext {
   // weights, library primitives). Empty on the first run; the kernel must key
   // what it stores by everything it depends on (input shapes) and re-check it.
   std::shared_ptr<void>* state = nullptr;
+  // Kernels flagged KernelFlags::Values (sequences, optionals, control flow):
+  // every input as a RuntimeValue (nullptr when absent; for them `inputs[i]`
+  // is an undefined tensor when the value is not a tensor), and non-tensor
+  // outputs: an entry of value_outputs that is defined() replaces outputs[i].
+  std::vector<const RuntimeValue*> values{};
+  std::vector<RuntimeValue> value_outputs{};
+  SubgraphRunner* subgraphs = nullptr;
+
+  const RuntimeValue& value(size_t i) const { return *values[i]; }
+  void set_output(size_t i, RuntimeValue v) {
+    if (value_outputs.size() < outputs.size()) value_outputs.resize(outputs.size());
+    value_outputs[i] = std::move(v);
+  }
 
   size_t input_count() const { return inputs.size(); }
   bool has_input(size_t i) const { return i < inputs.size() && inputs[i] != nullptr; }
@@ -48,6 +71,9 @@ enum class KernelFlags : unsigned {
   // bfloat16 data by widening float inputs and rounding its float outputs back
   // to the low-precision type (as real fp16 hardware would, overflow -> inf).
   FloatCompute = 1,
+  // The kernel reads KernelContext::values and may see sequences and empty
+  // optionals; other kernels are refused non-tensor inputs by the executor.
+  Values = 2,
 };
 
 struct KernelDef {
@@ -84,6 +110,9 @@ void register_conv_transpose_kernels(KernelRegistry& r);
 void register_resize_kernels(KernelRegistry& r);
 void register_index_kernels(KernelRegistry& r);
 void register_misc_kernels(KernelRegistry& r);
+void register_control_kernels(KernelRegistry& r);   // If, Loop, Scan
+void register_sequence_kernels(KernelRegistry& r);  // Sequence*, SplitToSequence, ConcatFromSequence, Optional*
+void register_rnn_kernels(KernelRegistry& r);       // RNN, GRU, LSTM
 
 // ---- helpers for kernels ----
 // Normalizes a possibly negative axis for `rank`; error when out of range.
