@@ -11,10 +11,13 @@
 namespace effopt::cli {
 
 void add_fidelity_flags(CLI::App& sub, FidelityFlags& f) {
-  sub.add_option("--max-error", f.max_error, "fail (exit 3) when an output's error in --metric exceeds E");
-  sub.add_option("--metric", f.metric, "the --max-error metric: " + metric_names() + " (default rel-l2)");
-  sub.add_option("--min-sqnr", f.min_sqnr, "fail (exit 3) when an output's SQNR is below DB decibels");
-  sub.add_option("--min-accuracy", f.min_accuracy, "fail (exit 3) when the accuracy on labels.pb is below A (0..1)");
+  sub.add_option("--max-error", f.max_error, "fail (exit 3) when an output's error in --metric exceeds E")
+      ->type_name("E");
+  sub.add_option("--metric", f.metric, "the --max-error metric: " + metric_names() + " (default rel-l2)")
+      ->type_name("M");
+  sub.add_option("--min-sqnr", f.min_sqnr, "fail (exit 3) when an output's SQNR is below DB decibels")->type_name("DB");
+  sub.add_option("--min-accuracy", f.min_accuracy, "fail (exit 3) when the accuracy on labels.pb is below A (0..1)")
+      ->type_name("A");
 }
 
 namespace {
@@ -52,13 +55,17 @@ Expected<FidelityLimits> parse_fidelity_flags(const FidelityFlags& f) {
 void add_sample_flags(CLI::App& sub, SampleFlags& f, bool with_shape) {
   sub.add_option("--data", f.data,
                  "inputs: a test_data_set folder (input_K.pb), a folder of NAME.npy files, a folder of test_data_set_* "
-                 "folders, or a .npy/.pb file; repeat for more samples");
-  sub.add_option("--random", f.random, "inputs: N seeded random samples (floats in [-1,1), integers in [0,10))")
+                 "folders, or a .npy/.pb file; repeat for more samples")
+      ->type_name("PATH");
+  sub.add_option("--random", f.random, "inputs: N seeded random samples (floats in [-1,1), integers in [0,10)); default 1 with two models")
+      ->type_name("N")
       ->check(CLI::Range(1, 1000000));
-  sub.add_option("--seed", f.seed, "seed of --random (default 0)")->each([&f](const std::string&) { f.seed_given = true; });
-  sub.add_option("--range", f.ranges, "range of --random values: NAME=LO:HI, or LO:HI for every input ([LO, HI))");
+  sub.add_option("--seed", f.seed, "seed of --random (default 0)")->type_name("S")->each([&f](const std::string&) { f.seed_given = true; });
+  sub.add_option("--range", f.ranges, "range of --random values: NAME=LO:HI, or LO:HI for every input ([LO, HI))")
+      ->type_name("NAME=LO:HI");
   if (with_shape)
-    sub.add_option("--shape", f.shapes, "shape of --random inputs: NAME=1x3x224x224, or a symbolic dim N=1");
+    sub.add_option("--shape", f.shapes, "shape of --random inputs: NAME=1x3x224x224, or a symbolic dim N=1")
+        ->type_name("NAME=DIMS");
 }
 
 Expected<std::unique_ptr<SampleSource>> make_samples(const SampleFlags& f, const Graph& graph, size_t default_random) {

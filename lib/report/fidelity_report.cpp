@@ -161,8 +161,8 @@ std::string fidelity_text(const FidelityResult& r, const std::vector<LimitCheck>
       {"output", "shape", "max abs", "mean abs", "rel L2", "worst sample", "cosine", "SQNR dB", "top-1 agree"}};
   for (const OutputFidelity& o : r.outputs) {
     const ErrorMetrics& m = o.metrics;
-    std::string worst = num(o.worst_sample_rel_l2);
-    if (r.sample_labels.size() > 1) worst += " (#" + std::to_string(o.worst_sample) + ")";
+    // The worst single sample says something only when there are several.
+    std::string worst = o.samples > 1 ? num(o.worst_sample_rel_l2) + " (#" + std::to_string(o.worst_sample) + ")" : "-";
     std::string top = o.classifier ? percent(o.top1_agreement()) + " of " + std::to_string(o.rows) : "-";
     rows.push_back({o.name, exec::dims_to_string(o.dims), num(m.max_abs_error), num(m.mean_abs_error),
                     num(m.rel_l2_error), worst, num(m.cosine_similarity, "%.6f"), num(m.sqnr_db, "%.1f"), top});
