@@ -459,3 +459,44 @@ TEST_CASE("compare: bad inputs get a clear message and the documented exit code"
     CHECK(rng.err.find("--range Q: names no input") != std::string::npos);
   }
 }
+
+#include "exec/random_inputs.h"
+#include "support/ort_harness.h"
+
+TEST_CASE("compare resnet18 against ONNX Runtime's outputs on effopt's random input files", "[cli][compare][corpus][ort]") {
+  auto c = test::corpus_dir();
+  if (!c || !fs::exists(*c / "models/resnet18/model.onnx")) {
+    WARN(test::corpus_missing_message());
+    return;
+  }
+  auto* ort = test::OrtHarness::get();
+  if (!ort) {
+    WARN(test::OrtHarness::unavailable_reason());
+    return;
+  }
+  std::string model = (*c / "models/resnet18/model.onnx").string();
+  auto m = load_model(model);
+  REQUIRE(m);
+  exec::RandomInputOptions ro;
+  ro.seed = 11;
+  auto plan = exec::plan_random_inputs(*(*m)->graph, ro);
+  REQUIRE(plan);
+  REQUIRE(plan->size() == 1);
+  test::TempDir dir;
+  fs::create_directory(dir.file("set"));
+  // effopt writes the input; ONNX Runtime reads it and gives the expected output.
+  REQUIRE(exec::write_tensor_pb(dir.file("set/input_0.pb"), exec::random_tensor((*plan)[0], 11, 0), (*plan)[0].name));
+  auto r = ort->run_files(model, {{(*plan)[0].name, dir.file("set/input_0.pb")}});
+  REQUIRE(r.ok);
+  REQUIRE(r->outputs.size() == 1);
+  test::write_file(dir.file("set/output_0.pb"), r->outputs[0].SerializeAsString());
+  auto cmp = test::run_effopt({"compare", model, "--data", dir.file("set"), "--json", "--max-error", "1e-5"});
+  INFO(cmp.err);
+  REQUIRE(cmp.exit_code == 0);
+  json j = parse_valid(cmp.out);
+  const json& y = j["fidelity"]["outputs"][0];
+  CHECK(y["shape"] == json::array({1, 1000}));
+  CHECK(y["max_abs_error"].get<double>() < 1e-4);
+  CHECK(y["cosine_similarity"].get<double>() > 0.999999);
+  CHECK(y["top1_agreement"] == 1.0);
+}
