@@ -580,6 +580,22 @@ std::string join(const std::vector<std::string>& v) {
   return s;
 }
 
+// The values of a floating-point tensor in another floating-point type.
+TensorValue cast_float(const TensorValue& t, DataType to) {
+  std::vector<double> v = to_doubles(t);
+  TensorValue out = TensorValue::allocate(to, t.dims());
+  for (size_t k = 0; k < v.size(); ++k) {
+    switch (to) {
+      case DataType::Float: out.mutable_data<float>()[k] = static_cast<float>(v[k]); break;
+      case DataType::Double: out.mutable_data<double>()[k] = v[k]; break;
+      case DataType::Float16: out.mutable_data<uint16_t>()[k] = exec::float_to_half(static_cast<float>(v[k])); break;
+      case DataType::BFloat16: out.mutable_data<uint16_t>()[k] = exec::float_to_bf16(static_cast<float>(v[k])); break;
+      default: assert(false && "cast_float takes floating-point types");
+    }
+  }
+  return out;
+}
+
 struct OutputState {
   OutputFidelity f;
   ErrorAccumulator acc;
@@ -609,7 +625,12 @@ struct Runner {
     std::vector<size_t> in_match;
     std::vector<std::string> ref_ins, cand_ins;
     for (const Value* v : graph_inputs(rg)) ref_ins.push_back(v->name());
-    for (const Value* v : graph_inputs(cg)) cand_ins.push_back(v->name());
+    std::vector<DataType> cand_in_types;
+    bool cast_noted = false;
+    for (const Value* v : graph_inputs(cg)) {
+      cand_ins.push_back(v->name());
+      cand_in_types.push_back(v->type.is_tensor() ? v->type.elem_type : DataType::Undefined);
+    }
     if (cand_model) {
       auto om = match_names(ref_outs, cand_outs);
       if (!om)
@@ -695,7 +716,21 @@ struct Runner {
         std::vector<std::pair<std::string, TensorValue>> cin;
         for (size_t k = 0; k < s.inputs.size(); ++k) {
           size_t ri = static_cast<size_t>(std::find(ref_ins.begin(), ref_ins.end(), s.inputs[k].first) - ref_ins.begin());
-          cin.emplace_back(ri < ref_ins.size() ? cand_ins[in_match[ri]] : s.inputs[k].first, s.inputs[k].second);
+          const TensorValue& t = s.inputs[k].second;
+          if (ri >= ref_ins.size()) { cin.emplace_back(s.inputs[k].first, t); continue; }
+          const size_t ci = in_match[ri];
+          // A candidate converted to another float type (fp16) gets the same values in its own type.
+          const DataType want = cand_in_types[ci];
+          if (want != t.dtype() && is_float_type(want) && is_float_type(t.dtype())) {
+            cin.emplace_back(cand_ins[ci], cast_float(t, want));
+            if (!cast_noted) {
+              r.warnings.push_back("the candidate's input '" + cand_ins[ci] + "' is " + data_type_name(want) +
+                                   ": the inputs are converted to it");
+              cast_noted = true;
+            }
+          } else {
+            cin.emplace_back(cand_ins[ci], t);
+          }
         }
         auto cv = cand_session->run(cin);
         if (!cv) return with_context(std::move(cv).error(), ("candidate model on " + s.label));

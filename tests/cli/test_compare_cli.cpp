@@ -165,6 +165,10 @@ TEST_CASE("compare A B: the errors of an Add of 0.01, table on stdout", "[cli][c
   CHECK(y["top1_agreement"] == 1.0);
   CHECK(f["passed"] == true);
 
+  // --report FILE writes the same document.
+  auto rep = test::run_effopt({"compare", a, b, "--data", dir.file("X.npy"), "--report", dir.file("r.json")});
+  REQUIRE(rep.exit_code == 0);
+  CHECK(parse_valid(test::read_file(dir.file("r.json")))["fidelity"]["outputs"] == f["outputs"]);
   auto t = test::run_effopt({"compare", a, b, "--data", dir.file("X.npy")});
   REQUIRE(t.exit_code == 0);
   CHECK(t.out.find("Y") != std::string::npos);

@@ -201,3 +201,30 @@ b (float[2,3] X) => (float[2,3] Out) <float k = {2}> {
   CHECK(r->outputs[0].samples == 2);
   CHECK(r->sample_labels.size() == 2);
 }
+
+TEST_CASE("fidelity: a float16 candidate gets the inputs in float16 and is compared in doubles", "[fidelity]") {
+  auto a = test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+a (float[4] X) => (float[4] Y) {
+  Y = Identity(X)
+}
+)");
+  auto b = test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+b (float16[4] X) => (float16[4] Y) {
+  Y = Identity(X)
+}
+)");
+  exec::RandomInputOptions ro;
+  ro.ranges = {{"", 0, 1}};
+  auto plan = exec::plan_random_inputs(*a->graph, ro);
+  REQUIRE(plan);
+  auto src = random_samples(*plan, 0, 1);
+  auto r = compare_models(*a, *b, *src);
+  REQUIRE(r);
+  // The only error is float16 rounding: at most half an ulp of [0.5, 1) = 2^-12.
+  CHECK(r->outputs[0].metrics.max_abs_error > 0);
+  CHECK(r->outputs[0].metrics.max_abs_error <= 0x1p-12);
+  REQUIRE(r->warnings.size() == 1);
+  CHECK(r->warnings[0].find("is float16") != std::string::npos);
+}
