@@ -839,6 +839,11 @@ struct Runner {
           vf.skipped = "shapes differ: " + exec::dims_to_string(a.dims()) + " vs " + exec::dims_to_string(b.dims());
           continue;
         }
+        // A float value against an integer one (a quantized tensor of the same name) has no common scale.
+        if (is_float_type(a.dtype()) != is_float_type(b.dtype())) {
+          vf.skipped = std::string("types differ: ") + data_type_name(a.dtype()) + " vs " + data_type_name(b.dtype());
+          continue;
+        }
         if (vf.dims.empty() && vf.dtype == DataType::Undefined) {
           vf.dtype = a.dtype();
           vf.dims = a.dims();

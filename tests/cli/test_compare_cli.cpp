@@ -66,6 +66,15 @@ pb (float[N,4] X) => (float[N,4] Y) <float two = {2}, float one = {1}, float hal
   Y = Add(G, one)
 }
 )";
+// G is an integer tensor here: not comparable with A's float G.
+const char* kChainInt = R"(
+<ir_version: 8, opset_import: ["" : 13]>
+pc (float[N,4] X) => (float[N,4] Y) {
+  H = Relu(X)
+  G = Cast <to = 6> (H)
+  Y = Cast <to = 1> (G)
+}
+)";
 const char* kTwoInputs = R"(
 <ir_version: 8, opset_import: ["" : 13]>
 t (float[N,4] X, float[N,4] Z) => (float[N,4] Y, float[N,4] W) {
@@ -255,6 +264,15 @@ TEST_CASE("compare --per-node: every shared value in graph order, the first over
   size_t line = t.out.rfind('\n', mark);
   CHECK(t.out.substr(line, mark - line).find(" G ") != std::string::npos);
   CHECK(t.out.find("<- first over the limit", mark + 1) == std::string::npos);
+  // A shared name with another kind of element type is listed as skipped, not compared.
+  std::string c = write_model(dir, "c.onnx", kChainInt);
+  auto k = test::run_effopt({"compare", a, c, "--data", dir.file("X.npy"), "--per-node", "--json"});
+  INFO(k.err);
+  REQUIRE(k.exit_code == 0);
+  json kj = parse_valid(k.out);
+  REQUIRE(kj["fidelity"]["per_node"].size() == 3);
+  CHECK(kj["fidelity"]["per_node"][1]["skipped"] == "types differ: float32 vs int32");
+  CHECK(kj["fidelity"]["per_node"][1]["first_over_limit"] == false);
 }
 
 TEST_CASE("compare MODEL --data: against output_K.pb, missing outputs skipped and listed", "[cli][compare]") {
