@@ -19,6 +19,7 @@ std::function<Status()> setup_convert(CLI::App& sub, GlobalOptions& g);
 std::function<Status()> setup_inspect(CLI::App& sub, GlobalOptions& g);
 std::function<Status()> setup_report(CLI::App& sub, GlobalOptions& g);
 std::function<Status()> setup_check(CLI::App& sub, GlobalOptions& g);
+std::function<Status()> setup_compare(CLI::App& sub, GlobalOptions& g);
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
@@ -27,6 +28,7 @@ const std::vector<Command>& commands() {
       {"report", "Footprint report: parameters, bytes, compressed sizes, MACs, activation memory (or a diff of two)",
        setup_report},
       {"check", "Fail (exit 3) when a model exceeds a budget: --max-bytes, --max-macs, ...", setup_check},
+      {"compare", "Compare two models' outputs (or a model with expected outputs): errors, SQNR, top-1, accuracy", setup_compare},
   };
   return table;
 }

@@ -1,0 +1,215 @@
+// Fidelity of a model: how far its outputs are from a reference's, on the
+// same inputs. The reference is another model (`effopt compare A B`, the
+// quality guards of quantize/prune) or the expected outputs stored beside the
+// inputs (`effopt compare MODEL --data DIR`). Library only: it takes models
+// and samples and returns numbers; printing and exit codes are the caller's.
+//
+//   auto samples = data_samples({"dir/test_data_set_0"}, *reference.graph);
+//   auto r = compare_models(reference, candidate, **samples, {.threads = 2});
+//   auto checks = check_fidelity_limits(*r, limits);   // then fidelity_limits_status(*checks)
+//
+// Metrics (docs/report.md, "The fidelity block", defines them for users). With
+// a = reference values and b = candidate values, pooled over every element of
+// every sample (outputs of all samples and batch rows concatenated):
+//   max / mean absolute error   max |b - a|, mean |b - a|
+//   relative L2 error           ||b - a|| / ||a||   (0 when both are 0; inf when only a is 0)
+//   cosine similarity           <a, b> / (||a|| ||b||)   (1 when both are 0; 0 when one is)
+//   SQNR                        10 log10(||a||^2 / ||b - a||^2) dB   (inf when b == a)
+// Positions where both are NaN, or both the same infinity, count as equal;
+// where only one side is NaN or infinite (a "non-finite mismatch") the
+// errors are inf, SQNR -inf and cosine NaN, so every limit fails.
+// A classifier-shaped output is a floating-point tensor of shape [C] or
+// [N, C, 1, ..., 1] with C >= 2: one row per N (one row for [C]), top-1 = the
+// first index of the row's maximum (a NaN counts as the maximum, as in numpy).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "exec/random_inputs.h"
+#include "exec/tensor_value.h"
+#include "ir/ir.h"
+#include "support/error.h"
+
+namespace effopt {
+
+// ---------------------------------------------------------------- metrics
+
+struct ErrorMetrics {
+  uint64_t elements = 0;
+  double max_abs_error = 0;
+  double mean_abs_error = 0;
+  double rel_l2_error = 0;
+  double cosine_similarity = 1;
+  double sqnr_db = 0;  // set by ErrorAccumulator::metrics (inf when exact)
+  uint64_t nonfinite_mismatches = 0;
+  double cosine_distance() const { return 1 - cosine_similarity; }
+};
+
+// Accumulates the pooled sums behind ErrorMetrics, one tensor pair at a time.
+class ErrorAccumulator {
+ public:
+  // Same element count required (the caller checks the shapes); any numeric
+  // element types (values are compared as doubles).
+  void add(const exec::TensorValue& reference, const exec::TensorValue& candidate);
+  void add(std::span<const double> reference, std::span<const double> candidate);
+  ErrorMetrics metrics() const;
+
+ private:
+  uint64_t count_ = 0, nonfinite_ = 0;
+  double max_abs_ = 0, sum_abs_ = 0, sum_sq_diff_ = 0, sum_sq_ref_ = 0, sum_sq_cand_ = 0, dot_ = 0;
+};
+
+// Values of any numeric tensor as doubles (bool as 0/1, float16/bfloat16 widened).
+std::vector<double> to_doubles(const exec::TensorValue& t);
+
+struct ClassifierShape {
+  uint64_t rows = 0, classes = 0;
+};
+// nullopt unless the type and dims are classifier-shaped (see above).
+std::optional<ClassifierShape> classifier_shape(DataType dtype, const std::vector<int64_t>& dims);
+// Top-1 class of each row of a classifier-shaped tensor.
+std::vector<int64_t> top1(const exec::TensorValue& t, const ClassifierShape& shape);
+
+// ---------------------------------------------------------------- samples
+
+// One input set, with what a data folder can hold beside it.
+struct Sample {
+  std::string label;  // "data/test_data_set_0", "random sample 3"
+  std::vector<std::pair<std::string, exec::TensorValue>> inputs;  // by input name
+  // Expected outputs by graph-output position (absent = no file); files too.
+  std::vector<std::optional<exec::TensorValue>> expected;
+  std::vector<std::string> expected_files;
+  std::optional<exec::TensorValue> labels;  // labels.pb: int labels, one per row
+  std::string labels_file;
+  std::vector<std::string> warnings;  // e.g. NaN/Inf in an input file
+};
+
+// Samples are loaded one at a time, so a large data set never sits in memory whole.
+class SampleSource {
+ public:
+  virtual ~SampleSource() = default;
+  virtual size_t size() const = 0;
+  virtual Expected<Sample> load(size_t i) const = 0;
+  // "2 data folders", "3 random samples (seed 7)"
+  virtual std::string describe() const = 0;
+};
+
+// One sample per path, binding files to `graph`'s non-initializer inputs:
+// - a test_data_set folder: input_K.pb = K-th input, output_K.pb = K-th
+//   graph output (optional), labels.pb (optional);
+// - a folder of NAME.npy files (NAME = input name; a lone file binds to a
+//   single-input model), labels.pb optional;
+// - a folder holding test_data_set_* folders: each of them is a sample;
+// - a single .npy or .pb file (a single-input model, or NAME.npy).
+// Usage errors name the file: unknown input names, missing inputs, element
+// types or shapes that contradict the model's declared input types. IO
+// errors for unreadable or malformed files.
+Expected<std::unique_ptr<SampleSource>> data_samples(const std::vector<std::string>& paths, const Graph& graph);
+// `count` samples drawn with exec::random_tensor.
+std::unique_ptr<SampleSource> random_samples(std::vector<exec::RandomInputPlan> plan, uint64_t seed, size_t count);
+
+// ----------------------------------------------------------------- limits
+
+// Every --max-error metric is an error: lower is better.
+enum class FidelityMetric { RelL2, MaxAbs, CosineDistance, Top1Mismatch, AccuracyDrop };
+const char* metric_name(FidelityMetric m);  // "rel-l2", ...
+Expected<FidelityMetric> parse_metric(const std::string& name);
+// The names, for help texts: "rel-l2, max-abs, cosine-distance, top1-mismatch, accuracy-drop".
+std::string metric_names();
+
+struct FidelityLimits {
+  std::optional<double> max_error;  // at most, in `metric`
+  FidelityMetric metric = FidelityMetric::RelL2;
+  std::optional<double> min_sqnr_db;   // at least, every output
+  std::optional<double> min_accuracy;  // at least, the candidate's accuracy on labels
+  bool any() const { return max_error || min_sqnr_db || min_accuracy; }
+};
+
+// ---------------------------------------------------------------- results
+
+struct OutputFidelity {
+  std::string name;            // reference output name
+  std::string candidate_name;  // the candidate's (same unless matched by position)
+  DataType dtype = DataType::Undefined;
+  std::vector<int64_t> dims;  // of the first sample
+  ErrorMetrics metrics;       // pooled over every sample
+  size_t samples = 0;          // samples this output was compared on
+  double worst_sample_rel_l2 = 0;
+  size_t worst_sample = 0;  // index into FidelityResult::sample_labels
+  bool classifier = false;
+  uint64_t rows = 0, top1_matches = 0;  // classifier-shaped outputs only
+  double top1_agreement() const { return rows ? static_cast<double>(top1_matches) / rows : 1.0; }
+};
+
+// --per-node: one intermediate value present in both models.
+struct ValueFidelity {
+  std::string value, node, op_type;
+  size_t node_index = 0;  // position in the reference graph
+  DataType dtype = DataType::Undefined;
+  std::vector<int64_t> dims;
+  ErrorMetrics metrics;
+  std::string skipped;  // why it could not be compared (shapes differ); empty if compared
+  bool over_limit = false, first_over_limit = false;
+};
+
+struct AccuracyResult {
+  std::string output;  // the classifier-shaped output used
+  uint64_t rows = 0, reference_correct = 0, candidate_correct = 0;
+  bool has_reference = false;  // the reference's accuracy is known
+  double reference() const { return rows ? static_cast<double>(reference_correct) / rows : 0; }
+  double candidate() const { return rows ? static_cast<double>(candidate_correct) / rows : 0; }
+  double drop() const { return reference() - candidate(); }
+};
+
+struct FidelityResult {
+  bool against_expected = false;  // one model against the data's expected outputs
+  std::string inputs;             // SampleSource::describe()
+  std::vector<std::string> sample_labels;
+  std::vector<OutputFidelity> outputs;
+  std::vector<std::pair<std::string, std::string>> skipped_outputs;  // (output, why)
+  std::optional<AccuracyResult> accuracy;
+  bool per_node = false;
+  std::vector<ValueFidelity> values;  // graph order of the reference
+  std::vector<std::string> warnings;
+};
+
+struct FidelityOptions {
+  int threads = 1;
+  bool per_node = false;
+  // Marks per-node values over the per-tensor limits (rel-l2, max-abs,
+  // cosine-distance, min SQNR); the first one in graph order is flagged.
+  FidelityLimits limits;
+};
+
+// Both models on every sample. Outputs and inputs are matched by name, or
+// by position when the names differ but the counts agree. An output whose
+// shape differs between the models is a CheckFailed error.
+Expected<FidelityResult> compare_models(const Model& reference, const Model& candidate, const SampleSource& samples,
+                                        const FidelityOptions& opts = {});
+// The model against the samples' expected outputs (outputs without one are
+// skipped and listed). per_node is not available here.
+Expected<FidelityResult> compare_to_expected(const Model& model, const SampleSource& samples,
+                                             const FidelityOptions& opts = {});
+
+struct LimitCheck {
+  std::string output;  // output name, or the accuracy's output
+  std::string metric;  // "rel-l2", "sqnr", "accuracy"
+  double value = 0, limit = 0;
+  bool at_least = false;  // sqnr and accuracy: higher is better
+  bool passed = true;
+};
+// Usage error when a limit cannot be evaluated on this result (top1-mismatch
+// with no classifier-shaped output, accuracy limits without labels).
+Expected<std::vector<LimitCheck>> check_fidelity_limits(const FidelityResult& r, const FidelityLimits& limits);
+// Ok, or CheckFailed (exit 3) with one line per broken limit naming output, metric and value.
+Status fidelity_limits_status(const std::vector<LimitCheck>& checks);
+// True when the metrics break a per-tensor limit (what --per-node marks).
+bool breaks_tensor_limits(const ErrorMetrics& m, const FidelityLimits& limits);
+
+}  // namespace effopt
