@@ -103,10 +103,14 @@ class Tracer {
       int64_t to = p.attr_int("to", 0);
       if (to != static_cast<int64_t>(DataType::Int64) && to != static_cast<int64_t>(DataType::Int32)) return std::nullopt;
       const Value* in = p.input(0);
-      if (!in || !in->type.is_tensor() ||
-          (in->type.elem_type != DataType::Int64 && in->type.elem_type != DataType::Int32))
-        return std::nullopt;
-      return trace(in, depth + 1);
+      auto src = trace(in, depth + 1);
+      if (!src) return std::nullopt;
+      // Dims and constants traced here are integers already; a cast from a
+      // float (or other) tensor only keeps the element count known.
+      DataType from = in->type.is_tensor() ? in->type.elem_type : DataType::Undefined;
+      if (from != DataType::Undefined && from != DataType::Int64 && from != DataType::Int32)
+        for (Entry& e : src->entries) e = {Entry::Unknown, 0};
+      return src;
     }
     if (op == "Concat") {
       if (p.attr_int("axis", 0) != 0) return std::nullopt;

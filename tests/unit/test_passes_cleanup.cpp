@@ -406,3 +406,273 @@ g (float[2] X) => (float[2] Y, float[2] N) <float[2] W = {1, 2}> {
   CHECK(!r.changed);
   CHECK(notes(r).find("graph output") != std::string::npos);
 }
+
+// ---------------------------------------------------------------- eliminate-noop
+
+TEST_CASE("eliminate-noop: identity Transpose, same-shape Reshape, same-type Cast, x*1, x+0 go", "[pass]") {
+  auto m = test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[2,3] X) => (float[2,3] Y) <int64[2] S = {2, 3}, float[1] one = {1}, float[3] zero = {0, 0, 0}, int64[2] Z = {0, -1}> {
+  A = Transpose<perm = [0, 1]>(X)
+  B = Reshape(A, S)
+  C = Cast<to = 1>(B)
+  D = Mul(C, one)
+  E = Add(zero, D)
+  F = Reshape(E, Z)
+  P = Relu(F)
+  Y = Neg(P)
+}
+)");
+  auto r = apply_checked(*m, "eliminate-noop", {{"X", F({2, 3}, {1, -2, 3, -4, 5, -6})}});
+  INFO(notes(r));
+  CHECK(r.counter("nodes-removed") == 6);
+  CHECK(m->graph->nodes().size() == 2);
+  CHECK(m->graph->find("P")->producer()->input(0)->name() == "X");
+}
+
+TEST_CASE("eliminate-noop: nothing fires where shapes or dtypes do not prove it", "[pass]") {
+  auto m = test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[N,3] X, float[2,1] W, int32[2,3] I) => (float[N,3] Y, float[2,3] V, float[2,3] U, float[6] Q, int32[2,3] J) <float[3] one3 = {1, 1, 1}, float[2,3] one23 = {1, 1, 1, 1, 1, 1}, int64[2] S = {2, 3}, int64[2] S3 = {-1, 3}, int64[1] S6 = {6}, float[1] half = {0.5}> {
+  A = Mul(X, one3)
+  B = Reshape(A, S3)
+  Y = Relu(B)
+  V = Mul(W, one23)
+  U = Expand(W, S)
+  Q = Reshape(one23, S6)
+  J = Cast<to = 6>(I)
+}
+)");
+  // Mul(X, one3) keeps the shape (3 broadcasts onto [N,3]) and goes; Reshape(A, {-1, 3}) with N
+  // symbolic goes too (the -1 is forced: the other dim is known). V's Mul broadcasts [2,1] to [2,3]
+  // and U's Expand grows W: both stay; Q's Reshape changes the shape; J's Cast is int32 -> int32: a no-op.
+  auto r = apply(*m, "eliminate-noop");
+  INFO(notes(r));
+  CHECK(r.counter("removed-Mul") == 1);
+  CHECK(r.counter("removed-Reshape") == 1);
+  CHECK(r.counter("removed-Expand") == 0);
+  CHECK(r.counter("removed-Cast") == 0);  // J is a graph output fed by a graph input: kept
+  CHECK(count_op(*m, "Mul") == 1);
+  CHECK(count_op(*m, "Expand") == 1);
+}
+
+TEST_CASE("eliminate-noop: Reshape with allowzero = 1 and a 0 entry is not a no-op", "[pass]") {
+  auto m = test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 14]>
+g (float[2,3] X) => (float[0,3] Y) <int64[2] S = {0, 3}> {
+  A = Relu(X)
+  Y = Reshape<allowzero = 1>(A, S)
+}
+)");
+  auto r = apply(*m, "eliminate-noop");
+  CHECK(!r.changed);
+}
+
+TEST_CASE("eliminate-noop: zero Pad, full Slice, single-input Concat go; mismatched dtypes stay", "[pass]") {
+  auto m = test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[N,4] X) => (float[N,4] Y) <int64[4] P = {0, 0, 0, 0}, int64[2] st = {0, 0}, int64[2] en = {9223372036854775807, 4}, double[1] dz = {0}> {
+  A = Pad(X, P)
+  B = Slice(A, st, en)
+  C = Concat<axis = 1>(B)
+  Y = Relu(C)
+}
+)");
+  auto r = apply_checked(*m, "eliminate-noop", {{"X", F({2, 4}, {1, -2, 3, -4, 5, -6, 7, -8})}});
+  CHECK(r.counter("nodes-removed") == 3);
+  CHECK(m->graph->nodes().size() == 1);
+}
+
+// ---------------------------------------------------------------- fold-shapes
+
+TEST_CASE("fold-shapes: a Reshape target built from static dims becomes a constant", "[pass]") {
+  auto m = test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[N,4,2,2] X) => (float[N,16] Y) <int64 one = {1}, int64[1] zero = {0}, int64[1] m1 = {-1}, int64[1] sq = {4}> {
+  s = Shape(X)
+  c = Gather<axis = 0>(s, one)
+  u = Unsqueeze(c, zero)
+  k = Mul(u, sq)
+  t = Concat<axis = 0>(m1, k)
+  Y = Reshape(X, t)
+}
+)");
+  std::vector<float> x(32);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i) - 10;
+  auto r = apply_checked(*m, "fold-shapes", {{"X", F({2, 4, 2, 2}, x)}});
+  INFO(notes(r));
+  CHECK(r.counter("shape-picks-folded") == 1);
+  REQUIRE(m->graph->find("t"));
+  TensorPtr t = constant_tensor(m->graph->find("t"));
+  REQUIRE(t);
+  auto v = t->as<int64_t>();
+  CHECK(std::vector<int64_t>(v.begin(), v.end()) == std::vector<int64_t>{-1, 16});
+  CHECK(count_op(*m, "Shape") == 0);
+  CHECK(m->graph->nodes().size() == 1);
+}
+
+TEST_CASE("fold-shapes: Shape and Size of static tensors fold, symbolic dims do not", "[pass]") {
+  auto m = test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[N,3] X, float[2,3] W) => (int64[2] A, int64 B) {
+  s = Shape(X)
+  A = Identity(s)
+  z = Size(W)
+  B = Identity(z)
+}
+)");
+  auto r = apply(*m, "fold-shapes");
+  CHECK(r.counter("sizes-folded") == 1);
+  CHECK(r.counter("shapes-folded") == 0);
+  CHECK(count_op(*m, "Shape") == 1);
+  TensorPtr z = constant_tensor(m->graph->find("z"));
+  REQUIRE(z);
+  CHECK(z->as<int64_t>()[0] == 6);
+}
+
+// ---------------------------------------------------------------- fuse-reshape-chain
+
+TEST_CASE("fuse-reshape-chain: Shape -> Gather -> Unsqueeze -> Concat -> Reshape becomes {0, -1}", "[pass]") {
+  auto m = test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[N,C,4] X) => (float[N,?] Y) <int64 i0 = {0}, int64[1] ax = {0}, int64[1] m1 = {-1}> {
+  s = Shape(X)
+  d = Gather<axis = 0>(s, i0)
+  u = Unsqueeze(d, ax)
+  t = Concat<axis = 0>(u, m1)
+  Y = Reshape(X, t)
+}
+)");
+  std::vector<float> x(24);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i);
+  auto r = apply_checked(*m, "fuse-reshape-chain", {{"X", F({2, 3, 4}, x)}});
+  CHECK(r.counter("reshapes-fused") == 1);
+  CHECK(r.counter("nodes-removed") == 4);
+  REQUIRE(m->graph->nodes().size() == 1);
+  TensorPtr t = constant_tensor(m->graph->nodes()[0]->input(1));
+  REQUIRE(t);
+  auto v = t->as<int64_t>();
+  CHECK(std::vector<int64_t>(v.begin(), v.end()) == std::vector<int64_t>{0, -1});
+}
+
+TEST_CASE("fuse-reshape-chain: PaddleOCR's Shape -> Cast -> Slice -> Cast -> Concat chain", "[pass]") {
+  auto m = test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[N,C,H,W] X) => (float[N,C,?] Y) <int64[1] st = {0}, int64[1] en = {2}, int64[1] m1 = {-1}> {
+  s = Shape(X)
+  c = Cast<to = 6>(s)
+  sl = Slice(c, st, en)
+  c2 = Cast<to = 7>(sl)
+  t = Concat<axis = 0>(c2, m1)
+  Y = Reshape(X, t)
+}
+)");
+  std::vector<float> x(2 * 3 * 2 * 2);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i) * 0.5f;
+  auto r = apply_checked(*m, "fuse-reshape-chain", {{"X", F({2, 3, 2, 2}, x)}});
+  CHECK(r.counter("reshapes-fused") == 1);
+  REQUIRE(m->graph->nodes().size() == 1);
+  auto v = constant_tensor(m->graph->nodes()[0]->input(1))->as<int64_t>();
+  CHECK(std::vector<int64_t>(v.begin(), v.end()) == std::vector<int64_t>{0, 0, -1});
+}
+
+TEST_CASE("fuse-reshape-chain: a dim moved to another position, allowzero = 1, or two unknowns: no fusion", "[pass]") {
+  auto m = test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 14]>
+g (float[N,C] X, int64[1] K, int64[1] L) => (float[?,?] Y, float[?,?] Z, float[?,?,?] V) <int64 i0 = {0}, int64[1] ax = {0}, int64[1] m1 = {-1}> {
+  s = Shape(X)
+  d = Gather<axis = 0>(s, i0)
+  u = Unsqueeze(d, ax)
+  t = Concat<axis = 0>(m1, u)
+  Y = Reshape(X, t)
+  t2 = Concat<axis = 0>(u, m1)
+  Z = Reshape<allowzero = 1>(X, t2)
+  t3 = Concat<axis = 0>(u, K, L)
+  V = Reshape(X, t3)
+}
+)");
+  auto r = apply(*m, "fuse-reshape-chain");
+  INFO(notes(r));
+  CHECK(!r.changed);
+  CHECK(notes(r).find("moves to position") != std::string::npos);
+  CHECK(notes(r).find("allowzero") != std::string::npos);
+  CHECK(notes(r).find("more than one") != std::string::npos);
+}
+
+// ---------------------------------------------------------------- dedup-initializers
+
+TEST_CASE("dedup-initializers: identical initializers and Constants merge; graph inputs and other dtypes stay", "[pass]") {
+  auto m = test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[2] X, float[2] G) => (float[2] Y) <float[2] A = {1, 2}, float[2] B = {1, 2}, double[2] D = {1, 2}, float[2] G = {1, 2}, float[1,2] R = {1, 2}> {
+  C = Constant<value = float[2] {1, 2}>()
+  a = Add(X, A)
+  b = Mul(a, B)
+  c = Sub(b, C)
+  g = Add(c, G)
+  r = Add(g, R)
+  dd = Cast<to = 1>(D)
+  Y = Add(r, dd)
+}
+)");
+  auto r = apply_checked(*m, "dedup-initializers", {{"X", F({2}, {1, -1})}});  // G: its default
+  CHECK(r.counter("initializers-merged") == 1);
+  CHECK(r.counter("constants-merged") == 1);
+  CHECK(!m->graph->find("B"));
+  CHECK(m->graph->find("G"));  // a graph input (overridable): kept
+  CHECK(m->graph->find("R"));  // other dims
+  CHECK(m->graph->find("D"));  // other dtype
+  CHECK(count_op(*m, "Constant") == 0);
+}
+
+// ---------------------------------------------------------------- eliminate-common-subexpressions
+
+TEST_CASE("eliminate-common-subexpressions: duplicated chains merge", "[pass]") {
+  auto m = test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[2,3] X) => (float[2,3] Y) {
+  a = Relu(X)
+  b = Relu(X)
+  c = Softmax<axis = 1>(a)
+  d = Softmax<axis = 1>(b)
+  e = Softmax<axis = 0>(b)
+  f = Add(c, d)
+  Y = Add(f, e)
+}
+)");
+  auto r = apply_checked(*m, "eliminate-common-subexpressions", {{"X", F({2, 3}, {1, 2, 3, 4, 5, 6})}});
+  CHECK(r.counter("nodes-merged") == 2);
+  CHECK(count_op(*m, "Relu") == 1);
+  CHECK(count_op(*m, "Softmax") == 2);
+}
+
+TEST_CASE("eliminate-common-subexpressions: random ops and graph outputs are never merged", "[pass]") {
+  auto m = test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[2] X) => (float[2] Y, float[2] A, float[2] B) {
+  r1 = RandomUniformLike(X)
+  r2 = RandomUniformLike(X)
+  Y = Add(r1, r2)
+  A = Relu(X)
+  B = Relu(X)
+}
+)");
+  auto r = apply(*m, "eliminate-common-subexpressions");
+  CHECK(!r.changed);
+  CHECK(count_op(*m, "RandomUniformLike") == 2);
+  CHECK(count_op(*m, "Relu") == 2);
+  CHECK(notes(r).find("graph output") != std::string::npos);
+}
+
+TEST_CASE("eliminate-common-subexpressions: nodes in different If branches are not merged", "[pass]") {
+  auto m = test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (bool C, float[2] X) => (float[2] Y) {
+  Y = If(C) <then_branch = t () => (float[2] TY) { a = Relu(X) b = Relu(X) TY = Add(a, b) },
+             else_branch = e () => (float[2] EY) { EY = Relu(X) }>
+}
+)");
+  auto r = apply(*m, "eliminate-common-subexpressions");
+  CHECK(r.counter("nodes-merged") == 1);  // a and b inside then_branch
+  CHECK(count_op(*m, "Relu") == 2);
+}
