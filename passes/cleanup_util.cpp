@@ -472,11 +472,25 @@ bool try_fold_node(Graph& g, Node* n, pass::PassContext& ctx, uint64_t max_bytes
       }
     }
   }
+  allow_plain_initializers(ctx.model, r);
   replace_node_by_initializers(g, n, *res);
   r.count("tensors-folded");
   r.count("bytes-folded", static_cast<int64_t>(total));
   r.changed = true;
   return true;
+}
+
+}  // namespace effopt::passes::cleanup
+
+namespace effopt::passes::cleanup {
+
+void allow_plain_initializers(Model& m, pass::PassResult& r) {
+  if (m.ir_version >= 4 || !m.graph) return;
+  size_t n = detach_initializer_inputs(*m.graph);
+  if (n) r.count("initializer-inputs-detached", static_cast<int64_t>(n));
+  m.ir_version = 4;
+  r.count("ir-version-raised");
+  r.changed = true;
 }
 
 }  // namespace effopt::passes::cleanup

@@ -95,3 +95,14 @@ Expected<std::vector<TensorPtr>> evaluate_node(const Node& n, const std::vector<
 bool try_fold_node(Graph& g, Node* n, pass::PassContext& ctx, uint64_t max_bytes, pass::PassResult& r);
 
 }  // namespace effopt::passes::cleanup
+
+namespace effopt::passes::cleanup {
+
+// IR < 4 requires every initializer of the main graph to be listed among its
+// inputs. Passes that add initializers call this first: it moves the model to
+// IR 4 and detaches the initializer inputs (ONNX Runtime treats initializer
+// inputs of IR < 4 models as constants, which plain initializers of IR 4 are
+// too, so nothing a caller can feed changes). Counts "ir-version-raised".
+void allow_plain_initializers(Model& m, pass::PassResult& r);
+
+}  // namespace effopt::passes::cleanup

@@ -12,10 +12,11 @@
 //   dead chains go in one run.
 // - an initializer nobody reads that is not a graph output nor a graph input.
 // - the main graph of an IR < 4 model: initializers listed as graph inputs
-//   stop being inputs. ONNX Runtime treats them as constants there (it lets
-//   feeds override initializers only from IR 4 on), so no caller can feed
-//   them and removing them from the inputs does not change what the model
-//   computes; unused ones are then removed. In IR >= 4 models such inputs are
+//   stop being inputs and the model moves to IR 4 (which allows initializers
+//   that are not inputs). ONNX Runtime treats them as constants in IR < 4
+//   (it lets feeds override initializers only from IR 4 on), so no caller can
+//   feed them and removing them from the inputs does not change what the
+//   model computes; unused ones are then removed. In IR >= 4 models such inputs are
 //   overridable defaults and stay, used or not, as do all inputs of
 //   subgraphs and functions (their signature is fixed by the caller).
 //
@@ -58,13 +59,8 @@ Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
   const Model& m = ctx.model;
   bool main_graph = &g == m.graph.get();
 
-  if (main_graph && m.ir_version < 4) {
-    size_t n = detach_initializer_inputs(g);
-    if (n) {
-      r.count("initializer-inputs-detached", static_cast<int64_t>(n));
-      r.changed = true;
-    }
-  }
+
+  if (main_graph && m.ir_version < 4 && !g.initializers().empty()) allow_plain_initializers(ctx.model, r);
 
   // Last to first: a node's readers are visited before it.
   std::vector<Node*> order;

@@ -156,6 +156,7 @@ Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
     }
     if (dims) {
       std::string op = n->op_type;
+      allow_plain_initializers(ctx.model, r);
       replace_node_by_initializers(g, n, {make_int64_tensor(out->name(), *dims, scalar)});
       derived.insert(out);
       r.count(op == "Shape" ? "shapes-folded" : op == "Size" ? "sizes-folded" : "shape-picks-folded");

@@ -139,18 +139,27 @@ class Tracer {
       return tr;
     }
     if (op == "Slice") {
-      if (opset < 10) return std::nullopt;
       auto src = trace(p.input(0), depth + 1);
-      auto st = const_ints(p.input(1)), en = const_ints(p.input(2));
+      std::optional<std::vector<int64_t>> st, en, ax, sp;
+      if (opset < 10) {  // starts/ends/axes attributes
+        st = p.attr_ints("starts");
+        en = p.attr_ints("ends");
+        if (p.attr("axes")) ax = p.attr_ints("axes");
+      } else {
+        st = const_ints(p.input(1));
+        en = const_ints(p.input(2));
+        if (p.input(3)) {
+          ax = const_ints(p.input(3));
+          if (!ax) return std::nullopt;
+        }
+        if (p.input(4)) {
+          sp = const_ints(p.input(4));
+          if (!sp) return std::nullopt;
+        }
+      }
       if (!src || src->scalar || !st || !en || st->size() != 1 || en->size() != 1) return std::nullopt;
-      if (p.input(3)) {
-        auto ax = const_ints(p.input(3));
-        if (!ax || ax->size() != 1 || ((*ax)[0] != 0 && (*ax)[0] != -1)) return std::nullopt;
-      }
-      if (p.input(4)) {
-        auto sp = const_ints(p.input(4));
-        if (!sp || sp->size() != 1 || (*sp)[0] != 1) return std::nullopt;
-      }
+      if (ax && (ax->size() != 1 || ((*ax)[0] != 0 && (*ax)[0] != -1))) return std::nullopt;
+      if (sp && (sp->size() != 1 || (*sp)[0] != 1)) return std::nullopt;
       int64_t n = static_cast<int64_t>(src->entries.size());
       int64_t s = (*st)[0], e = (*en)[0];
       if (s < 0) s += n;
@@ -236,6 +245,7 @@ Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
     }
     Node* chain = t->producer();
     std::string name = g.unique_name(t->name() + "_fused");
+    allow_plain_initializers(ctx.model, r);
     Value* c = g.add_initializer(make_int64_tensor(name, shape));
     n->set_input(1, c);
     if (chain && chain->graph() == &g) r.count("nodes-removed", static_cast<int64_t>(erase_if_dead(g, chain)));

@@ -42,6 +42,7 @@ Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
       r.note(node_label(*n) + ": kept, its value is a function attribute reference");
       continue;
     }
+    allow_plain_initializers(ctx.model, r);
     const Attribute* sparse = n->attr("sparse_value");
     if (sparse && sparse->sparse_tensor) {
       std::vector<Use> uses = detach_uses(out);

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "ir/verifier.h"
@@ -48,6 +49,7 @@ double rel_l2(const onnx::TensorProto& a, const onnx::TensorProto& b) {
 struct CaseResult {
   size_t before = 0, after = 0;
   bool ran = false;
+  pass::PassResult totals;  // counters summed over passes and rounds
 };
 
 // Runs the pipeline to a fixed point; checks verifier and outputs.
@@ -85,6 +87,10 @@ CaseResult run_case(const fs::path& dir) {
         return res;
       }
       changed = changed || r->changed;
+      pass::PassResult named;
+      for (auto& [k, v] : r->counters) named.count(std::string(name) + ":" + k, v);
+      named.notes = r->notes;
+      res.totals.merge(named);
     }
     if (!changed) break;
     if (round == 7) FAIL_CHECK("no fixed point after 8 rounds");
@@ -132,6 +138,10 @@ TEST_CASE("cleanup passes on the corpus models keep outputs (ONNX Runtime)", "[p
     CaseResult r = run_case(d);
     std::printf("cleanup corpus: %-14s nodes %4zu -> %4zu%s\n", d.filename().c_str(), r.before, r.after,
                 r.ran ? "" : " (outputs not checked)");
+    if (std::getenv("EFFOPT_TEST_VERBOSE")) {
+      for (auto& [k, v] : r.totals.counters) std::printf("    %s = %lld\n", k.c_str(), static_cast<long long>(v));
+      for (auto& n : r.totals.notes) std::printf("    note: %s\n", n.c_str());
+    }
   }
 }
 
