@@ -19,7 +19,9 @@
 // - Squeeze without axes on a fully known S with no 1 in it; Unsqueeze and
 //   Squeeze with an empty constant axes list are not touched (ambiguous).
 // - Concat, Sum, Max, Min, Mean with a single input.
-// Never fires when S or dtypes are unknown where the rule needs them, and
+// Types come from the model and the shape-inference service (run first when
+// a candidate's input shape is not fully known). Never fires when S or
+// dtypes are unknown where the rule needs them, and
 // never renames a graph output (see eliminate-identity for how a graph output
 // keeps its name).
 //
@@ -27,6 +29,7 @@
 //   After:  Y = ... readers of Y read X
 #include <climits>
 
+#include "analysis/shape_propagation.h"
 #include "passes/cleanup_util.h"
 #include "passes/passes.h"
 
@@ -199,11 +202,31 @@ int noop_input(const Node& n, const pass::PassContext& ctx) {
   return -1;
 }
 
+bool is_candidate_op(const std::string& op) {
+  static const char* ops[] = {"Transpose", "Reshape", "Cast", "CastLike", "Pad", "Slice", "Expand",
+                              "Add", "Sub", "Mul", "Div", "Squeeze"};
+  for (const char* o : ops)
+    if (op == o) return true;
+  return false;
+}
+
 Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
   pass::PassResult r;
   std::vector<Node*> order;
-  for (auto& n : g.nodes())
-    if (is_onnx_domain(n->domain)) order.push_back(n.get());
+  bool needs_types = false;
+  for (auto& n : g.nodes()) {
+    if (!is_onnx_domain(n->domain)) continue;
+    order.push_back(n.get());
+    if (is_candidate_op(n->op_type))
+      for (Value* in : n->inputs())
+        if (in && !static_shape(in)) needs_types = true;
+  }
+  // Types decide every rule here: refine them first (only Value::type changes).
+  if (needs_types && !in_function_body(g, ctx.model)) {
+    register_effopt_shape_propagation();
+    if (auto st = infer_shapes(ctx.model); !st)
+      r.note("shape inference failed, using the types already known: " + st.error().message);
+  }
   for (Node* n : order) {
     int k = noop_input(*n, ctx);
     if (k < 0) continue;

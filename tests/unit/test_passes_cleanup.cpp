@@ -677,3 +677,104 @@ g (bool C, float[2] X) => (float[2] Y) {
   CHECK(r.counter("nodes-merged") == 1);  // a and b inside then_branch
   CHECK(count_op(*m, "Relu") == 2);
 }
+
+// ---------------------------------------------------------------- subgraphs, outputs, determinism
+
+TEST_CASE("fold-constants: a node inside an If branch reading outer constants folds into the branch", "[pass]") {
+  auto m = test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (bool C, float[2] X) => (float[2] Y) <float[2] W = {1, 2}> {
+  Y = If(C) <then_branch = t () => (float[2] TY) { N = Neg(W) TY = Add(X, N) },
+             else_branch = e () => (float[2] EY) { EY = Mul(X, W) }>
+}
+)");
+  auto r = apply(*m, "fold-constants");
+  CHECK(r.counter("tensors-folded") == 1);
+  Graph* then_g = m->graph->nodes()[0]->attr("then_branch")->g.get();
+  REQUIRE(then_g->find_local("N"));
+  REQUIRE(then_g->find_local("N")->initializer);
+  auto v = then_g->find_local("N")->initializer->as<float>();
+  CHECK(std::vector<float>(v.begin(), v.end()) == std::vector<float>{-1, -2});
+  CHECK(m->graph->find("W")->uses().size() == 1);  // the else branch still reads W
+}
+
+TEST_CASE("eliminate-identity: an Identity from an outer value to a branch output stays", "[pass]") {
+  auto m = test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (bool C, float[2] X) => (float[2] Y) {
+  A = Relu(X)
+  Y = If(C) <then_branch = t () => (float[2] TY) { TY = Identity(A) },
+             else_branch = e () => (float[2] EY) { B = Identity(A) EY = Neg(B) }>
+}
+)");
+  auto r = apply(*m, "eliminate-identity");
+  CHECK(r.counter("identities-removed") == 1);  // B; TY must keep its producer
+  CHECK(count_op(*m, "Identity") == 1);
+}
+
+TEST_CASE("eliminate-identity: Dropout opset 7 is an identity, opset 6 with is_test = 0 is not", "[pass]") {
+  auto m7 = test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 7]>
+g (float[2] X) => (float[2] Y) { A = Dropout<ratio = 0.5>(X)  Y = Relu(A) }
+)");
+  CHECK(apply(*m7, "eliminate-identity").counter("dropouts-removed") == 1);
+  auto m6 = test::parse_or_fail(R"(
+<ir_version: 3, opset_import: ["" : 6]>
+g (float[2] X) => (float[2] Y) { A = Dropout<is_test = 0>(X)  Y = Relu(A) }
+)");
+  auto r = apply(*m6, "eliminate-identity");
+  CHECK(!r.changed);
+  CHECK(notes(r).find("is_test = 0") != std::string::npos);
+}
+
+TEST_CASE("eliminate-noop: a no-op writing a graph output keeps the output's name", "[pass]") {
+  auto m = test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[2,3] X) => (float[2,3] Y) {
+  A = Sigmoid(X)
+  Y = Transpose<perm = [0, 1]>(A)
+}
+)");
+  auto r = apply_checked(*m, "eliminate-noop", {{"X", F({2, 3}, {1, 2, 3, 4, 5, 6})}});
+  CHECK(r.counter("removed-Transpose") == 1);
+  REQUIRE(m->graph->nodes().size() == 1);
+  CHECK(m->graph->outputs()[0]->name() == "Y");
+  CHECK(m->graph->outputs()[0]->producer()->op_type == "Sigmoid");
+}
+
+TEST_CASE("eliminate-common-subexpressions: readers inside subgraphs follow the merge", "[pass]") {
+  auto m = test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (bool C, float[2] X) => (float[2] Y) {
+  a = Relu(X)
+  b = Relu(X)
+  Y = If(C) <then_branch = t () => (float[2] TY) { TY = Neg(a) },
+             else_branch = e () => (float[2] EY) { EY = Neg(b) }>
+}
+)");
+  auto r = apply(*m, "eliminate-common-subexpressions");
+  CHECK(r.counter("nodes-merged") == 1);
+  CHECK(m->graph->find("a")->uses().size() == 2);
+}
+
+TEST_CASE("fold-constants: results do not depend on the thread count", "[pass]") {
+  const char* text = R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[8,8] X) => (float[8,8] Y) <float[8,16] A = {1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16}> {
+  T = Transpose(A)
+  M = MatMul(A, T)
+  S = Softmax(M)
+  Y = Add(X, S)
+}
+)";
+  auto m1 = test::parse_or_fail(text), m2 = test::parse_or_fail(text);
+  auto* info = pass::PassRegistry::global().find("fold-constants");
+  pass::PassOptions opts(&info->options);
+  REQUIRE(pass::apply_pass(*info, *m1, opts, 1));
+  REQUIRE(pass::apply_pass(*info, *m2, opts, 2));
+  TensorPtr a = m1->graph->find("S")->initializer, b = m2->graph->find("S")->initializer;
+  REQUIRE(a);
+  REQUIRE(b);
+  REQUIRE(a->byte_size() == b->byte_size());
+  CHECK(std::memcmp(a->bytes().data(), b->bytes().data(), a->byte_size()) == 0);
+}
