@@ -494,3 +494,22 @@ void allow_plain_initializers(Model& m, pass::PassResult& r) {
 }
 
 }  // namespace effopt::passes::cleanup
+
+namespace effopt::passes::cleanup {
+
+std::string fresh_name(Graph& g, std::string_view hint) {
+  auto taken = [&](const std::string& name) {
+    if (g.find(name)) return true;
+    bool below = false;
+    for_each_graph(g, [&](Graph& sg) { below = below || (&sg != &g && sg.find_local(name)); });
+    return below;
+  };
+  std::string base(hint.empty() ? "v" : hint);
+  if (!taken(base)) return base;
+  for (size_t k = 1;; ++k) {
+    std::string cand = base + "_" + std::to_string(k);
+    if (!taken(cand)) return cand;
+  }
+}
+
+}  // namespace effopt::passes::cleanup

@@ -106,3 +106,11 @@ namespace effopt::passes::cleanup {
 void allow_plain_initializers(Model& m, pass::PassResult& r);
 
 }  // namespace effopt::passes::cleanup
+
+namespace effopt::passes::cleanup {
+
+// A value name derived from `hint` that is free in `g`, its enclosing graphs
+// and every subgraph below it (the verifier forbids shadowing).
+std::string fresh_name(Graph& g, std::string_view hint);
+
+}  // namespace effopt::passes::cleanup

@@ -8,8 +8,9 @@
 //   earlier Constant node of the same graph: their readers read that one
 //   (an earlier node dominates the later one's readers, so order stays
 //   topological) and the Constant node is removed.
-// Candidates are grouped by a hash of (type, dims, bytes); a hash match is
-// confirmed byte for byte.
+// Only tensors whose (type, dims) occur twice or more are hashed; candidates
+// are grouped by a hash of (type, dims, bytes) and a hash match is confirmed
+// byte for byte.
 //
 // Must not fire on: initializers that are graph inputs (overridable, see
 // eliminate-dead-code), values that are graph outputs (their names are the
@@ -56,8 +57,24 @@ bool same_tensor(const Tensor& a, const Tensor& b) {
   return a.byte_size() == 0 || std::memcmp(a.bytes().data(), b.bytes().data(), a.byte_size()) == 0;
 }
 
+// (type, dims): only tensors sharing it with another can be duplicates, so
+// only those are hashed (a weight with a unique shape is never read; on a
+// mapped model its pages are never touched).
+std::string signature(const Tensor& t) {
+  std::string s = std::to_string(static_cast<int>(t.data_type));
+  for (int64_t d : t.dims) s += "," + std::to_string(d);
+  return s;
+}
+
 Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
   pass::PassResult r;
+  std::unordered_map<std::string, int> shape_count;
+  for (Value* v : g.initializers())
+    if (!v->is_graph_input() && v->initializer) ++shape_count[signature(*v->initializer)];
+  for (auto& n : g.nodes())
+    if (n->op_type == "Constant" && is_onnx_domain(n->domain) && n->output(0))
+      if (TensorPtr t = fixed_constant(n->output(0), ctx.model)) ++shape_count[signature(*t)];
+  auto may_have_twin = [&](const Tensor& t) { return shape_count[signature(t)] > 1; };
   // First holder of each distinct tensor: hash -> values holding it.
   std::unordered_map<uint64_t, std::vector<Value*>> seen;
   auto find_same = [&](uint64_t h, const Tensor& t) -> Value* {
@@ -70,7 +87,7 @@ Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
 
   std::vector<Value*> dup_inits;
   for (Value* v : g.initializers()) {
-    if (v->is_graph_input() || !v->initializer) continue;
+    if (v->is_graph_input() || !v->initializer || !may_have_twin(*v->initializer)) continue;
     uint64_t h = tensor_hash(*v->initializer);
     Value* first = find_same(h, *v->initializer);
     if (!first) {
@@ -94,7 +111,7 @@ Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
   for (Node* n : constants) {
     Value* out = n->output(0);
     TensorPtr t = fixed_constant(out, ctx.model);
-    if (!t) continue;
+    if (!t || !may_have_twin(*t)) continue;
     uint64_t h = tensor_hash(*t);
     Value* first = find_same(h, *t);
     if (!first) {

@@ -244,7 +244,7 @@ Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
       continue;
     }
     Node* chain = t->producer();
-    std::string name = g.unique_name(t->name() + "_fused");
+    std::string name = fresh_name(g, t->name() + "_fused");
     allow_plain_initializers(ctx.model, r);
     Value* c = g.add_initializer(make_int64_tensor(name, shape));
     n->set_input(1, c);
