@@ -407,6 +407,9 @@ Expected<std::vector<TensorPtr>> evaluate_node(const Node& n, const std::vector<
 
 bool try_fold_node(Graph& g, Node* n, pass::PassContext& ctx, uint64_t max_bytes, pass::PassResult& r) {
   if (never_folded(*n) || n->outputs().empty()) return false;
+  bool read = false;  // a node nobody reads is eliminate-dead-code's, not worth computing
+  for (Value* o : n->outputs()) read = read || (o && (!o->uses().empty() || o->is_graph_output()));
+  if (!read) return false;
   std::vector<TensorPtr> ins;
   bool any = false;
   for (Value* v : n->inputs()) {
