@@ -140,7 +140,9 @@ void register_dedup_initializers(pass::PassRegistry& r) {
   info.summary = "Merges initializers and Constant tensors with identical type, dims and bytes";
   info.doc =
       "Initializers (not graph inputs) and Constant-node tensors with the same element type, dims and bytes are "
-      "merged into the first one of the graph; readers are redirected. Graph outputs keep their names.";
+      "merged into the first one of the graph; readers are redirected. Graph outputs keep their names.\n"
+      "Before: A = float[2] {1, 2}, B = float[2] {1, 2}; Y = Add(X, A); Z = Mul(X, B)\n"
+      "After:  A = float[2] {1, 2}; Y = Add(X, A); Z = Mul(X, A)";
   info.run_on_graph = run;
   r.add(std::move(info));
 }

@@ -129,7 +129,9 @@ void register_eliminate_common_subexpressions(pass::PassRegistry& r) {
   info.doc =
       "A node with the same op type, domain, inputs and attributes as an earlier node is removed and its readers "
       "read the earlier node's outputs. Never merged: random ops, Dropout, nodes with subgraphs, custom-domain "
-      "nodes, nodes writing graph outputs.";
+      "nodes, nodes writing graph outputs.\n"
+      "Before: A = Relu(X); B = Relu(X); Y = Add(A, B)\n"
+      "After:  A = Relu(X); Y = Add(A, A)";
   info.run_on_graph = run;
   r.add(std::move(info));
 }

@@ -104,7 +104,10 @@ void register_eliminate_dead_code(pass::PassRegistry& r) {
   info.doc =
       "Removes nodes none of whose outputs is read or is a graph output (outer-scope reads from subgraphs count), "
       "initializers nobody reads (not graph inputs), and in IR < 4 models the initializer entries of the main "
-      "graph's inputs (ONNX Runtime treats those as constants). Nodes of custom domains are kept.";
+      "graph\'s inputs (ONNX Runtime treats those as constants; the model moves to IR 4). Nodes of custom domains are "
+      "kept.\n"
+      "Before: A = Relu(X); B = Neg(A); Y = Sigmoid(X)  (outputs: Y)\n"
+      "After:  Y = Sigmoid(X)";
   info.run_on_graph = run;
   r.add(std::move(info));
 }

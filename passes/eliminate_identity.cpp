@@ -80,7 +80,9 @@ void register_eliminate_identity(pass::PassRegistry& r) {
       "Identity and Dropout in inference mode (opset < 7: is_test = 1; 7..11: always; >= 12: training_mode "
       "absent or constant false; mask output unused) are removed; their readers read the input. A graph "
       "output keeps its name (the input's producer writes it); when the input is a graph input, initializer, "
-      "outer-scope value or graph output the node stays.";
+      "outer-scope value or graph output the node stays.\n"
+      "Before: A = Relu(X); B = Identity(A); Y = Neg(B)\n"
+      "After:  A = Relu(X); Y = Neg(A)";
   info.run_on_graph = run;
   r.add(std::move(info));
 }

@@ -254,7 +254,9 @@ void register_eliminate_noop(pass::PassRegistry& r) {
       "Removes Transpose with identity perm, Reshape to the same shape, Cast to the same type, Pad with zero "
       "pads, Slice keeping everything, Expand to the same shape, Add/Sub of zero and Mul/Div by one where "
       "broadcasting keeps the shape, Squeeze of a shape without 1s, single-input Concat/Sum/Max/Min/Mean. "
-      "Only where the known shapes and element types prove it; graph output names are kept.";
+      "Only where the known shapes and element types prove it; graph output names are kept.\n"
+      "Before: T = Transpose<perm = [0, 1]>(X); Y = Mul(T, One)  (One = float[1] {1})\n"
+      "After:  readers of Y read X";
   info.run_on_graph = run;
   r.add(std::move(info));
 }

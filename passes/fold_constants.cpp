@@ -56,7 +56,9 @@ void register_fold_constants(pass::PassRegistry& r) {
       "executor and replaced by initializers of the same names, when each output is at most max-bytes. "
       "Never folded: QuantizeLinear/DequantizeLinear, random ops, Dropout, Identity, nodes with subgraphs, "
       "nodes writing graph outputs. ConstantOfShape/Expand/Tile/Range/Pad/MatMul/broadcast outputs are "
-      "size-checked before they are computed. Ops the executor cannot run are skipped with a note.";
+      "size-checked before they are computed. Ops the executor cannot run are skipped with a note.\n"
+      "Before: S = Constant<value = int64[2] {2, 3}>(); Z = ConstantOfShape(S); Y = Add(X, Z)\n"
+      "After:  initializer float[2,3] Z = {0, 0, 0, 0, 0, 0}; Y = Add(X, Z)";
   pass::OptionSpec max_bytes;
   max_bytes.name = "max-bytes";
   max_bytes.type = pass::OptionType::Int;

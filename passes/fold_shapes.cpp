@@ -188,7 +188,10 @@ void register_fold_shapes(pass::PassRegistry& r) {
   info.doc =
       "Runs shape inference, then replaces Shape and Size by constants where the dims they read are known, "
       "Gather/Slice of a Shape where the picked dims are known, and evaluates the nodes computing on those "
-      "(Concat, Cast, Unsqueeze, arithmetic, ...) so Reshape targets become constants.";
+      "(Concat, Cast, Unsqueeze, arithmetic, ...) so Reshape targets become constants.\n"
+      "Before (X: float[N,64,7,7]): s = Shape(X); c = Gather(s, 1); u = Unsqueeze(c, 0); t = Concat(-1, u); "
+      "Y = Reshape(X, t)\n"
+      "After:  initializer int64[2] t = {-1, 64}; Y = Reshape(X, t)";
   info.run_on_graph = run;
   r.add(std::move(info));
 }

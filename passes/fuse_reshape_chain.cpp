@@ -265,7 +265,9 @@ void register_fuse_reshape_chain(pass::PassRegistry& r) {
   info.doc =
       "A Reshape whose target copies dims of its own input in place (traced through Concat, Gather, Slice, "
       "Unsqueeze/Squeeze and int Casts) gets a constant target: 0 for each copied dim, constants kept, at most "
-      "one other element as -1. Not with allowzero = 1. The chain is removed when unused.";
+      "one other element as -1. Not with allowzero = 1. The chain is removed when unused.\n"
+      "Before: s = Shape(X); d = Gather(s, 0); u = Unsqueeze(d, 0); t = Concat(u, -1); Y = Reshape(X, t)\n"
+      "After:  Y = Reshape(X, {0, -1})";
   info.run_on_graph = run;
   r.add(std::move(info));
 }

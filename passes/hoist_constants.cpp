@@ -78,7 +78,9 @@ void register_hoist_constants(pass::PassRegistry& r) {
   info.doc =
       "Every Constant node (any value* attribute, sparse_value too) becomes an initializer of its own graph "
       "with the same name. Kept: Constants whose output is a graph output, Constants in function bodies, "
-      "attribute references.";
+      "attribute references.\n"
+      "Before: W = Constant<value = float[2] {1, 2}>(); Y = Mul(X, W)\n"
+      "After:  initializer float[2] W = {1, 2}; Y = Mul(X, W)";
   info.run_on_graph = run;
   r.add(std::move(info));
 }
