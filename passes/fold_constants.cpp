@@ -21,6 +21,7 @@
 //   computed; this is how weights built by ConstantOfShape (the onnx-backend
 //   "light" models) are materialized only within the limit.
 // - ops the executor cannot run (skipped with the executor's message).
+// - function bodies: FunctionProto has no initializers (not folded there).
 //
 //   Before: S = Constant<value = int64[2] {2, 3}>()  Z = ConstantOfShape(S)  Y = Add(X, Z)
 //   After:  initializer float[2,3] Z = {0, 0, 0, 0, 0, 0}                    Y = Add(X, Z)

@@ -778,3 +778,34 @@ g (float[8,8] X) => (float[8,8] Y) <float[8,16] A = {1,2,3,4,5,6,7,8,9,10,11,12,
   REQUIRE(a->byte_size() == b->byte_size());
   CHECK(std::memcmp(a->bytes().data(), b->bytes().data(), a->byte_size()) == 0);
 }
+
+TEST_CASE("cleanup passes: function bodies stay valid (no initializers are created there)", "[pass]") {
+  auto m = test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 13, "local" : 1]>
+g (float[2] X) => (float[2] Y) {
+  Y = local.f(X)
+}
+<domain: "local", opset_import: ["" : 13]>
+f (x) => (y) {
+  k = Constant<value = float[2] {1, 2}>()
+  n = Neg(k)
+  i = Identity(x)
+  unused = Relu(x)
+  a = Add(i, n)
+  y = Identity(a)
+}
+)");
+  REQUIRE(m->functions.size() == 1);
+  for (const char* name : {"hoist-constants", "fold-constants", "fold-shapes", "fuse-reshape-chain", "eliminate-identity",
+                           "eliminate-noop", "dedup-initializers", "eliminate-common-subexpressions",
+                           "eliminate-dead-code"}) {
+    INFO(name);
+    apply(*m, name);
+    CHECK(m->functions[0].body->initializers().empty());
+  }
+  Graph& body = *m->functions[0].body;
+  CHECK(body.outputs()[0]->name() == "y");
+  size_t relus = 0;
+  for (auto& n : body.nodes()) relus += n->op_type == "Relu";
+  CHECK(relus == 0);  // dead code goes in function bodies too
+}
