@@ -349,6 +349,17 @@ std::optional<uint64_t> predicted_elements(const Node& n, const std::vector<Tens
     batch->push_back(k);
     return elems(*batch).value_or(kHuge);
   }
+  if (op == "Gather") {
+    if (in.size() < 2 || !in[0] || !in[1]) return kHuge;
+    int64_t r = static_cast<int64_t>(in[0]->dims.size());
+    int64_t axis = n.attr_int("axis", 0);
+    if (axis < 0) axis += r;
+    if (axis < 0 || axis >= r) return kHuge;
+    std::vector<int64_t> d(in[0]->dims.begin(), in[0]->dims.begin() + axis);
+    d.insert(d.end(), in[1]->dims.begin(), in[1]->dims.end());
+    d.insert(d.end(), in[0]->dims.begin() + axis + 1, in[0]->dims.end());
+    return elems(d).value_or(kHuge);
+  }
   static const char* broadcasting[] = {"Add", "Sub", "Mul", "Div", "Pow", "Mod", "Max", "Min", "Sum", "Mean",
                                        "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or",
                                        "Xor", "Where", "PRelu", "BitShift"};
@@ -426,6 +437,22 @@ bool try_fold_node(Graph& g, Node* n, pass::PassContext& ctx, uint64_t max_bytes
       return false;
     }
   auto pred = predicted_elements(*n, ins);
+  if (!pred) {
+    // Ops whose output can be far larger than their inputs, not predicted
+    // above: only with a fully known declared output shape.
+    static const char* growing[] = {"Resize", "Upsample", "OneHot", "EyeLike", "Einsum", "ConvTranspose",
+                                    "MaxUnpool", "Col2Im", "GatherND", "Conv"};
+    for (const char* op : growing)
+      if (n->op_type == op) {
+        auto s = static_shape(n->output(0));
+        auto e = s ? elems(*s) : std::nullopt;
+        if (!e) {
+          r.note(node_label(*n) + ": not folded, its output size is unknown before running it");
+          return false;
+        }
+        pred = *e;
+      }
+  }
   if (pred) {
     Value* o = n->output(0);
     DataType dt = o && o->type.is_tensor() ? o->type.elem_type : DataType::Undefined;

@@ -809,3 +809,27 @@ f (x) => (y) {
   for (auto& n : body.nodes()) relus += n->op_type == "Relu";
   CHECK(relus == 0);  // dead code goes in function bodies too
 }
+
+TEST_CASE("fold-constants: a Gather's output size is predicted before it runs", "[pass]") {
+  auto m = test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[2,2,2] X) => (float[2,2,2] Y) <float[2,2] D = {1, 2, 3, 4}, int64[2,2] I = {0, 1, 1, 0}> {
+  G = Gather(D, I)
+  Y = Add(X, G)
+}
+)");
+  const pass::PassInfo* info = pass::PassRegistry::global().find("fold-constants");
+  pass::PassOptions opts(&info->options);
+  REQUIRE(opts.set("max-bytes", "16"));
+  auto r = pass::apply_pass(*info, *m, opts);
+  REQUIRE(r);
+  CHECK(!r->changed);
+  REQUIRE(r->notes.size() == 1);
+  CHECK(r->notes[0].find("would take 32 bytes") != std::string::npos);
+  REQUIRE(opts.set("max-bytes", "32"));
+  auto r2 = pass::apply_pass(*info, *m, opts);
+  REQUIRE(r2);
+  CHECK(r2->counter("tensors-folded") == 1);
+  auto v = m->graph->find("G")->initializer->as<float>();
+  CHECK(std::vector<float>(v.begin(), v.end()) == std::vector<float>{1, 2, 3, 4, 3, 4, 1, 2});
+}
