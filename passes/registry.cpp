@@ -11,6 +11,15 @@ namespace effopt::passes {
 
 void register_builtin_passes(pass::PassRegistry& r) {
   // Keep sorted by pass name.
+  register_dedup_initializers(r);
+  register_eliminate_common_subexpressions(r);
+  register_eliminate_dead_code(r);
+  register_eliminate_identity(r);
+  register_eliminate_noop(r);
+  register_fold_constants(r);
+  register_fold_shapes(r);
+  register_fuse_reshape_chain(r);
+  register_hoist_constants(r);
   (void)r;
 }
 
