@@ -11,6 +11,11 @@ namespace effopt::passes {
 
 void register_builtin_passes(pass::PassRegistry& r) {
   // Keep sorted by pass name.
+  register_fuse_conv_add(r);
+  register_fuse_conv_bn(r);
+  register_fuse_conv_mul(r);
+  register_fuse_matmul_add(r);
+  register_fuse_matmul_bn(r);
   (void)r;
 }
 
