@@ -14,6 +14,8 @@ void register_builtin_passes(pass::PassRegistry& r) {
   register_fuse_conv_add(r);
   register_fuse_conv_bn(r);
   register_fuse_conv_mul(r);
+  register_fuse_gelu(r);
+  register_fuse_layer_norm(r);
   register_fuse_matmul_add(r);
   register_fuse_matmul_bn(r);
   (void)r;
