@@ -11,6 +11,8 @@ namespace effopt::passes {
 
 void register_builtin_passes(pass::PassRegistry& r) {
   // Keep sorted by pass name.
+  register_fuse_consecutive_reshapes(r);
+  register_fuse_consecutive_transposes(r);
   register_fuse_conv_add(r);
   register_fuse_conv_bn(r);
   register_fuse_conv_mul(r);
@@ -18,6 +20,8 @@ void register_builtin_passes(pass::PassRegistry& r) {
   register_fuse_layer_norm(r);
   register_fuse_matmul_add(r);
   register_fuse_matmul_bn(r);
+  register_fuse_pad(r);
+  register_fuse_transpose_into_gemm(r);
   (void)r;
 }
 
