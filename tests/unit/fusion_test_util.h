@@ -171,3 +171,36 @@ inline std::string numbers(size_t n, uint64_t seed, double lo = -1, double hi = 
 }
 
 }  // namespace effopt::test::fusion
+
+namespace effopt::test::fusion {
+
+// Graph output names, in order.
+inline std::vector<std::string> output_names(const Model& m) {
+  std::vector<std::string> out;
+  for (const Value* v : m.graph->outputs()) out.push_back(v->name());
+  return out;
+}
+
+// Applies `pass` to `text`: it must fire `times` times, keep the output names,
+// verify, and keep the outputs (executor, rel-l2 <= 1e-5). Returns the result model.
+inline std::unique_ptr<Model> check_fires(const std::string& pass_name, const std::string& text, int64_t times = 1) {
+  auto before = parse_or_fail(text), m = parse_or_fail(text);
+  auto r = apply(pass_name, *m);
+  CHECK(r.counter("fused") == times);
+  CHECK(r.changed);
+  CHECK(output_names(*m) == output_names(*before));
+  CHECK(exec_rel_l2(*before, *m) <= 1e-5);
+  return m;
+}
+
+// Applies `pass` to `text`: it must not fire and must leave the node count alone.
+inline void check_no_fire(const std::string& pass_name, const std::string& text) {
+  auto m = parse_or_fail(text);
+  size_t nodes = m->graph->nodes().size();
+  auto r = apply(pass_name, *m);
+  CHECK(r.counter("fused") == 0);
+  CHECK_FALSE(r.changed);
+  CHECK(m->graph->nodes().size() == nodes);
+}
+
+}  // namespace effopt::test::fusion

@@ -40,7 +40,7 @@ const char* kTanh = R"(
   y = Mul(hx, p)
 )";
 
-void check_fires(const std::string& text, const std::string& approximate) {
+void check_gelu(const std::string& text, const std::string& approximate) {
   auto before = parse_or_fail(text), m = parse_or_fail(text);
   CHECK(apply("fuse-gelu", *m).counter("fused") == 1);
   REQUIRE(count_ops(*m, "Gelu") == 1);
@@ -54,10 +54,10 @@ void check_fires(const std::string& text, const std::string& approximate) {
 
 }  // namespace
 
-TEST_CASE("fuse-gelu fuses the erf form as PyTorch exports it", "[pass]") { check_fires(model(kErfTorch), "none"); }
+TEST_CASE("fuse-gelu fuses the erf form as PyTorch exports it", "[pass]") { check_gelu(model(kErfTorch), "none"); }
 
 TEST_CASE("fuse-gelu fuses the erf form in another order, with Mul by 1/sqrt(2)", "[pass]") {
-  check_fires(model(R"(
+  check_gelu(model(R"(
   r2 = Constant<value = float {0.70710677}>()
   a = Mul(r2, x)
   e = Erf(a)
@@ -67,10 +67,10 @@ TEST_CASE("fuse-gelu fuses the erf form in another order, with Mul by 1/sqrt(2)"
 )"), "none");
 }
 
-TEST_CASE("fuse-gelu fuses the tanh form", "[pass]") { check_fires(model(kTanh), "tanh"); }
+TEST_CASE("fuse-gelu fuses the tanh form", "[pass]") { check_gelu(model(kTanh), "tanh"); }
 
 TEST_CASE("fuse-gelu fuses the tanh form with x*x*x", "[pass]") {
-  check_fires(model(R"(
+  check_gelu(model(R"(
   c = Constant<value = float {0.7978846}>()
   k = Constant<value = float {0.044715}>()
   xx = Mul(x, x)
