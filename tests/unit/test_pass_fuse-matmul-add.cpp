@@ -53,8 +53,9 @@ g (float[3,4] a, float[4,5] b, float[5] c) => (float[3,5] z) {
 )");
   check_no_fire("fuse-matmul-add", R"(
 <ir_version: 8, opset_import: ["" : 13]>
-g (float a, float[5] c) => (float z) {
+g (float[3,4] a0, float[5] c) => (float z) {
   B = Constant<value = float[4,5] {1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20}>()
+  a = Relu(a0)
   y = MatMul(a, B)
   z = Add(y, c)
 }

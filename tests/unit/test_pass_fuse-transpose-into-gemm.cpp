@@ -33,8 +33,9 @@ g (float[4,3] a, float[4,5] b) => (float[3,5] y, float[3,4] r) {
 TEST_CASE("fuse-transpose-into-gemm leaves a default-perm Transpose of unknown rank", "[pass]") {
   check_no_fire("fuse-transpose-into-gemm", R"(
 <ir_version: 8, opset_import: ["" : 13]>
-g (float a, float[4,5] b) => (float y) {
-  ta = Transpose(a)
+g (float[4,3] a, float[4,5] b) => (float y) {
+  u = Relu(a)
+  ta = Transpose(u)
   y = Gemm(ta, b)
 }
 )");
