@@ -6,6 +6,7 @@
 
 #include "ir/constants.h"
 #include "onnx/model_io.h"
+#include "passes/fusion_util.h"
 
 using namespace effopt;
 using namespace effopt::test::fusion;
@@ -144,4 +145,74 @@ TEST_CASE("fuse-conv-bn on ppocr_cls_v2 (Constant-node weights)", "[pass][corpus
   double e = worst_rel_l2(**before, **m, corpus_inputs(**before, (*dir / "models/ppocr_cls_v2").string()));
   WARN("ppocr_cls_v2 rel-l2 after fuse-conv-bn: " << e);
   CHECK(e <= 1e-4);
+}
+
+TEST_CASE("fuse-conv-bn folds float16 weights, rounding once from double", "[pass]") {
+  // 1 + 2^-11 + 2^-40 lies just above the midpoint of float16 neighbours 1 and
+  // 1 + 2^-10: one rounding gives 1 + 2^-10 (0x3C01); rounding through float
+  // first would land on the midpoint and tie to even, 1 (0x3C00).
+  CHECK(passes::fusion::double_to_half(1.0 + std::ldexp(1.0, -11) + std::ldexp(1.0, -40)) == 0x3C01);
+  CHECK(passes::fusion::double_to_half(1.0 + std::ldexp(1.0, -11)) == 0x3C00);  // an exact tie: to even
+  // ONNX 1.12's text parser has no float16 literals: parse float, then turn
+  // every constant and the signature into float16.
+  std::string text = conv_bn("<group = 2>");
+  auto to_half = [](Model& model) {
+    for (const auto& n : model.graph->nodes())
+      if (n->op_type == "Constant") {
+        Attribute* a = n->attr("value");
+        auto vals = passes::fusion::constant_doubles(n->output(0));
+        REQUIRE(vals);
+        a->t = passes::fusion::tensor_from_doubles(DataType::Float16, a->t->dims, *vals);
+      }
+    model.graph->inputs()[0]->type.elem_type = DataType::Float16;
+    model.graph->outputs()[0]->type.elem_type = DataType::Float16;
+  };
+  auto before = parse_or_fail(text), m = parse_or_fail(text);
+  to_half(*before);
+  to_half(*m);
+  CHECK(apply("fuse-conv-bn", *m).counter("fused") == 1);
+  Node* conv = m->graph->outputs()[0]->producer();
+  REQUIRE(conv->op_type == "Conv");
+  CHECK(constant_tensor(conv->input(1))->data_type == DataType::Float16);
+  // float16 outputs: the unfused graph rounds y to float16 before the BN, so
+  // the two agree to float16 precision, not float32's.
+  double e = exec_rel_l2(*before, *m);
+  INFO("float16 rel-l2 " << e);
+  CHECK(e <= 2e-3);
+  CHECK(e > 0);  // the graphs differ in rounding; a 0 would mean the check ran on nothing
+}
+
+TEST_CASE("fuse-conv-bn in a model-local function uses Constant nodes", "[pass]") {
+  auto m = parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 13, "local" : 1]>
+g (float[1,2,4,4] x) => (float[1,2,4,4] z) {
+  z = local.ConvBn(x)
+}
+<domain: "local", opset_import: ["" : 13]>
+ConvBn (x) => (z) {
+  W = Constant<value = float[2,2,1,1] {1, 2, 3, 4}>()
+  s = Constant<value = float[2] {1, 2}>()
+  t = Constant<value = float[2] {0, 1}>()
+  mu = Constant<value = float[2] {0.5, 1}>()
+  var = Constant<value = float[2] {1, 4}>()
+  y = Conv(x, W)
+  z = BatchNormalization(y, s, t, mu, var)
+}
+)");
+  REQUIRE(m->functions.size() == 1);
+  CHECK(apply("fuse-conv-bn", *m).counter("fused") == 1);
+  const Graph& body = *m->functions[0].body;
+  CHECK(body.initializers().empty());
+  size_t convs = 0, bns = 0;
+  for (const auto& n : body.nodes()) {
+    convs += n->op_type == "Conv";
+    bns += n->op_type == "BatchNormalization";
+    if (n->op_type == "Conv") {
+      CHECK(is_op_output(n->input(1), "Constant"));
+      CHECK(is_op_output(n->input(2), "Constant"));
+    }
+  }
+  CHECK(convs == 1);
+  CHECK(bns == 0);
+  CHECK(body.outputs()[0]->name() == "z");
 }
