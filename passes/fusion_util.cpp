@@ -19,13 +19,19 @@ Node* producer_of(const Value* v, std::string_view op) {
 }
 
 namespace {
+bool in_outputs_of(const Graph& sg, const Value* v);
+// Walks attributes directly (no per-node vector), as this runs for every candidate.
 bool in_subgraph_outputs(const Graph& g, const Value* v) {
   for (const auto& n : g.nodes())
-    for (Graph* sg : n->subgraphs()) {
-      if (std::find(sg->outputs().begin(), sg->outputs().end(), v) != sg->outputs().end()) return true;
-      if (in_subgraph_outputs(*sg, v)) return true;
+    for (const Attribute& a : n->attributes) {
+      if (a.g && in_outputs_of(*a.g, v)) return true;
+      for (const auto& sg : a.graphs)
+        if (in_outputs_of(*sg, v)) return true;
     }
   return false;
+}
+bool in_outputs_of(const Graph& sg, const Value* v) {
+  return std::find(sg.outputs().begin(), sg.outputs().end(), v) != sg.outputs().end() || in_subgraph_outputs(sg, v);
 }
 }  // namespace
 
