@@ -201,9 +201,15 @@ void register_fuse_consecutive_reshapes(pass::PassRegistry& r) {
   p.name = "fuse-consecutive-reshapes";
   p.summary = "Collapse Reshape chains and cancel or merge Squeeze/Unsqueeze pairs";
   p.doc =
-      "Reshape (or Squeeze/Unsqueeze/Flatten) -> Reshape with a constant target reads the first input directly "
-      "(0 entries resolved through the first Reshape's shape); Squeeze(a) -> Unsqueeze(a) and Unsqueeze(a) -> "
-      "Squeeze(a) cancel; Unsqueeze -> Unsqueeze and Squeeze -> Squeeze merge.";
+      "Collapses chains of shape-only ops.\n"
+      "Reshape (or Squeeze/Unsqueeze/Flatten) -> Reshape with a constant target reads the first input "
+      "directly: with allowzero=1 or no 0 in the target as is; a 0 (which copies a dim of the first node's "
+      "output) is resolved through the first Reshape's constant shape or a static dim, else the chain stays. "
+      "Squeeze(a) -> Unsqueeze(a) and Unsqueeze(a) -> Squeeze(a) cancel; Unsqueeze -> Unsqueeze and Squeeze -> "
+      "Squeeze merge (axes as attributes before opset 13, as input from 13). The first node's output must feed "
+      "only the second.\n"
+      "Before: t = Reshape(x, [2, 12]); y = Reshape(t, [0, 3, 4])\n"
+      "After:  y = Reshape(x, [2, 3, 4])";
   p.run_on_graph = [](Graph& g, pass::PassContext& ctx) -> Expected<pass::PassResult> {
     return fusion::run_pattern(g, ctx, "fused", match, rewrite);
   };

@@ -84,7 +84,12 @@ void register_fuse_consecutive_transposes(pass::PassRegistry& r) {
   pass::PassInfo p;
   p.name = "fuse-consecutive-transposes";
   p.summary = "Compose Transpose -> Transpose into one Transpose (or none)";
-  p.doc = "Transpose(p1) -> Transpose(p2) becomes Transpose(q), q[j] = p1[p2[j]]; dropped when q is the identity.";
+  p.doc =
+      "Composes Transpose -> Transpose into one Transpose, or drops both when the composition is the identity.\n"
+      "Fires when the first Transpose's output feeds only the second and both perms are given or the rank is "
+      "known. An identity result that is a graph output leaves one Identity so the name stays.\n"
+      "Before: t = Transpose<perm=p1>(x); y = Transpose<perm=p2>(t)\n"
+      "After:  y = Transpose<perm=q>(x), q[j] = p1[p2[j]] (or nothing)";
   p.run_on_graph = [](Graph& g, pass::PassContext& ctx) -> Expected<pass::PassResult> {
     return fusion::run_pattern(g, ctx, "fused", match, rewrite);
   };

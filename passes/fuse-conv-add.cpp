@@ -67,7 +67,13 @@ void register_fuse_conv_add(pass::PassRegistry& r) {
   pass::PassInfo p;
   p.name = "fuse-conv-add";
   p.summary = "Fold the addition of a per-channel constant after a Conv into its bias";
-  p.doc = "Conv -> Add(constant broadcastable to [1, Cout, 1, 1]) becomes one Conv with bias b + c.";
+  p.doc =
+      "Folds the addition of a per-channel constant after a Conv into its bias.\n"
+      "Fires when the constant has the weights' float type and varies at most along the channel axis "
+      "([Cout,1,1], [1,Cout,1,1], a scalar) and the Conv output feeds only the Add (opset >= 7). Not for "
+      "spatially varying constants or ones that would enlarge the output.\n"
+      "Before: y = Conv(x, W, b); z = Add(y, c)\n"
+      "After:  z = Conv(x, W, b + c)";
   p.run_on_graph = [](Graph& g, pass::PassContext& ctx) -> Expected<pass::PassResult> {
     return fusion::run_pattern(g, ctx, "fused", match, rewrite);
   };

@@ -119,10 +119,14 @@ void register_fuse_conv_bn(pass::PassRegistry& r) {
   p.name = "fuse-conv-bn";
   p.summary = "Fold an inference BatchNormalization into the Conv/ConvTranspose before it";
   p.doc =
-      "Conv/ConvTranspose -> BatchNormalization (inference mode, constant parameters and weights, "
-      "float/double/float16, the conv output used only by the BN) becomes one Conv with "
-      "W' = W * gamma/sqrt(var+eps) per output channel and b' = (b - mean) * gamma/sqrt(var+eps) + beta, "
-      "computed in double and rounded once.";
+      "Folds an inference-mode BatchNormalization into the Conv or ConvTranspose before it.\n"
+      "Fires when the conv output feeds only the BN (and is not a graph output), BN is in inference mode "
+      "(training_mode 0, is_test 1 before opset 7, spatial 1 before opset 9, only its first output used), and "
+      "W, the conv bias and the four BN parameters are constants of one type (float, double, float16) with one "
+      "value per output channel.\n"
+      "Before: y = Conv(x, W, b); z = BatchNormalization(y, gamma, beta, mean, var)\n"
+      "After:  z = Conv(x, W', b'), s = gamma/sqrt(var+eps), W' = W*s per output channel (ConvTranspose: "
+      "axis 1, per group), b' = (b - mean)*s + beta; computed in double, rounded once.";
   p.run_on_graph = [](Graph& g, pass::PassContext& ctx) -> Expected<pass::PassResult> {
     return fusion::run_pattern(g, ctx, "fused", match, rewrite);
   };

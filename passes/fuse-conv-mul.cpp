@@ -73,7 +73,12 @@ void register_fuse_conv_mul(pass::PassRegistry& r) {
   pass::PassInfo p;
   p.name = "fuse-conv-mul";
   p.summary = "Fold a per-channel constant scale after a Conv into its weights and bias";
-  p.doc = "Conv -> Mul(constant broadcastable to [1, Cout, 1, 1]) becomes one Conv with W * s and b * s.";
+  p.doc =
+      "Folds a per-channel constant scale after a Conv into its weights and bias.\n"
+      "Fires when the scale has the weights' float type and varies at most along the channel axis, and the Conv "
+      "output feeds only the Mul (opset >= 7).\n"
+      "Before: y = Conv(x, W, b); z = Mul(y, s)\n"
+      "After:  z = Conv(x, W*s, b*s), s per output channel.";
   p.run_on_graph = [](Graph& g, pass::PassContext& ctx) -> Expected<pass::PassResult> {
     return fusion::run_pattern(g, ctx, "fused", match, rewrite);
   };

@@ -169,9 +169,12 @@ void register_fuse_gelu(pass::PassRegistry& r) {
   p.name = "fuse-gelu";
   p.summary = "Replace GELU written out with Erf or Tanh by Gelu (opset >= 20)";
   p.doc =
-      "x * 0.5 * (1 + erf(x / sqrt(2))) in any multiplication order becomes Gelu; "
-      "0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) becomes Gelu<approximate=\"tanh\">. "
-      "Only at opset >= 20 (never raised); constants must match within a tight tolerance.";
+      "Replaces GELU written out with Erf or Tanh by Gelu (opset >= 20 only; the opset is never raised).\n"
+      "Erf form: x * 0.5 * (1 + erf(x / sqrt(2))) in any multiplication order (or x * (1/sqrt(2)) inside). "
+      "Tanh form: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), x^3 as Pow or Muls. Constants must match "
+      "within 1e-6 relative (1e-3 for float16); every intermediate used only inside the pattern.\n"
+      "Before: m = Mul(x, Add(Erf(Div(x, 1.4142135)), 1)); y = Mul(m, 0.5)\n"
+      "After:  y = Gelu(x) (approximate=\"tanh\" for the tanh form)";
   p.run_on_graph = [](Graph& g, pass::PassContext& ctx) -> Expected<pass::PassResult> {
     return fusion::run_pattern(g, ctx, "fused", match, rewrite);
   };

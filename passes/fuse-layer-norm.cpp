@@ -215,9 +215,13 @@ void register_fuse_layer_norm(pass::PassRegistry& r) {
   p.name = "fuse-layer-norm";
   p.summary = "Replace a decomposed LayerNorm (ReduceMean, Sub, Pow, Sqrt, Div, ...) by LayerNormalization";
   p.doc =
-      "ReduceMean -> Sub -> Pow 2 (or Mul) -> ReduceMean -> Add eps -> Sqrt -> Div (or Reciprocal + Mul) "
-      "-> Mul gamma -> Add beta over the last axes becomes LayerNormalization (opset >= 17 only; the opset "
-      "is never raised), with constant eps, gamma and beta.";
+      "Replaces a decomposed LayerNorm by LayerNormalization (opset >= 17 only; the opset is never raised).\n"
+      "Pattern: ReduceMean(x) -> Sub -> Pow 2 or Mul(d, d) -> ReduceMean -> Add eps -> Sqrt -> Div (or "
+      "Reciprocal + Mul) -> [Mul gamma] -> [Add beta], both ReduceMeans over the same last axes with "
+      "keepdims=1, eps/gamma/beta constant (gamma/beta over the normalized axes only), float or float16, "
+      "every intermediate used only inside the pattern.\n"
+      "Before: the chain above\n"
+      "After:  z = LayerNormalization<axis=-k, epsilon=eps>(x, gamma, beta)";
   p.run_on_graph = [](Graph& g, pass::PassContext& ctx) -> Expected<pass::PassResult> {
     return fusion::run_pattern(g, ctx, "fused", match, rewrite);
   };

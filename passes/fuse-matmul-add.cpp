@@ -70,7 +70,13 @@ void register_fuse_matmul_add(pass::PassRegistry& r) {
   pass::PassInfo p;
   p.name = "fuse-matmul-add";
   p.summary = "Turn a 2-D MatMul with constant weights plus a bias into one Gemm";
-  p.doc = "MatMul(A [M, K], constant B [K, N]) -> Add(bias broadcastable to [M, N]) becomes Gemm(A, B, bias).";
+  p.doc =
+      "Turns a 2-D MatMul with constant weights plus a bias into one Gemm.\n"
+      "Fires when A is known to be 2-D [M, K], B is a constant [K, N], the bias has the same float type and a "
+      "known shape that broadcasts to [M, N] without enlarging it, and the MatMul output feeds only the Add "
+      "(opset >= 7). Not for batched or 1-D MatMul.\n"
+      "Before: y = MatMul(A, B); z = Add(y, bias)\n"
+      "After:  z = Gemm(A, B, bias)";
   p.run_on_graph = [](Graph& g, pass::PassContext& ctx) -> Expected<pass::PassResult> {
     return fusion::run_pattern(g, ctx, "fused", match, rewrite);
   };

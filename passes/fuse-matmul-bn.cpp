@@ -114,9 +114,13 @@ void register_fuse_matmul_bn(pass::PassRegistry& r) {
   p.name = "fuse-matmul-bn";
   p.summary = "Fold an inference BatchNormalization into the Gemm/2-D MatMul before it";
   p.doc =
-      "Gemm or 2-D MatMul with constant weights -> BatchNormalization over the feature axis (inference mode, "
-      "constant parameters) becomes one Gemm whose weight columns are scaled by gamma/sqrt(var+eps) and "
-      "whose C is (C - mean) * gamma/sqrt(var+eps) + beta.";
+      "Folds an inference-mode BatchNormalization over the feature axis into the Gemm or 2-D MatMul before it.\n"
+      "Fires when A is known to be 2-D, the weights are a constant matrix, the BN parameters are constant [F] "
+      "tensors of the weights' type, Gemm's C (if any) does not vary along N, and the producer's output feeds "
+      "only the BN. Not for batched MatMul (BN's axis 1 is then not the feature axis).\n"
+      "Before: y = Gemm(A, B, C) or MatMul(A, B); z = BatchNormalization(y, gamma, beta, mean, var)\n"
+      "After:  z = Gemm(A, B', C'), columns of op(B) scaled by s = gamma/sqrt(var+eps), "
+      "C' = (beta_attr*C - mean)*s + beta.";
   p.run_on_graph = [](Graph& g, pass::PassContext& ctx) -> Expected<pass::PassResult> {
     return fusion::run_pattern(g, ctx, "fused", match, rewrite);
   };

@@ -153,8 +153,14 @@ void register_fuse_pad(pass::PassRegistry& r) {
   p.name = "fuse-pad";
   p.summary = "Fold a constant-mode Pad into the pads of the Conv/AveragePool/MaxPool after it";
   p.doc =
-      "Pad (constant mode, spatial axes only, non-negative) -> Conv (pad value 0), AveragePool (pad value 0, "
-      "count_include_pad=1) or MaxPool (pad value -inf or never above the input) becomes the consumer's pads.";
+      "Folds a constant-mode Pad into the pads of the Conv, AveragePool or MaxPool after it.\n"
+      "Fires when only spatial axes are padded, by constant non-negative amounts, the consumer has auto_pad "
+      "NOTSET, the Pad output feeds only the consumer, and the pad value is what the consumer's own padding "
+      "means: 0 for Conv; 0 for AveragePool with count_include_pad=1 (ceil_mode 0); for MaxPool -inf, or a "
+      "value never above the input (after Relu/Abs/Exp/Sigmoid/Softplus: <= 0; after Clip: <= its min), with "
+      "every window keeping a real element. Pad's attribute (< 11), input (11+) and axes (18+) forms.\n"
+      "Before: t = Pad(x, [0,0,1,1,0,0,1,1]); y = Conv(t, W)\n"
+      "After:  y = Conv<pads=[1,1,1,1]>(x, W)";
   p.run_on_graph = [](Graph& g, pass::PassContext& ctx) -> Expected<pass::PassResult> {
     return fusion::run_pattern(g, ctx, "fused", match, rewrite);
   };

@@ -60,7 +60,12 @@ void register_fuse_transpose_into_gemm(pass::PassRegistry& r) {
   pass::PassInfo p;
   p.name = "fuse-transpose-into-gemm";
   p.summary = "Absorb a 2-D Transpose feeding Gemm's A or B into transA/transB";
-  p.doc = "Transpose<perm=[1,0]> -> Gemm input A or B becomes the Gemm's transA or transB flag (toggled).";
+  p.doc =
+      "Absorbs a 2-D Transpose feeding Gemm's A or B into the transA/transB flag.\n"
+      "Fires when the perm is [1, 0] (or absent with a known 2-D input) and the Transpose output feeds only "
+      "that Gemm input.\n"
+      "Before: t = Transpose<perm=[1,0]>(a); y = Gemm(t, b)\n"
+      "After:  y = Gemm<transA=1>(a, b) (an already set flag is toggled off)";
   p.run_on_graph = [](Graph& g, pass::PassContext& ctx) -> Expected<pass::PassResult> {
     return fusion::run_pattern(g, ctx, "fused", match, rewrite);
   };

@@ -65,3 +65,23 @@ g (float[2,3] x) => (float[2,3] y) {
 }
 )");
 }
+
+TEST_CASE("fuse-consecutive-transposes works inside an If branch", "[pass]") {
+  auto m = test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (bool c, float[2,3] x) => (float[2,3] y) {
+  y = If(c) <then_branch = g1 () => (float[2,3] a) {
+    t = Transpose(x)
+    a = Transpose(t)
+  }, else_branch = g2 () => (float[2,3] b) {
+    b = Identity(x)
+  }>
+}
+)");
+  auto r = apply("fuse-consecutive-transposes", *m);
+  CHECK(r.counter("fused") == 1);
+  const Graph* then_branch = m->graph->nodes()[0]->subgraphs()[0];
+  REQUIRE(then_branch->nodes().size() == 1);
+  CHECK(then_branch->nodes()[0]->op_type == "Identity");  // `a` is the branch's output: its name stays
+  CHECK(then_branch->outputs()[0]->name() == "a");
+}

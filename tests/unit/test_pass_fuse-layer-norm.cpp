@@ -160,3 +160,11 @@ TEST_CASE("fuse-layer-norm and fuse-gelu on tiny_bert raised to opset 20", "[pas
   WARN("tiny_bert rel-l2 after fuse-layer-norm + fuse-gelu: " << e);
   CHECK(e <= 1e-4);
 }
+
+TEST_CASE("fuse-layer-norm fires with a dynamic batch dimension", "[pass]") {
+  std::string text = layer_norm();
+  for (size_t p = text.find("[2,3,8]"); p != std::string::npos; p = text.find("[2,3,8]", p)) text.replace(p, 7, "[N,3,8]");
+  auto m = parse_or_fail(text);
+  CHECK(apply("fuse-layer-norm", *m).counter("fused") == 1);
+  CHECK(count_ops(*m, "LayerNormalization") == 1);
+}
