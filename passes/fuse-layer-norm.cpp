@@ -51,7 +51,8 @@ struct Match {
 // The single consumer of `v` (nullptr unless exactly one use and not a graph output).
 Node* sole_consumer(const Value* v) {
   if (!v || v->uses().size() != 1 || is_any_graph_output(v)) return nullptr;
-  return v->uses()[0].node;
+  Node* n = v->uses()[0].node;
+  return n->graph() == v->graph() ? n : nullptr;
 }
 
 // Normalizes ReduceMean axes to "the last k axes": returns k, or 0 if not that.

@@ -41,7 +41,9 @@ bool is_any_graph_output(const Value* v) {
 }
 
 bool only_feeds(const Value* v, const Node* consumer) {
-  return v && v->uses().size() == 1 && v->uses()[0].node == consumer && !is_any_graph_output(v);
+  // Same graph: a pattern never spans a subgraph boundary.
+  return v && v->uses().size() == 1 && v->uses()[0].node == consumer && consumer->graph() == v->graph() &&
+         !is_any_graph_output(v);
 }
 
 bool used_only_by(const Value* v, const std::vector<const Node*>& nodes) {

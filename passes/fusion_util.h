@@ -27,9 +27,10 @@ bool is_op(const Node* n, std::string_view op);
 Node* producer_of(const Value* v, std::string_view op);
 // `v` is an output of its graph or, directly, of a subgraph below it.
 bool is_any_graph_output(const Value* v);
-// `v` feeds exactly one input slot, of `consumer`, and is not a graph output
-// (of its graph or, through outer scope, any other): the intermediate value
-// of a fusion may then disappear.
+// `v` feeds exactly one input slot, of `consumer` in `v`'s own graph, and is
+// not a graph output (of its graph or, directly, of a subgraph): the
+// intermediate value of a fusion may then disappear. Every link of a pattern
+// goes through this (or an equivalent check), so patterns never span graphs.
 bool only_feeds(const Value* v, const Node* consumer);
 // Every use of `v` is by one of `nodes`, and `v` is not a graph output.
 bool used_only_by(const Value* v, const std::vector<const Node*>& nodes);

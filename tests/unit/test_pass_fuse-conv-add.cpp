@@ -69,3 +69,21 @@ g (double[1,2,4,4] x) => (double[1,2,4,4] z) {
 }
 )");
 }
+
+TEST_CASE("fuse-conv-add does not reach into an enclosing graph", "[pass]") {
+  // The Add in the branch reads the outer Conv's output: the pattern would span
+  // two graphs, so it stays, although y has no other consumer.
+  check_no_fire("fuse-conv-add", R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (bool cond, float[1,2,4,4] x) => (float[1,2,4,4] z) {
+  W = Constant<value = float[2,2,1,1] {1, 2, 3, 4}>()
+  y = Conv(x, W)
+  z = If(cond) <then_branch = g1 () => (float[1,2,4,4] a) {
+    c = Constant<value = float[1,2,1,1] {1, 2}>()
+    a = Add(y, c)
+  }, else_branch = g2 () => (float[1,2,4,4] b) {
+    b = Identity(x)
+  }>
+}
+)");
+}

@@ -50,6 +50,8 @@ void check_gelu(const std::string& text, const std::string& approximate) {
   CHECK(count_ops(*m, "Mul") == 0);
   CHECK(m->graph->outputs()[0]->name() == "y");
   CHECK(exec_rel_l2(*before, *m) <= 1e-5);
+  // ONNX Runtime's Gelu as a second, independent reference.
+  if (auto e = ort_rel_l2(*before, *m)) CHECK(*e <= 1e-5);
 }
 
 }  // namespace
