@@ -18,7 +18,18 @@ void register_builtin_passes(pass::PassRegistry& r) {
   register_eliminate_noop(r);
   register_fold_constants(r);
   register_fold_shapes(r);
+  register_fuse_consecutive_reshapes(r);
+  register_fuse_consecutive_transposes(r);
+  register_fuse_conv_add(r);
+  register_fuse_conv_bn(r);
+  register_fuse_conv_mul(r);
+  register_fuse_gelu(r);
+  register_fuse_layer_norm(r);
+  register_fuse_matmul_add(r);
+  register_fuse_matmul_bn(r);
+  register_fuse_pad(r);
   register_fuse_reshape_chain(r);
+  register_fuse_transpose_into_gemm(r);
   register_hoist_constants(r);
   (void)r;
 }
