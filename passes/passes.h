@@ -6,4 +6,7 @@
 
 namespace effopt::passes {
 
+void register_convert_opset(pass::PassRegistry& r);
+void register_fix_shapes(pass::PassRegistry& r);
+
 }  // namespace effopt::passes

@@ -12,6 +12,8 @@ namespace effopt::passes {
 void register_builtin_passes(pass::PassRegistry& r) {
   // Keep sorted by pass name.
   (void)r;
+  register_convert_opset(r);
+  register_fix_shapes(r);
 }
 
 }  // namespace effopt::passes
