@@ -89,7 +89,9 @@ void register_fix_shapes(pass::PassRegistry& r) {
       "(`x=1,3,224,224`, also `x=1x3x224x224`); with NAME a symbolic dim it gives that dim one size everywhere it "
       "appears (`N=1`). Symbolic dims of a bound input are bound everywhere too, so outputs and value_info stay "
       "consistent. The output model carries the fixed input shapes. A NAME that is neither, a rank mismatch, or a "
-      "size that contradicts a known dim is a usage error (exit 1). Empty `shapes` changes nothing.\n\n"
+      "size that contradicts a known dim is a usage error (exit 1). Empty `shapes` changes nothing. An input "
+      "binding is idempotent; a symbolic-dim binding fails when run again (the dim is gone), so put fix-shapes "
+      "first, outside `repeat` groups. `--check-outputs` sizes its random inputs from these bindings too.\n\n"
       "Before: `x: float32[N,3,224,224]`; `fix-shapes{shapes=x=1,3,224,224}`; after: `x: float32[1,3,224,224]`.";
   p.options = {{"shapes", pass::OptionType::String, "", "bindings NAME=DIMS;NAME2=DIMS (input shape or one symbolic dim)", {}}};
   p.run_on_model = run;

@@ -68,6 +68,24 @@ nlohmann::json pass_json(const pass::PassRun& p) {
   return j;
 }
 
+void add_fix_shapes_bindings(const std::vector<pass::PipelineItem>& items,
+                             std::vector<std::pair<std::string, std::vector<int64_t>>>& out) {
+  for (const pass::PipelineItem& item : items) {
+    if (item.kind == pass::PipelineItem::Kind::Repeat) {
+      add_fix_shapes_bindings(item.body, out);
+      continue;
+    }
+    if (item.pass->name != "fix-shapes") continue;
+    const std::string& spec = item.options.get_string("shapes");
+    for (size_t start = 0; start <= spec.size();) {
+      size_t end = std::min(spec.find(';', start), spec.size());
+      auto b = parse_shape_binding(spec.substr(start, end - start));
+      if (b) out.emplace_back(b->name, b->dims);
+      start = end + 1;
+    }
+  }
+}
+
 }  // namespace
 
 Status run_transform(const GlobalOptions& g, const TransformJob& job) {
@@ -99,6 +117,9 @@ Status run_transform(const GlobalOptions& g, const TransformJob& job) {
       EFFOPT_TRY_ASSIGN(ShapeBinding b, parse_shape_binding(s));
       mo.input_shapes.emplace_back(b.name, b.dims);
     }
+    // Bindings of fix-shapes in the pipeline size the random inputs too
+    // (after --shape, which wins).
+    add_fix_shapes_bindings(job.pipeline.items, mo.input_shapes);
     mo.file_digest = file_sha256;
     mo.on_pass = [](const pass::PassRun& p) {
       std::string counters = counters_text(p.result);

@@ -70,7 +70,7 @@ Expected<std::vector<int64_t>> input_dims(const Value& v, const ManagerOptions& 
       return usage_error("--check-outputs: input '" + v.name() + "' dim " + std::to_string(i) + " is " +
                          (d.param.empty() ? std::string("unknown") : "symbolic ('" + d.param + "')") +
                          ": random inputs need its size; give it with --shape " + v.name() + "=D0,D1,..." +
-                         (d.param.empty() ? "" : " or --shape " + d.param + "=N"));
+                         (d.param.empty() ? "" : " or --shape " + d.param + "=SIZE"));
   }
   return dims;
 }
@@ -201,6 +201,7 @@ class Runner {
                           "--check-outputs: effopt's executor cannot run the input model, so outputs cannot be "
                           "checked: " + r.error().message);
       reference_ = std::move(*r);
+      for (const Value* v : model_.graph->outputs()) output_names_.push_back(v ? v->name() : "");
       run_.outputs_checked = true;
     }
     return ok();
@@ -278,7 +279,6 @@ class Runner {
       return ok();
     }
     pr.outputs_checked = true;
-    const auto& names = model_.graph->outputs();
     if (got.size() != reference_.size())
       return internal_error("pass '" + info.name + "' changed the number of outputs from " +
                             std::to_string(reference_.size()) + " to " + std::to_string(got.size()));
@@ -289,7 +289,8 @@ class Runner {
       double tol = (t == DataType::Float16 || t == DataType::BFloat16) ? opts_.half_tolerance : opts_.tolerance;
       pr.max_rel_l2 = std::max(pr.max_rel_l2, rel);
       if (!(rel <= tol)) {
-        std::string name = i < names.size() && names[i] ? names[i]->name() : std::to_string(i);
+        // Named as before the pipeline (a pass may have renamed it).
+        std::string name = i < output_names_.size() ? output_names_[i] : std::to_string(i);
         if (why.empty()) why = "relative L2 error " + std::to_string(rel) + " > tolerance " + std::to_string(tol);
         return internal_error("pass '" + info.name + "' changed the outputs (a bug in that pass; --check-outputs): " +
                               "output '" + name + "': " + why);
@@ -303,6 +304,7 @@ class Runner {
   PipelineRun run_;
   std::vector<std::pair<std::string, exec::TensorValue>> inputs_;
   Outputs reference_;
+  std::vector<std::string> output_names_;
   std::unordered_map<const PipelineItem*, int> group_number_;  // in pipeline order, from 1
 
   void number_groups(const std::vector<PipelineItem>& items) {

@@ -61,6 +61,12 @@ void register_broken_passes(pass::PassRegistry& r) {
   l.lossy = true;
   l.run_on_graph = add_one;
   r.add(std::move(l));
+  pass::PassInfo f;
+  f.name = "test-read-file";
+  f.summary = "test only: takes a file option and changes nothing";
+  f.options = {{"file", pass::OptionType::File, "", "any file", {}}};
+  f.run_on_graph = [](Graph&, pass::PassContext&) -> Expected<pass::PassResult> { return pass::PassResult{}; };
+  r.add(std::move(f));
 }
 
 }  // namespace effopt::test

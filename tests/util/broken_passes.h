@@ -8,7 +8,8 @@
 
 namespace effopt::test {
 
-// Adds test-break-graph, test-add-one and test-lossy-add-one (once).
+// Adds test-break-graph, test-add-one, test-lossy-add-one and
+// test-read-file{file=...} (a File option; changes nothing), once.
 void register_broken_passes(pass::PassRegistry& r);
 
 }  // namespace effopt::test
