@@ -26,4 +26,7 @@ void register_fuse_pad(pass::PassRegistry& r);
 void register_fuse_reshape_chain(pass::PassRegistry& r);
 void register_fuse_transpose_into_gemm(pass::PassRegistry& r);
 void register_hoist_constants(pass::PassRegistry& r);
+void register_convert_opset(pass::PassRegistry& r);
+void register_fix_shapes(pass::PassRegistry& r);
+
 }  // namespace effopt::passes

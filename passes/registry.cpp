@@ -32,6 +32,8 @@ void register_builtin_passes(pass::PassRegistry& r) {
   register_fuse_transpose_into_gemm(r);
   register_hoist_constants(r);
   (void)r;
+  register_convert_opset(r);
+  register_fix_shapes(r);
 }
 
 }  // namespace effopt::passes

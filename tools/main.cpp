@@ -20,6 +20,9 @@ std::function<Status()> setup_inspect(CLI::App& sub, GlobalOptions& g);
 std::function<Status()> setup_report(CLI::App& sub, GlobalOptions& g);
 std::function<Status()> setup_check(CLI::App& sub, GlobalOptions& g);
 std::function<Status()> setup_compare(CLI::App& sub, GlobalOptions& g);
+std::function<Status()> setup_passes(CLI::App& sub, GlobalOptions& g);
+std::function<Status()> setup_run(CLI::App& sub, GlobalOptions& g);
+std::function<Status()> setup_fuse(CLI::App& sub, GlobalOptions& g);
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
@@ -29,6 +32,10 @@ const std::vector<Command>& commands() {
        setup_report},
       {"check", "Fail (exit 3) when a model exceeds a budget: --max-bytes, --max-macs, ...", setup_check},
       {"compare", "Compare two models' outputs (or a model with expected outputs): errors, SQNR, top-1, accuracy", setup_compare},
+      {"passes", "List the passes with their options (or one pass with its docs; --markdown: docs/passes.md)",
+       setup_passes},
+      {"run", "Run a pass pipeline: --passes 'a,b{key=value},repeat{max-iterations=8}(c,d)'", setup_run},
+      {"fuse", "Lossless cleanup and operator fusion (the named fuse pipeline); --opset N converts first", setup_fuse},
   };
   return table;
 }

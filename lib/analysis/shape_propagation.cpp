@@ -768,7 +768,9 @@ Status apply_shape_bindings(Model& model, const std::vector<ShapeBinding>& bindi
       // Symbolic dims named in the input are bound everywhere, consistently.
       if (in->type.shape)
         for (size_t i = 0; i < b.dims.size(); ++i) {
-          const Dim& d = (*in->type.shape)[i];
+          // A copy: binding rewrites this very dim, and a reference to its
+          // param would then match every unnamed dim.
+          const Dim d = (*in->type.shape)[i];
           if (!d.is_known() && !d.param.empty()) bind_param_everywhere(g, d.param, b.dims[i]);
         }
       Shape s;

@@ -17,6 +17,7 @@ const char* type_name(OptionType t) {
     case OptionType::Float: return "a number";
     case OptionType::String: return "a string";
     case OptionType::Enum: return "one of";
+    case OptionType::File: return "a file path";
   }
   return "?";
 }
@@ -76,6 +77,7 @@ Status check_option_value(const OptionSpec& spec, std::string_view value) {
       return ok();
     }
     case OptionType::String: return ok();
+    case OptionType::File: return ok();  // "" = no file; the pass says whether it needs one
     case OptionType::Enum: {
       if (std::find(spec.choices.begin(), spec.choices.end(), value) != spec.choices.end()) return ok();
       std::string list;
@@ -178,28 +180,37 @@ int64_t PassContext::opset(std::string_view domain) const {
 void PassRegistry::add(PassInfo info) {
   assert(!find(info.name) && "pass registered twice");
   assert(static_cast<bool>(info.run_on_graph) != static_cast<bool>(info.run_on_model));
-  passes_.push_back(std::move(info));
+  passes_.push_back(std::make_unique<PassInfo>(std::move(info)));
 }
 
 const PassInfo* PassRegistry::find(std::string_view name) const {
-  for (const PassInfo& p : passes_)
-    if (p.name == name) return &p;
+  for (const auto& p : passes_)
+    if (p->name == name) return p.get();
   return nullptr;
 }
 
 std::vector<const PassInfo*> PassRegistry::all() const {
   std::vector<const PassInfo*> out;
-  for (const PassInfo& p : passes_) out.push_back(&p);
+  for (const auto& p : passes_) out.push_back(p.get());
   std::sort(out.begin(), out.end(), [](const PassInfo* a, const PassInfo* b) { return a->name < b->name; });
   return out;
+}
+
+bool PassRegistry::remove(std::string_view name) {
+  for (auto it = passes_.begin(); it != passes_.end(); ++it)
+    if ((*it)->name == name) {
+      passes_.erase(it);
+      return true;
+    }
+  return false;
 }
 
 std::string PassRegistry::nearest(std::string_view name) const {
   std::string best;
   size_t best_d = SIZE_MAX;
-  for (const PassInfo& p : passes_) {
-    size_t d = edit_distance(name, p.name);
-    if (d < best_d) best_d = d, best = p.name;
+  for (const auto& p : passes_) {
+    size_t d = edit_distance(name, p->name);
+    if (d < best_d) best_d = d, best = p->name;
   }
   return best;
 }

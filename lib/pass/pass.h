@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -26,7 +27,11 @@
 
 namespace effopt::pass {
 
-enum class OptionType { Bool, Int, Float, String, Enum };
+// File: a path to a file the pass reads (calibration data, a sensitivity
+// table). The pipeline recorded in outputs and reports names such a file by
+// its file name and SHA-256, never by its path (lib/pass/pipeline.h), so
+// output bytes do not depend on where the files live.
+enum class OptionType { Bool, Int, Float, String, Enum, File };
 
 // One typed option of a pass. Values are kept as text in the pipeline
 // (`name=value`) and checked against the spec when parsed.
@@ -54,7 +59,7 @@ class PassOptions {
   bool get_bool(std::string_view name) const;
   int64_t get_int(std::string_view name) const;
   double get_float(std::string_view name) const;
-  const std::string& get_string(std::string_view name) const;  // String and Enum
+  const std::string& get_string(std::string_view name) const;  // String, Enum and File
   // `key=value key2=value2` in spec order, every option present.
   std::string print() const;
   const std::vector<std::pair<std::string, std::string>>& values() const { return values_; }
@@ -117,6 +122,9 @@ class PassRegistry {
   std::vector<const PassInfo*> all() const;
   // The registered name closest to `name` (edit distance), for "did you mean".
   std::string nearest(std::string_view name) const;
+  // Removes a pass added by a test (pointers to other passes stay valid);
+  // false if there is none of that name.
+  bool remove(std::string_view name);
 
   // The registry with every built-in pass; tests may add their own
   // (deliberately broken) passes to it. Defined in passes/registry.cpp, so
@@ -124,7 +132,9 @@ class PassRegistry {
   static PassRegistry& global();
 
  private:
-  std::vector<PassInfo> passes_;
+  // Held by pointer: PassInfo pointers (kept by parsed pipelines and
+  // PassOptions) stay valid when tests add or remove passes.
+  std::vector<std::unique_ptr<PassInfo>> passes_;
 };
 
 // Applies one pass to a model with the given options: model-scoped passes run

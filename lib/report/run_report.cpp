@@ -15,6 +15,9 @@ nlohmann::json RunReport::to_json() const {
   j["output"] = {{"path", output_}, {"bytes", out_bytes_}, {"external_bytes", out_external_}};
   j["pipeline"] = pipeline_;
   j["changes"] = changes_;
+  j["passes"] = passes_;
+  j["groups"] = groups_;
+  if (!checks_.is_null()) j["checks"] = checks_;
   j["seconds"] = seconds_;
   return j;
 }

@@ -17,6 +17,13 @@ class RunReport {
   void add_change(const std::string& key, nlohmann::json value) { changes_[key] = std::move(value); }
   void set_output_bytes(uint64_t model, uint64_t external) { out_bytes_ = model; out_external_ = external; }
   void set_seconds(double s) { seconds_ = s; }
+  // Per-pass section ("passes": one object per pass run, in order: name,
+  // options, group, seconds, changed, counters, notes, nodes_before,
+  // nodes_after, outputs_checked, max_rel_l2) and the fixed-point groups
+  // ("groups": name, max_iterations, iterations, limit_reached).
+  void add_pass(nlohmann::json pass) { passes_.push_back(std::move(pass)); }
+  void add_group(nlohmann::json group) { groups_.push_back(std::move(group)); }
+  void set_checks(nlohmann::json checks) { checks_ = std::move(checks); }
   nlohmann::json to_json() const;
 
  private:
@@ -24,6 +31,7 @@ class RunReport {
   nlohmann::json changes_ = nlohmann::json::object();
   uint64_t out_bytes_ = 0, out_external_ = 0;
   double seconds_ = 0;
+  nlohmann::json passes_ = nlohmann::json::array(), groups_ = nlohmann::json::array(), checks_;
 };
 
 }  // namespace effopt

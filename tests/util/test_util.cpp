@@ -48,6 +48,10 @@ TempDir::~TempDir() {
 
 
 RunResult run_effopt(const std::vector<std::string>& args, const std::string& stdin_file) {
+  return run_program(EFFOPT_BIN, args, stdin_file);
+}
+
+RunResult run_program(const std::string& binary, const std::vector<std::string>& args, const std::string& stdin_file) {
   TempDir io;
   std::string out_path = io.file("stdout"), err_path = io.file("stderr");
   posix_spawn_file_actions_t fa;
@@ -55,14 +59,14 @@ RunResult run_effopt(const std::vector<std::string>& args, const std::string& st
   posix_spawn_file_actions_addopen(&fa, 0, stdin_file.empty() ? "/dev/null" : stdin_file.c_str(), O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  std::vector<std::string> all = {EFFOPT_BIN};
+  std::vector<std::string> all = {binary};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : all) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid;
   RunResult r;
-  int rc = posix_spawn(&pid, EFFOPT_BIN, &fa, nullptr, argv.data(), environ);
+  int rc = posix_spawn(&pid, binary.c_str(), &fa, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   REQUIRE(rc == 0);
   int status = 0;

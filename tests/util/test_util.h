@@ -36,6 +36,9 @@ struct RunResult {
 };
 // Runs the effopt binary with `args` (no shell), stdin from `stdin_file` if given.
 RunResult run_effopt(const std::vector<std::string>& args, const std::string& stdin_file = "");
+// Same with another binary (e.g. effopt_test_passes).
+RunResult run_program(const std::string& binary, const std::vector<std::string>& args,
+                      const std::string& stdin_file = "");
 
 // Parses ONNX text and fails the current test on error.
 std::unique_ptr<Model> parse_or_fail(const std::string& text);

@@ -1,0 +1,352 @@
+// The pass manager (manager.h): runs pipelines, iterates groups to a fixed
+// point, and guards every pass with the verifier and the output check.
+#include "pass/manager.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <unordered_map>
+
+#include "exec/executor.h"
+#include "ir/verifier.h"
+
+namespace effopt::pass {
+
+size_t count_nodes(const Model& model) {
+  size_t n = 0;
+  auto count = [&n](Graph& g) { n += g.nodes().size(); };
+  if (model.graph) for_each_graph(*model.graph, count);
+  for (const Function& f : model.functions)
+    if (f.body) for_each_graph(*f.body, count);
+  return n;
+}
+
+namespace {
+
+// ---- Seeded random inputs for --check-outputs. Kept small and private: the
+// values only need to exercise the graph the same way before and after.
+
+uint64_t splitmix64(uint64_t& state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
+  return h;
+}
+
+Expected<std::vector<int64_t>> input_dims(const Value& v, const ManagerOptions& opts) {
+  for (const auto& [name, dims] : opts.input_shapes)
+    if (name == v.name()) {
+      if (v.type.shape && v.type.shape->size() != dims.size())
+        return usage_error("--check-outputs: input '" + v.name() + "' has rank " +
+                           std::to_string(v.type.shape->size()) + ", --shape gives " + std::to_string(dims.size()) +
+                           " dims");
+      return dims;
+    }
+  if (!v.type.is_tensor() || !v.type.shape)
+    return usage_error("--check-outputs: input '" + v.name() + "' has no known shape; give it with --shape " +
+                       v.name() + "=D0,D1,...");
+  std::vector<int64_t> dims;
+  for (size_t i = 0; i < v.type.shape->size(); ++i) {
+    const Dim& d = (*v.type.shape)[i];
+    if (d.is_known()) {
+      dims.push_back(*d.value);
+      continue;
+    }
+    bool bound = false;
+    for (const auto& [name, val] : opts.input_shapes)
+      if (!d.param.empty() && name == d.param && val.size() == 1) {
+        dims.push_back(val[0]);
+        bound = true;
+        break;
+      }
+    if (!bound)
+      return usage_error("--check-outputs: input '" + v.name() + "' dim " + std::to_string(i) + " is " +
+                         (d.param.empty() ? std::string("unknown") : "symbolic ('" + d.param + "')") +
+                         ": random inputs need its size; give it with --shape " + v.name() + "=D0,D1,..." +
+                         (d.param.empty() ? "" : " or --shape " + d.param + "=SIZE"));
+  }
+  return dims;
+}
+
+Expected<std::vector<std::pair<std::string, exec::TensorValue>>> random_inputs(const Model& model,
+                                                                               const ManagerOptions& opts) {
+  std::vector<std::pair<std::string, exec::TensorValue>> out;
+  for (const Value* v : model.graph->inputs()) {
+    if (v->initializer) continue;
+    EFFOPT_TRY_ASSIGN(std::vector<int64_t> dims, input_dims(*v, opts));
+    DataType t = v->type.elem_type;
+    if (exec::element_size(t) == 0)
+      return invalid_model(std::string("--check-outputs: input '") + v->name() + "' has element type " +
+                           data_type_name(t) + ", which the random inputs do not cover");
+    exec::TensorValue tv = exec::TensorValue::allocate(t, dims);
+    uint64_t state = opts.seed ^ fnv1a(v->name());
+    auto unit = [&state] { return static_cast<double>(splitmix64(state) >> 11) * 0x1.0p-53; };  // [0, 1)
+    uint64_t n = tv.element_count();
+    std::byte* raw = tv.mutable_raw();
+    for (uint64_t i = 0; i < n; ++i) {
+      double f = unit() * 2 - 1;  // floats in [-1, 1)
+      int64_t k = static_cast<int64_t>(unit() * 10);  // integers in [0, 10)
+      switch (t) {
+        case DataType::Float: reinterpret_cast<float*>(raw)[i] = static_cast<float>(f); break;
+        case DataType::Double: reinterpret_cast<double*>(raw)[i] = f; break;
+        case DataType::Float16: reinterpret_cast<uint16_t*>(raw)[i] = exec::float_to_half(static_cast<float>(f)); break;
+        case DataType::BFloat16: reinterpret_cast<uint16_t*>(raw)[i] = exec::float_to_bf16(static_cast<float>(f)); break;
+        case DataType::Bool: reinterpret_cast<uint8_t*>(raw)[i] = k % 2; break;
+        case DataType::Int8: reinterpret_cast<int8_t*>(raw)[i] = static_cast<int8_t>(k); break;
+        case DataType::UInt8: reinterpret_cast<uint8_t*>(raw)[i] = static_cast<uint8_t>(k); break;
+        case DataType::Int16: reinterpret_cast<int16_t*>(raw)[i] = static_cast<int16_t>(k); break;
+        case DataType::UInt16: reinterpret_cast<uint16_t*>(raw)[i] = static_cast<uint16_t>(k); break;
+        case DataType::Int32: reinterpret_cast<int32_t*>(raw)[i] = static_cast<int32_t>(k); break;
+        case DataType::UInt32: reinterpret_cast<uint32_t*>(raw)[i] = static_cast<uint32_t>(k); break;
+        case DataType::Int64: reinterpret_cast<int64_t*>(raw)[i] = k; break;
+        case DataType::UInt64: reinterpret_cast<uint64_t*>(raw)[i] = static_cast<uint64_t>(k); break;
+        default:
+          return invalid_model(std::string("--check-outputs: input '") + v->name() + "' has element type " +
+                               data_type_name(t) + ", which the random inputs do not cover");
+      }
+    }
+    out.emplace_back(v->name(), std::move(tv));
+  }
+  return out;
+}
+
+using Outputs = std::vector<exec::TensorValue>;
+
+// Runs the model; `when` says where in the pipeline, for messages.
+Expected<Outputs> execute(const Model& model, const std::vector<std::pair<std::string, exec::TensorValue>>& inputs,
+                          int threads) {
+  exec::RunOptions ro;
+  ro.threads = threads;
+  EFFOPT_TRY_ASSIGN(auto session, exec::Session::create(model, ro));
+  return session->run(inputs);
+}
+
+double to_double(const exec::TensorValue& t, uint64_t i) {
+  switch (t.dtype()) {
+    case DataType::Float: return t.data<float>()[i];
+    case DataType::Double: return t.data<double>()[i];
+    case DataType::Float16: return exec::half_to_float(t.data<uint16_t>()[i]);
+    case DataType::BFloat16: return exec::bf16_to_float(t.data<uint16_t>()[i]);
+    default: return 0;
+  }
+}
+
+bool is_float_type(DataType t) {
+  return t == DataType::Float || t == DataType::Double || t == DataType::Float16 || t == DataType::BFloat16;
+}
+
+// Compares one output; returns the relative L2 error (+inf on a type, shape,
+// NaN-position or non-float mismatch) and says what differs in `why`.
+double compare_output(const exec::TensorValue& ref, const exec::TensorValue& got, std::string& why) {
+  const double inf = std::numeric_limits<double>::infinity();
+  if (ref.dtype() != got.dtype()) {
+    why = std::string("element type ") + data_type_name(ref.dtype()) + " became " + data_type_name(got.dtype());
+    return inf;
+  }
+  if (ref.dims() != got.dims()) {
+    why = "shape " + exec::dims_to_string(ref.dims()) + " became " + exec::dims_to_string(got.dims());
+    return inf;
+  }
+  uint64_t n = ref.element_count();
+  if (!is_float_type(ref.dtype())) {
+    uint64_t differ = 0;
+    size_t es = exec::element_size(ref.dtype());
+    for (uint64_t i = 0; i < n; ++i)
+      if (std::memcmp(ref.raw() + i * es, got.raw() + i * es, es) != 0) ++differ;
+    if (differ) why = std::to_string(differ) + " of " + std::to_string(n) + " elements differ";
+    return differ ? inf : 0;
+  }
+  double diff2 = 0, ref2 = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    double a = to_double(ref, i), b = to_double(got, i);
+    if (std::isnan(a) || std::isnan(b)) {
+      if (std::isnan(a) && std::isnan(b)) continue;
+      why = "element " + std::to_string(i) + " is " + std::to_string(a) + " before and " + std::to_string(b) + " after";
+      return inf;
+    }
+    if (std::isinf(a) || std::isinf(b)) {
+      if (a == b) continue;
+      why = "element " + std::to_string(i) + " is " + std::to_string(a) + " before and " + std::to_string(b) + " after";
+      return inf;
+    }
+    diff2 += (a - b) * (a - b);
+    ref2 += a * a;
+  }
+  // An all-zero reference: the absolute L2 error stands in for the relative one.
+  double rel = ref2 > 0 ? std::sqrt(diff2 / ref2) : std::sqrt(diff2);
+  return rel;
+}
+
+class Runner {
+ public:
+  Runner(Model& model, const ManagerOptions& opts, const Pipeline& p) : model_(model), opts_(opts) {
+    number_groups(p.items);
+  }
+
+  Status start() {
+    if (!model_.graph) return invalid_model("the model has no graph");
+    if (auto v = verify(model_); !v) return invalid_model("the input model fails verification: " + v.error().message);
+    if (opts_.check_outputs) {
+      EFFOPT_TRY_ASSIGN(inputs_, random_inputs(model_, opts_));
+      auto r = execute(model_, inputs_, opts_.threads);
+      if (!r)
+        return make_error(r.error().kind == ErrorKind::Internal ? ErrorKind::Internal : ErrorKind::InvalidModel,
+                          "--check-outputs: effopt's executor cannot run the input model, so outputs cannot be "
+                          "checked: " + r.error().message);
+      reference_ = std::move(*r);
+      for (const Value* v : model_.graph->outputs()) output_names_.push_back(v ? v->name() : "");
+      run_.outputs_checked = true;
+    }
+    return ok();
+  }
+
+  Status run_items(const std::vector<PipelineItem>& items, const std::string& group, bool& changed) {
+    for (const PipelineItem& item : items) {
+      if (item.kind == PipelineItem::Kind::Pass) {
+        EFFOPT_TRY(run_pass(item, group, changed));
+        continue;
+      }
+      GroupRun gr;
+      gr.name = std::string(kRepeatKeyword) + "#" + std::to_string(group_number_.at(&item));
+      gr.max_iterations = item.max_iterations();
+      bool last_changed = false;
+      for (int64_t it = 1; it <= gr.max_iterations; ++it) {
+        last_changed = false;
+        std::string where = (group.empty() ? "" : group + " > ") + gr.name + " iteration " + std::to_string(it);
+        EFFOPT_TRY(run_items(item.body, where, last_changed));
+        gr.iterations = it;
+        changed = changed || last_changed;
+        if (!last_changed) break;
+      }
+      gr.limit_reached = last_changed;
+      if (opts_.on_group) opts_.on_group(gr);
+      run_.groups.push_back(gr);
+    }
+    return ok();
+  }
+
+  Status finish() {
+    if (auto v = verify(model_); !v)
+      return internal_error("the pipeline produced an invalid graph (a bug in one of its passes; --verify-each "
+                            "names it): " + v.error().message);
+    return ok();
+  }
+
+  PipelineRun take() { return std::move(run_); }
+
+ private:
+  Status run_pass(const PipelineItem& item, const std::string& group, bool& changed) {
+    const PassInfo& info = *item.pass;
+    PassRun pr;
+    pr.name = info.name;
+    pr.options = print_options(item.options);
+    pr.group = group;
+    pr.nodes_before = count_nodes(model_);
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = apply_pass(info, model_, item.options, opts_.threads);
+    pr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!r) return std::move(r).error().context("pass '" + info.name + "'");
+    pr.result = std::move(*r);
+    pr.nodes_after = count_nodes(model_);
+    changed = changed || pr.result.changed;
+    run_.changed = run_.changed || pr.result.changed;
+    if (opts_.verify_each)
+      if (auto v = verify(model_); !v)
+        return internal_error("pass '" + info.name + "' broke the graph (a bug in that pass; --verify-each): " +
+                              v.error().message);
+    if (opts_.check_outputs) EFFOPT_TRY(check(info, pr));
+    if (opts_.on_pass) opts_.on_pass(pr);
+    run_.passes.push_back(std::move(pr));
+    return ok();
+  }
+
+  Status check(const PassInfo& info, PassRun& pr) {
+    auto r = execute(model_, inputs_, opts_.threads);
+    if (!r)
+      return make_error(r.error().kind == ErrorKind::Usage ? ErrorKind::Usage : ErrorKind::Internal,
+                        "--check-outputs: after pass '" + info.name + "' effopt's executor cannot run the model "
+                        "(it ran before; a bug in that pass or a kernel the executor lacks): " + r.error().message);
+    Outputs got = std::move(*r);
+    if (info.lossy) {  // checked by its own quality guards; its result is the new reference
+      reference_ = std::move(got);
+      return ok();
+    }
+    pr.outputs_checked = true;
+    if (got.size() != reference_.size())
+      return internal_error("pass '" + info.name + "' changed the number of outputs from " +
+                            std::to_string(reference_.size()) + " to " + std::to_string(got.size()));
+    for (size_t i = 0; i < got.size(); ++i) {
+      std::string why;
+      double rel = compare_output(reference_[i], got[i], why);
+      DataType t = reference_[i].dtype();
+      double tol = (t == DataType::Float16 || t == DataType::BFloat16) ? opts_.half_tolerance : opts_.tolerance;
+      pr.max_rel_l2 = std::max(pr.max_rel_l2, rel);
+      if (!(rel <= tol)) {
+        // Named as before the pipeline (a pass may have renamed it).
+        std::string name = i < output_names_.size() ? output_names_[i] : std::to_string(i);
+        if (why.empty()) why = "relative L2 error " + std::to_string(rel) + " > tolerance " + std::to_string(tol);
+        return internal_error("pass '" + info.name + "' changed the outputs (a bug in that pass; --check-outputs): " +
+                              "output '" + name + "': " + why);
+      }
+    }
+    return ok();
+  }
+
+  Model& model_;
+  const ManagerOptions& opts_;
+  PipelineRun run_;
+  std::vector<std::pair<std::string, exec::TensorValue>> inputs_;
+  Outputs reference_;
+  std::vector<std::string> output_names_;
+  std::unordered_map<const PipelineItem*, int> group_number_;  // in pipeline order, from 1
+
+  void number_groups(const std::vector<PipelineItem>& items) {
+    for (const PipelineItem& item : items)
+      if (item.kind == PipelineItem::Kind::Repeat) {
+        int n = static_cast<int>(group_number_.size()) + 1;
+        group_number_[&item] = n;
+        number_groups(item.body);
+      }
+  }
+};
+
+Status check_file_digests(const std::vector<PipelineItem>& items, const FileDigest& digest) {
+  for (const PipelineItem& item : items) {
+    if (item.kind == PipelineItem::Kind::Repeat) {
+      EFFOPT_TRY(check_file_digests(item.body, digest));
+      continue;
+    }
+    const auto& values = item.options.values();
+    for (size_t i = 0; i < values.size(); ++i) {
+      if (item.pass->options[i].type != OptionType::File) continue;
+      auto [path, hex] = split_file_value(values[i].second);
+      if (hex.empty()) continue;
+      EFFOPT_TRY_ASSIGN(std::string actual, digest(path));
+      if (actual != hex)
+        return usage_error("pass '" + item.pass->name + "' option '" + values[i].first + "': " + path +
+                           " has SHA-256 " + actual + ", the pipeline records " + hex);
+    }
+  }
+  return ok();
+}
+
+}  // namespace
+
+Expected<PipelineRun> run_pipeline(const Pipeline& pipeline, Model& model, const ManagerOptions& opts) {
+  if (opts.file_digest) EFFOPT_TRY(check_file_digests(pipeline.items, opts.file_digest));
+  Runner runner(model, opts, pipeline);
+  EFFOPT_TRY(runner.start());
+  bool changed = false;
+  EFFOPT_TRY(runner.run_items(pipeline.items, "", changed));
+  EFFOPT_TRY(runner.finish());
+  return runner.take();
+}
+
+}  // namespace effopt::pass

@@ -1,0 +1,27 @@
+// Named pipelines: the pipelines behind commands (`effopt fuse`; quantize and
+// prune later), in one table (named_pipelines.cpp), as pipeline text.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace effopt::pass {
+
+struct NamedPipeline {
+  std::string name;     // the command that runs it
+  std::string summary;
+  std::string text;     // pipeline text (pipeline.h); "" = no pass yet
+};
+
+const std::vector<NamedPipeline>& named_pipelines();
+// nullptr if there is none of that name.
+const NamedPipeline* find_named_pipeline(const std::string& name);
+
+// `effopt fuse`'s pipeline: convert-opset{to=N} first when `opset` is not 0,
+// then fix-shapes{shapes=...} when `shapes` is not empty (NAME=DIMS entries,
+// as --shape takes them), then the named "fuse" pipeline. Never raises the
+// opset by itself.
+std::string fuse_pipeline_text(int64_t opset, const std::vector<std::string>& shapes);
+
+}  // namespace effopt::pass

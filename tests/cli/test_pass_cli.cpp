@@ -1,0 +1,321 @@
+// effopt passes / run / fuse and convert --opset through the pass manager:
+// listings, --print-pipeline, metadata_props, the report's per-pass section
+// (validated against docs/report.schema.json), and the guards' exit 5 with no
+// output file (effopt_test_passes: the CLI plus deliberately broken passes).
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "onnx/model_io.h"
+#include "report/json_schema.h"
+#include "util/test_util.h"
+
+using namespace effopt;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* kModel = R"(
+<ir_version: 7, opset_import: ["" : 11], producer_name: "pass-cli-test", producer_version: "3.1">
+g (float[N,4] X) => (float[N,4] Y) {
+  S = Softmax<axis = 1>(X)
+  Y = Relu(S)
+}
+)";
+
+std::string write_model(const test::TempDir& dir, const std::string& name = "m.onnx") {
+  auto m = test::parse_or_fail(kModel);
+  std::string path = dir.file(name);
+  REQUIRE(save_model(*m, path));
+  return path;
+}
+
+std::unique_ptr<Model> load(const std::string& path) {
+  auto m = load_model(path);
+  INFO(path << (m ? "" : ": " + m.error().message));
+  REQUIRE(m);
+  return std::move(*m);
+}
+
+json parse_valid(const std::string& text) {
+  std::ifstream in(std::string(EFFOPT_SOURCE_DIR) + "/docs/report.schema.json");
+  REQUIRE(in);
+  json schema = json::parse(in);
+  json j = json::parse(text);
+  auto errors = validate_json(j, schema);
+  std::string all;
+  for (auto& e : errors) all += e + "\n";
+  INFO(all);
+  REQUIRE(errors.empty());
+  return j;
+}
+
+bool no_temp_files(const fs::path& dir) {
+  for (auto& e : fs::directory_iterator(dir))
+    if (e.path().filename().string().find(".effopt-tmp-") != std::string::npos) return false;
+  return true;
+}
+
+test::RunResult run_test_passes(const std::vector<std::string>& args) {
+  return test::run_program(EFFOPT_TEST_PASSES_BIN, args);
+}
+
+std::string sha256sum(const std::string& path) {
+  std::string cmd = "sha256sum '" + path + "'";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  REQUIRE(p);
+  char buf[65] = {};
+  size_t n = std::fread(buf, 1, 64, p);
+  ::pclose(p);
+  REQUIRE(n == 64);
+  return std::string(buf, 64);
+}
+
+}  // namespace
+
+TEST_CASE("passes lists every pass with its options; passes NAME shows its docs", "[cli][passes]") {
+  auto r = test::run_effopt({"passes"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  for (const char* s : {"fix-shapes", "convert-opset", "shapes=\"\"  string:", "to=0  int (0..21):"})
+    CHECK(r.out.find(s) != std::string::npos);
+  auto one = test::run_effopt({"passes", "fix-shapes"});
+  REQUIRE(one.exit_code == 0);
+  CHECK(one.out.find("onnx-simplifier") != std::string::npos);
+  CHECK(one.out.find("Before:") != std::string::npos);  // the docs, not only the summary
+  CHECK(one.out.find("convert-opset") == std::string::npos);
+  auto bad = test::run_effopt({"passes", "fix-shape"});
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.err.find("did you mean 'fix-shapes'") != std::string::npos);
+  auto md = test::run_effopt({"passes", "--markdown"});
+  REQUIRE(md.exit_code == 0);
+  CHECK(md.out == test::read_file(std::string(EFFOPT_SOURCE_DIR) + "/docs/passes.md"));
+}
+
+TEST_CASE("run: a bad pipeline is a usage error with a caret; nothing is written", "[cli][run]") {
+  test::TempDir d;
+  std::string model = write_model(d);
+  std::string out = d.file("out.onnx");
+  auto r = test::run_effopt({"run", model, "--passes", "fix-shapes,convert-opset{to=13 bogus=1}", "-o", out});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("unknown option 'bogus' (valid options: to)") != std::string::npos);
+  CHECK(r.err.find("  fix-shapes,convert-opset{to=13 bogus=1}\n" + std::string(2 + 31, ' ') + "^") !=
+        std::string::npos);
+  CHECK_FALSE(fs::exists(out));
+}
+
+TEST_CASE("run: the output records effopt.version and the expanded pipeline, keeping the producer", "[cli][run]") {
+  test::TempDir d;
+  std::string model = write_model(d);
+  std::string out = d.file("out.onnx");
+  auto r = test::run_effopt({"run", model, "--passes", "fix-shapes{shapes=N=2}, convert-opset{to=13}", "-o", out});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto m = load(out);
+  CHECK(m->metadata("effopt.version") == EFFOPT_VERSION);
+  CHECK(m->metadata("effopt.pipeline") == "fix-shapes{shapes=N=2},convert-opset{to=13}");
+  CHECK(m->producer_name == "pass-cli-test");
+  CHECK(m->producer_version == "3.1");
+  CHECK(m->opset() == 13);
+  CHECK(m->graph->inputs()[0]->type.to_string() == "float32[2,4]");
+  // One log line per pass at info level.
+  CHECK(r.err.find("pass fix-shapes: ") != std::string::npos);
+  CHECK(r.err.find("pass convert-opset: ") != std::string::npos);
+  // Default output name: model.opt.onnx.
+  auto r2 = test::run_effopt({"run", model, "--passes", "fix-shapes"});
+  REQUIRE(r2.exit_code == 0);
+  CHECK(fs::exists(d.file("m.opt.onnx")));
+}
+
+TEST_CASE("--print-pipeline prints the expanded pipeline, which parses back to itself", "[cli][run]") {
+  auto r = test::run_effopt({"run", "--passes", "repeat{max-iterations=3}(fix-shapes),convert-opset", "--print-pipeline"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out == "repeat{max-iterations=3}(fix-shapes{shapes=\"\"}),convert-opset{to=0}\n");
+  std::string printed = r.out.substr(0, r.out.size() - 1);
+  auto again = test::run_effopt({"run", "--passes", printed, "--print-pipeline"});
+  REQUIRE(again.exit_code == 0);
+  CHECK(again.out == r.out);
+  // With a model it is a usage error (it reads and writes nothing).
+  test::TempDir d;
+  auto both = test::run_effopt({"run", write_model(d), "--passes", "fix-shapes", "--print-pipeline"});
+  CHECK(both.exit_code == 1);
+  auto none = test::run_effopt({"run", "--passes", "fix-shapes"});
+  CHECK(none.exit_code == 1);
+  CHECK(none.err.find("give a MODEL") != std::string::npos);
+}
+
+TEST_CASE("fuse: --opset and --shape come first; fuse never raises the opset by itself", "[cli][fuse]") {
+  auto p = test::run_effopt({"fuse", "--print-pipeline", "--opset", "17", "--shape", "X=2,4"});
+  INFO(p.err);
+  REQUIRE(p.exit_code == 0);
+  CHECK(p.out.rfind("convert-opset{to=17},fix-shapes{shapes=X=2,4}", 0) == 0);
+  test::TempDir d;
+  std::string model = write_model(d);
+  auto r = test::run_effopt({"fuse", model, "-o", d.file("f.onnx")});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto m = load(d.file("f.onnx"));
+  CHECK(m->opset() == 11);
+  CHECK(m->metadata("effopt.version") == EFFOPT_VERSION);
+  auto plain = test::run_effopt({"fuse", "--print-pipeline"});
+  REQUIRE(plain.exit_code == 0);
+  CHECK(m->metadata("effopt.pipeline") + "\n" == plain.out);
+  auto r14 = test::run_effopt({"fuse", model, "-o", d.file("f14.onnx"), "--opset", "14", "--shape", "N=3"});
+  INFO(r14.err);
+  REQUIRE(r14.exit_code == 0);
+  auto m14 = load(d.file("f14.onnx"));
+  CHECK(m14->opset() == 14);
+  CHECK(m14->graph->inputs()[0]->type.to_string() == "float32[3,4]");
+  CHECK(m14->metadata("effopt.pipeline").rfind("convert-opset{to=14},fix-shapes{shapes=N=3}", 0) == 0);
+  auto bad = test::run_effopt({"fuse", model, "-o", d.file("bad.onnx"), "--shape", "Q=3"});
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.err.find("no graph input or symbolic dim is named 'Q'") != std::string::npos);
+  CHECK_FALSE(fs::exists(d.file("bad.onnx")));
+  // Default output name: model.fused.onnx; existing outputs need --force.
+  REQUIRE(test::run_effopt({"fuse", model}).exit_code == 0);
+  CHECK(fs::exists(d.file("m.fused.onnx")));
+  CHECK(test::run_effopt({"fuse", model}).exit_code == 1);
+}
+
+TEST_CASE("convert --opset records its pipeline; plain convert records nothing", "[cli][convert]") {
+  test::TempDir d;
+  std::string model = write_model(d);
+  auto r = test::run_effopt({"convert", model, "--opset", "13", "-o", d.file("c13.onnx")});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto m = load(d.file("c13.onnx"));
+  CHECK(m->metadata("effopt.pipeline") == "convert-opset{to=13}");
+  CHECK(m->metadata("effopt.version") == EFFOPT_VERSION);
+  auto p = test::run_effopt({"convert", model, "-o", d.file("plain.onnx")});
+  REQUIRE(p.exit_code == 0);
+  CHECK(load(d.file("plain.onnx"))->metadata_props.empty());
+  CHECK(test::read_file(d.file("plain.onnx")) == test::read_file(model));
+}
+
+TEST_CASE("--report has a per-pass section and the groups, schema-valid", "[cli][run][report]") {
+  test::TempDir d;
+  std::string model = write_model(d);
+  auto r = test::run_effopt({"run", model, "--passes", "repeat{max-iterations=4}(fix-shapes{shapes=X=2,4}),convert-opset{to=13}",
+                             "-o", d.file("o.onnx"), "--report", d.file("r.json"), "--verify-each", "--check-outputs"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  json j = parse_valid(test::read_file(d.file("r.json")));
+  CHECK(j["command"] == "run");
+  CHECK(j["pipeline"] == "repeat{max-iterations=4}(fix-shapes{shapes=X=2,4}),convert-opset{to=13}");
+  REQUIRE(j["passes"].size() == 3);  // fix-shapes twice (the second changes nothing), convert-opset
+  CHECK(j["passes"][0]["name"] == "fix-shapes");
+  CHECK(j["passes"][0]["options"] == "shapes=X=2,4");
+  CHECK(j["passes"][0]["group"] == "repeat#1 iteration 1");
+  CHECK(j["passes"][0]["changed"] == true);
+  CHECK(j["passes"][0]["counters"]["inputs-fixed"] == 1);
+  CHECK(j["passes"][1]["changed"] == false);
+  CHECK(j["passes"][2]["name"] == "convert-opset");
+  CHECK(j["passes"][2]["counters"]["to-opset"] == 13);
+  CHECK(j["passes"][2]["nodes_before"] == 2);
+  CHECK(j["passes"][2]["outputs_checked"] == true);
+  CHECK(j["passes"][2]["max_rel_l2"].get<double>() <= 1e-5);
+  CHECK_FALSE(j["passes"][2]["notes"].empty());
+  REQUIRE(j["groups"].size() == 1);
+  CHECK(j["groups"][0]["iterations"] == 2);
+  CHECK(j["groups"][0]["limit_reached"] == false);
+  CHECK(j["checks"]["verify_each"] == true);
+  CHECK(j["checks"]["check_outputs"] == true);
+  CHECK(j["changes"]["opset"]["to"] == 13);
+}
+
+TEST_CASE("--check-outputs needs known input dims and names the input", "[cli][run]") {
+  test::TempDir d;
+  std::string model = write_model(d);
+  auto r = test::run_effopt({"run", model, "--passes", "fix-shapes", "-o", d.file("o.onnx"), "--check-outputs"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("input 'X' dim 0 is symbolic ('N')") != std::string::npos);
+  CHECK_FALSE(fs::exists(d.file("o.onnx")));
+  auto ok = test::run_effopt({"run", model, "--passes", "fix-shapes", "-o", d.file("o.onnx"), "--check-outputs",
+                              "--shape", "N=3"});
+  INFO(ok.err);
+  CHECK(ok.exit_code == 0);
+}
+
+TEST_CASE("a pass that breaks the graph or changes outputs: exit 5 naming it, no output", "[cli][run]") {
+  test::TempDir d;
+  std::string model = write_model(d);
+  std::string out = d.file("out.onnx");
+  auto v = run_test_passes({"run", model, "--passes", "fix-shapes,test-break-graph", "-o", out, "--verify-each",
+                            "--report", d.file("r.json")});
+  CHECK(v.exit_code == 5);
+  CHECK(v.err.find("pass 'test-break-graph' broke the graph") != std::string::npos);
+  CHECK_FALSE(fs::exists(out));
+  CHECK_FALSE(fs::exists(d.file("r.json")));
+  auto c = run_test_passes({"run", model, "--passes", "fix-shapes{shapes=N=2},test-add-one", "-o", out,
+                            "--check-outputs"});
+  CHECK(c.exit_code == 5);
+  CHECK(c.err.find("pass 'test-add-one' changed the outputs") != std::string::npos);
+  CHECK(c.err.find("output 'Y'") != std::string::npos);
+  CHECK_FALSE(fs::exists(out));
+  // Declared lossy, the same change passes the check.
+  auto l = run_test_passes({"run", model, "--passes", "test-lossy-add-one", "-o", out, "--check-outputs",
+                            "--shape", "N=2"});
+  INFO(l.err);
+  CHECK(l.exit_code == 0);
+  CHECK(no_temp_files(d.path()));
+}
+
+TEST_CASE("a group that reaches its iteration limit says so in the log and the report", "[cli][run]") {
+  test::TempDir d;
+  std::string model = write_model(d);
+  auto r = run_test_passes({"run", model, "--passes", "repeat{max-iterations=3}(test-lossy-add-one)", "-o",
+                            d.file("o.onnx"), "--report", d.file("r.json")});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.find("repeat#1: reached its limit of 3 iterations") != std::string::npos);
+  json j = parse_valid(test::read_file(d.file("r.json")));
+  CHECK(j["groups"][0]["limit_reached"] == true);
+  CHECK(j["groups"][0]["iterations"] == 3);
+  CHECK(j["passes"].size() == 3);
+}
+
+TEST_CASE("file options are recorded by file name and SHA-256; output bytes do not depend on the folder",
+          "[cli][run]") {
+  test::TempDir d;
+  std::string model = write_model(d);
+  std::string outs[2];
+  for (int i = 0; i < 2; ++i) {
+    fs::create_directories(d.path() / ("dir" + std::to_string(i)));
+    std::string file = (d.path() / ("dir" + std::to_string(i)) / "calib.bin").string();
+    test::write_file(file, "calibration bytes");
+    outs[i] = d.file("out" + std::to_string(i) + ".onnx");
+    auto r = run_test_passes({"run", model, "--passes", "test-read-file{file=" + file + "}", "-o", outs[i],
+                              "--report", d.file("r.json"), "--force"});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    std::string want = "test-read-file{file=calib.bin@sha256:" + sha256sum(file) + "}";
+    CHECK(load(outs[i])->metadata("effopt.pipeline") == want);
+    CHECK(json::parse(test::read_file(d.file("r.json")))["pipeline"] == want);
+  }
+  CHECK(test::read_file(outs[0]) == test::read_file(outs[1]));
+  // The recorded form checks the file's hash.
+  std::string file = (d.path() / "dir0" / "calib.bin").string();
+  auto same = run_test_passes({"run", model, "--passes", "test-read-file{file=" + file + "@sha256:" + sha256sum(file) +
+                                                            "}", "-o", d.file("same.onnx")});
+  CHECK(same.exit_code == 0);
+  auto changed = run_test_passes({"run", model, "--passes", "test-read-file{file=" + file + "@sha256:" +
+                                                               std::string(64, '0') + "}", "-o", d.file("chg.onnx")});
+  CHECK(changed.exit_code == 1);
+  CHECK(changed.err.find("the pipeline records 0000") != std::string::npos);
+}
+
+TEST_CASE("run and fuse take the budget flags", "[cli][fuse]") {
+  test::TempDir d;
+  std::string model = write_model(d);
+  auto r = test::run_effopt({"fuse", model, "-o", d.file("f.onnx"), "--max-bytes", "10"});
+  CHECK(r.exit_code == 3);
+  CHECK(fs::exists(d.file("f.onnx")));  // budgets are checked on the written output
+  auto ok = test::run_effopt({"run", model, "--passes", "fix-shapes", "-o", d.file("g.onnx"), "--max-bytes", "10MB"});
+  CHECK(ok.exit_code == 0);
+}

@@ -1,0 +1,15 @@
+// Deliberately broken passes for the pass manager's guards: one breaks the
+// graph (--verify-each must name it), one changes the outputs (--check-outputs
+// must name it), and a lossy twin of the latter (must not be flagged).
+// Registered in the unit tests and in the effopt_test_passes CLI binary.
+#pragma once
+
+#include "pass/pass.h"
+
+namespace effopt::test {
+
+// Adds test-break-graph, test-add-one, test-lossy-add-one and
+// test-read-file{file=...} (a File option; changes nothing), once.
+void register_broken_passes(pass::PassRegistry& r);
+
+}  // namespace effopt::test

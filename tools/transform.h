@@ -1,0 +1,48 @@
+// The shared body of transforming commands (convert, run, fuse): load, run a
+// pipeline with the pass manager, record it in metadata_props, write the
+// output atomically, print the before/after table, write the report, check
+// budgets. Each command only builds its pipeline.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "budget_flags.h"
+#include "cli.h"
+#include "pass/pipeline.h"
+
+namespace effopt::cli {
+
+// Flags of pass-running commands (run, fuse).
+struct PassFlags {
+  bool verify_each = false;
+  bool check_outputs = false;
+  double tolerance = 1e-5;
+  double half_tolerance = 5e-3;
+  uint64_t seed = 0;
+  bool print_pipeline = false;
+};
+void add_pass_flags(CLI::App& sub, PassFlags& f);
+
+struct TransformJob {
+  std::string command;  // for the report
+  std::string input;
+  std::string suffix;   // default output: model.<suffix>.onnx
+  pass::Pipeline pipeline;
+  // Run the pass manager and record the pipeline in metadata_props, even an
+  // empty one (run, fuse). False with an empty pipeline: nothing runs and
+  // nothing is recorded (plain convert, byte-lossless).
+  bool record = false;
+  const BudgetFlags* budgets = nullptr;
+  PassFlags flags;
+};
+
+Status run_transform(const GlobalOptions& g, const TransformJob& job);
+
+// Parses pipeline text; prints it expanded to stdout when flags.print_pipeline.
+Expected<pass::Pipeline> build_pipeline(const std::string& text);
+
+// SHA-256 of a file (for File options recorded as NAME@sha256:HEX).
+Expected<std::string> file_sha256(const std::string& path);
+
+}  // namespace effopt::cli
