@@ -10,40 +10,34 @@ namespace effopt::pass {
 
 namespace {
 
-// The fuse pipeline, in its intended full order:
-//   repeat{max-iterations=8}(eliminate-identity,eliminate-noop,hoist-constants,fold-constants,fold-shapes,
-//                            fuse-reshape-chain,dedup-initializers,eliminate-common-subexpressions,
-//                            eliminate-dead-code),
-//   fuse-conv-bn,fuse-conv-mul,fuse-conv-add,fuse-matmul-bn,fuse-matmul-add,fuse-transpose-into-gemm,
-//   fuse-consecutive-transposes,fuse-consecutive-reshapes,fuse-pad,fuse-layer-norm,fuse-gelu,
-//   repeat{max-iterations=8}(the same cleanup passes)
-// Cleanup runs to a fixed point first so fusion sees canonical patterns (no
-// Identity between Conv and BatchNormalization, folded shape arithmetic), and
-// again afterwards to remove what fusion left dead. A pass joins the pipeline
-// by adding its name (one line) to the list below once it is registered.
+// The fuse pipeline: cleanup and fusion passes together in one group run to a
+// fixed point, so each pass sees what the others left: cleanup makes patterns
+// canonical for fusion (no Identity between Conv and BatchNormalization, folded
+// shape arithmetic), fusion exposes new cleanup (a Conv+Mul+Add chain folds one
+// step per pass), and eliminate-dead-code removes what both left unused.
 const std::vector<std::string_view> kFuseCleanup = {
-    // "eliminate-identity",
-    // "eliminate-noop",
-    // "hoist-constants",
-    // "fold-constants",
-    // "fold-shapes",
-    // "fuse-reshape-chain",
-    // "dedup-initializers",
-    // "eliminate-common-subexpressions",
-    // "eliminate-dead-code",
+    "eliminate-identity",
+    "eliminate-noop",
+    "hoist-constants",
+    "fold-constants",
+    "fold-shapes",
+    "fuse-reshape-chain",
+    "dedup-initializers",
+    "eliminate-common-subexpressions",
 };
 const std::vector<std::string_view> kFuseFusion = {
-    // "fuse-conv-bn",
-    // "fuse-conv-mul",
-    // "fuse-conv-add",
-    // "fuse-matmul-bn",
-    // "fuse-matmul-add",
-    // "fuse-transpose-into-gemm",
-    // "fuse-consecutive-transposes",
-    // "fuse-consecutive-reshapes",
-    // "fuse-pad",
-    // "fuse-layer-norm",
-    // "fuse-gelu",
+    "fuse-conv-bn",
+    "fuse-conv-mul",
+    "fuse-conv-add",
+    "fuse-matmul-bn",
+    "fuse-matmul-add",
+    "fuse-transpose-into-gemm",
+    "fuse-consecutive-transposes",
+    "fuse-consecutive-reshapes",
+    "fuse-pad",
+    "fuse-layer-norm",
+    "fuse-gelu",
+    "eliminate-dead-code",
 };
 
 std::string join(const std::vector<std::string_view>& names) {
@@ -53,11 +47,7 @@ std::string join(const std::vector<std::string_view>& names) {
 }
 
 std::string fuse_text() {
-  std::string cleanup = kFuseCleanup.empty() ? "" : "repeat{max-iterations=8}(" + join(kFuseCleanup) + ")";
-  std::string out = cleanup;
-  for (const std::string& part : {join(kFuseFusion), cleanup})
-    if (!part.empty()) out += (out.empty() ? "" : ",") + part;
-  return out;
+  return "repeat{max-iterations=8}(" + join(kFuseCleanup) + "," + join(kFuseFusion) + ")";
 }
 
 }  // namespace
