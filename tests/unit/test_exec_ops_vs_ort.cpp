@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <random>
 #include <set>
 #include <sstream>
 #include <utility>
@@ -562,4 +563,40 @@ g (string[2,1] x) => (string y) { y = Transpose(x) })", {{"x", TensorValue::from
   // (Its message is still "out of memory": TensorValue::allocate refuses string types by throwing
   // std::bad_alloc, which the executor reports that way.)
   CHECK_FALSE(e.empty());
+}
+
+TEST_CASE("exec ops: ConvTranspose, 3-D Conv, Resize and Einsum are bit-identical for 1 and 3 threads", "[exec-ops]") {
+  auto m = test::parse_or_fail(R"(<ir_version: 8, opset_import: ["" : 13]>
+g (float[3,8,20,20] x, float[8,4,4,4] w, float[2,3,6,7,8] v, float[4,3,3,3,3] k)
+  => (float a, float b, float c, float d) {
+  a = ConvTranspose<strides = [2, 2], pads = [1, 1, 1, 1], group = 2>(x, w)
+  s = Constant<value = float[4] {1, 1, 1.7, 2.3}>()
+  b = Resize<mode = "cubic">(x, , s)
+  c = Conv<pads = [1, 1, 1, 1, 1, 1]>(v, k)
+  sh = Constant<value = int64[3] {3, 8, 400}>()
+  c2 = Reshape(x, sh)
+  d = Einsum<equation = "bcp,bdp->bcd">(c2, c2)
+})");
+  std::mt19937 rng(42);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  auto rnd = [&](std::vector<int64_t> dims) {
+    TensorValue t = TensorValue::allocate(DataType::Float, std::move(dims));
+    for (uint64_t i = 0; i < t.element_count(); ++i) t.mutable_data<float>()[i] = u(rng);
+    return t;
+  };
+  std::vector<std::pair<std::string, TensorValue>> in = {
+      {"x", rnd({3, 8, 20, 20})}, {"w", rnd({8, 4, 4, 4})}, {"v", rnd({2, 3, 6, 7, 8})}, {"k", rnd({4, 3, 3, 3, 3})}};
+  std::vector<std::vector<TensorValue>> outs;
+  for (int threads : {1, 3}) {
+    auto s = exec::Session::create(*m, {threads});
+    if (!s) FAIL(s.error().message);
+    auto r = (*s)->run(in);
+    if (!r) FAIL(r.error().message);
+    outs.push_back(*r);
+  }
+  for (size_t k = 0; k < outs[0].size(); ++k) {
+    INFO("output " << k);
+    REQUIRE(outs[0][k].byte_size() == outs[1][k].byte_size());
+    CHECK(std::memcmp(outs[0][k].raw(), outs[1][k].raw(), outs[0][k].byte_size()) == 0);
+  }
 }
