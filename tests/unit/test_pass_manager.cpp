@@ -149,3 +149,16 @@ g (float[N,4] X) => (float[N,4] Y) {
   CHECK(r->passes[1].max_rel_l2 <= 1e-5);
   CHECK(m->opset() == 13);
 }
+
+TEST_CASE("--check-outputs: the tolerance is configurable", "[pass-manager]") {
+  auto m = test::parse_or_fail(kModel);
+  ManagerOptions mo;
+  mo.check_outputs = true;
+  mo.tolerance = 100;  // adding 1 to outputs in (0, 1) moves them by well under 100x their norm
+  auto r = run_pipeline(parse("test-add-one"), *m, mo);
+  INFO((r ? "" : r.error().message));
+  REQUIRE(r);
+  CHECK(r->passes[0].outputs_checked);
+  CHECK(r->passes[0].max_rel_l2 > 1e-5);
+  CHECK(r->passes[0].max_rel_l2 < 100);
+}
