@@ -127,7 +127,11 @@ class Parser {
         return error(pos_, "empty pass name before ')'");
       }
       if (pos_ < text_.size() && text_[pos_] == '{') return error(pos_, "options '{...}' without a pass name");
-      if (pos_ == text_.size()) return error(pos_, "expected a pass name");
+      if (pos_ == text_.size()) {
+        if (group_open != std::string::npos)
+          return error(group_open, "unbalanced parentheses: this '(' is never closed");
+        return error(pos_, "expected a pass name");
+      }
       return error(pos_, std::string("expected a pass name, found '") + text_[pos_] + "'");
     }
     PipelineItem item;

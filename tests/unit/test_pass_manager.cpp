@@ -149,3 +149,52 @@ g (float[N,4] X) => (float[N,4] Y) {
   CHECK(r->passes[1].max_rel_l2 <= 1e-5);
   CHECK(m->opset() == 13);
 }
+
+TEST_CASE("--check-outputs: the tolerance is configurable", "[pass-manager]") {
+  auto m = test::parse_or_fail(kModel);
+  ManagerOptions mo;
+  mo.check_outputs = true;
+  mo.tolerance = 100;  // adding 1 to outputs in (0, 1) moves them by well under 100x their norm
+  auto r = run_pipeline(parse("test-add-one"), *m, mo);
+  INFO((r ? "" : r.error().message));
+  REQUIRE(r);
+  CHECK(r->passes[0].outputs_checked);
+  CHECK(r->passes[0].max_rel_l2 > 1e-5);
+  CHECK(r->passes[0].max_rel_l2 < 100);
+}
+
+TEST_CASE("--check-outputs: float16 outputs get the float16 tolerance", "[pass-manager]") {
+  // Adding 0.001 to Relu of inputs in [-1, 1) moves the output by about
+  // 0.001 / rms(Relu(x)) = 0.001 / sqrt(1/6) = 2.4e-3 relative L2: within
+  // 5e-3 (float16), far beyond 1e-5 (float32).
+  auto half = test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float16[64] X) => (float16[64] Y) {
+  Y = Relu(X)
+}
+)");
+  ManagerOptions mo;
+  mo.check_outputs = true;
+  auto r = run_pipeline(parse("test-add-milli"), *half, mo);
+  INFO((r ? "" : r.error().message));
+  REQUIRE(r);
+  CHECK(r->passes[0].max_rel_l2 > 1e-3);
+  CHECK(r->passes[0].max_rel_l2 < 5e-3);
+  auto single = test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[64] X) => (float[64] Y) {
+  Y = Relu(X)
+}
+)");
+  auto f = run_pipeline(parse("test-add-milli"), *single, mo);
+  REQUIRE_FALSE(f);
+  CHECK(f.error().message.find("pass 'test-add-milli' changed the outputs") != std::string::npos);
+  mo.half_tolerance = 1e-3;  // configurable too
+  auto strict = run_pipeline(parse("test-add-milli"), *test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float16[64] X) => (float16[64] Y) {
+  Y = Relu(X)
+}
+)"), mo);
+  CHECK_FALSE(strict);
+}

@@ -122,6 +122,7 @@ TEST_CASE("pipeline: unbalanced braces and parentheses", "[pipeline]") {
   check_error("repeat(alpha,beta", "unbalanced parentheses: this '(' is never closed", 7);
   check_error("alpha)", "unbalanced parentheses: ')' without '('", 6);
   check_error("repeat(repeat(alpha)", "unbalanced parentheses: this '(' is never closed", 7);
+  check_error("alpha,repeat{max-iterations=2}(", "unbalanced parentheses: this '(' is never closed", 31);
 }
 
 TEST_CASE("pipeline: empty names, groups and pipelines", "[pipeline]") {

@@ -3,6 +3,8 @@
 
 #include <cstring>
 
+#include "exec/tensor_value.h"
+
 namespace effopt::test {
 
 namespace {
@@ -19,20 +21,25 @@ Expected<pass::PassResult> break_graph(Graph& g, pass::PassContext&) {
   return r;
 }
 
-// Adds 1 to the main graph's first output.
-Expected<pass::PassResult> add_one(Graph& g, pass::PassContext&) {
+// Adds `amount` to the main graph's first output (float32 or float16).
+Expected<pass::PassResult> add_constant(Graph& g, float amount) {
   pass::PassResult r;
   if (g.parent() || g.outputs().empty() || g.owner_node()) return r;
+  Value* y = g.outputs()[0];
+  DataType dt = y->type.elem_type == DataType::Float16 ? DataType::Float16 : DataType::Float;
   auto t = std::make_shared<Tensor>();
-  t->name = g.unique_name("test_one");
-  t->data_type = DataType::Float;
-  float one = 1.0f;
-  std::vector<std::byte> bytes(sizeof one);
-  std::memcpy(bytes.data(), &one, sizeof one);
+  t->name = g.unique_name("test_constant");
+  t->data_type = dt;
+  std::vector<std::byte> bytes(dt == DataType::Float16 ? 2 : 4);
+  if (dt == DataType::Float16) {
+    uint16_t h = exec::float_to_half(amount);
+    std::memcpy(bytes.data(), &h, 2);
+  } else {
+    std::memcpy(bytes.data(), &amount, 4);
+  }
   t->set_bytes(std::move(bytes));
   Value* c = g.add_initializer(t);
-  c->type = Type::tensor(DataType::Float, std::vector<Dim>{});
-  Value* y = g.outputs()[0];
+  c->type = Type::tensor(dt, std::vector<Dim>{});
   Node* add = g.create_node("Add", {y, c}, {g.unique_name(y->name() + "_plus_one")});
   add->output(0)->type = y->type;
   g.set_output(0, add->output(0));
@@ -40,6 +47,9 @@ Expected<pass::PassResult> add_one(Graph& g, pass::PassContext&) {
   r.count("ones-added");
   return r;
 }
+
+Expected<pass::PassResult> add_one(Graph& g, pass::PassContext&) { return add_constant(g, 1.0f); }
+Expected<pass::PassResult> add_milli(Graph& g, pass::PassContext&) { return add_constant(g, 1e-3f); }
 
 }  // namespace
 
@@ -61,6 +71,11 @@ void register_broken_passes(pass::PassRegistry& r) {
   l.lossy = true;
   l.run_on_graph = add_one;
   r.add(std::move(l));
+  pass::PassInfo s;
+  s.name = "test-add-milli";
+  s.summary = "test only: adds 0.001 to the first output";
+  s.run_on_graph = add_milli;
+  r.add(std::move(s));
   pass::PassInfo f;
   f.name = "test-read-file";
   f.summary = "test only: takes a file option and changes nothing";

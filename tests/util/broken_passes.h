@@ -8,7 +8,8 @@
 
 namespace effopt::test {
 
-// Adds test-break-graph, test-add-one, test-lossy-add-one and
+// Adds test-break-graph, test-add-one, test-lossy-add-one, test-add-milli
+// (adds 0.001 to the first output, float32 or float16) and
 // test-read-file{file=...} (a File option; changes nothing), once.
 void register_broken_passes(pass::PassRegistry& r);
 
