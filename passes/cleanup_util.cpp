@@ -460,6 +460,9 @@ bool try_fold_node(Graph& g, Node* n, pass::PassContext& ctx, uint64_t max_bytes
       const Attribute* a = n->attr("value");
       dt = a && a->t ? a->t->data_type : DataType::Float;
     }
+    if (dt == DataType::Undefined)  // most of these ops keep their data input's type
+      for (const TensorPtr& t : ins)
+        if (t) { dt = t->data_type; break; }
     int bits = data_type_bits(dt);
     uint64_t bytes = *pred == UINT64_MAX ? UINT64_MAX : *pred * static_cast<uint64_t>(bits ? bits : 64) / 8;
     if (bytes > max_bytes) {
