@@ -119,6 +119,15 @@ TensorPtr make_int64_tensor(std::string name, const std::vector<int64_t>& values
   return t;
 }
 
+Pinned::Pinned(Graph& g) {
+  for (auto& n : g.nodes())
+    for (Graph* sg : n->subgraphs())
+      for_each_graph(*sg, [&](Graph& inner) {
+        for (const Value* o : inner.outputs())
+          if (o && o->graph() != &inner) outer_.insert(o);
+      });
+}
+
 std::vector<Use> detach_uses(Value* v) {
   std::vector<Use> uses = v->uses();
   for (const Use& u : uses) u.node->set_input(u.index, nullptr);
@@ -183,10 +192,10 @@ void replace_node_by_initializers(Graph& g, Node* n, const std::vector<TensorPtr
   }
 }
 
-bool bypass_node(Graph& g, Node* n, size_t out_index, Value* in, std::string* why) {
+bool bypass_node(Graph& g, Node* n, size_t out_index, Value* in, const Pinned& pinned, std::string* why) {
   Value* out = n->output(out_index);
   assert(out && in);
-  if (!out->is_graph_output()) {
+  if (!pinned(out)) {
     g.replace_all_uses(out, in);
     erase_node_deep(g, n);
     return true;
@@ -198,7 +207,7 @@ bool bypass_node(Graph& g, Node* n, size_t out_index, Value* in, std::string* wh
     return false;
   };
   if (in->graph() != &g) return fail("its output is a graph output and its input comes from an outer graph");
-  if (in->is_graph_output()) return fail("its input and output are both graph outputs");
+  if (pinned(in)) return fail("its input and output are both graph outputs");
   if (!p) return fail("its output is a graph output and its input is a graph input or initializer");
   if (p == n) return fail("it reads its own output");
   std::vector<Use> out_uses = detach_uses(out);
@@ -214,9 +223,9 @@ bool bypass_node(Graph& g, Node* n, size_t out_index, Value* in, std::string* wh
   return true;
 }
 
-size_t erase_if_dead(Graph& g, Node* n) {
+size_t erase_if_dead(Graph& g, Node* n, const Pinned& pinned) {
   for (Value* o : n->outputs())
-    if (o && (!o->uses().empty() || o->is_graph_output())) return 0;
+    if (o && pinned.is_read(o)) return 0;
   // Values, not nodes: a producer may be erased by an earlier recursion
   // (values outlive their producers until prune_dead_values).
   std::vector<Value*> inputs;
@@ -225,7 +234,7 @@ size_t erase_if_dead(Graph& g, Node* n) {
   erase_node_deep(g, n);
   size_t erased = 1;
   for (Value* in : inputs)
-    if (Node* p = in->producer()) erased += erase_if_dead(g, p);
+    if (Node* p = in->producer()) erased += erase_if_dead(g, p, pinned);
   return erased;
 }
 
@@ -416,10 +425,11 @@ Expected<std::vector<TensorPtr>> evaluate_node(const Node& n, const std::vector<
   return result;
 }
 
-bool try_fold_node(Graph& g, Node* n, pass::PassContext& ctx, uint64_t max_bytes, pass::PassResult& r) {
+bool try_fold_node(Graph& g, Node* n, pass::PassContext& ctx, uint64_t max_bytes, const Pinned& pinned,
+                   pass::PassResult& r) {
   if (never_folded(*n) || n->outputs().empty()) return false;
   bool read = false;  // a node nobody reads is eliminate-dead-code's, not worth computing
-  for (Value* o : n->outputs()) read = read || (o && (!o->uses().empty() || o->is_graph_output()));
+  for (Value* o : n->outputs()) read = read || (o && pinned.is_read(o));
   if (!read) return false;
   std::vector<TensorPtr> ins;
   bool any = false;
@@ -432,7 +442,7 @@ bool try_fold_node(Graph& g, Node* n, pass::PassContext& ctx, uint64_t max_bytes
   }
   if (!any) return false;
   for (Value* o : n->outputs())
-    if (o && o->is_graph_output()) {
+    if (o && pinned(o)) {
       r.note(node_label(*n) + ": not folded, its output '" + o->name() + "' is a graph output");
       return false;
     }
@@ -460,6 +470,9 @@ bool try_fold_node(Graph& g, Node* n, pass::PassContext& ctx, uint64_t max_bytes
       const Attribute* a = n->attr("value");
       dt = a && a->t ? a->t->data_type : DataType::Float;
     }
+    if (dt == DataType::Undefined)  // most of these ops keep their data input's type
+      for (const TensorPtr& t : ins)
+        if (t) { dt = t->data_type; break; }
     int bits = data_type_bits(dt);
     uint64_t bytes = *pred == UINT64_MAX ? UINT64_MAX : *pred * static_cast<uint64_t>(bits ? bits : 64) / 8;
     if (bytes > max_bytes) {

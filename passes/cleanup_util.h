@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "ir/ir.h"
@@ -46,6 +47,21 @@ std::string node_label(const Node& n);
 // A new int64 1-D (or scalar when `scalar`) tensor named `name`.
 TensorPtr make_int64_tensor(std::string name, const std::vector<int64_t>& values, bool scalar = false);
 
+// Values of a graph that must keep their identity: its graph outputs, and
+// values a subgraph below it returns directly as one of its own outputs
+// (ONNX lets an If branch return an outer-scope value). Built once per pass
+// run; values stay valid while the run edits the graph.
+class Pinned {
+ public:
+  explicit Pinned(Graph& g);
+  bool operator()(const Value* v) const { return v->is_graph_output() || outer_.count(v) > 0; }
+  // Pinned, or read by a node.
+  bool is_read(const Value* v) const { return !v->uses().empty() || (*this)(v); }
+
+ private:
+  std::unordered_set<const Value*> outer_;
+};
+
 // Moves every node use of `v` elsewhere: returns the uses (and sets those
 // inputs to nullptr) so the caller can give them back with restore_uses.
 std::vector<Use> detach_uses(Value* v);
@@ -66,12 +82,12 @@ void replace_node_by_initializers(Graph& g, Node* n, const std::vector<TensorPtr
 // name is kept by making `in`'s producer write it instead, which needs `in`
 // to be produced by a node of `g` and to be neither a graph input nor a graph
 // output; otherwise nothing changes and false is returned (with *why set).
-bool bypass_node(Graph& g, Node* n, size_t out_index, Value* in, std::string* why = nullptr);
+bool bypass_node(Graph& g, Node* n, size_t out_index, Value* in, const Pinned& pinned, std::string* why = nullptr);
 
 // Erases `n` if none of its outputs is used or a graph output, then the
 // producers of its inputs (in `g`) that became dead the same way. Returns how
 // many nodes were erased.
-size_t erase_if_dead(Graph& g, Node* n);
+size_t erase_if_dead(Graph& g, Node* n, const Pinned& pinned);
 
 // True if the op is an ONNX op whose results are random (never merged or folded).
 bool is_nondeterministic_op(const Node& n);
@@ -92,7 +108,8 @@ Expected<std::vector<TensorPtr>> evaluate_node(const Node& n, const std::vector<
 // (and notes why when the node was a candidate) otherwise. Never folds
 // Constant, Identity, nondeterministic ops, Q/DQ, nodes with subgraphs or
 // nodes writing a graph output. Counts tensors-folded and bytes-folded.
-bool try_fold_node(Graph& g, Node* n, pass::PassContext& ctx, uint64_t max_bytes, pass::PassResult& r);
+bool try_fold_node(Graph& g, Node* n, pass::PassContext& ctx, uint64_t max_bytes, const Pinned& pinned,
+                   pass::PassResult& r);
 
 }  // namespace effopt::passes::cleanup
 

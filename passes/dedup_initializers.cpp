@@ -68,6 +68,7 @@ std::string signature(const Tensor& t) {
 
 Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
   pass::PassResult r;
+  Pinned pinned(g);
   std::unordered_map<std::string, int> shape_count;
   for (Value* v : g.initializers())
     if (!v->is_graph_input() && v->initializer) ++shape_count[signature(*v->initializer)];
@@ -94,7 +95,7 @@ Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
       seen[h].push_back(v);
       continue;
     }
-    if (v->is_graph_output()) {
+    if (pinned(v)) {
       r.note("initializer '" + v->name() + "': same as '" + first->name() + "', kept: it is a graph output");
       continue;
     }
@@ -118,7 +119,7 @@ Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
       seen[h].push_back(out);
       continue;
     }
-    if (out->is_graph_output()) {
+    if (pinned(out)) {
       r.note(node_label(*n) + ": same tensor as '" + first->name() + "', kept: its output is a graph output");
       continue;
     }

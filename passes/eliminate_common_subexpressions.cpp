@@ -88,6 +88,7 @@ uint64_t node_key(const Node& n) {
 Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
   (void)ctx;
   pass::PassResult r;
+  Pinned pinned(g);
   std::unordered_map<uint64_t, std::vector<Node*>> seen;
   std::vector<Node*> order;
   for (auto& n : g.nodes()) order.push_back(n.get());
@@ -106,7 +107,7 @@ Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
       continue;
     }
     bool output = false;
-    for (const Value* o : n->outputs()) output = output || o->is_graph_output();
+    for (const Value* o : n->outputs()) output = output || pinned(o);
     if (output) {
       r.note(node_label(*n) + ": same as " + node_label(*first) + ", kept: it writes a graph output");
       continue;

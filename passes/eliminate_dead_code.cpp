@@ -62,6 +62,7 @@ Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
 
   if (main_graph && m.ir_version < 4 && !g.initializers().empty()) allow_plain_initializers(ctx.model, r);
 
+  Pinned pinned(g);
   // Last to first: a node's readers are visited before it.
   std::vector<Node*> order;
   for (auto& n : g.nodes()) order.push_back(n.get());
@@ -69,7 +70,7 @@ Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
     Node* n = *it;
     bool used = false;
     for (Value* o : n->outputs())
-      if (o && (!o->uses().empty() || o->is_graph_output())) used = true;
+      if (o && pinned.is_read(o)) used = true;
     if (used) continue;
     if (!is_pure_domain(*n, m) || !subgraphs_pure(*n, m)) {
       r.note(node_label(*n) + ": unused but kept, a custom op may have side effects");
@@ -82,9 +83,9 @@ Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
 
   std::vector<Value*> dead_inits;
   for (Value* v : g.initializers())
-    if (v->uses().empty() && !v->is_graph_output() && !v->is_graph_input()) dead_inits.push_back(v);
+    if (!pinned.is_read(v) && !v->is_graph_input()) dead_inits.push_back(v);
   for (Value* v : g.sparse_initializers())
-    if (v->uses().empty() && !v->is_graph_output() && !v->is_graph_input()) dead_inits.push_back(v);
+    if (!pinned.is_read(v) && !v->is_graph_input()) dead_inits.push_back(v);
   for (Value* v : dead_inits) {
     r.count("initializers-removed");
     r.count("bytes-removed", static_cast<int64_t>(v->initializer ? v->initializer->byte_size() : 0));

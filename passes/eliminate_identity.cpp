@@ -28,9 +28,9 @@ namespace {
 using namespace cleanup;
 
 // Why a Dropout is not an identity, or empty when it is one.
-std::string dropout_blocker(const Node& n, const pass::PassContext& ctx) {
+std::string dropout_blocker(const Node& n, const pass::PassContext& ctx, const Pinned& pinned) {
   int64_t opset = ctx.opset(n.domain);
-  if (n.output(1) && (!n.output(1)->uses().empty() || n.output(1)->is_graph_output())) return "its mask output is used";
+  if (n.output(1) && pinned.is_read(n.output(1))) return "its mask output is used";
   if (opset < 7) return n.attr_int("is_test", 0) == 1 ? "" : "is_test = 0 (training mode)";
   if (opset < 12) return "";
   const Value* tm = n.input(2);
@@ -43,6 +43,7 @@ std::string dropout_blocker(const Node& n, const pass::PassContext& ctx) {
 
 Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
   pass::PassResult r;
+  Pinned pinned(g);
   std::vector<Node*> cands;
   for (auto& n : g.nodes())
     if (is_onnx_domain(n->domain) && (n->op_type == "Identity" || n->op_type == "Dropout")) cands.push_back(n.get());
@@ -51,7 +52,7 @@ Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
     Value* out = n->output(0);
     if (!in || !out) continue;
     if (n->op_type == "Dropout") {
-      std::string why = dropout_blocker(*n, ctx);
+      std::string why = dropout_blocker(*n, ctx, pinned);
       if (!why.empty()) {
         r.note(node_label(*n) + ": kept, " + why);
         continue;
@@ -59,7 +60,7 @@ Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
     }
     std::string op = n->op_type, label = node_label(*n);
     std::string why;
-    if (!bypass_node(g, n, 0, in, &why)) {
+    if (!bypass_node(g, n, 0, in, pinned, &why)) {
       r.note(label + ": kept, " + why);
       continue;
     }

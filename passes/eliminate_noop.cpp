@@ -221,6 +221,7 @@ Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
       for (Value* in : n->inputs())
         if (in && !static_shape(in)) needs_types = true;
   }
+  Pinned pinned(g);
   // Types decide every rule here: refine them first (only Value::type changes).
   if (needs_types && !in_function_body(g, ctx.model)) {
     register_effopt_shape_propagation();
@@ -232,7 +233,7 @@ Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
     if (k < 0) continue;
     std::string op = n->op_type, label = node_label(*n), why;
     Value* in = n->input(static_cast<size_t>(k));
-    if (!bypass_node(g, n, 0, in, &why)) {
+    if (!bypass_node(g, n, 0, in, pinned, &why)) {
       r.note(label + ": a no-op, kept: " + why);
       continue;
     }

@@ -41,7 +41,8 @@ Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
   uint64_t max_bytes = static_cast<uint64_t>(ctx.options.get_int("max-bytes"));
   std::vector<Node*> order;
   for (auto& n : g.nodes()) order.push_back(n.get());
-  for (Node* n : order) try_fold_node(g, n, ctx, max_bytes, r);
+  Pinned pinned(g);
+  for (Node* n : order) try_fold_node(g, n, ctx, max_bytes, pinned, r);
   if (r.changed) g.prune_dead_values();
   return r;
 }

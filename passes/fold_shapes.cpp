@@ -128,12 +128,13 @@ Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
   if (auto st = infer_shapes(ctx.model, {}, &stats); !st)
     r.note("shape inference failed, using the types already known: " + st.error().message);
 
+  Pinned pinned(g);
   std::unordered_set<const Value*> derived;  // values folded by this pass
   std::vector<Value*> shape_outputs;  // of Shape nodes left in place
   std::vector<Node*> order;
   for (auto& n : g.nodes()) order.push_back(n.get());
   for (Node* n : order) {
-    if (!is_onnx_domain(n->domain) || n->outputs().size() != 1 || !n->output(0) || n->output(0)->is_graph_output())
+    if (!is_onnx_domain(n->domain) || n->outputs().size() != 1 || !n->output(0) || pinned(n->output(0)))
       continue;
     Value* out = n->output(0);
     std::optional<std::vector<int64_t>> dims;
@@ -167,14 +168,14 @@ Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
     for (Value* in : n->inputs()) reads_derived = reads_derived || (in && derived.count(in));
     if (!reads_derived) continue;
     pass::PassResult fr;
-    if (try_fold_node(g, n, ctx, kMaxDerivedBytes, fr)) {
+    if (try_fold_node(g, n, ctx, kMaxDerivedBytes, pinned, fr)) {
       derived.insert(out);
       r.count("derived-folded");
       r.changed = true;
     }
   }
   for (Value* v : shape_outputs)
-    if (Node* s = v->producer(); s && erase_if_dead(g, s)) r.count("shapes-removed");
+    if (Node* s = v->producer(); s && erase_if_dead(g, s, pinned)) r.count("shapes-removed");
   if (r.changed) g.prune_dead_values();
   return r;
 }

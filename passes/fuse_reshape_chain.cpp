@@ -201,6 +201,7 @@ class Tracer {
 Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
   pass::PassResult r;
   if (in_function_body(g, ctx.model)) return r;
+  Pinned pinned(g);
   std::vector<Node*> reshapes;
   for (auto& n : g.nodes())
     if (n->op_type == "Reshape" && is_onnx_domain(n->domain) && ctx.opset(n->domain) >= 5) reshapes.push_back(n.get());
@@ -248,7 +249,7 @@ Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
     allow_plain_initializers(ctx.model, r);
     Value* c = g.add_initializer(make_int64_tensor(name, shape));
     n->set_input(1, c);
-    if (chain && chain->graph() == &g) r.count("nodes-removed", static_cast<int64_t>(erase_if_dead(g, chain)));
+    if (chain && chain->graph() == &g) r.count("nodes-removed", static_cast<int64_t>(erase_if_dead(g, chain, pinned)));
     r.count("reshapes-fused");
     r.changed = true;
   }

@@ -26,13 +26,14 @@ using namespace cleanup;
 Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
   pass::PassResult r;
   if (in_function_body(g, ctx.model)) return r;
+  Pinned pinned(g);
   std::vector<Node*> constants;
   for (auto& n : g.nodes())
     if (n->op_type == "Constant" && is_onnx_domain(n->domain)) constants.push_back(n.get());
   for (Node* n : constants) {
     Value* out = n->output(0);
     if (!out || n->outputs().size() != 1) continue;
-    if (out->is_graph_output()) {
+    if (pinned(out)) {
       r.note(node_label(*n) + ": kept, its output is a graph output");
       continue;
     }

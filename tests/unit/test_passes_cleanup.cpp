@@ -825,11 +825,41 @@ g (float[2,2,2] X) => (float[2,2,2] Y) <float[2,2] D = {1, 2, 3, 4}, int64[2,2] 
   REQUIRE(r);
   CHECK(!r->changed);
   REQUIRE(r->notes.size() == 1);
+  INFO(r->notes[0]);
   CHECK(r->notes[0].find("would take 32 bytes") != std::string::npos);
   REQUIRE(opts.set("max-bytes", "32"));
   auto r2 = pass::apply_pass(*info, *m, opts);
   REQUIRE(r2);
   CHECK(r2->counter("tensors-folded") == 1);
+  REQUIRE(m->graph->find("G")->initializer);
   auto v = m->graph->find("G")->initializer->as<float>();
   CHECK(std::vector<float>(v.begin(), v.end()) == std::vector<float>{1, 2, 3, 4, 3, 4, 1, 2});
+}
+
+TEST_CASE("cleanup passes: a value an If branch returns directly is kept", "[pass]") {
+  auto m = test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (bool C, float[2] X) => (float[2] Y) <float[2] W = {1, 2}, float[2] W2 = {1, 2}> {
+  A = Relu(X)
+  B = Identity(A)
+  D = Relu(X)
+  Y = If(C) <then_branch = t () => (float[2] B) { },
+             else_branch = e () => (float[2] W2) { }>
+  Z = Add(D, W)
+}
+)");
+  REQUIRE(verify(*m));
+  for (const char* name : {"eliminate-dead-code", "eliminate-identity", "eliminate-common-subexpressions",
+                           "dedup-initializers", "eliminate-dead-code"}) {
+    INFO(name);
+    apply(*m, name);
+  }
+  Graph* then_g = m->graph->nodes().back()->attr("then_branch")->g.get();
+  Graph* else_g = m->graph->nodes().back()->attr("else_branch")->g.get();
+  REQUIRE(then_g->outputs()[0]->name() == "B");
+  REQUIRE(then_g->outputs()[0]->producer());
+  CHECK(then_g->outputs()[0]->producer()->op_type == "Relu");  // the Identity went, B kept its name
+  CHECK(else_g->outputs()[0]->name() == "W2");
+  CHECK(m->graph->find("W2"));
+  CHECK(m->graph->nodes().size() == 2);  // Relu writing B, If (D and Z were dead)
 }
