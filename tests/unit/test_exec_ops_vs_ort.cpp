@@ -465,14 +465,16 @@ void check_case(test::OrtHarness& ort, const OpCase& c, uint64_t seed) {
   }
 }
 
-// Ops other engineers add and test themselves, in parallel with this table (quantization, control flow,
-// sequences, RNNs): a kernel registered under one of these names needs no entry here.
+// Ops with their own randomized tests against ONNX Runtime (test_exec_quant.cpp: quantization;
+// test_exec_control.cpp: control flow, sequences, optionals; test_exec_rnn.cpp: RNNs): a kernel registered
+// under one of these names needs no entry here.
 const std::set<std::string> kCoveredElsewhere = {
     "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "MatMulInteger", "ConvInteger", "QLinearConv",
     "QLinearMatMul", "QLinearAdd", "QLinearMul", "QLinearSigmoid", "QLinearLeakyRelu", "QLinearAveragePool",
     "QLinearGlobalAveragePool", "QLinearConcat", "QLinearSoftmax", "If", "Loop", "Scan", "SequenceAt",
     "SequenceConstruct", "SequenceEmpty", "SequenceErase", "SequenceInsert", "SequenceLength", "SequenceMap",
-    "ConcatFromSequence", "SplitToSequence", "LSTM", "GRU", "RNN",
+    "ConcatFromSequence", "SplitToSequence", "Optional", "OptionalGetElement", "OptionalHasElement", "LSTM", "GRU",
+    "RNN",
     "com.microsoft::QLinearConv", "com.microsoft::QLinearAdd", "com.microsoft::QLinearMul",
     "com.microsoft::QLinearSigmoid", "com.microsoft::QLinearLeakyRelu", "com.microsoft::QLinearAveragePool",
     "com.microsoft::QLinearGlobalAveragePool", "com.microsoft::QLinearConcat", "com.microsoft::QLinearSoftmax",
