@@ -6,11 +6,13 @@
 
 namespace effopt::passes {
 
+void register_convert_opset(pass::PassRegistry& r);
 void register_dedup_initializers(pass::PassRegistry& r);
 void register_eliminate_common_subexpressions(pass::PassRegistry& r);
 void register_eliminate_dead_code(pass::PassRegistry& r);
 void register_eliminate_identity(pass::PassRegistry& r);
 void register_eliminate_noop(pass::PassRegistry& r);
+void register_fix_shapes(pass::PassRegistry& r);
 void register_fold_constants(pass::PassRegistry& r);
 void register_fold_shapes(pass::PassRegistry& r);
 void register_fuse_consecutive_reshapes(pass::PassRegistry& r);
@@ -26,7 +28,5 @@ void register_fuse_pad(pass::PassRegistry& r);
 void register_fuse_reshape_chain(pass::PassRegistry& r);
 void register_fuse_transpose_into_gemm(pass::PassRegistry& r);
 void register_hoist_constants(pass::PassRegistry& r);
-void register_convert_opset(pass::PassRegistry& r);
-void register_fix_shapes(pass::PassRegistry& r);
 
 }  // namespace effopt::passes

@@ -11,11 +11,13 @@ namespace effopt::passes {
 
 void register_builtin_passes(pass::PassRegistry& r) {
   // Keep sorted by pass name.
+  register_convert_opset(r);
   register_dedup_initializers(r);
   register_eliminate_common_subexpressions(r);
   register_eliminate_dead_code(r);
   register_eliminate_identity(r);
   register_eliminate_noop(r);
+  register_fix_shapes(r);
   register_fold_constants(r);
   register_fold_shapes(r);
   register_fuse_consecutive_reshapes(r);
@@ -31,9 +33,6 @@ void register_builtin_passes(pass::PassRegistry& r) {
   register_fuse_reshape_chain(r);
   register_fuse_transpose_into_gemm(r);
   register_hoist_constants(r);
-  (void)r;
-  register_convert_opset(r);
-  register_fix_shapes(r);
 }
 
 }  // namespace effopt::passes

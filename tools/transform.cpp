@@ -123,7 +123,10 @@ Status run_transform(const GlobalOptions& g, const TransformJob& job) {
     mo.file_digest = file_sha256;
     mo.on_pass = [](const pass::PassRun& p) {
       std::string counters = counters_text(p.result);
-      spdlog::info("pass {}{}: {:.3f} s, {}, nodes {} -> {}{}{}", p.name, p.group.empty() ? "" : " (" + p.group + ")",
+      // Passes that changed something (or had their outputs checked) at info;
+      // the no-op runs of a fixed-point group would bury them, so at debug.
+      auto level = p.result.changed || p.outputs_checked ? spdlog::level::info : spdlog::level::debug;
+      spdlog::log(level, "pass {}{}: {:.3f} s, {}, nodes {} -> {}{}{}", p.name, p.group.empty() ? "" : " (" + p.group + ")",
                    p.seconds, p.result.changed ? "changed" : "no change", p.nodes_before, p.nodes_after,
                    counters.empty() ? "" : ", " + counters,
                    p.outputs_checked ? ", outputs checked (rel-L2 " + fmt::format("{:.2g}", p.max_rel_l2) + ")" : "");

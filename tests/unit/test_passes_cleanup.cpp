@@ -1,4 +1,4 @@
-// The cleanup passes (passes/fold_constants.cpp ... eliminate_common_subexpressions.cpp)
+// The cleanup passes (passes/fold-constants.cpp ... eliminate-common-subexpressions.cpp)
 // on small ONNX-text graphs: where each must fire and where it must not; the
 // verifier after every pass; outputs before == after on the executor.
 #include <catch2/catch.hpp>
