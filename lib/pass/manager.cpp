@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "exec/executor.h"
+#include "exec/random_inputs.h"
 #include "ir/verifier.h"
 
 namespace effopt::pass {
@@ -24,97 +25,21 @@ size_t count_nodes(const Model& model) {
 
 namespace {
 
-// ---- Seeded random inputs for --check-outputs. Kept small and private: the
-// values only need to exercise the graph the same way before and after.
-
-uint64_t splitmix64(uint64_t& state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
-  return h;
-}
-
-Expected<std::vector<int64_t>> input_dims(const Value& v, const ManagerOptions& opts) {
-  for (const auto& [name, dims] : opts.input_shapes)
-    if (name == v.name()) {
-      if (v.type.shape && v.type.shape->size() != dims.size())
-        return usage_error("--check-outputs: input '" + v.name() + "' has rank " +
-                           std::to_string(v.type.shape->size()) + ", --shape gives " + std::to_string(dims.size()) +
-                           " dims");
-      return dims;
-    }
-  if (!v.type.is_tensor() || !v.type.shape)
-    return usage_error("--check-outputs: input '" + v.name() + "' has no known shape; give it with --shape " +
-                       v.name() + "=D0,D1,...");
-  std::vector<int64_t> dims;
-  for (size_t i = 0; i < v.type.shape->size(); ++i) {
-    const Dim& d = (*v.type.shape)[i];
-    if (d.is_known()) {
-      dims.push_back(*d.value);
-      continue;
-    }
-    bool bound = false;
-    for (const auto& [name, val] : opts.input_shapes)
-      if (!d.param.empty() && name == d.param && val.size() == 1) {
-        dims.push_back(val[0]);
-        bound = true;
-        break;
-      }
-    if (!bound)
-      return usage_error("--check-outputs: input '" + v.name() + "' dim " + std::to_string(i) + " is " +
-                         (d.param.empty() ? std::string("unknown") : "symbolic ('" + d.param + "')") +
-                         ": random inputs need its size; give it with --shape " + v.name() + "=D0,D1,..." +
-                         (d.param.empty() ? "" : " or --shape " + d.param + "=SIZE"));
-  }
-  return dims;
-}
-
+// Seeded random inputs for --check-outputs (exec/random_inputs.h, as effopt
+// compare draws them). A --shape binding comes before fix-shapes' own in
+// input_shapes and wins.
 Expected<std::vector<std::pair<std::string, exec::TensorValue>>> random_inputs(const Model& model,
                                                                                const ManagerOptions& opts) {
-  std::vector<std::pair<std::string, exec::TensorValue>> out;
-  for (const Value* v : model.graph->inputs()) {
-    if (v->initializer) continue;
-    EFFOPT_TRY_ASSIGN(std::vector<int64_t> dims, input_dims(*v, opts));
-    DataType t = v->type.elem_type;
-    if (exec::element_size(t) == 0)
-      return invalid_model(std::string("--check-outputs: input '") + v->name() + "' has element type " +
-                           data_type_name(t) + ", which the random inputs do not cover");
-    exec::TensorValue tv = exec::TensorValue::allocate(t, dims);
-    uint64_t state = opts.seed ^ fnv1a(v->name());
-    auto unit = [&state] { return static_cast<double>(splitmix64(state) >> 11) * 0x1.0p-53; };  // [0, 1)
-    uint64_t n = tv.element_count();
-    std::byte* raw = tv.mutable_raw();
-    for (uint64_t i = 0; i < n; ++i) {
-      double f = unit() * 2 - 1;  // floats in [-1, 1)
-      int64_t k = static_cast<int64_t>(unit() * 10);  // integers in [0, 10)
-      switch (t) {
-        case DataType::Float: reinterpret_cast<float*>(raw)[i] = static_cast<float>(f); break;
-        case DataType::Double: reinterpret_cast<double*>(raw)[i] = f; break;
-        case DataType::Float16: reinterpret_cast<uint16_t*>(raw)[i] = exec::float_to_half(static_cast<float>(f)); break;
-        case DataType::BFloat16: reinterpret_cast<uint16_t*>(raw)[i] = exec::float_to_bf16(static_cast<float>(f)); break;
-        case DataType::Bool: reinterpret_cast<uint8_t*>(raw)[i] = k % 2; break;
-        case DataType::Int8: reinterpret_cast<int8_t*>(raw)[i] = static_cast<int8_t>(k); break;
-        case DataType::UInt8: reinterpret_cast<uint8_t*>(raw)[i] = static_cast<uint8_t>(k); break;
-        case DataType::Int16: reinterpret_cast<int16_t*>(raw)[i] = static_cast<int16_t>(k); break;
-        case DataType::UInt16: reinterpret_cast<uint16_t*>(raw)[i] = static_cast<uint16_t>(k); break;
-        case DataType::Int32: reinterpret_cast<int32_t*>(raw)[i] = static_cast<int32_t>(k); break;
-        case DataType::UInt32: reinterpret_cast<uint32_t*>(raw)[i] = static_cast<uint32_t>(k); break;
-        case DataType::Int64: reinterpret_cast<int64_t*>(raw)[i] = k; break;
-        case DataType::UInt64: reinterpret_cast<uint64_t*>(raw)[i] = static_cast<uint64_t>(k); break;
-        default:
-          return invalid_model(std::string("--check-outputs: input '") + v->name() + "' has element type " +
-                               data_type_name(t) + ", which the random inputs do not cover");
-      }
-    }
-    out.emplace_back(v->name(), std::move(tv));
+  exec::RandomInputOptions ro;
+  ro.seed = opts.seed;
+  for (const auto& [name, dims] : opts.input_shapes) {
+    bool seen = false;
+    for (const exec::ShapeSpec& sp : ro.shapes) seen = seen || sp.name == name;
+    if (!seen) ro.shapes.push_back({name, dims});
   }
-  return out;
+  auto plan = exec::plan_random_inputs(*model.graph, ro);
+  if (!plan) return std::move(plan).error().context("--check-outputs");
+  return exec::random_inputs(*plan, opts.seed, 0);
 }
 
 using Outputs = std::vector<exec::TensorValue>;
