@@ -1,12 +1,18 @@
 // effopt report MODEL [AFTER] [--json] [--shape NAME=DIMS ...] [--zstd-level N]
-// The footprint report of one model, or the difference between two.
+//               [--latency [N] [--data PATH | --random 1 --seed S --range ...]]
+// The footprint report of one model, or the difference between two; with
+// --latency also the latency of each on effopt's executor.
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <thread>
 
+#include "analysis/latency.h"
 #include "cli.h"
+#include "fidelity_flags.h"
+#include "ir/constants.h"
+#include "onnx/model_io.h"
 #include "report/footprint_report.h"
 
 namespace effopt::cli {
@@ -25,22 +31,70 @@ Expected<AnalysisOptions> analysis_options(const std::vector<std::string>& shape
   return ao;
 }
 
+namespace {
+
+// Latency of one model file on the first sample of `sf` (seeded random inputs
+// unless --data).
+Expected<LatencyStats> model_latency(const std::string& path, const SampleFlags& sf, int runs, int threads) {
+  EFFOPT_TRY_ASSIGN(auto model, load_model(path));
+  detach_initializer_inputs(*model->graph);
+  EFFOPT_TRY_ASSIGN(auto samples, make_samples(sf, *model->graph, 1));
+  if (samples->size() == 0) return usage_error("--latency: no input sample");
+  EFFOPT_TRY_ASSIGN(Sample sample, samples->load(0));
+  LatencyOptions lo;
+  lo.runs = runs;
+  lo.threads = threads;
+  auto r = measure_latency(*model, sample.inputs, lo);
+  if (!r) return std::move(r).error().context(path + ": --latency");
+  return r;
+}
+
+std::string latency_text(const LatencyStats& s) {
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "  latency (effopt's executor on this machine, %d thread%s): median %.3f ms, p90 %.3f ms over %d runs\n",
+                s.threads, s.threads == 1 ? "" : "s", s.median_ms, s.p90_ms, s.runs);
+  return buf;
+}
+
+}  // namespace
+
 std::function<Status()> setup_report(CLI::App& sub, GlobalOptions& g) {
   struct Opts {
     std::vector<std::string> models;
     bool json = false;
     std::vector<std::string> shapes;
     int zstd_level = 3;
-    bool latency = false;
+    std::vector<std::string> latency;  // [N]
+    SampleFlags samples;
   };
   auto o = std::make_shared<Opts>();
   sub.add_option("models", o->models, "MODEL, or BEFORE AFTER for a diff")->required()->expected(1, 2);
   sub.add_flag("--json", o->json, "print the versioned JSON report (docs/report.md)");
   sub.add_option("--shape", o->shapes, "bind an input's shape (NAME=1,3,224,224) or a symbolic dim (N=1)");
   sub.add_option("--zstd-level", o->zstd_level, "zstd level for the compressed size (1..19, default 3)");
-  sub.add_flag("--latency", o->latency, "measure latency on effopt's executor (not available yet)");
-  return [o, &g]() -> Status {
-    if (o->latency) return usage_error("--latency needs effopt's executor, which is not available yet");
+  CLI::Option* latency_opt =
+      sub.add_option("--latency", o->latency,
+                     "also measure latency on effopt's executor: N timed runs (default 20) after 3 warm-ups, median "
+                     "and p90 at --threads; inputs from --data or seeded random ones (write --latency=N before "
+                     "the models)")
+          ->expected(0, 1);
+  add_sample_flags(sub, o->samples, /*with_shape=*/false);
+  return [o, &g, latency_opt]() -> Status {
+    int runs = 0;
+    if (latency_opt->count() > 0) {
+      runs = 20;
+      if (!o->latency.empty() && !o->latency[0].empty()) {
+        const std::string& v = o->latency[0];
+        char* end = nullptr;
+        long n = std::strtol(v.c_str(), &end, 10);
+        if (v.empty() || *end != '\0' || n < 1 || n > 100000)
+          return usage_error("--latency " + v + ": the number of timed runs must be an integer in 1..100000");
+        runs = static_cast<int>(n);
+      }
+    } else if (!o->samples.data.empty() || o->samples.random || o->samples.seed_given || !o->samples.ranges.empty()) {
+      return usage_error("--data, --random, --seed and --range choose the inputs of --latency: give --latency too");
+    }
+    o->samples.shapes = o->shapes;
     EFFOPT_TRY_ASSIGN(AnalysisOptions ao, analysis_options(o->shapes, o->zstd_level, g.threads));
     std::vector<ModelAnalysis> models;
     ao.skip_unmatched_bindings = o->models.size() > 1;  // a diff: a binding may name one model's input only
@@ -66,6 +120,26 @@ std::function<Status()> setup_report(CLI::App& sub, GlobalOptions& g) {
       } else {
         text = o->models[0] + " -> " + o->models[1] + "\n" +
                compact_table(b.footprint, a.footprint, isatty(STDOUT_FILENO) != 0, bf, af);
+      }
+    }
+    if (runs > 0) {
+      std::vector<LatencyStats> lat;
+      for (const std::string& path : o->models) {
+        EFFOPT_TRY_ASSIGN(LatencyStats st, model_latency(path, o->samples, runs, executor_threads(g)));
+        lat.push_back(std::move(st));
+      }
+      if (o->json) {
+        auto j = nlohmann::json::parse(text);
+        if (lat.size() == 1) {
+          j["latency"] = latency_block(lat[0]);
+        } else {
+          j["before"]["latency"] = latency_block(lat[0]);
+          j["after"]["latency"] = latency_block(lat[1]);
+        }
+        text = j.dump(2) + "\n";
+      } else {
+        for (size_t i = 0; i < lat.size(); ++i)
+          text += (lat.size() > 1 ? (i == 0 ? "before " : "after  ") : "") + latency_text(lat[i]).substr(lat.size() > 1 ? 2 : 0);
       }
     }
     std::fwrite(text.data(), 1, text.size(), stdout);

@@ -48,6 +48,12 @@ const KernelRegistry& KernelRegistry::builtin() {
   return r;
 }
 
+Status need_float(const KernelContext& ctx, const TensorValue& t, const char* what) {
+  if (t.dtype() != DataType::Float)
+    return ctx.fail(std::string(what) + " must be float32 (got " + data_type_name(t.dtype()) + ")");
+  return ok();
+}
+
 Expected<int64_t> normalize_axis(int64_t axis, int64_t rank, const KernelContext& ctx) {
   if (axis < -rank || axis >= rank)
     return ctx.fail("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));

@@ -117,6 +117,8 @@ void register_rnn_kernels(KernelRegistry& r);       // RNN, GRU, LSTM
 // ---- helpers for kernels ----
 // Normalizes a possibly negative axis for `rank`; error when out of range.
 Expected<int64_t> normalize_axis(int64_t axis, int64_t rank, const KernelContext& ctx);
+// InvalidModel naming the node unless `t` is float32 (`what`: the input's name).
+Status need_float(const KernelContext& ctx, const TensorValue& t, const char* what);
 // Reads a 1-D (or scalar) int32/int64 tensor as int64s.
 Expected<std::vector<int64_t>> read_ints(const TensorValue& t, const KernelContext& ctx);
 

@@ -17,12 +17,6 @@ namespace effopt::exec {
 
 namespace {
 
-Status need_float(const KernelContext& ctx, const TensorValue& t, const char* what) {
-  if (t.dtype() != DataType::Float)
-    return ctx.fail(std::string(what) + " must be float32 (got " + data_type_name(t.dtype()) + ")");
-  return ok();
-}
-
 struct NdGeometry {
   size_t sp = 0;
   std::vector<int64_t> in, k, s, d, pb, pe, out;

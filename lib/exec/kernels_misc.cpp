@@ -15,12 +15,6 @@ namespace effopt::exec {
 
 namespace {
 
-Status need_float(const KernelContext& ctx, const TensorValue& t, const char* what) {
-  if (t.dtype() != DataType::Float)
-    return ctx.fail(std::string(what) + " must be float32 (got " + data_type_name(t.dtype()) + ")");
-  return ok();
-}
-
 // Elementwise float op with access to the node's attributes.
 template <class F>
 KernelFn float_map(F f) {

@@ -15,16 +15,6 @@
 
 namespace effopt::exec {
 
-namespace {
-
-Status need_float(const KernelContext& ctx, const TensorValue& t, const char* what) {
-  if (t.dtype() != DataType::Float)
-    return ctx.fail(std::string(what) + " must be float32 (got " + data_type_name(t.dtype()) + ")");
-  return ok();
-}
-
-}  // namespace
-
 // Geometry (conv_geometry.h) is shared with the quantized convolutions.
 
 int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t d, int64_t pb, int64_t pe, bool ceil_mode) {

@@ -236,4 +236,16 @@ Expected<ModelAnalysis> analyze_model_file(const std::string& path, const Analys
   return a;
 }
 
+nlohmann::json latency_block(const LatencyStats& s) {
+  return {{"runtime", "effopt executor"},
+          {"note", "measured on effopt's executor on this machine; not a prediction for another runtime"},
+          {"threads", s.threads},
+          {"runs", s.runs},
+          {"warmup", s.warmup},
+          {"median_ms", s.median_ms},
+          {"p90_ms", s.p90_ms},
+          {"min_ms", s.min_ms},
+          {"max_ms", s.max_ms}};
+}
+
 }  // namespace effopt

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/footprint.h"
+#include "analysis/latency.h"
 #include "report/file_stats.h"
 
 namespace effopt {
@@ -29,6 +30,10 @@ nlohmann::json model_report(const std::string& path, const Footprint& f, const M
 // {"before": section, "after": section, "delta": {key: after - before}, "op_count_changes": {...}}.
 nlohmann::json diff_block(const nlohmann::json& before, const nlohmann::json& after);
 nlohmann::json diff_report(const nlohmann::json& before, const nlohmann::json& after);
+
+// {"runtime": "effopt executor", "note": ..., "threads", "runs", "warmup",
+// "median_ms", "p90_ms", "min_ms", "max_ms"}: `report --latency`.
+nlohmann::json latency_block(const LatencyStats& s);
 
 // The numeric totals kept at the top level (and diffed).
 const std::vector<std::string>& total_keys();

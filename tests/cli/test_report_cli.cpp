@@ -80,7 +80,73 @@ TEST_CASE("report --json: totals at the top level, per-node figures, schema-vali
   // Bad --shape is a usage error.
   CHECK(test::run_effopt({"report", model, "--shape", "nope=1"}).exit_code == 1);
   CHECK(test::run_effopt({"report", model, "--zstd-level", "20"}).exit_code == 1);
-  CHECK(test::run_effopt({"report", model, "--latency"}).exit_code == 1);
+  // --latency on random inputs needs the symbolic batch dim bound.
+  auto lat = test::run_effopt({"report", model, "--latency"});
+  CHECK(lat.exit_code == 1);
+  CHECK(lat.err.find("symbolic ('N')") != std::string::npos);
+}
+
+TEST_CASE("report --latency: median and p90 on effopt's executor, labeled as such, in text and JSON", "[cli][report]") {
+  test::TempDir dir;
+  std::string model = write_model(dir, "m.onnx", kConvModel);
+  auto r = test::run_effopt({"report", model, "--json", "--shape", "N=2", "--latency=7", "--threads", "1"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  json j = parse_valid(r.out);
+  REQUIRE(j.contains("latency"));
+  const json& l = j["latency"];
+  CHECK(l["runtime"] == "effopt executor");
+  CHECK(l["note"].get<std::string>().find("not a prediction for another runtime") != std::string::npos);
+  CHECK(l["runs"] == 7);
+  CHECK(l["threads"] == 1);
+  CHECK(l["min_ms"].get<double>() > 0);
+  CHECK(l["min_ms"].get<double>() <= l["median_ms"].get<double>());
+  CHECK(l["median_ms"].get<double>() <= l["p90_ms"].get<double>());
+  CHECK(l["p90_ms"].get<double>() <= l["max_ms"].get<double>());
+  // Text form, default 20 runs, after the models.
+  auto t = test::run_effopt({"report", model, "--shape", "N=1", "--threads", "2", "--latency"});
+  INFO(t.err);
+  REQUIRE(t.exit_code == 0);
+  CHECK(t.out.find("latency (effopt's executor on this machine, 2 threads): median ") != std::string::npos);
+  CHECK(t.out.find("over 20 runs") != std::string::npos);
+}
+
+TEST_CASE("report BEFORE AFTER --latency: both sides measured on the same inputs", "[cli][report]") {
+  test::TempDir dir;
+  std::string a = write_model(dir, "a.onnx", kConvModel);
+  std::string b = write_model(dir, "b.onnx", kConvModel);
+  auto r = test::run_effopt({"report", a, b, "--json", "--shape", "N=1", "--latency=3", "--seed", "5"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  json j = parse_valid(r.out);
+  CHECK(j["before"]["latency"]["runs"] == 3);
+  CHECK(j["after"]["latency"]["runs"] == 3);
+  auto t = test::run_effopt({"report", a, b, "--shape", "N=1", "--latency=3"});
+  REQUIRE(t.exit_code == 0);
+  CHECK(t.out.find("before latency (effopt's executor") != std::string::npos);
+  CHECK(t.out.find("after  latency (effopt's executor") != std::string::npos);
+}
+
+TEST_CASE("report --latency: bad values, inputs without --latency, models the executor cannot run", "[cli][report]") {
+  test::TempDir dir;
+  std::string model = write_model(dir, "m.onnx", kConvModel);
+  auto zero = test::run_effopt({"report", model, "--shape", "N=1", "--latency=0"});
+  CHECK(zero.exit_code == 1);
+  CHECK(zero.err.find("--latency 0") != std::string::npos);
+  auto word = test::run_effopt({"report", model, "--shape", "N=1", "--latency=many"});
+  CHECK(word.exit_code == 1);
+  auto stray = test::run_effopt({"report", model, "--shape", "N=1", "--seed", "3"});
+  CHECK(stray.exit_code == 1);
+  CHECK(stray.err.find("give --latency too") != std::string::npos);
+  std::string odd = write_model(dir, "odd.onnx", R"(
+<ir_version: 8, opset_import: ["" : 13, "com.example" : 1]>
+g (float[2] x) => (float[2] y) {
+  y = com.example.Mystery(x)
+}
+)");
+  auto unsupported = test::run_effopt({"report", odd, "--latency=2"});
+  CHECK(unsupported.exit_code == 2);
+  CHECK(unsupported.err.find("Mystery") != std::string::npos);
 }
 
 TEST_CASE("report BEFORE AFTER: a diff", "[cli][report]") {

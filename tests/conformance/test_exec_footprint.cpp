@@ -6,13 +6,11 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "analysis/footprint.h"
 #include "analysis/shape_propagation.h"
 #include "exec/executor.h"
-#include "onnx/convert_proto.h"
+#include "exec/tensor_io.h"
 #include "onnx/model_io.h"
 #include "util/test_util.h"
 
@@ -22,18 +20,9 @@ namespace fs = std::filesystem;
 namespace {
 
 exec::TensorValue read_input(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  REQUIRE(f.good());
-  std::stringstream ss;
-  ss << f.rdbuf();
-  onnx::TensorProto proto;
-  REQUIRE(proto.ParseFromString(ss.str()));
-  ProtoImportContext ctx;
-  auto t = tensor_from_proto(proto, ctx);
-  REQUIRE(t);
-  auto v = exec::TensorValue::from_tensor(**t);
-  REQUIRE(v);
-  return exec::TensorValue::from_bytes(v->dtype(), v->dims(), {v->raw(), v->byte_size()});
+  auto v = exec::read_tensor_pb(p.string());
+  if (!v) FAIL(v.error().message);
+  return *v;
 }
 
 }  // namespace
