@@ -323,7 +323,8 @@ TEST_CASE("compare MODEL --data with labels.pb: accuracy and --min-accuracy", "[
   CHECK(f.exit_code == 3);
   CHECK(f.err.find("accuracy 0.6667 is below --min-accuracy 0.9") != std::string::npos);
   // Labels that do not match the rows are refused, naming the file.
-  REQUIRE(exec::write_tensor_pb(dir.file("set/labels.pb"), exec::TensorValue::from_vector(DataType::Int64, {2}, labels)));
+  REQUIRE(exec::write_tensor_pb(dir.file("set/labels.pb"),
+                                exec::TensorValue::from_vector(DataType::Int64, {2}, std::vector<int64_t>{1, 0})));
   auto bad = test::run_effopt({"compare", m, "--data", dir.file("set")});
   CHECK(bad.exit_code == 1);
   CHECK(bad.err.find("labels.pb: 2 labels, but output 'Y' has 3 rows") != std::string::npos);
