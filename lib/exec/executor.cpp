@@ -640,6 +640,9 @@ Expected<std::vector<RuntimeValue>> Session::Impl::run_plan(const GraphPlan& p, 
         op_ms[n.op_type == "Conv" && n.attr_int("group", 1) > 1 ? "Conv (grouped)" : n.op_type] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     } catch (const std::bad_alloc&) {
       return make_error(ErrorKind::IO, "out of memory while running " + n.op_type + " node '" + n.name + "'" + p.where);
+    } catch (const UnsupportedElementType& e) {
+      return invalid_model(n.op_type + " node '" + n.name + "'" + p.where + ": the executor's kernel does not support " +
+                           data_type_name(e.type) + " tensors");
     }
   }
   std::vector<RuntimeValue> outs;

@@ -124,8 +124,10 @@ TensorValue TensorValue::allocate(DataType dtype, std::vector<int64_t> dims) {
   // Shapes past 2^46 bytes cannot be real; refuse them like a failed allocation.
   for (int64_t d : v.dims_)
     if (d < 0) throw std::bad_alloc();
-  if (es == 0 || (v.count_ && (v.count_ > (uint64_t{1} << 46) / es || shape_size_overflows(v.dims_))))
-    throw std::bad_alloc();
+  // A type without a fixed element size (string) reaching a kernel that
+  // stores packed elements: the kernel does not support it (not memory).
+  if (es == 0) throw UnsupportedElementType(dtype);
+  if (v.count_ && (v.count_ > (uint64_t{1} << 46) / es || shape_size_overflows(v.dims_))) throw std::bad_alloc();
   v.bytes_ = v.count_ * es;
   size_t alloc = static_cast<size_t>(v.bytes_ ? v.bytes_ : 1);
   void* p;

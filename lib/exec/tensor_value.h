@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <span>
 #include <string>
@@ -16,6 +17,14 @@
 #include "support/error.h"
 
 namespace effopt::exec {
+
+// Thrown by TensorValue::allocate for element types without a fixed size
+// (strings): the executor turns it into an error naming the node.
+struct UnsupportedElementType : std::exception {
+  explicit UnsupportedElementType(DataType t) : type(t) {}
+  const char* what() const noexcept override { return "element type without a fixed size"; }
+  DataType type;
+};
 
 class TensorValue {
  public:

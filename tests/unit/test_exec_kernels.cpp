@@ -463,3 +463,21 @@ g (float[1,8,40,40] x, float[16,8,3,3] w, float[16,1,3,3] dw, float[1600,64] a, 
     CHECK(std::memcmp(one[i].raw(), three[i].raw(), one[i].byte_size()) == 0);
   }
 }
+
+TEST_CASE("exec: a string tensor reaching a fixed-size kernel is refused naming the node, not out of memory", "[exec]") {
+  auto m = test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (string[2,2] s) => (string[2,2] t) {
+  t = Transpose <perm = [1, 0]> (s)
+}
+)");
+  m->graph->nodes()[0]->name = "tr";
+  auto s = exec::Session::create(*m);
+  REQUIRE(s);
+  auto r = (*s)->run({{"s", TensorValue::from_strings({2, 2}, {"a", "b", "c", "d"})}});
+  REQUIRE_FALSE(r);
+  INFO(r.error().message);
+  CHECK(r.error().kind == ErrorKind::InvalidModel);
+  CHECK(r.error().message.find("Transpose node 'tr'") != std::string::npos);
+  CHECK(r.error().message.find("does not support string tensors") != std::string::npos);
+}
