@@ -18,6 +18,11 @@ struct Geometry {
 
 // Output length of one spatial dim.
 int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t d, int64_t pb, int64_t pe, bool ceil_mode);
+// Applies the node's auto_pad (SAME_UPPER, SAME_LOWER, VALID, NOTSET) to
+// `pads` ([begin..., end...] over the spatial dims `in`), any spatial rank.
+Status resolve_auto_pad(const KernelContext& ctx, const std::vector<int64_t>& in, const std::vector<int64_t>& kernel,
+                        const std::vector<int64_t>& strides, const std::vector<int64_t>& dilations,
+                        std::vector<int64_t>& pads);
 // Reads kernel_shape/strides/dilations/pads/auto_pad. x_dims: [N, C, spatial...]; kernel: spatial kernel dims.
 Expected<Geometry> geometry(const KernelContext& ctx, const std::vector<int64_t>& x_dims, std::vector<int64_t> kernel,
                             bool ceil_mode);

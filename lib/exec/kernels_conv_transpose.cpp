@@ -10,6 +10,7 @@
 #include <cstring>
 #include <limits>
 
+#include "exec/conv_geometry.h"
 #include "exec/gemm.h"
 #include "exec/kernels_nd.h"
 
@@ -24,15 +25,6 @@ struct NdGeometry {
   int64_t out_size() const { int64_t p = 1; for (auto v : out) p *= v; return p; }
   int64_t k_size() const { int64_t p = 1; for (auto v : k) p *= v; return p; }
 };
-
-int64_t pooled_size(int64_t in, int64_t k, int64_t s, int64_t d, int64_t pb, int64_t pe, bool ceil_mode) {
-  int64_t eff = (k - 1) * d + 1;
-  int64_t num = in + pb + pe - eff;
-  if (num < 0) return 0;
-  int64_t o = (ceil_mode ? (num + s - 1) / s : num / s) + 1;
-  if (ceil_mode && (o - 1) * s >= in + pb) --o;  // the last window must start inside the input
-  return o;
-}
 
 // Conv / pooling geometry (forward direction).
 Expected<NdGeometry> forward_geometry(const KernelContext& ctx, const std::vector<int64_t>& x_dims,
@@ -50,23 +42,10 @@ Expected<NdGeometry> forward_geometry(const KernelContext& ctx, const std::vecto
     return ctx.fail("strides/dilations/pads do not match the spatial rank");
   for (size_t i = 0; i < sp; ++i)
     if (g.s[i] < 1 || g.d[i] < 1 || g.k[i] < 1) return ctx.fail("strides, dilations and kernel sizes must be positive");
-  std::string auto_pad = ctx.node.attr_string("auto_pad", "NOTSET");
-  if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-    for (size_t i = 0; i < sp; ++i) {
-      int64_t o = (g.in[i] + g.s[i] - 1) / g.s[i];
-      int64_t total = std::max<int64_t>(0, (o - 1) * g.s[i] + (g.k[i] - 1) * g.d[i] + 1 - g.in[i]);
-      int64_t small = total / 2, big = total - small;
-      pads[i] = auto_pad == "SAME_UPPER" ? small : big;
-      pads[i + sp] = auto_pad == "SAME_UPPER" ? big : small;
-    }
-  } else if (auto_pad == "VALID") {
-    std::fill(pads.begin(), pads.end(), 0);
-  } else if (auto_pad != "NOTSET" && !auto_pad.empty()) {
-    return ctx.fail("unknown auto_pad '" + auto_pad + "'");
-  }
+  EFFOPT_TRY(resolve_auto_pad(ctx, g.in, g.k, g.s, g.d, pads));
   g.pb.assign(pads.begin(), pads.begin() + static_cast<int64_t>(sp));
   g.pe.assign(pads.begin() + static_cast<int64_t>(sp), pads.end());
-  for (size_t i = 0; i < sp; ++i) g.out.push_back(pooled_size(g.in[i], g.k[i], g.s[i], g.d[i], g.pb[i], g.pe[i], ceil_mode));
+  for (size_t i = 0; i < sp; ++i) g.out.push_back(out_size(g.in[i], g.k[i], g.s[i], g.d[i], g.pb[i], g.pe[i], ceil_mode));
   return g;
 }
 

@@ -26,6 +26,27 @@ int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t d, int64_t pb, int64_
   return o;
 }
 
+Status resolve_auto_pad(const KernelContext& ctx, const std::vector<int64_t>& in, const std::vector<int64_t>& kernel,
+                        const std::vector<int64_t>& strides, const std::vector<int64_t>& dilations,
+                        std::vector<int64_t>& pads) {
+  size_t sp = in.size();
+  std::string auto_pad = ctx.node.attr_string("auto_pad", "NOTSET");
+  if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+    for (size_t i = 0; i < sp; ++i) {
+      int64_t o = (in[i] + strides[i] - 1) / strides[i];
+      int64_t total = std::max<int64_t>(0, (o - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - in[i]);
+      int64_t small = total / 2, big = total - small;
+      pads[i] = auto_pad == "SAME_UPPER" ? small : big;
+      pads[i + sp] = auto_pad == "SAME_UPPER" ? big : small;
+    }
+  } else if (auto_pad == "VALID") {
+    std::fill(pads.begin(), pads.end(), 0);
+  } else if (auto_pad != "NOTSET" && !auto_pad.empty()) {
+    return ctx.fail("unknown auto_pad '" + auto_pad + "'");
+  }
+  return ok();
+}
+
 // Reads kernel_shape/strides/dilations/pads/auto_pad. x_dims: [N, C, spatial...]; kernel: spatial kernel dims.
 Expected<Geometry> geometry(const KernelContext& ctx, const std::vector<int64_t>& x_dims, std::vector<int64_t> kernel,
                             bool ceil_mode) {
@@ -38,20 +59,7 @@ Expected<Geometry> geometry(const KernelContext& ctx, const std::vector<int64_t>
   if (strides.size() != sp || dil.size() != sp || pads.size() != 2 * sp) return ctx.fail("strides/dilations/pads do not match the spatial rank");
   for (size_t i = 0; i < sp; ++i)
     if (strides[i] < 1 || dil[i] < 1 || kernel[i] < 1) return ctx.fail("strides, dilations and kernel sizes must be positive");
-  std::string auto_pad = ctx.node.attr_string("auto_pad", "NOTSET");
-  if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-    for (size_t i = 0; i < sp; ++i) {
-      int64_t in = x_dims[2 + i], o = (in + strides[i] - 1) / strides[i];
-      int64_t total = std::max<int64_t>(0, (o - 1) * strides[i] + (kernel[i] - 1) * dil[i] + 1 - in);
-      int64_t small = total / 2, big = total - small;
-      pads[i] = auto_pad == "SAME_UPPER" ? small : big;
-      pads[i + sp] = auto_pad == "SAME_UPPER" ? big : small;
-    }
-  } else if (auto_pad == "VALID") {
-    std::fill(pads.begin(), pads.end(), 0);
-  } else if (auto_pad != "NOTSET" && !auto_pad.empty()) {
-    return ctx.fail("unknown auto_pad '" + auto_pad + "'");
-  }
+  EFFOPT_TRY(resolve_auto_pad(ctx, std::vector<int64_t>(x_dims.begin() + 2, x_dims.end()), kernel, strides, dil, pads));
   Geometry g;
   if (sp == 2) {
     g.H = x_dims[2]; g.W = x_dims[3]; g.kH = kernel[0]; g.kW = kernel[1];
