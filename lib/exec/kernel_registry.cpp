@@ -54,6 +54,13 @@ Status need_float(const KernelContext& ctx, const TensorValue& t, const char* wh
   return ok();
 }
 
+Expected<const float*> conv_bias(const KernelContext& ctx, int64_t M) {
+  if (!ctx.has_input(2)) return static_cast<const float*>(nullptr);
+  EFFOPT_TRY(need_float(ctx, ctx.in(2), "B"));
+  if (ctx.in(2).element_count() != static_cast<uint64_t>(M)) return ctx.fail("B must have M elements");
+  return ctx.in(2).data<float>();
+}
+
 Expected<int64_t> normalize_axis(int64_t axis, int64_t rank, const KernelContext& ctx) {
   if (axis < -rank || axis >= rank)
     return ctx.fail("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));

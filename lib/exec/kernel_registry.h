@@ -119,6 +119,9 @@ void register_rnn_kernels(KernelRegistry& r);       // RNN, GRU, LSTM
 Expected<int64_t> normalize_axis(int64_t axis, int64_t rank, const KernelContext& ctx);
 // InvalidModel naming the node unless `t` is float32 (`what`: the input's name).
 Status need_float(const KernelContext& ctx, const TensorValue& t, const char* what);
+// The optional float32 bias B (input 2) of Conv / ConvTranspose with M
+// elements, or nullptr when absent.
+Expected<const float*> conv_bias(const KernelContext& ctx, int64_t M);
 // Reads a 1-D (or scalar) int32/int64 tensor as int64s.
 Expected<std::vector<int64_t>> read_ints(const TensorValue& t, const KernelContext& ctx);
 

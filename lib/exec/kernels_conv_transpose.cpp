@@ -94,12 +94,7 @@ Status conv_nd_kernel(KernelContext& ctx) {
   std::vector<int64_t> kernel(Wt.dims().begin() + 2, Wt.dims().end());
   if (ctx.node.attr_ints("kernel_shape", kernel) != kernel) return ctx.fail("kernel_shape does not match W");
   EFFOPT_TRY_ASSIGN(NdGeometry g, forward_geometry(ctx, X.dims(), kernel, false));
-  const float* bias = nullptr;
-  if (ctx.has_input(2)) {
-    EFFOPT_TRY(need_float(ctx, ctx.in(2), "B"));
-    if (ctx.in(2).element_count() != static_cast<uint64_t>(M)) return ctx.fail("B must have M elements");
-    bias = ctx.in(2).data<float>();
-  }
+  EFFOPT_TRY_ASSIGN(const float* bias, conv_bias(ctx, M));
   std::vector<int64_t> od = {N, M};
   od.insert(od.end(), g.out.begin(), g.out.end());
   TensorValue Y = TensorValue::allocate(DataType::Float, od);
@@ -247,12 +242,7 @@ Status conv_transpose_kernel(KernelContext& ctx) {
     }
     if (g.out[i] < 0) return ctx.fail("negative output size");
   }
-  const float* bias = nullptr;
-  if (ctx.has_input(2)) {
-    EFFOPT_TRY(need_float(ctx, ctx.in(2), "B"));
-    if (ctx.in(2).element_count() != static_cast<uint64_t>(M)) return ctx.fail("B must have M elements");
-    bias = ctx.in(2).data<float>();
-  }
+  EFFOPT_TRY_ASSIGN(const float* bias, conv_bias(ctx, M));
   std::vector<int64_t> od = {N, M};
   od.insert(od.end(), g.out.begin(), g.out.end());
   TensorValue Y = TensorValue::allocate(DataType::Float, od);

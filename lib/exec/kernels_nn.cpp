@@ -183,12 +183,7 @@ Status conv_kernel(KernelContext& ctx) {
   auto ks = ctx.node.attr_ints("kernel_shape", kernel);
   if (ks != kernel) return ctx.fail("kernel_shape does not match W");
   EFFOPT_TRY_ASSIGN(Geometry g, geometry(ctx, X.dims(), kernel, false));
-  const float* bias = nullptr;
-  if (ctx.has_input(2)) {
-    EFFOPT_TRY(need_float(ctx, ctx.in(2), "B"));
-    if (ctx.in(2).element_count() != static_cast<uint64_t>(M)) return ctx.fail("B must have M elements");
-    bias = ctx.in(2).data<float>();
-  }
+  EFFOPT_TRY_ASSIGN(const float* bias, conv_bias(ctx, M));
   TensorValue Y = TensorValue::allocate(DataType::Float, out_dims(X.dims(), M, g));
   const float* x = X.data<float>();
   const float* w = Wt.data<float>();
