@@ -1,10 +1,12 @@
 // Per-inference latency of effopt's executor vs ONNX Runtime 1.30 on corpus
 // models (inputs from test_data_set_0). Results and command: docs/benchmarks.md.
 //
-//   exec_bench [--threads N] [--repeat R] [--warmup W] [--profile] MODEL_DIR...
+//   exec_bench [--threads N] [--repeat R] [--warmup W] [--rounds K] [--profile] MODEL_DIR...
 //
 // Prints one markdown table row per model: the fastest run's ms of effopt and ONNX
-// Runtime (all graph optimizations, same thread count) and their ratio.
+// Runtime (all graph optimizations, same thread count) and their ratio. With
+// --rounds K the two take turns K times (R runs each per turn), so on a shared
+// machine both see the same quiet and busy moments.
 #include <time.h>
 
 #include <algorithm>
@@ -57,7 +59,7 @@ double process_cpu_ms() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int threads = 1, repeat = 20, warmup = 3;
+  int threads = 1, repeat = 20, warmup = 3, rounds = 1;
   bool profile = false;
   std::vector<std::string> dirs;
   for (int i = 1; i < argc; ++i) {
@@ -65,11 +67,12 @@ int main(int argc, char** argv) {
     if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
     else if (a == "--repeat" && i + 1 < argc) repeat = std::atoi(argv[++i]);
     else if (a == "--warmup" && i + 1 < argc) warmup = std::atoi(argv[++i]);
+    else if (a == "--rounds" && i + 1 < argc) rounds = std::max(1, std::atoi(argv[++i]));
     else if (a == "--profile") profile = true;
     else dirs.push_back(a);
   }
   if (dirs.empty()) {
-    std::fprintf(stderr, "usage: exec_bench [--threads N] [--repeat R] [--warmup W] [--profile] MODEL_DIR...\n");
+    std::fprintf(stderr, "usage: exec_bench [--threads N] [--repeat R] [--warmup W] [--rounds K] [--profile] MODEL_DIR...\n");
     return 1;
   }
   auto* ort = test::OrtHarness::get();
@@ -99,19 +102,34 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s: cannot read inputs\n", dir.c_str());
       continue;
     }
-    std::vector<double> ms, cpu_ms;
-    for (int r = 0; r < warmup + repeat; ++r) {
-      auto t0 = std::chrono::steady_clock::now();
-      double c0 = process_cpu_ms();
-      auto out = (*s)->run(in);
-      double t = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-      if (r >= warmup) cpu_ms.push_back(process_cpu_ms() - c0);
-      if (!out) {
-        std::fprintf(stderr, "%s: %s\n", dir.c_str(), out.error().message.c_str());
-        good = false;
-        break;
+    std::vector<double> ms, cpu_ms, ort_ms, ort_cpu_ms;
+    std::string ort_error;
+    for (int round = 0; round < rounds && good; ++round) {
+      for (int r = 0; r < warmup + repeat; ++r) {
+        auto t0 = std::chrono::steady_clock::now();
+        double c0 = process_cpu_ms();
+        auto out = (*s)->run(in);
+        double t = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        if (!out) {
+          std::fprintf(stderr, "%s: %s\n", dir.c_str(), out.error().message.c_str());
+          good = false;
+          break;
+        }
+        if (r >= warmup) ms.push_back(t), cpu_ms.push_back(process_cpu_ms() - c0);
       }
-      if (r >= warmup) ms.push_back(t);
+      if (ort && ort_error.empty()) {
+        test::OrtOptions opts;
+        opts.intra_threads = threads;
+        opts.warmup = warmup;
+        opts.repeat = repeat;
+        auto r = ort->run_files(model.string(), files, opts);
+        if (r) {
+          ort_ms.insert(ort_ms.end(), r->latency_ms.begin(), r->latency_ms.end());
+          ort_cpu_ms.insert(ort_cpu_ms.end(), r->cpu_ms.begin(), r->cpu_ms.end());
+        } else {
+          ort_error = r.error;
+        }
+      }
     }
     if (!good) continue;
     std::fprintf(stderr, "%s: effopt fastest wall %.2f ms, fastest CPU time %.2f ms\n", dir.filename().c_str(),
@@ -120,18 +138,12 @@ int main(int argc, char** argv) {
       for (auto& [op, t] : (*s)->last_stats().op_ms) std::fprintf(stderr, "  %s %.2f ms\n", op.c_str(), t);
     }
     double e = fastest(ms), o = 0;
-    if (ort) {
-      test::OrtOptions opts;
-      opts.intra_threads = threads;
-      opts.warmup = warmup;
-      opts.repeat = repeat;
-      auto r = ort->run_files(model.string(), files, opts);
-      if (r) {
-        o = fastest(r->latency_ms);
-        std::fprintf(stderr, "%s: ONNX Runtime fastest wall %.2f ms, fastest CPU time %.2f ms\n",
-                     dir.filename().c_str(), o, fastest(r->cpu_ms));
-      }
-      else std::fprintf(stderr, "%s: ONNX Runtime: %s\n", dir.c_str(), r.error.c_str());
+    if (!ort_error.empty()) {
+      std::fprintf(stderr, "%s: ONNX Runtime: %s\n", dir.c_str(), ort_error.c_str());
+    } else if (!ort_ms.empty()) {
+      o = fastest(ort_ms);
+      std::fprintf(stderr, "%s: ONNX Runtime fastest wall %.2f ms, fastest CPU time %.2f ms\n", dir.filename().c_str(),
+                   o, fastest(ort_cpu_ms));
     }
     std::printf("| %s | %.2f | %s | %s | %.1f MiB |\n", dir.filename().c_str(), e,
                 o > 0 ? std::to_string(o).substr(0, std::to_string(o).find('.') + 3).c_str() : "n/a",

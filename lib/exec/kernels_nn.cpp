@@ -1,17 +1,19 @@
 // Neural-network kernels: Conv (oneDNN's convolution primitives, conv_dnnl.h;
-// fallback and reference: im2col + GEMM and a direct kernel for depthwise),
+// fallback and reference: im2col + GEMM; depthwise in conv_depthwise.h),
 // Gemm, MatMul, pooling, Softmax, normalizations, Reduce*.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 
+#include "exec/conv_depthwise.h"
 #include "exec/conv_dnnl.h"
 #include "exec/conv_geometry.h"
 #include "exec/gemm.h"
 #include "exec/kernel_registry.h"
 #include "ir/constants.h"
 #include "exec/kernels_nd.h"
+#include "exec/vector_clones.h"
 
 namespace effopt::exec {
 
@@ -87,6 +89,20 @@ void clamp_inplace(float* p, int64_t n, float lo, float hi) {
   for (int64_t i = 0; i < n; ++i) p[i] = std::min(std::max(p[i], lo), hi);
 }
 
+// row[j] = clamp(row[j] + *bias) in one pass (the GEMM's epilogue), in the widest vectors the CPU has;
+// either part may be absent.
+EFFOPT_VECTOR_CLONES void bias_clamp_row(float* row, int64_t n, const float* bias, bool clamp, float lo, float hi) {
+  if (bias && clamp) {
+    float b = *bias;
+    for (int64_t j = 0; j < n; ++j) row[j] = std::min(std::max(row[j] + b, lo), hi);
+  } else if (bias) {
+    float b = *bias;
+    for (int64_t j = 0; j < n; ++j) row[j] += b;
+  } else if (clamp) {
+    for (int64_t j = 0; j < n; ++j) row[j] = std::min(std::max(row[j], lo), hi);
+  }
+}
+
 // Fills col[K = C*kH*kW][cols] for output positions [p0, p0 + cols) of one image/group.
 void im2col(const float* x, int64_t C, const Geometry& g, int64_t p0, int64_t cols, float* col) {
   for (int64_t c = 0; c < C; ++c)
@@ -115,55 +131,6 @@ void im2col(const float* x, int64_t C, const Geometry& g, int64_t p0, int64_t co
           ++oh;
         }
       }
-}
-
-// One depthwise plane. The input is copied once into a zero-padded buffer split into sW column phases
-// (phase p holds padded columns p, p + sW, ...), so every kernel tap reads a contiguous run and the inner
-// loop vectorizes for any stride and dilation, with no bounds checks.
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-// Runs 8 floats wide on AVX2 machines from a baseline x86-64 build (chosen once at load time). No FMA
-// contraction either way (ISO C++ mode), so both versions compute the same bits.
-#define EFFOPT_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define EFFOPT_VECTOR_CLONES
-#endif
-
-EFFOPT_VECTOR_CLONES void depthwise_plane(const float* x, const float* w, float bias, const Geometry& g, float* y) {
-  int64_t Hp = std::max(g.H + g.pt, (g.OH - 1) * g.sH + (g.kH - 1) * g.dH + 1);
-  int64_t Wp = std::max(g.W + g.pl, (g.OW - 1) * g.sW + (g.kW - 1) * g.dW + 1);
-  int64_t PW = (Wp + g.sW - 1) / g.sW + 1;  // columns per phase
-  thread_local std::vector<float> buf;
-  size_t need = static_cast<size_t>(g.sW * Hp * PW);
-  if (buf.size() < need) buf.resize(need);
-  float* phases = buf.data();
-  std::fill(phases, phases + need, 0.f);
-  for (int64_t ih = 0; ih < g.H; ++ih) {
-    const float* src = x + ih * g.W;
-    int64_t r = ih + g.pt;
-    if (g.sW == 1) {
-      std::memcpy(phases + r * PW + g.pl, src, static_cast<size_t>(g.W) * sizeof(float));
-      continue;
-    }
-    for (int64_t p = 0; p < g.sW; ++p) {
-      // padded column c = p + sW * i holds input column c - pl
-      float* dst = phases + (p * Hp + r) * PW;
-      int64_t i0 = g.pl > p ? (g.pl - p + g.sW - 1) / g.sW : 0;
-      for (int64_t i = i0, iw = p + g.sW * i0 - g.pl; iw < g.W; ++i, iw += g.sW) dst[i] = src[iw];
-    }
-  }
-  for (int64_t oh = 0; oh < g.OH; ++oh) {
-    float* __restrict out = y + oh * g.OW;
-    for (int64_t ow = 0; ow < g.OW; ++ow) out[ow] = bias;
-    for (int64_t kh = 0; kh < g.kH; ++kh) {
-      int64_t r = oh * g.sH + kh * g.dH;
-      for (int64_t kw = 0; kw < g.kW; ++kw) {
-        float wv = w[kh * g.kW + kw];
-        int64_t c = kw * g.dW;
-        const float* __restrict src = phases + ((c % g.sW) * Hp + r) * PW + c / g.sW;
-        for (int64_t ow = 0; ow < g.OW; ++ow) out[ow] += wv * src[ow];
-      }
-    }
-  }
 }
 
 Status conv_kernel(KernelContext& ctx) {
@@ -205,14 +172,8 @@ Status conv_kernel(KernelContext& ctx) {
     }
   }
 
-  if (group == C && Cg == 1 && P > 0) {  // depthwise (channel multiplier M / C)
-    int64_t mult = M / C;
-    ctx.pool.parallel_for(N * M, [&](int64_t t) {
-      int64_t n = t / M, m = t % M, c = m / mult;
-      float* out = y + (n * M + m) * P;
-      depthwise_plane(x + (n * C + c) * HW, w + m * g.kH * g.kW, bias ? bias[m] : 0.f, g, out);
-      if (ctx.fused_activation) clamp_inplace(out, P, ctx.act_lo, ctx.act_hi);
-    });
+  if (depthwise && P > 0) {
+    depthwise_conv2d(ctx.pool, x, w, bias, N, C, M, g, ctx.fused_activation, ctx.act_lo, ctx.act_hi, y);
     ctx.outputs[0] = std::move(Y);
     return ok();
   }
@@ -272,14 +233,9 @@ Status conv_kernel(KernelContext& ctx) {
       sgemm(false, false, Mg, cols, K, 1.f, wg, K, col.data(), cols, 0.f, yg + j0, P);
     }
     if (bias || ctx.fused_activation)
-      for (int64_t m = 0; m < Mg; ++m) {
-        float* row = yg + m * P + j0;
-        if (bias) {
-          float b = bias[gi * Mg + m];
-          for (int64_t j = 0; j < cols; ++j) row[j] += b;
-        }
-        if (ctx.fused_activation) clamp_inplace(row, cols, ctx.act_lo, ctx.act_hi);
-      }
+      for (int64_t m = 0; m < Mg; ++m)
+        bias_clamp_row(yg + m * P + j0, cols, bias ? bias + gi * Mg + m : nullptr, ctx.fused_activation, ctx.act_lo,
+                       ctx.act_hi);
   });
   ctx.outputs[0] = std::move(Y);
   return ok();

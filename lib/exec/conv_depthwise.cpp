@@ -1,0 +1,240 @@
+// Depthwise convolution kernels; what they compute and how: conv_depthwise.h.
+#include "exec/conv_depthwise.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <vector>
+
+#include "exec/vector_clones.h"
+
+namespace effopt::exec {
+
+namespace {
+
+std::atomic<DepthwiseKernel> g_kernel{DepthwiseKernel::ByShape};
+
+// One depthwise plane. The input is copied once into a zero-padded buffer split into sW column phases
+// (phase p holds padded columns p, p + sW, ...), so every kernel tap reads a contiguous run with no bounds
+// checks. Outputs are computed kDepthwiseBlock columns at a time in vector registers: every tap is one
+// multiply-add over the block, and the block is stored once (with the fused activation), instead of a load
+// and a store of the output row per tap. Each output element sees bias, then the taps in (kh, kw) order,
+// whatever the thread count. Vectors are 16 floats: one zmm on AVX-512, two ymm on AVX2, four xmm otherwise
+// (vector_clones.h).
+
+constexpr int64_t kDepthwiseBlock = 16;
+
+using Vec = float __attribute__((vector_size(kDepthwiseBlock * sizeof(float))));
+using Mask = int32_t __attribute__((vector_size(kDepthwiseBlock * sizeof(int32_t))));
+
+// Transposes a 16x16 block held as 16 vectors, in registers: at step b (8, 4, 2, 1) rows i and i + b swap
+// their off-diagonal b x b blocks. Inlined into each vector version (vectors pass by pointer: no vector ABI).
+#define EFFOPT_LO(b, t) (((t) & (b)) ? 16 + (t) - (b) : (t))
+#define EFFOPT_HI(b, t) (((t) & (b)) ? 16 + (t) : (t) + (b))
+#define EFFOPT_MASK(F, b)                                                                                        \
+  Mask{F(b, 0), F(b, 1), F(b, 2),  F(b, 3),  F(b, 4),  F(b, 5),  F(b, 6),  F(b, 7),                          \
+       F(b, 8), F(b, 9), F(b, 10), F(b, 11), F(b, 12), F(b, 13), F(b, 14), F(b, 15)}
+static_assert(kDepthwiseBlock == 16, "transpose16 is written for 16 lanes");
+template <int B>
+inline __attribute__((always_inline)) void transpose_step(Vec* r) {
+  constexpr Mask lo = EFFOPT_MASK(EFFOPT_LO, B), hi = EFFOPT_MASK(EFFOPT_HI, B);
+  for (int i = 0; i < 16; ++i)
+    if (!(i & B)) {
+      Vec a = r[i], c = r[i + B];
+      r[i] = __builtin_shuffle(a, c, lo);
+      r[i + B] = __builtin_shuffle(a, c, hi);
+    }
+}
+inline __attribute__((always_inline)) void transpose16(Vec* r) {
+  transpose_step<8>(r);
+  transpose_step<4>(r);
+  transpose_step<2>(r);
+  transpose_step<1>(r);
+}
+#undef EFFOPT_MASK
+#undef EFFOPT_HI
+#undef EFFOPT_LO
+
+EFFOPT_VECTOR_CLONES void depthwise_plane(const float* x, const float* w, float bias, const Geometry& g,
+                                          bool clamp, float lo, float hi, float* y) {
+  int64_t Hp = std::max(g.H + g.pt, (g.OH - 1) * g.sH + (g.kH - 1) * g.dH + 1);
+  int64_t Wp = std::max(g.W + g.pl, (g.OW - 1) * g.sW + (g.kW - 1) * g.dW + 1);
+  int64_t PW = (Wp + g.sW - 1) / g.sW + 1;  // columns per phase
+  thread_local std::vector<float> buf;
+  // kDepthwiseBlock of slack: the last block of a row reads past its end (into lanes it never stores).
+  size_t need = static_cast<size_t>(g.sW * Hp * PW + kDepthwiseBlock);
+  if (buf.size() < need) buf.resize(need);
+  float* phases = buf.data();
+  // Zero only what no input lands on (the padding rows and columns), then copy each input row into its
+  // phases: a plain copy for stride 1, an even/odd split in vector registers for stride 2.
+  for (int64_t p = 0; p < g.sW; ++p) {
+    float* phase = phases + p * Hp * PW;
+    int64_t i0 = g.pl > p ? (g.pl - p + g.sW - 1) / g.sW : 0;  // padded column p + sW * i0 is input column iw0
+    int64_t iw0 = p + g.sW * i0 - g.pl, n = iw0 < g.W ? (g.W - iw0 + g.sW - 1) / g.sW : 0;
+    std::fill(phase, phase + g.pt * PW, 0.f);
+    for (int64_t ih = 0; ih < g.H; ++ih) {
+      const float* src = x + ih * g.W + iw0;
+      float* dst = phase + (ih + g.pt) * PW;
+      std::fill(dst, dst + i0, 0.f);
+      dst += i0;
+      int64_t k = 0;
+      if (g.sW == 1) {
+        std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+        k = n;
+      } else if (g.sW == 2) {
+        const Mask evens = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
+        for (; 2 * (k + kDepthwiseBlock) <= g.W - iw0; k += kDepthwiseBlock) {  // reads stay inside the row
+          Vec lo_half, hi_half;
+          std::memcpy(&lo_half, src + 2 * k, sizeof lo_half);
+          std::memcpy(&hi_half, src + 2 * k + kDepthwiseBlock, sizeof hi_half);
+          Vec v = __builtin_shuffle(lo_half, hi_half, evens);
+          std::memcpy(dst + k, &v, sizeof v);
+        }
+      }
+      for (; k < n; ++k) dst[k] = src[g.sW * k];
+      std::fill(dst + n, phase + (ih + g.pt + 1) * PW, 0.f);
+    }
+    std::fill(phase + (g.H + g.pt) * PW, phase + Hp * PW, 0.f);
+  }
+  std::fill(phases + g.sW * Hp * PW, phases + need, 0.f);  // the slack
+  // Where each tap reads, relative to its output row's first input row (no divisions in the loop below).
+  thread_local std::vector<int64_t> tap;
+  tap.resize(static_cast<size_t>(g.kH * g.kW));
+  for (int64_t kh = 0; kh < g.kH; ++kh)
+    for (int64_t kw = 0; kw < g.kW; ++kw) {
+      int64_t c = kw * g.dW;
+      tap[kh * g.kW + kw] = ((c % g.sW) * Hp + kh * g.dH) * PW + c / g.sW;
+    }
+  int64_t K = g.kH * g.kW;
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    float* out = y + oh * g.OW;
+    const float* rows = phases + oh * g.sH * PW;
+    for (int64_t ow0 = 0; ow0 < g.OW; ow0 += kDepthwiseBlock) {
+      Vec acc = Vec{} + bias;
+      for (int64_t k = 0; k < K; ++k) {
+        Vec v;
+        std::memcpy(&v, rows + tap[k] + ow0, sizeof v);
+        acc += w[k] * v;
+      }
+      if (clamp) {
+        Vec vlo = Vec{} + lo, vhi = Vec{} + hi;
+        // min(max(v, lo), hi) keeping NaN, as clamp_inplace: a comparison with NaN is false
+        acc = acc < vlo ? vlo : acc;
+        acc = acc > vhi ? vhi : acc;
+      }
+      int64_t n = g.OW - ow0;
+      if (n >= kDepthwiseBlock) {
+        std::memcpy(out + ow0, &acc, sizeof acc);  // one vector store (a variable-size copy costs more)
+      } else {
+        float part[kDepthwiseBlock];
+        std::memcpy(part, &acc, sizeof acc);
+        for (int64_t i = 0; i < n; ++i) out[ow0 + i] = part[i];
+      }
+    }
+  }
+}
+
+// Depthwise over a block of kDepthwiseBlock output channels with the vectors across channels (as ONNX
+// Runtime's NCHWc kernels do): for small planes, where a row of the plane kernel above fills a fraction
+// of a vector and the per-plane copy dominates. The block's inputs are transposed into a zero-padded
+// [Hp][Wp][lanes] buffer, every output position is one vector per tap, and the results are transposed
+// back. Each output element sees the same operations in the same order as in depthwise_plane, so the
+// two kernels give the same bits and the choice between them (by shape only) changes nothing.
+EFFOPT_VECTOR_CLONES void depthwise_channel_block(const float* x, int64_t mult, int64_t m0, int64_t M, const float* w,
+                                                  const float* bias, const Geometry& g, bool clamp, float lo,
+                                                  float hi, float* y) {
+  constexpr int64_t L = kDepthwiseBlock;
+  int64_t Hp = std::max(g.H + g.pt, (g.OH - 1) * g.sH + (g.kH - 1) * g.dH + 1);
+  int64_t Wp = std::max(g.W + g.pl, (g.OW - 1) * g.sW + (g.kW - 1) * g.dW + 1);
+  int64_t HW = g.H * g.W, P = g.OH * g.OW, K = g.kH * g.kW;
+  int64_t lanes = std::min(L, M - m0);
+  // float buffers with unaligned vector loads: a vector type as a template argument loses its alignment
+  thread_local std::vector<float> in, out, wt;
+  in.assign(static_cast<size_t>(Hp * Wp * L), 0.f);
+  if (out.size() < static_cast<size_t>(P * L)) out.resize(static_cast<size_t>(P * L));
+  wt.assign(static_cast<size_t>(K * L), 0.f);
+  float lane_bias[L] = {};
+  const float* plane[L];  // each lane's input plane (lanes past the last channel repeat it)
+  for (int64_t l = 0; l < L; ++l) plane[l] = x + ((m0 + std::min(l, lanes - 1)) / mult) * HW;
+  for (int64_t l = 0; l < lanes; ++l) {
+    int64_t m = m0 + l;
+    for (int64_t k = 0; k < K; ++k) wt[k * L + l] = w[m * K + k];
+    lane_bias[l] = bias ? bias[m] : 0.f;
+  }
+  // Transpose in: 16 pixels x 16 channels per register transpose into pixel-major rows, then each image
+  // row into its padded place.
+  thread_local std::vector<float> pix;
+  if (pix.size() < static_cast<size_t>(HW * L)) pix.resize(static_cast<size_t>(HW * L));
+  int64_t q = 0;
+  for (; q + L <= HW; q += L) {
+    Vec r[L];
+    for (int64_t l = 0; l < L; ++l) std::memcpy(&r[l], plane[l] + q, sizeof(Vec));
+    transpose16(r);
+    for (int64_t i = 0; i < L; ++i) std::memcpy(pix.data() + (q + i) * L, &r[i], sizeof(Vec));
+  }
+  for (; q < HW; ++q)
+    for (int64_t l = 0; l < L; ++l) pix[q * L + l] = plane[l][q];
+  for (int64_t ih = 0; ih < g.H; ++ih)
+    std::memcpy(in.data() + ((ih + g.pt) * Wp + g.pl) * L, pix.data() + ih * g.W * L,
+                static_cast<size_t>(g.W * L) * sizeof(float));
+  Vec b, vlo = Vec{} + lo, vhi = Vec{} + hi, wv, xv;
+  std::memcpy(&b, lane_bias, sizeof b);
+  thread_local std::vector<int64_t> tap;  // where each tap reads, relative to the window's corner
+  tap.resize(static_cast<size_t>(K));
+  for (int64_t kh = 0; kh < g.kH; ++kh)
+    for (int64_t kw = 0; kw < g.kW; ++kw) tap[kh * g.kW + kw] = (kh * g.dH * Wp + kw * g.dW) * L;
+  for (int64_t oh = 0; oh < g.OH; ++oh)
+    for (int64_t ow = 0; ow < g.OW; ++ow) {
+      Vec acc = b;
+      const float* corner = in.data() + (oh * g.sH * Wp + ow * g.sW) * L;
+      for (int64_t k = 0; k < K; ++k) {
+        std::memcpy(&wv, wt.data() + k * L, sizeof wv);
+        std::memcpy(&xv, corner + tap[k], sizeof xv);
+        acc += wv * xv;
+      }
+      if (clamp) {
+        acc = acc < vlo ? vlo : acc;
+        acc = acc > vhi ? vhi : acc;
+      }
+      std::memcpy(out.data() + (oh * g.OW + ow) * L, &acc, sizeof acc);
+    }
+  // Transpose out: 16 pixels at a time back into the channels' planes.
+  int64_t p = 0;
+  for (; p + L <= P; p += L) {
+    Vec r[L];
+    for (int64_t i = 0; i < L; ++i) std::memcpy(&r[i], out.data() + (p + i) * L, sizeof(Vec));
+    transpose16(r);
+    for (int64_t l = 0; l < lanes; ++l) std::memcpy(y + (m0 + l) * P + p, &r[l], sizeof(Vec));
+  }
+  for (; p < P; ++p)
+    for (int64_t l = 0; l < lanes; ++l) y[(m0 + l) * P + p] = out[p * L + l];
+}
+
+}  // namespace
+
+void set_depthwise_kernel(DepthwiseKernel k) { g_kernel = k; }
+
+void depthwise_conv2d(ThreadPool& pool, const float* x, const float* w, const float* bias, int64_t N, int64_t C,
+                      int64_t M, const Geometry& g, bool clamp, float lo, float hi, float* y) {
+  int64_t mult = M / C, HW = g.H * g.W, P = g.OH * g.OW;
+  DepthwiseKernel k = g_kernel;
+  // Planes narrower than one vector: channel blocks (measured 1.1-2.2x faster than planes for mobilenet's
+  // 14x14 and 7x7 layers, slower from 28x28 up; docs/executor.md).
+  if (k == DepthwiseKernel::ByShape)
+    k = g.OW < kDepthwiseBlock ? DepthwiseKernel::ChannelBlocks : DepthwiseKernel::Planes;
+  if (k == DepthwiseKernel::ChannelBlocks) {
+    int64_t blocks = chunk_count(M, kDepthwiseBlock);
+    pool.parallel_for(N * blocks, [&](int64_t t) {
+      int64_t n = t / blocks, m0 = (t % blocks) * kDepthwiseBlock;
+      depthwise_channel_block(x + n * C * HW, mult, m0, M, w, bias, g, clamp, lo, hi, y + n * M * P);
+    });
+    return;
+  }
+  pool.parallel_for(N * M, [&](int64_t t) {
+    int64_t n = t / M, m = t % M, c = m / mult;
+    depthwise_plane(x + (n * C + c) * HW, w + m * g.kH * g.kW, bias ? bias[m] : 0.f, g, clamp, lo, hi,
+                    y + (n * M + m) * P);
+  });
+}
+
+}  // namespace effopt::exec
