@@ -55,6 +55,48 @@ inline __attribute__((always_inline)) void transpose16(Vec* r) {
 #undef EFFOPT_HI
 #undef EFFOPT_LO
 
+// The output rows of one plane; KT > 0: the tap count is a constant (unrolled, weights in registers).
+template <int64_t KT>
+inline __attribute__((always_inline)) void plane_rows(const float* phases, const int64_t* tap_rt, const float* w_rt,
+                                                      int64_t K_rt, float bias, const Geometry& g, int64_t PW,
+                                                      bool clamp, float lo, float hi, float* y) {
+  constexpr int64_t KMax = KT > 0 ? KT : 1;
+  const int64_t K = KT > 0 ? KT : K_rt;
+  // Local copies: the compiler cannot keep weights read through a pointer in registers across the stores to y.
+  float w_fixed[KMax];
+  int64_t tap_fixed[KMax];
+  if constexpr (KT > 0)
+    for (int64_t k = 0; k < KT; ++k) w_fixed[k] = w_rt[k], tap_fixed[k] = tap_rt[k];
+  const float* w = KT > 0 ? w_fixed : w_rt;
+  const int64_t* tap = KT > 0 ? tap_fixed : tap_rt;
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    float* out = y + oh * g.OW;
+    const float* rows = phases + oh * g.sH * PW;
+    for (int64_t ow0 = 0; ow0 < g.OW; ow0 += kDepthwiseBlock) {
+      Vec acc = Vec{} + bias;
+      for (int64_t k = 0; k < K; ++k) {
+        Vec v;
+        std::memcpy(&v, rows + tap[k] + ow0, sizeof v);
+        acc += w[k] * v;
+      }
+      if (clamp) {
+        Vec vlo = Vec{} + lo, vhi = Vec{} + hi;
+        // min(max(v, lo), hi) keeping NaN, as clamp_inplace: a comparison with NaN is false
+        acc = acc < vlo ? vlo : acc;
+        acc = acc > vhi ? vhi : acc;
+      }
+      int64_t n = g.OW - ow0;
+      if (n >= kDepthwiseBlock) {
+        std::memcpy(out + ow0, &acc, sizeof acc);  // one vector store (a variable-size copy costs more)
+      } else {
+        float part[kDepthwiseBlock];
+        std::memcpy(part, &acc, sizeof acc);
+        for (int64_t i = 0; i < n; ++i) out[ow0 + i] = part[i];
+      }
+    }
+  }
+}
+
 EFFOPT_VECTOR_CLONES void depthwise_plane(const float* x, const float* w, float bias, const Geometry& g,
                                           bool clamp, float lo, float hi, float* y) {
   int64_t Hp = std::max(g.H + g.pt, (g.OH - 1) * g.sH + (g.kH - 1) * g.dH + 1);
@@ -106,32 +148,41 @@ EFFOPT_VECTOR_CLONES void depthwise_plane(const float* x, const float* w, float 
       tap[kh * g.kW + kw] = ((c % g.sW) * Hp + kh * g.dH) * PW + c / g.sW;
     }
   int64_t K = g.kH * g.kW;
-  for (int64_t oh = 0; oh < g.OH; ++oh) {
-    float* out = y + oh * g.OW;
-    const float* rows = phases + oh * g.sH * PW;
-    for (int64_t ow0 = 0; ow0 < g.OW; ow0 += kDepthwiseBlock) {
-      Vec acc = Vec{} + bias;
+  if (K == 9) plane_rows<9>(phases, tap.data(), w, K, bias, g, PW, clamp, lo, hi, y);  // 3x3: taps unrolled
+  else plane_rows<0>(phases, tap.data(), w, K, bias, g, PW, clamp, lo, hi, y);
+}
+
+// The output pixels of one channel block, [P][16]; KT > 0: the tap count is a constant (unrolled, weight
+// vectors in registers).
+template <int64_t KT>
+inline __attribute__((always_inline)) void block_pixels(const float* in, const float* wt, const int64_t* tap_rt,
+                                                        int64_t K_rt, Vec b, const Geometry& g, int64_t Wp,
+                                                        bool clamp, float lo, float hi, float* out) {
+  constexpr int64_t L = kDepthwiseBlock, KMax = KT > 0 ? KT : 1;
+  const int64_t K = KT > 0 ? KT : K_rt;
+  Vec w_fixed[KMax];
+  int64_t tap_fixed[KMax];
+  if constexpr (KT > 0)
+    for (int64_t k = 0; k < KT; ++k) std::memcpy(&w_fixed[k], wt + k * L, sizeof(Vec)), tap_fixed[k] = tap_rt[k];
+  const int64_t* tap = KT > 0 ? tap_fixed : tap_rt;
+  Vec vlo = Vec{} + lo, vhi = Vec{} + hi;
+  for (int64_t oh = 0; oh < g.OH; ++oh)
+    for (int64_t ow = 0; ow < g.OW; ++ow) {
+      Vec acc = b;
+      const float* corner = in + (oh * g.sH * Wp + ow * g.sW) * L;
       for (int64_t k = 0; k < K; ++k) {
-        Vec v;
-        std::memcpy(&v, rows + tap[k] + ow0, sizeof v);
-        acc += w[k] * v;
+        Vec wv, xv;
+        if constexpr (KT > 0) wv = w_fixed[k];
+        else std::memcpy(&wv, wt + k * L, sizeof wv);
+        std::memcpy(&xv, corner + tap[k], sizeof xv);
+        acc += wv * xv;
       }
       if (clamp) {
-        Vec vlo = Vec{} + lo, vhi = Vec{} + hi;
-        // min(max(v, lo), hi) keeping NaN, as clamp_inplace: a comparison with NaN is false
         acc = acc < vlo ? vlo : acc;
         acc = acc > vhi ? vhi : acc;
       }
-      int64_t n = g.OW - ow0;
-      if (n >= kDepthwiseBlock) {
-        std::memcpy(out + ow0, &acc, sizeof acc);  // one vector store (a variable-size copy costs more)
-      } else {
-        float part[kDepthwiseBlock];
-        std::memcpy(part, &acc, sizeof acc);
-        for (int64_t i = 0; i < n; ++i) out[ow0 + i] = part[i];
-      }
+      std::memcpy(out + (oh * g.OW + ow) * L, &acc, sizeof acc);
     }
-  }
 }
 
 // Depthwise over a block of kDepthwiseBlock output channels with the vectors across channels (as ONNX
@@ -177,27 +228,14 @@ EFFOPT_VECTOR_CLONES void depthwise_channel_block(const float* x, int64_t mult, 
   for (int64_t ih = 0; ih < g.H; ++ih)
     std::memcpy(in.data() + ((ih + g.pt) * Wp + g.pl) * L, pix.data() + ih * g.W * L,
                 static_cast<size_t>(g.W * L) * sizeof(float));
-  Vec b, vlo = Vec{} + lo, vhi = Vec{} + hi, wv, xv;
+  Vec b;
   std::memcpy(&b, lane_bias, sizeof b);
   thread_local std::vector<int64_t> tap;  // where each tap reads, relative to the window's corner
   tap.resize(static_cast<size_t>(K));
   for (int64_t kh = 0; kh < g.kH; ++kh)
     for (int64_t kw = 0; kw < g.kW; ++kw) tap[kh * g.kW + kw] = (kh * g.dH * Wp + kw * g.dW) * L;
-  for (int64_t oh = 0; oh < g.OH; ++oh)
-    for (int64_t ow = 0; ow < g.OW; ++ow) {
-      Vec acc = b;
-      const float* corner = in.data() + (oh * g.sH * Wp + ow * g.sW) * L;
-      for (int64_t k = 0; k < K; ++k) {
-        std::memcpy(&wv, wt.data() + k * L, sizeof wv);
-        std::memcpy(&xv, corner + tap[k], sizeof xv);
-        acc += wv * xv;
-      }
-      if (clamp) {
-        acc = acc < vlo ? vlo : acc;
-        acc = acc > vhi ? vhi : acc;
-      }
-      std::memcpy(out.data() + (oh * g.OW + ow) * L, &acc, sizeof acc);
-    }
+  if (K == 9) block_pixels<9>(in.data(), wt.data(), tap.data(), K, b, g, Wp, clamp, lo, hi, out.data());  // 3x3
+  else block_pixels<0>(in.data(), wt.data(), tap.data(), K, b, g, Wp, clamp, lo, hi, out.data());
   // Transpose out: 16 pixels at a time back into the channels' planes.
   int64_t p = 0;
   for (; p + L <= P; p += L) {
