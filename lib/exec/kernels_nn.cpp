@@ -323,6 +323,81 @@ Status matmul_kernel(KernelContext& ctx) {
 
 // ---- pooling ----
 
+// One pooling plane. Output columns whose window lies inside the row in every tap (all but a few at the
+// edges) are computed a row at a time, tap by tap over the whole run of columns, so the loop vectorizes;
+// the edge columns take the per-element path with bounds checks. Both see the taps in (kh, kw) order, so
+// averages sum in the same order everywhere. Max keeps NaN: a NaN tap makes the result NaN.
+EFFOPT_VECTOR_CLONES void pool_plane(const float* in, const Geometry& g, bool is_max, bool include_pad, float* out) {
+  auto one = [&](int64_t oh, int64_t ow) {
+    float acc = is_max ? -std::numeric_limits<float>::infinity() : 0.f;
+    int64_t count = 0, padded = 0;
+    bool nan = false;
+    for (int64_t kh = 0; kh < g.kH; ++kh) {
+      int64_t ih = oh * g.sH - g.pt + kh * g.dH;
+      for (int64_t kw = 0; kw < g.kW; ++kw) {
+        int64_t iw = ow * g.sW - g.pl + kw * g.dW;
+        if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) {
+          // count_include_pad counts the explicit padding, not positions past it (ceil_mode).
+          if (ih >= -g.pt && ih < g.H + g.pb && iw >= -g.pl && iw < g.W + g.pr) ++padded;
+          continue;
+        }
+        float v = in[ih * g.W + iw];
+        if (is_max) {
+          if (std::isnan(v)) nan = true;
+          acc = std::max(acc, v);
+        } else {
+          acc += v;
+        }
+        ++count;
+      }
+    }
+    if (is_max) return nan ? std::numeric_limits<float>::quiet_NaN() : acc;
+    int64_t div = include_pad ? count + padded : count;
+    return div ? acc / static_cast<float>(div) : 0.f;
+  };
+  // Interior columns [lo, hi): ow * sW - pl >= 0 and ow * sW - pl + (kW - 1) * dW < W.
+  int64_t lo = std::min(g.OW, (g.pl + g.sW - 1) / g.sW);
+  int64_t last = g.W - 1 - (g.kW - 1) * g.dW + g.pl;
+  int64_t hi = last < 0 ? lo : std::max(lo, std::min(g.OW, last / g.sW + 1));
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    float* o = out + oh * g.OW;
+    for (int64_t ow = 0; ow < lo; ++ow) o[ow] = one(oh, ow);
+    for (int64_t ow = hi; ow < g.OW; ++ow) o[ow] = one(oh, ow);
+    if (hi <= lo) continue;
+    float init = is_max ? -std::numeric_limits<float>::infinity() : 0.f;
+    for (int64_t ow = lo; ow < hi; ++ow) o[ow] = init;
+    int64_t rows = 0, pad_rows = 0;
+    for (int64_t kh = 0; kh < g.kH; ++kh) {
+      int64_t ih = oh * g.sH - g.pt + kh * g.dH;
+      if (ih < 0 || ih >= g.H) {
+        if (ih >= -g.pt && ih < g.H + g.pb) ++pad_rows;
+        continue;
+      }
+      ++rows;
+      for (int64_t kw = 0; kw < g.kW; ++kw) {
+        const float* __restrict src = in + ih * g.W + kw * g.dW - g.pl;
+        float* __restrict dst = o;
+        if (is_max) {
+          for (int64_t ow = lo; ow < hi; ++ow) {
+            float v = src[ow * g.sW];
+            dst[ow] = (v > dst[ow] || v != v) ? v : dst[ow];
+          }
+        } else {
+          for (int64_t ow = lo; ow < hi; ++ow) dst[ow] += src[ow * g.sW];
+        }
+      }
+    }
+    if (is_max) {
+      if (rows == 0)  // no tap inside: the per-element path's answer (-inf)
+        for (int64_t ow = lo; ow < hi; ++ow) o[ow] = one(oh, ow);
+    } else {
+      int64_t div = (include_pad ? rows + pad_rows : rows) * g.kW;
+      float d = static_cast<float>(div);
+      for (int64_t ow = lo; ow < hi; ++ow) o[ow] = div ? o[ow] / d : 0.f;
+    }
+  }
+}
+
 Status pool_kernel(KernelContext& ctx, bool is_max) {
   const TensorValue& X = ctx.in(0);
   if (X.rank() > 4) return pool_nd_kernel(ctx, is_max);  // 3-D and up: the generic kernel
@@ -341,38 +416,7 @@ Status pool_kernel(KernelContext& ctx, bool is_max) {
   const float* x = X.data<float>();
   float* y = Y.mutable_data<float>();
   ctx.pool.parallel_for(N * C, [&](int64_t t) {
-    const float* in = x + t * g.H * g.W;
-    float* out = y + t * g.OH * g.OW;
-    for (int64_t oh = 0; oh < g.OH; ++oh)
-      for (int64_t ow = 0; ow < g.OW; ++ow) {
-        float acc = is_max ? -std::numeric_limits<float>::infinity() : 0.f;
-        int64_t count = 0, padded = 0;
-        bool nan = false;
-        for (int64_t kh = 0; kh < g.kH; ++kh) {
-          int64_t ih = oh * g.sH - g.pt + kh * g.dH;
-          for (int64_t kw = 0; kw < g.kW; ++kw) {
-            int64_t iw = ow * g.sW - g.pl + kw * g.dW;
-            if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) {
-              // count_include_pad counts the explicit padding, not positions past it (ceil_mode).
-              if (ih >= -g.pt && ih < g.H + g.pb && iw >= -g.pl && iw < g.W + g.pr) ++padded;
-              continue;
-            }
-            float v = in[ih * g.W + iw];
-            if (is_max) {
-              if (std::isnan(v)) nan = true;
-              acc = std::max(acc, v);
-            } else {
-              acc += v;
-            }
-            ++count;
-          }
-        }
-        if (is_max) out[oh * g.OW + ow] = nan ? std::numeric_limits<float>::quiet_NaN() : acc;
-        else {
-          int64_t div = include_pad ? count + padded : count;
-          out[oh * g.OW + ow] = div ? acc / static_cast<float>(div) : 0.f;
-        }
-      }
+    pool_plane(x + t * g.H * g.W, g, is_max, include_pad, y + t * g.OH * g.OW);
   });
   ctx.outputs[0] = std::move(Y);
   return ok();

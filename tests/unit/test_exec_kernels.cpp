@@ -248,6 +248,31 @@ g (float[1,1,4,4] x) => (float[1,1,2,2] m, float[1,1,2,2] a0, float[1,1,2,2] a1,
   check_f(out[4], {1, 1, 2, 2}, {11, 12, 15, 16});
 }
 
+TEST_CASE("exec: MaxPool keeps a NaN, in edge and interior columns alike", "[exec]") {
+  // 1x8 row, kernel 1x2 stride 2: outputs pair columns (0,1) (2,3) (4,5) (6,7); pads 1 on the left make
+  // column pairs (-1,0) (1,2) (3,4) (5,6) (7,8): the first and last are edge windows, the rest interior.
+  float nan = std::numeric_limits<float>::quiet_NaN();
+  auto out = run_text(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[1,1,1,8] x) => (float[1,1,1,4] m, float[1,1,1,5] p) {
+  m = MaxPool<kernel_shape = [1, 2], strides = [1, 2]>(x)
+  p = MaxPool<kernel_shape = [1, 2], strides = [1, 2], pads = [0, 1, 0, 1]>(x)
+}
+)", {{"x", F({1, 1, 1, 8}, {nan, 1, 2, 3, 4, nan, -1, 7})}});
+  auto m = out[0].span<float>(), p = out[1].span<float>();
+  REQUIRE(m.size() == 4);
+  CHECK(std::isnan(m[0]));
+  CHECK(m[1] == 3.f);
+  CHECK(std::isnan(m[2]));
+  CHECK(m[3] == 7.f);
+  REQUIRE(p.size() == 5);
+  CHECK(std::isnan(p[0]));  // (-1, 0): edge window with the NaN
+  CHECK(p[1] == 2.f);       // (1, 2)
+  CHECK(p[2] == 4.f);       // (3, 4)
+  CHECK(std::isnan(p[3]));  // (5, 6): interior window with the NaN after a smaller value
+  CHECK(p[4] == 7.f);       // (7, 8): edge
+}
+
 TEST_CASE("exec: shape ops", "[exec]") {
   auto out = run_text(R"(
 <ir_version: 8, opset_import: ["" : 15]>

@@ -156,6 +156,12 @@ std::vector<OpCase> table() {
   add("MaxPool", 13, "(float[1,2,7,7] x) => (float y)", "y = MaxPool<kernel_shape = [3, 3], auto_pad = \"SAME_UPPER\", strides = [2, 2]>(x)");
   add("MaxPool", 13, "(float[2,3,10] x) => (float y)", "y = MaxPool<kernel_shape = [3], strides = [2]>(x)");
   add("MaxPool", 13, "(float[1,2,5,6,7] x) => (float y)", "y = MaxPool<kernel_shape = [2, 3, 2], strides = [2, 1, 2], pads = [0, 1, 1, 0, 1, 1]>(x)");
+  // Planes wide enough for the vectorized interior columns (kernels_nn.cpp pool_plane) beside the edge ones.
+  add("MaxPool", 13, "(float[1,4,23,30] x) => (float y)", "y = MaxPool<kernel_shape = [3, 3], strides = [2, 2], pads = [1, 1, 1, 1]>(x)");
+  add("MaxPool", 13, "(float[5,4,8,8] x) => (float y)", "y = MaxPool<kernel_shape = [2, 2], strides = [2, 2]>(x)");
+  add("MaxPool", 13, "(float[1,3,12,40] x) => (float y)", "y = MaxPool<kernel_shape = [2, 3], dilations = [1, 2], pads = [0, 2, 1, 1], ceil_mode = 1>(x)");
+  add("AveragePool", 13, "(float[2,3,13,20] x) => (float y)", "y = AveragePool<kernel_shape = [3, 3], strides = [2, 2], pads = [1, 2, 1, 0], ceil_mode = 1, count_include_pad = 1>(x)");
+  add("AveragePool", 13, "(float[1,2,17,33] x) => (float y)", "y = AveragePool<kernel_shape = [4, 4], strides = [1, 3], pads = [2, 2, 2, 2]>(x)");
   add("AveragePool", 13, "(float[2,3,7,8] x) => (float y)", "y = AveragePool<kernel_shape = [3, 3], strides = [2, 2], pads = [1, 1, 1, 1]>(x)");
   add("AveragePool", 13, "(float[2,3,7,8] x) => (float y)", "y = AveragePool<kernel_shape = [3, 3], strides = [2, 2], pads = [1, 1, 1, 1], count_include_pad = 1>(x)");
   add("AveragePool", 13, "(float[1,2,7,8] x) => (float y)", "y = AveragePool<kernel_shape = [2, 3], strides = [2, 2], ceil_mode = 1>(x)");
