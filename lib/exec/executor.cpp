@@ -1,6 +1,7 @@
 #include "exec/executor.h"
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstring>
 #include <limits>
@@ -56,6 +57,89 @@ struct GraphPlan {
     return s;
   }
 };
+
+// Folds an inference BatchNormalization into the float Conv before it, as ONNX Runtime does at load:
+// Conv(x, W, b) -> BN(gamma, beta, mean, var, eps) becomes Conv(x, W', b') with s = gamma / sqrt(var + eps),
+// W' = W * s per output channel, b' = (b - mean) * s + beta, computed in double and rounded once (the
+// fuse-conv-bn pass's maths). Only when the Conv's output feeds nothing else, the BN is in inference mode
+// with only its first output used, and W, b and the BN parameters are float32 constants of the right
+// shapes. The model is untouched: the plan's Conv step reads new constant slots and writes the BN's output.
+void fold_conv_batch_norm(GraphPlan& p) {
+  std::unordered_map<const Node*, size_t> step_of;
+  for (size_t i = 0; i < p.steps.size(); ++i) step_of[p.steps[i].node] = i;
+  std::vector<bool> is_output(p.slot_value.size(), false);
+  for (int s : p.output_slots) is_output[s] = true;
+  auto f32 = [](const Value* v, std::vector<int64_t> dims) -> TensorPtr {
+    TensorPtr t = v ? constant_tensor(v) : nullptr;
+    if (!t || t->data_type != DataType::Float || t->dims != dims) return nullptr;
+    return t;
+  };
+  auto doubles = [](const TensorPtr& t) {
+    std::vector<float> f(t->byte_size() / 4);
+    std::memcpy(f.data(), t->bytes().data(), f.size() * 4);  // the bytes may be unaligned (file views)
+    return std::vector<double>(f.begin(), f.end());
+  };
+  bool folded = false;
+  for (auto& st : p.steps) {
+    const Node& conv = *st.node;
+    if (conv.op_type != "Conv" || !is_onnx_domain(conv.domain) || st.out_slots.size() != 1 || st.in_slots.size() < 2)
+      continue;
+    const Value* y = conv.output(0);
+    if (!y || y->uses().size() != 1 || is_output[st.out_slots[0]]) continue;
+    const Node& bn = *y->uses()[0].node;
+    auto it = step_of.find(&bn);
+    if (it == step_of.end() || bn.op_type != "BatchNormalization" || !is_onnx_domain(bn.domain)) continue;
+    Step& bs = p.steps[it->second];
+    if (bs.removed || bn.inputs().size() != 5 || bn.input(0) != y || bn.attr_int("training_mode", 0) != 0) continue;
+    if ((bs.opset < 7 && bn.attr_int("is_test", 0) == 0) || (bs.opset < 9 && bn.attr_int("spatial", 1) != 1)) continue;
+    bool extra_outputs = false;
+    for (size_t k = 1; k < bn.outputs().size(); ++k)
+      if (bn.output(k) && !bn.output(k)->uses().empty()) extra_outputs = true;
+    if (extra_outputs || bs.out_slots.empty() || bs.out_slots[0] < 0) continue;
+    TensorPtr w = constant_tensor(conv.input(1));
+    if (!w || w->data_type != DataType::Float || w->dims.size() < 3 || w->dims[0] < 1) continue;
+    int64_t M = w->dims[0];
+    TensorPtr gamma = f32(bn.input(1), {M}), beta = f32(bn.input(2), {M}), mean = f32(bn.input(3), {M}),
+              var = f32(bn.input(4), {M});
+    TensorPtr b = conv.input(2) ? f32(conv.input(2), {M}) : nullptr;
+    if (!gamma || !beta || !mean || !var || (conv.input(2) && !b)) continue;
+    std::vector<double> wv = doubles(w), g = doubles(gamma), be = doubles(beta), mu = doubles(mean), va = doubles(var);
+    std::vector<double> bias = b ? doubles(b) : std::vector<double>(static_cast<size_t>(M), 0.0);
+    double eps = static_cast<double>(bn.attr_float("epsilon", 1e-5f));
+    size_t per = wv.size() / static_cast<size_t>(M);
+    std::vector<float> w2(wv.size()), b2(static_cast<size_t>(M));
+    for (size_t c = 0; c < static_cast<size_t>(M); ++c) {
+      double sc = g[c] / std::sqrt(va[c] + eps);
+      for (size_t i = c * per; i < (c + 1) * per; ++i) w2[i] = static_cast<float>(wv[i] * sc);
+      b2[c] = static_cast<float>((bias[c] - mu[c]) * sc + be[c]);
+    }
+    auto add_slot = [&](const Value* named_after, TensorValue t) {
+      int s = static_cast<int>(p.slot_value.size());
+      p.slot_value.push_back(named_after);  // for messages only: not in slot_of
+      p.constants.emplace_back(s, std::move(t));
+      return s;
+    };
+    st.in_slots[1] = add_slot(conv.input(1), TensorValue::from_vector(DataType::Float, w->dims, w2));
+    int bias_slot = add_slot(conv.input(1), TensorValue::from_vector(DataType::Float, {M}, b2));
+    if (st.in_slots.size() < 3) st.in_slots.resize(3, -1);
+    st.in_slots[2] = bias_slot;
+    st.out_slots[0] = bs.out_slots[0];
+    bs.removed = true;
+    folded = true;
+  }
+  if (!folded) return;
+  // Drop the original weights nobody reads any more (the folded copies replace them).
+  std::vector<bool> read(p.slot_value.size(), false);
+  for (auto& st : p.steps) {
+    if (st.removed) continue;
+    for (int s : st.in_slots)
+      if (s >= 0) read[s] = true;
+    for (int s : st.implicit_slots) read[s] = true;
+  }
+  for (int s : p.output_slots) read[s] = true;
+  for (const Value* v : p.free_values) read[p.slot_of.at(v)] = true;
+  std::erase_if(p.constants, [&](const std::pair<int, TensorValue>& c) { return !read[c.first]; });
+}
 
 std::string node_label(const Node& n, size_t index) {
   return (n.name.empty() ? "#" + std::to_string(index) : "'" + n.name + "'");
@@ -305,6 +389,8 @@ GraphPlan* Session::Impl::compile(const Graph& g, const std::string& where, bool
     p->output_slots.push_back(p->slot(v));
   }
 
+  if (opts.internal_rewrites) fold_conv_batch_norm(*p);
+
   // Fuse Conv -> Relu / Clip (constant bounds) when the Conv's output has no other reader.
   if (opts.internal_rewrites) {
     std::unordered_map<const Node*, size_t> step_of;
@@ -313,7 +399,8 @@ GraphPlan* Session::Impl::compile(const Graph& g, const std::string& where, bool
     for (int s : p->output_slots) is_output[s] = true;
     for (auto& st : p->steps) {
       if (st.node->op_type != "Conv" || !is_onnx_domain(st.node->domain) || st.out_slots.size() != 1) continue;
-      const Value* y = st.node->output(0);
+      if (st.removed) continue;
+      const Value* y = p->slot_value[st.out_slots[0]];  // the BatchNormalization's output when one was folded
       if (!y || y->uses().size() != 1 || is_output[st.out_slots[0]]) continue;
       const Node* act = y->uses()[0].node;
       if (!is_onnx_domain(act->domain) || act->outputs().size() != 1 || !act->output(0)) continue;

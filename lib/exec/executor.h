@@ -27,8 +27,9 @@ namespace effopt::exec {
 struct RunOptions {
   int threads = 1;  // results are bit-identical for any value
   bool profile = false;  // time every node (RunStats::op_ms)
-  // Graph rewrites the session makes for speed (today: Conv followed by Relu /
-  // Clip fused into one step). Off, every node runs as written, so
+  // Graph rewrites the session makes for speed (today: an inference
+  // BatchNormalization folded into the float Conv before it, and Conv followed
+  // by Relu / Clip fused into one step; the model itself is untouched). Off, every node runs as written, so
   // RunStats::peak_live_bytes equals the footprint report's peak activation
   // bytes (lib/analysis/footprint.h) exactly.
   bool internal_rewrites = true;
