@@ -64,8 +64,8 @@ std::vector<BudgetResult> check_budgets(const Budgets& b, const Footprint& f, co
       for (size_t i = 0; i < unknown.size() && i < 5; ++i) nodes += (i ? "; " : "") + unknown[i];
       if (unknown.size() > 5) nodes += "; and " + std::to_string(unknown.size() - 5) + " more";
       r.message = std::string("--") + name + " " + fmt(*limit) + ": cannot be checked, " +
-                  std::to_string(unknown.size()) + " nodes have unknown dims (" + nodes +
-                  "); bind them with --shape NAME=DIMS";
+                  std::to_string(unknown.size()) + " nodes could not be counted (" + nodes +
+                  "); bind unknown dims with --shape NAME=DIMS";
     } else if (actual > *limit) {
       r.passed = false;
       char pct[32];
