@@ -382,8 +382,8 @@ NodeCost node_cost(const Node& n, const std::string& path, int64_t opset) {
     } else {
       c.has_macs = true;
       c.unknown.push_back(label + ": " + tc.why_unknown + ", body " + count_text(b.total()) +
-                          " MACs per iteration not counted; a constant M (e.g. after fold-constants / "
-                          "fold-shapes, or --shape on the inputs it is computed from) would make it countable");
+                          " MACs per iteration not counted; a constant M would make it countable (the "
+                          "fold-constants / fold-shapes passes fold one computed from constants or static shapes)");
       c.unknown.insert(c.unknown.end(), b.unknown.begin(), b.unknown.end());
       s.derivation = "body " + count_text(b.total()) + " MACs per iteration; trip count unknown (" + tc.why_unknown +
                      "): not counted";
