@@ -36,6 +36,7 @@ json model_section(const std::string& path, const Footprint& f, const ModelFileS
   }
   j["macs"] = f.macs;
   j["macs_complete"] = f.macs_complete();
+  j["macs_upper_bound"] = !f.macs_upper_bound_nodes.empty();
   j["elementwise_ops"] = f.elementwise_ops;
   j["weight_bytes"] = f.weight_bytes;
   j["activation_bytes"] = f.activation_bytes;

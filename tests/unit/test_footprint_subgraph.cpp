@@ -10,6 +10,7 @@
 #include "analysis/footprint.h"
 #include "analysis/shape_propagation.h"
 #include "onnx/model_io.h"
+#include "report/budget.h"
 #include "report/footprint_report.h"
 #include "report/json_schema.h"
 #include "util/test_util.h"
@@ -245,6 +246,12 @@ g (float[2,4] X, float[4,4] W) => (float[2,4] Y) <int64 M = {5}> {
   CHECK(f.macs_complete());  // an upper bound still proves a maximum
   REQUIRE(f.macs_upper_bound_nodes.size() == 1);
   CHECK(f.macs_upper_bound_nodes[0].find("Loop (Loop)") == 0);
+  // Params of the Loop: its constant inputs M and t (1 element each) and the body's Constant lim (1).
+  CHECK(loop.params == 3u);
+  json r = model_report("m.onnx", f, nullptr, {});
+  require_valid(r);
+  CHECK(r["macs_upper_bound"] == true);
+  CHECK(r["footprint"]["macs"]["upper_bound"] == true);
 }
 
 TEST_CASE("Loop: an unknown trip count is not counted, the node named with what would help",
@@ -428,4 +435,27 @@ TEST_CASE("corpus cases with If / Loop / Scan: report JSON validates", "[footpri
                            << f.macs_upper_bound_nodes.size() << " upper bounds");
   }
   if (found == 0) WARN("no corpus model holds If / Loop / Scan: nothing to validate there (" << dir->string() << ")");
+}
+
+TEST_CASE("a MAC budget exceeded by an upper bound says it is one", "[footprint-subgraph][budget]") {
+  auto m = shaped(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (bool c, float[2,3] A, float[3,5] B, float[5,5] C) => (float[2,5] Z) {
+  Z = If<then_branch = t () => (float z1) { z1 = MatMul(A, B) },
+         else_branch = e () => (float z2) {
+           p = MatMul(A, B)
+           z2 = MatMul(p, C)
+         }>(c)
+}
+)");
+  Footprint f = compute_footprint(*m);
+  Budgets b;
+  b.max_macs = 50;  // then 30 would fit, else 80 does not
+  auto r = check_budgets(b, f, nullptr);
+  REQUIRE(r.size() == 1);
+  CHECK_FALSE(r[0].passed);
+  CHECK(r[0].message.find("upper bound") != std::string::npos);
+  CHECK(r[0].message.find("If (If)") != std::string::npos);
+  b.max_macs = 80;  // the upper bound fits: the real count does too
+  CHECK(check_budgets(b, f, nullptr)[0].passed);
 }
