@@ -45,9 +45,11 @@ void unshape_bodies(Graph& g) {
     }
 }
 
-std::unique_ptr<Model> shaped(const std::string& text) {
+std::unique_ptr<Model> shaped(const std::string& text, bool unshape_outputs = false) {
   auto m = test::parse_or_fail(text);
   unshape_bodies(*m->graph);
+  if (unshape_outputs)
+    for (Value* o : m->graph->outputs()) o->type.shape.reset();
   std::map<std::string, int> seen;
   name_nodes(*m->graph, seen);
   REQUIRE(infer_shapes_with_bindings(*m, {}));
@@ -524,4 +526,52 @@ g (bool c, float[2,3] A, float[3,5] B, float[5,5] C) => (float[2,5] Z) {
   CHECK(r[0].message.find("If (If)") != std::string::npos);
   b.max_macs = 80;  // the upper bound fits: the real count does too
   CHECK(check_budgets(b, f, nullptr)[0].passed);
+}
+
+TEST_CASE("Scan: scan_input_axes / scan_output_axes pick the axis counted and inserted",
+          "[footprint-subgraph][shape]") {
+  auto m = shaped(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[1,6,3] X, float[1,4] H0, float[3,4] Wx) => (float[1,4] H, float Ys) {
+  H, Ys = Scan<num_scan_inputs = 1, scan_input_axes = [1], scan_output_axes = [1],
+              body = b (float h, float x) => (float h2, float y) {
+    xw = MatMul(x, Wx)
+    h2 = Add(h, xw)
+    y = Identity(h2)
+  }>(H0, X)
+}
+)", /*unshape_outputs=*/true);
+  // x = X without axis 1: [1,3]; 6 steps of 1*3*4 = 12: 72. Ys: [1,4] with 6 inserted at axis 1.
+  CHECK(body_of(*m, "Scan").inputs()[1]->type.to_string() == "float32[1,3]");
+  Footprint f = compute_footprint(*m);
+  CHECK(node_fp(f, "Scan").macs == 72u);
+  CHECK(node_fp(f, "Scan").output_shapes[1] == "float32[1,6,4]");
+}
+
+TEST_CASE("Loop: a constant-false condition runs nothing; no M at all is not counted", "[footprint-subgraph]") {
+  const char* text = R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[2,4] X, float[4,4] W) => (float[2,4] Y) <int64 M = {5}> {
+  f = Constant<value = bool {0}>()
+  Y = Loop<body = b (int64 i, bool cin, float x) => (bool cout, float y) {
+    cout = Identity(cin)
+    y = MatMul(x, W)
+  }>(M, f, X)
+}
+)";
+  auto m = shaped(text);
+  Footprint f = compute_footprint(*m);
+  CHECK(node_fp(f, "Loop").macs == 0u);  // 32 x 0 iterations
+  CHECK(node_fp(f, "Loop").subgraph_macs->iterations == 0);
+  CHECK(f.macs_complete());
+  // Without M (an absent optional input) and a true condition it runs until the condition is false: unknown.
+  std::string with_true = text;
+  with_true.replace(with_true.find("bool {0}"), 8, "bool {1}");
+  auto m2 = shaped(with_true);
+  for (auto& n : m2->graph->nodes())
+    if (n->op_type == "Loop") n->set_input(0, nullptr);
+  Footprint f2 = compute_footprint(*m2);
+  CHECK_FALSE(f2.macs_complete());
+  REQUIRE(f2.macs_unknown_nodes.size() == 1);
+  CHECK(f2.macs_unknown_nodes[0].find("no trip count M") != std::string::npos);
 }
