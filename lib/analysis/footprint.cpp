@@ -382,8 +382,9 @@ NodeCost node_cost(const Node& n, const std::string& path, int64_t opset) {
     } else {
       c.has_macs = true;
       c.unknown.push_back(label + ": " + tc.why_unknown + ", body " + count_text(b.total()) +
-                          " MACs per iteration not counted; a constant M would make it countable (the "
-                          "fold-constants / fold-shapes passes fold one computed from constants or static shapes)");
+                          " MACs per iteration not counted; an M known before run time would make it countable "
+                          "(a constant, or computed from dims that --shape binds; fold-constants / fold-shapes "
+                          "write it into the model)");
       c.unknown.insert(c.unknown.end(), b.unknown.begin(), b.unknown.end());
       s.derivation = "body " + count_text(b.total()) + " MACs per iteration; trip count unknown (" + tc.why_unknown +
                      "): not counted";
@@ -634,8 +635,8 @@ nlohmann::json to_json(const Footprint& f, bool per_node) {
                {"upper_bound_nodes", f.macs_upper_bound_nodes},
                {"convention", "one multiply-accumulate each; bias adds and other element-wise work are counted "
                               "in elementwise_ops, not here. If/Loop/Scan carry their bodies' MACs: Scan body x "
-                              "iterations (scan axis length), Loop body x constant M (an upper bound when its "
-                              "condition can end it earlier; unknown M: not counted), If the larger branch (an "
+                              "iterations (scan axis length), Loop body x M known before run time (an upper bound when "
+                              "its condition can end it earlier; unknown M: not counted), If the larger branch (an "
                               "upper bound; a constant condition picks its branch)"}};
   j["elementwise_ops"] = f.elementwise_ops;
   j["activations"] = {{"total_bytes", f.activation_bytes},

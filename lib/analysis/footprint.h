@@ -10,9 +10,10 @@
 //   LSTM/GRU/RNN: seq x batch x directions x gates*H x (input + H).
 // - If / Loop / Scan: the outer node carries its bodies' MACs (nested
 //   bodies compose). Scan: body x iterations (the scan axis length of its
-//   scan inputs). Loop: body x M when M is a constant; an upper bound when
-//   the condition can end the loop earlier; not counted (the node named)
-//   when M is not a constant. If: the larger branch, an upper bound unless
+//   scan inputs). Loop: body x M when M is known before run time (a
+//   constant, or computed from known dims: static_scalar_int); an upper
+//   bound when the condition can end the loop earlier; not counted (the
+//   node named) otherwise. If: the larger branch, an upper bound unless
 //   both cost the same; a constant condition picks its branch, exactly.
 //   A body is counted with the shapes of one iteration: loop / scan state
 //   keeps its shape only if an iteration leaves it unchanged

@@ -875,6 +875,93 @@ std::optional<bool> constant_condition(const Value* v) {
   return std::to_integer<int>(t->bytes()[0]) != 0;
 }
 
+namespace {
+
+// Small integer values known before run time: constants, and what the
+// shape-arithmetic ops compute from them and from known dims.
+std::optional<Ints> static_ints(const Value* v, int depth) {
+  if (!v || depth > 32) return std::nullopt;
+  if (TensorPtr t = constant_tensor(v)) return ints_of_tensor(*t);
+  const Node* p = v->producer();
+  if (!p || !is_onnx_domain(p->domain)) return std::nullopt;
+  const std::string& op = p->op_type;
+  auto in = [&](size_t i) { return static_ints(p->input(i), depth + 1); };
+  if (op == "Identity" || op == "Squeeze" || op == "Unsqueeze" || op == "Reshape" || op == "Flatten") return in(0);
+  if (op == "Cast") {
+    auto to = static_cast<DataType>(p->attr_int("to", 0));
+    if (to != DataType::Int64 && to != DataType::Int32) return std::nullopt;
+    return in(0);
+  }
+  if (op == "Shape" || op == "Size") {
+    auto s = shape_of(p->input(0));
+    if (!s) return std::nullopt;
+    const int64_t r = static_cast<int64_t>(s->size());
+    int64_t start = op == "Shape" ? p->attr_int("start", 0) : 0, end = op == "Shape" ? p->attr_int("end", r) : r;
+    if (start < 0) start += r;
+    if (end < 0) end += r;
+    start = std::clamp<int64_t>(start, 0, r);
+    end = std::clamp<int64_t>(end, start, r);
+    Ints dims;
+    for (int64_t i = start; i < end; ++i) {
+      const Dim& d = (*s)[static_cast<size_t>(i)];
+      if (!d.is_known()) return std::nullopt;
+      dims.push_back(*d.value);
+    }
+    if (op == "Shape") return dims;
+    int64_t prod = 1;
+    for (int64_t d : dims) prod *= d;
+    return Ints{prod};
+  }
+  if (op == "Gather" && p->attr_int("axis", 0) == 0) {
+    auto data = in(0), idx = in(1);
+    if (!data || !idx) return std::nullopt;
+    Ints out;
+    for (int64_t i : *idx) {
+      if (i < 0) i += static_cast<int64_t>(data->size());
+      if (i < 0 || i >= static_cast<int64_t>(data->size())) return std::nullopt;
+      out.push_back((*data)[static_cast<size_t>(i)]);
+    }
+    return out;
+  }
+  if (op == "Concat") {
+    Ints out;
+    for (size_t i = 0; i < p->inputs().size(); ++i) {
+      auto x = in(i);
+      if (!x) return std::nullopt;
+      out.insert(out.end(), x->begin(), x->end());
+    }
+    return out;
+  }
+  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Max" || op == "Min") {
+    auto a = in(0), b = in(1);
+    if (!a || !b || a->empty() || b->empty() || p->inputs().size() != 2) return std::nullopt;
+    if (a->size() != b->size() && a->size() != 1 && b->size() != 1) return std::nullopt;
+    Ints out(std::max(a->size(), b->size()));
+    for (size_t i = 0; i < out.size(); ++i) {
+      int64_t x = (*a)[a->size() == 1 ? 0 : i], y = (*b)[b->size() == 1 ? 0 : i];
+      if (op == "Add") out[i] = x + y;
+      else if (op == "Sub") out[i] = x - y;
+      else if (op == "Mul") out[i] = x * y;
+      else if (op == "Max") out[i] = std::max(x, y);
+      else if (op == "Min") out[i] = std::min(x, y);
+      else {
+        if (y == 0 || x % y != 0) return std::nullopt;  // exact only: no rounding convention to get wrong
+        out[i] = x / y;
+      }
+    }
+    return out;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<int64_t> static_scalar_int(const Value* v) {
+  auto x = static_ints(v, 0);
+  if (!x || x->size() != 1) return std::nullopt;
+  return (*x)[0];
+}
+
 LoopTripCount loop_trip_count(const Node& loop) {
   LoopTripCount r;
   const Value* m = loop.input(0);
@@ -887,16 +974,12 @@ LoopTripCount loop_trip_count(const Node& loop) {
     r.why_unknown = "no trip count M: it runs until its condition is false";
     return r;
   }
-  TensorPtr t = constant_tensor(m);
-  if (!t || t->element_count().value_or(0) != 1 ||
-      (t->data_type != DataType::Int64 && t->data_type != DataType::Int32)) {
-    r.why_unknown = "trip count M '" + m->name() + "' is not a constant";
+  std::optional<int64_t> v = static_scalar_int(m);
+  if (!v) {
+    r.why_unknown = "trip count M '" + m->name() + "' is not known before run time";
     return r;
   }
-  int64_t v = 0;
-  if (t->data_type == DataType::Int64 && t->byte_size() >= 8) std::memcpy(&v, t->bytes().data(), 8);
-  else if (t->byte_size() >= 4) { int32_t x; std::memcpy(&x, t->bytes().data(), 4); v = x; }
-  r.trips = std::max<int64_t>(0, v);
+  r.trips = std::max<int64_t>(0, *v);
   // The condition can end it early unless it starts true (or is absent) and the body passes it on unchanged.
   bool body_keeps_cond = false;
   if (body && !body->outputs().empty() && body->inputs().size() >= 2) {

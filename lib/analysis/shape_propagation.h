@@ -37,8 +37,13 @@ Status propagate_shapes(Model& model, ShapeInferenceStats& stats);
 // Control flow, as the shape propagation and the footprint read it.
 // A constant boolean scalar's value (If and Loop conditions).
 std::optional<bool> constant_condition(const Value* v);
+// A one-element integer value known before run time: a constant, or computed
+// from constants and known dims (Shape, Size, Gather, Concat, Cast, Squeeze,
+// Unsqueeze, Reshape, integer Add/Sub/Mul/exact Div/Max/Min), e.g. the trip
+// count PyTorch exports for `range(x.size(0))`.
+std::optional<int64_t> static_scalar_int(const Value* v);
 struct LoopTripCount {
-  std::optional<int64_t> trips;  // M when it is a constant (initializer, Constant, Identity of one)
+  std::optional<int64_t> trips;  // M when known before run time (static_scalar_int)
   bool may_stop_early = true;    // the condition can end the loop before M iterations
   std::string why_unknown;       // when trips is nullopt
 };
