@@ -7,6 +7,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "analysis/shape_propagation.h"
 #include "ir/constants.h"
 
 namespace effopt {
@@ -265,6 +266,178 @@ bool contains_mac_op(const Graph& g) {
   return false;
 }
 
+std::string label_of(const Node& n) {
+  std::string op = is_onnx_domain(n.domain) ? n.op_type : n.domain + "." + n.op_type;
+  return (n.name.empty() ? "(unnamed " + n.op_type + ")" : n.name) + " (" + op + ")";
+}
+
+// MACs, element-wise work and parameters of one node, its subgraphs
+// included, or of a whole graph.
+struct Cost {
+  bool has_macs = false;                  // a MAC op, or bodies that hold MAC ops
+  uint64_t counted = 0;                   // what could be counted
+  std::map<std::string, uint64_t> by_op;  // counted, by op type
+  uint64_t elementwise = 0;
+  uint64_t params = 0;
+  std::vector<std::string> unknown;       // "path: reason", one per node that could not be counted
+  std::vector<std::string> upper_bound;   // "path: why", nodes whose figure is an upper bound
+  std::optional<uint64_t> total() const { return unknown.empty() ? std::optional<uint64_t>(counted) : std::nullopt; }
+  void add(const Cost& c, uint64_t times = 1) {
+    has_macs |= c.has_macs;
+    counted += c.counted * times;
+    for (auto& [op, m] : c.by_op) by_op[op] += m * times;
+    elementwise += c.elementwise * times;
+    params += c.params;
+    unknown.insert(unknown.end(), c.unknown.begin(), c.unknown.end());
+    upper_bound.insert(upper_bound.end(), c.upper_bound.begin(), c.upper_bound.end());
+  }
+};
+
+struct NodeCost {
+  Cost cost;
+  std::optional<SubgraphMacs> sub;
+};
+
+std::string count_text(std::optional<uint64_t> x) { return x ? std::to_string(*x) : std::string("unknown"); }
+
+NodeCost node_cost(const Node& n, const std::string& path, int64_t opset);
+
+Cost graph_cost(const Graph& g, const std::string& path, int64_t opset) {
+  Cost c;
+  for (auto& up : g.nodes()) c.add(node_cost(*up, path, opset).cost);
+  return c;
+}
+
+Graph* body_attr(const Node& n, const char* name) {
+  const Attribute* a = n.attr(name);
+  return a && a->g ? a->g.get() : nullptr;
+}
+
+NodeCost node_cost(const Node& n, const std::string& path, int64_t opset) {
+  NodeCost r;
+  Cost& c = r.cost;
+  const std::string label = path + label_of(n);
+  const std::string inner = label + " > ";
+  for (Value* in : n.inputs())
+    if (TensorPtr t = in ? constant_tensor(in) : nullptr) c.params += t->element_count().value_or(0);
+  const bool onnx = is_onnx_domain(n.domain);
+  if (onnx && n.op_type == "If" && body_attr(n, "then_branch") && body_attr(n, "else_branch")) {
+    Cost t = graph_cost(*body_attr(n, "then_branch"), inner + "then_branch > ", opset);
+    Cost e = graph_cost(*body_attr(n, "else_branch"), inner + "else_branch > ", opset);
+    c.params += t.params + e.params;
+    if (!t.has_macs && !e.has_macs) { c.elementwise = std::max(t.elementwise, e.elementwise); return r; }
+    SubgraphMacs s;
+    s.then_macs = t.total();
+    s.else_macs = e.total();
+    std::optional<bool> cond = constant_condition(n.input(0));
+    if (cond) {
+      Cost& b = *cond ? t : e;
+      b.params = 0;
+      c.add(b);
+      s.derivation = std::string("the condition is a constant ") + (*cond ? "true: then_branch" : "false: else_branch") +
+                     " (" + count_text(b.total()) + " MACs), exact";
+    } else {
+      // The larger branch; both branches' unknown nodes are listed.
+      const bool then_larger = t.counted >= e.counted;
+      Cost& big = then_larger ? t : e;
+      Cost& small = then_larger ? e : t;
+      c.has_macs = true;
+      c.counted = big.counted;
+      c.by_op = big.by_op;
+      c.elementwise = big.elementwise;
+      for (Cost* b : {&t, &e}) {
+        c.unknown.insert(c.unknown.end(), b->unknown.begin(), b->unknown.end());
+        c.upper_bound.insert(c.upper_bound.end(), b->upper_bound.begin(), b->upper_bound.end());
+      }
+      s.upper_bound = big.counted != small.counted || !big.total() || !small.total();
+      s.derivation = "the larger branch: then_branch " + count_text(t.total()) + ", else_branch " +
+                     count_text(e.total()) + " MACs" +
+                     (s.upper_bound ? "; an upper bound (the condition is known at run time only)"
+                                    : "; both branches cost the same, exact");
+      if (s.upper_bound && t.total() && e.total())
+        c.upper_bound.push_back(label + ": the larger of its branches (then " + count_text(t.total()) + ", else " +
+                                count_text(e.total()) + ")");
+    }
+    r.sub = s;
+    return r;
+  }
+  if (onnx && n.op_type == "Loop" && body_attr(n, "body")) {
+    Cost b = graph_cost(*body_attr(n, "body"), inner + "body > ", opset);
+    c.params += b.params;
+    b.params = 0;
+    LoopTripCount tc = loop_trip_count(n);
+    if (!b.has_macs) { if (tc.trips) c.elementwise = b.elementwise * static_cast<uint64_t>(*tc.trips); return r; }
+    SubgraphMacs s;
+    s.body_macs = b.total();
+    if (tc.trips) {
+      const uint64_t trips = static_cast<uint64_t>(*tc.trips);
+      s.iterations = *tc.trips;
+      c.add(b, trips);
+      s.upper_bound = tc.may_stop_early && trips > 0;
+      s.derivation = "body " + count_text(b.total()) + " MACs x trip count M = " + std::to_string(trips) +
+                     (s.upper_bound ? "; an upper bound: its condition can end the loop earlier" : ", exact");
+      if (s.upper_bound && b.total())
+        c.upper_bound.push_back(label + ": trip count M = " + std::to_string(trips) +
+                                ", its condition can end the loop earlier");
+    } else {
+      c.has_macs = true;
+      c.unknown.push_back(label + ": " + tc.why_unknown + ", body " + count_text(b.total()) +
+                          " MACs per iteration not counted; an M known before run time would make it countable "
+                          "(a constant, or computed from dims that --shape binds; fold-constants / fold-shapes "
+                          "write it into the model)");
+      c.unknown.insert(c.unknown.end(), b.unknown.begin(), b.unknown.end());
+      s.derivation = "body " + count_text(b.total()) + " MACs per iteration; trip count unknown (" + tc.why_unknown +
+                     "): not counted";
+    }
+    r.sub = s;
+    return r;
+  }
+  if (onnx && n.op_type == "Scan" && body_attr(n, "body")) {
+    Cost b = graph_cost(*body_attr(n, "body"), inner + "body > ", opset);
+    c.params += b.params;
+    b.params = 0;
+    std::string why;
+    std::optional<int64_t> iters = opset >= 9 ? scan_iterations(n, &why) : std::nullopt;
+    if (opset < 9) why = "Scan-8 (batched, with sequence_lens) is not counted";
+    if (!b.has_macs) { if (iters) c.elementwise = b.elementwise * static_cast<uint64_t>(*iters); return r; }
+    SubgraphMacs s;
+    s.body_macs = b.total();
+    if (iters) {
+      s.iterations = *iters;
+      c.add(b, static_cast<uint64_t>(*iters));
+      s.derivation = "body " + count_text(b.total()) + " MACs x " + std::to_string(*iters) +
+                     " iterations (the scan axis length), exact";
+    } else {
+      c.has_macs = true;
+      c.unknown.push_back(label + ": " + why + ", body " + count_text(b.total()) +
+                          " MACs per iteration not counted; bind the scan input's shape with --shape");
+      c.unknown.insert(c.unknown.end(), b.unknown.begin(), b.unknown.end());
+      s.derivation = "body " + count_text(b.total()) + " MACs per iteration; iteration count unknown (" + why +
+                     "): not counted";
+    }
+    r.sub = s;
+    return r;
+  }
+  MacResult mr = count_macs(n);
+  c.elementwise = mr.elementwise;
+  if (mr.is_mac_op) {
+    c.has_macs = true;
+    if (mr.macs) {
+      c.counted = *mr.macs;
+      c.by_op[is_onnx_domain(n.domain) ? n.op_type : n.domain + "." + n.op_type] = *mr.macs;
+    } else {
+      c.unknown.push_back(label + ": " + mr.unknown);
+    }
+  }
+  for (Graph* sg : n.subgraphs())
+    if (contains_mac_op(*sg)) {
+      c.has_macs = true;
+      c.unknown.push_back(label + ": MAC ops inside a subgraph of " + n.op_type + " are not counted");
+      break;
+    }
+  return r;
+}
+
 void count_ops(const Graph& g, Footprint& f) {
   for (auto& n : g.nodes()) {
     ++f.node_count;
@@ -336,6 +509,7 @@ Footprint compute_footprint(const Model& model, const FootprintOptions& opts) {
   for (auto& fn : model.functions) count_ops(*fn.body, f);
 
   // --- per node: MACs, element-wise work, output bytes
+  const int64_t opset = model.opset("");
   std::unordered_map<const Node*, size_t> index;
   for (size_t i = 0; i < g.nodes().size(); ++i) index[g.nodes()[i].get()] = i;
   for (auto& up : g.nodes()) {
@@ -343,31 +517,29 @@ Footprint compute_footprint(const Model& model, const FootprintOptions& opts) {
     NodeFootprint nf;
     nf.name = n.name;
     nf.op_type = is_onnx_domain(n.domain) ? n.op_type : n.domain + "." + n.op_type;
-    std::string label = (n.name.empty() ? "(unnamed " + n.op_type + ")" : n.name) + " (" + nf.op_type + ")";
+    const std::string label = label_of(n);
     for (Value* o : n.outputs()) nf.output_shapes.push_back(o ? o->type.to_string() : "");
-    for (Value* in : n.inputs())
-      if (TensorPtr t = in ? constant_tensor(in) : nullptr) nf.params += t->element_count().value_or(0);
-    MacResult mr = count_macs(n);
-    nf.elementwise_ops = mr.elementwise;
-    f.elementwise_ops += mr.elementwise;
-    if (mr.is_mac_op) {
-      if (mr.macs) {
-        nf.macs = mr.macs;
-        f.macs += *mr.macs;
-        f.macs_by_op[nf.op_type] += *mr.macs;
-      } else {
+    NodeCost nc = node_cost(n, "", opset);
+    const Cost& c = nc.cost;
+    nf.params = c.params;
+    nf.elementwise_ops = c.elementwise;
+    f.elementwise_ops += c.elementwise;
+    f.macs += c.counted;
+    for (auto& [op, m] : c.by_op) f.macs_by_op[op] += m;
+    if (c.has_macs) {
+      nf.macs = c.total();
+      if (!c.unknown.empty()) {
         nf.macs_unknown = true;
-        nf.unknown_reason = mr.unknown;
-        f.macs_unknown_nodes.push_back(label + ": " + mr.unknown);
+        // The node's own reason, without its label; nested nodes at fault are named in full.
+        for (const std::string& u : c.unknown) {
+          std::string reason = u.rfind(label + ": ", 0) == 0 ? u.substr(label.size() + 2) : u;
+          nf.unknown_reason += (nf.unknown_reason.empty() ? "" : "; ") + reason;
+        }
       }
     }
-    for (Graph* sg : n.subgraphs())
-      if (contains_mac_op(*sg)) {
-        nf.macs_unknown = true;
-        nf.unknown_reason = "MAC ops inside a subgraph (If/Loop/Scan) are not counted";
-        f.macs_unknown_nodes.push_back(label + ": " + nf.unknown_reason);
-        break;
-      }
+    f.macs_unknown_nodes.insert(f.macs_unknown_nodes.end(), c.unknown.begin(), c.unknown.end());
+    f.macs_upper_bound_nodes.insert(f.macs_upper_bound_nodes.end(), c.upper_bound.begin(), c.upper_bound.end());
+    nf.subgraph_macs = nc.sub;
     // Layers with a constant weight.
     WeightRef w = weight_of(n);
     if (w.tensor) {
@@ -459,8 +631,13 @@ nlohmann::json to_json(const Footprint& f, bool per_node) {
                {"complete", f.macs_complete()},
                {"by_op_type", f.macs_by_op},
                {"unknown_nodes", f.macs_unknown_nodes},
+               {"upper_bound", !f.macs_upper_bound_nodes.empty()},
+               {"upper_bound_nodes", f.macs_upper_bound_nodes},
                {"convention", "one multiply-accumulate each; bias adds and other element-wise work are counted "
-                              "in elementwise_ops, not here"}};
+                              "in elementwise_ops, not here. If/Loop/Scan carry their bodies' MACs: Scan body x "
+                              "iterations (scan axis length), Loop body x M known before run time (an upper bound when "
+                              "its condition can end it earlier; unknown M: not counted), If the larger branch (an "
+                              "upper bound; a constant condition picks its branch)"}};
   j["elementwise_ops"] = f.elementwise_ops;
   j["activations"] = {{"total_bytes", f.activation_bytes},
                       {"peak_bytes", f.peak_activation_bytes},
@@ -476,6 +653,19 @@ nlohmann::json to_json(const Footprint& f, bool per_node) {
       json nj = {{"name", n.name}, {"op_type", n.op_type}, {"output_shapes", n.output_shapes}, {"params", n.params}};
       nj["macs"] = n.macs ? json(*n.macs) : json(nullptr);
       if (n.macs_unknown) nj["macs_unknown"] = n.unknown_reason;
+      if (n.subgraph_macs) {
+        const SubgraphMacs& s = *n.subgraph_macs;
+        auto opt = [](const auto& x) { return x ? json(*x) : json(nullptr); };
+        json sj = {{"derivation", s.derivation}, {"upper_bound", s.upper_bound}};
+        if (n.op_type == "If") {
+          sj["then_branch"] = opt(s.then_macs);
+          sj["else_branch"] = opt(s.else_macs);
+        } else {
+          sj["body"] = opt(s.body_macs);
+          sj["iterations"] = opt(s.iterations);
+        }
+        nj["subgraph_macs"] = sj;
+      }
       nj["elementwise_ops"] = n.elementwise_ops;
       nj["output_bytes"] = n.output_bytes ? json(*n.output_bytes) : json(nullptr);
       nodes.push_back(nj);

@@ -8,6 +8,20 @@
 //   MatMul / Gemm: M x K x N per batch (batched MatMul too). The integer and
 //   QLinear forms count the same. Einsum: product of every index's size.
 //   LSTM/GRU/RNN: seq x batch x directions x gates*H x (input + H).
+// - If / Loop / Scan: the outer node carries its bodies' MACs (nested
+//   bodies compose). Scan: body x iterations (the scan axis length of its
+//   scan inputs). Loop: body x M when M is known before run time (a
+//   constant, or computed from known dims: static_scalar_int); an upper
+//   bound when the condition can end the loop earlier; not counted (the
+//   node named) otherwise. If: the larger branch, an upper bound unless
+//   both cost the same; a constant condition picks its branch, exactly.
+//   A body is counted with the shapes of one iteration: loop / scan state
+//   keeps its shape only if an iteration leaves it unchanged
+//   (shape_propagation.h), or the nodes reading it stay unknown.
+//   Upper bounds are listed (macs_upper_bound_nodes); they still satisfy a
+//   maximum budget. Element-wise work in bodies is multiplied the same way
+//   (left out when the count is unknown); per-node params of the outer node
+//   include the constants read in its bodies.
 // - Bias adds and every other element-wise op are element-wise work
 //   (`elementwise_ops`), counted separately, not MACs.
 // - Activation memory: tensors produced by nodes of the main graph (not
@@ -30,6 +44,15 @@
 
 namespace effopt {
 
+// How an If / Loop / Scan node's MACs were derived from its bodies.
+struct SubgraphMacs {
+  std::string derivation;              // one sentence, numbers included
+  bool upper_bound = false;
+  std::optional<uint64_t> body_macs;   // Loop / Scan: one iteration (nullopt: unknown)
+  std::optional<int64_t> iterations;   // Loop: M; Scan: the scan axis length
+  std::optional<uint64_t> then_macs, else_macs;  // If
+};
+
 struct NodeFootprint {
   std::string name, op_type;
   std::vector<std::string> output_shapes;  // Type::to_string()
@@ -38,7 +61,8 @@ struct NodeFootprint {
   std::string unknown_reason;
   uint64_t elementwise_ops = 0;
   std::optional<uint64_t> output_bytes;    // nullopt if some output's size is unknown
-  uint64_t params = 0;                     // elements of the constant inputs it reads
+  uint64_t params = 0;                     // elements of the constant inputs it reads (bodies included)
+  std::optional<SubgraphMacs> subgraph_macs;  // If / Loop / Scan whose bodies hold MAC ops
 };
 
 struct LayerParams {  // a prunable layer (Conv, ConvTranspose, Gemm, MatMul with a constant weight, ...)
@@ -60,7 +84,8 @@ struct Footprint {
   uint64_t macs = 0;  // counted MACs (complete only if macs_unknown_nodes is empty)
   std::map<std::string, uint64_t> macs_by_op;
   uint64_t elementwise_ops = 0;
-  std::vector<std::string> macs_unknown_nodes;  // "name (op): reason"
+  std::vector<std::string> macs_unknown_nodes;  // "name (op): reason"; inside bodies "outer (Loop) > body > name (op): reason"
+  std::vector<std::string> macs_upper_bound_nodes;  // "name (op): why" for If / Loop figures that are upper bounds
   // Activations.
   uint64_t activation_bytes = 0;       // sum over intermediate tensors
   uint64_t peak_activation_bytes = 0;
@@ -70,7 +95,7 @@ struct Footprint {
   uint64_t inference_ram_bytes = 0;
   std::map<std::string, uint64_t> op_counts;  // main graph, subgraphs and functions
   uint64_t node_count = 0;
-  std::vector<NodeFootprint> nodes;    // main graph, in order
+  std::vector<NodeFootprint> nodes;    // main graph, in order (bodies are summed into their outer node)
   bool macs_complete() const { return macs_unknown_nodes.empty(); }
   bool activations_complete() const { return activation_unknown_nodes.empty(); }
 };

@@ -62,6 +62,11 @@ void merge_back(Graph& g, const onnx::GraphProto& gp, ShapeInferenceStats& stats
     if (vi.has_type()) inferred[vi.name()] = &vi.type();
   for (auto& vi : gp.output())
     if (vi.has_type()) inferred[vi.name()] = &vi.type();
+  // A subgraph's inputs: ONNX types them from the outer node (Scan inputs
+  // without the scan axis, Loop's iteration number and condition).
+  if (g.parent())
+    for (auto& vi : gp.input())
+      if (vi.has_type() && !inferred.count(vi.name())) inferred[vi.name()] = &vi.type();
   for (auto& v : g.values()) {
     auto it = inferred.find(v->name());
     if (it == inferred.end()) continue;

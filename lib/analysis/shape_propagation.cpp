@@ -92,13 +92,35 @@ std::optional<Shape> broadcast(const std::vector<Shape>& shapes) {
   return out;
 }
 
+// Same dims, each known and equal or symbolic with the same name.
+bool same_shape(const std::optional<Shape>& a, const std::optional<Shape>& b) {
+  if (!a || !b || a->size() != b->size()) return false;
+  for (size_t i = 0; i < a->size(); ++i) {
+    const Dim &x = (*a)[i], &y = (*b)[i];
+    if (x.is_known() != y.is_known()) return false;
+    if (x.is_known() ? *x.value != *y.value : (x.param.empty() || x.param != y.param)) return false;
+  }
+  return true;
+}
+
+// What two shapes have in common (If branches, a loop state before and after).
+std::optional<Shape> shape_union(const std::optional<Shape>& a, const std::optional<Shape>& b) {
+  if (!a || !b || a->size() != b->size()) return std::nullopt;
+  Shape o;
+  for (size_t i = 0; i < a->size(); ++i) o.push_back(same_shape(Shape{(*a)[i]}, Shape{(*b)[i]}) ? (*a)[i] : Dim{});
+  return o;
+}
+
 class Propagator {
  public:
-  explicit Propagator(ShapeInferenceStats& st) : stats_(st) {}
+  Propagator(ShapeInferenceStats& st, int64_t opset) : stats_(st), opset_(opset) {}
 
   void run_graph(Graph& g) {
     for (auto& up : g.nodes()) {
       Node& n = *up;
+      if (is_onnx_domain(n.domain) && n.op_type == "If") { if_op(n); continue; }
+      if (is_onnx_domain(n.domain) && n.op_type == "Loop") { loop_op(n); continue; }
+      if (is_onnx_domain(n.domain) && n.op_type == "Scan" && opset_ >= 9) { scan_op(n); continue; }
       if (is_onnx_domain(n.domain)) node(n);
       for (Graph* sg : n.subgraphs()) run_graph(*sg);
     }
@@ -106,7 +128,143 @@ class Propagator {
 
  private:
   ShapeInferenceStats& stats_;
+  int64_t opset_;
   std::unordered_map<const Value*, Ints> vals_;
+
+  Graph* body_attr(Node& n, const char* name) {
+    Attribute* a = n.attr(name);
+    return a && a->g ? a->g.get() : nullptr;
+  }
+
+  void if_op(Node& n) {
+    Graph* t = body_attr(n, "then_branch");
+    Graph* e = body_attr(n, "else_branch");
+    if (t) run_graph(*t);
+    if (e) run_graph(*e);
+    if (!t || !e || t->outputs().size() != n.outputs().size() || e->outputs().size() != n.outputs().size()) return;
+    std::optional<bool> c = constant_condition(n.input(0));
+    for (size_t i = 0; i < n.outputs().size(); ++i) {
+      const Value *tv = t->outputs()[i], *ev = e->outputs()[i];
+      if (c) { const Value* v = *c ? tv : ev; set(n.output(i), elem_of(v), shape_of(v)); continue; }
+      DataType dt = elem_of(tv) != DataType::Undefined ? elem_of(tv) : elem_of(ev);
+      set(n.output(i), dt, shape_union(shape_of(tv), shape_of(ev)));
+    }
+  }
+
+  // Runs a Loop or Scan body whose `fixed` inputs get the given types and
+  // whose state inputs start as the outer values do. A state shape is kept
+  // only if one iteration gives it back unchanged (then every iteration
+  // does): otherwise the body is run again with that state's element type
+  // only, from a snapshot of the types it had before.
+  struct State { Value* body_in; const Value* outer; const Value* body_out; };
+  void run_body(Graph& body, const std::vector<std::pair<Value*, Type>>& fixed, const std::vector<State>& states) {
+    std::vector<std::pair<Value*, Type>> snapshot;
+    for_each_graph(body, [&](Graph& g) { for (auto& v : g.values()) snapshot.emplace_back(v.get(), v->type); });
+    const auto vals_before = vals_;
+    const size_t refined_before = stats_.values_refined;
+    std::vector<bool> with_shape(states.size());
+    for (size_t k = 0; k < states.size(); ++k) with_shape[k] = shape_of(states[k].outer).has_value();
+    for (size_t attempt = 0; attempt <= states.size(); ++attempt) {
+      if (attempt > 0) {
+        for (auto& [v, t] : snapshot) v->type = t;
+        vals_ = vals_before;
+        stats_.values_refined = refined_before;
+      }
+      for (auto& [v, t] : fixed) set(v, t.elem_type, t.shape);
+      for (size_t k = 0; k < states.size(); ++k)
+        set(states[k].body_in, elem_of(states[k].outer),
+            with_shape[k] ? shape_of(states[k].outer) : std::optional<Shape>{});
+      run_graph(body);
+      bool stable = true;
+      for (size_t k = 0; k < states.size(); ++k)
+        if (with_shape[k] && !same_shape(shape_of(states[k].body_in), shape_of(states[k].body_out))) {
+          with_shape[k] = false;
+          stable = false;
+        }
+      if (stable) return;
+    }
+  }
+
+  void loop_op(Node& n) {
+    Graph* body = body_attr(n, "body");
+    if (!body) return;
+    const size_t carried = n.inputs().size() >= 2 ? n.inputs().size() - 2 : 0;
+    if (body->inputs().size() != carried + 2 || body->outputs().size() < carried + 1 ||
+        body->outputs().size() - 1 != n.outputs().size()) {
+      run_graph(*body);
+      return;
+    }
+    std::vector<std::pair<Value*, Type>> fixed = {{body->inputs()[0], Type::tensor(DataType::Int64, Shape{})},
+                                                 {body->inputs()[1], Type::tensor(DataType::Bool, Shape{})}};
+    std::vector<State> states;
+    for (size_t k = 0; k < carried; ++k) states.push_back({body->inputs()[2 + k], n.input(2 + k), body->outputs()[1 + k]});
+    run_body(*body, fixed, states);
+    for (size_t k = 0; k < carried; ++k) {
+      // After zero iterations a state is its initial value: the output is what both have in common.
+      const Value* out = body->outputs()[1 + k];
+      DataType dt = elem_of(n.input(2 + k)) != DataType::Undefined ? elem_of(n.input(2 + k)) : elem_of(out);
+      set(n.output(k), dt, shape_union(shape_of(n.input(2 + k)), shape_of(out)));
+    }
+    LoopTripCount tc = loop_trip_count(n);
+    for (size_t j = carried; j < n.outputs().size(); ++j) {
+      const Value* out = body->outputs()[1 + j];
+      auto s = shape_of(out);
+      if (!s) { set(n.output(j), elem_of(out), std::nullopt); continue; }
+      Shape o{tc.trips && !tc.may_stop_early ? Dim::known(*tc.trips) : Dim{}};
+      o.insert(o.end(), s->begin(), s->end());
+      set(n.output(j), elem_of(out), o);
+    }
+  }
+
+  void scan_op(Node& n) {
+    Graph* body = body_attr(n, "body");
+    if (!body) return;
+    const size_t scans = static_cast<size_t>(std::max<int64_t>(0, n.attr_int("num_scan_inputs", 0)));
+    if (scans > n.inputs().size() || body->inputs().size() != n.inputs().size() ||
+        body->outputs().size() != n.outputs().size()) {
+      run_graph(*body);
+      return;
+    }
+    const size_t states_n = n.inputs().size() - scans;
+    if (states_n > n.outputs().size()) { run_graph(*body); return; }
+    Ints in_axes = n.attr_ints("scan_input_axes", Ints(scans, 0));
+    Ints out_axes = n.attr_ints("scan_output_axes", Ints(n.outputs().size() - states_n, 0));
+    std::vector<std::pair<Value*, Type>> fixed;
+    for (size_t j = 0; j < scans && j < in_axes.size(); ++j) {
+      const Value* in = n.input(states_n + j);
+      auto s = shape_of(in);
+      Type t = Type::tensor(elem_of(in));
+      if (s && !s->empty()) {
+        int64_t ax = norm_axis(in_axes[j], s->size());
+        if (ax >= 0 && ax < static_cast<int64_t>(s->size())) {
+          Shape e = *s;
+          e.erase(e.begin() + ax);
+          t.shape = e;
+        }
+      }
+      fixed.emplace_back(body->inputs()[states_n + j], t);
+    }
+    std::vector<State> states;
+    for (size_t k = 0; k < states_n; ++k) states.push_back({body->inputs()[k], n.input(k), body->outputs()[k]});
+    run_body(*body, fixed, states);
+    for (size_t k = 0; k < states_n; ++k) {
+      const Value* out = body->outputs()[k];
+      DataType dt = elem_of(n.input(k)) != DataType::Undefined ? elem_of(n.input(k)) : elem_of(out);
+      set(n.output(k), dt, shape_union(shape_of(n.input(k)), shape_of(out)));
+    }
+    std::string why;
+    auto iters = scan_iterations(n, &why);
+    for (size_t j = states_n; j < n.outputs().size(); ++j) {
+      const Value* out = body->outputs()[j];
+      auto s = shape_of(out);
+      if (!s || j - states_n >= out_axes.size()) { set(n.output(j), elem_of(out), std::nullopt); continue; }
+      int64_t ax = norm_axis(out_axes[j - states_n], s->size() + 1);
+      if (ax < 0 || ax > static_cast<int64_t>(s->size())) continue;
+      Shape o = *s;
+      o.insert(o.begin() + ax, iters ? Dim::known(*iters) : Dim{});
+      set(n.output(j), elem_of(out), o);
+    }
+  }
 
   std::optional<Ints> val(const Value* v) {
     if (!v) return std::nullopt;
@@ -704,10 +862,159 @@ class Propagator {
 
 Status propagate_shapes(Model& model, ShapeInferenceStats& stats) {
   if (!model.graph) return ok();
-  Propagator p(stats);
+  Propagator p(stats, model.opset(""));
   p.run_graph(*model.graph);
-  for (auto& f : model.functions) Propagator(stats).run_graph(*f.body);
+  for (auto& f : model.functions) Propagator(stats, model.opset("")).run_graph(*f.body);
   return ok();
+}
+
+std::optional<bool> constant_condition(const Value* v) {
+  TensorPtr t = v ? constant_tensor(v) : nullptr;
+  if (!t || t->data_type != DataType::Bool || t->element_count().value_or(0) != 1 || t->byte_size() < 1)
+    return std::nullopt;
+  return std::to_integer<int>(t->bytes()[0]) != 0;
+}
+
+namespace {
+
+// Small integer values known before run time: constants, and what the
+// shape-arithmetic ops compute from them and from known dims.
+std::optional<Ints> static_ints(const Value* v, int depth) {
+  if (!v || depth > 32) return std::nullopt;
+  if (TensorPtr t = constant_tensor(v)) return ints_of_tensor(*t);
+  const Node* p = v->producer();
+  if (!p || !is_onnx_domain(p->domain)) return std::nullopt;
+  const std::string& op = p->op_type;
+  auto in = [&](size_t i) { return static_ints(p->input(i), depth + 1); };
+  if (op == "Identity" || op == "Squeeze" || op == "Unsqueeze" || op == "Reshape" || op == "Flatten") return in(0);
+  if (op == "Cast") {
+    auto to = static_cast<DataType>(p->attr_int("to", 0));
+    if (to != DataType::Int64 && to != DataType::Int32) return std::nullopt;
+    return in(0);
+  }
+  if (op == "Shape" || op == "Size") {
+    auto s = shape_of(p->input(0));
+    if (!s) return std::nullopt;
+    const int64_t r = static_cast<int64_t>(s->size());
+    int64_t start = op == "Shape" ? p->attr_int("start", 0) : 0, end = op == "Shape" ? p->attr_int("end", r) : r;
+    if (start < 0) start += r;
+    if (end < 0) end += r;
+    start = std::clamp<int64_t>(start, 0, r);
+    end = std::clamp<int64_t>(end, start, r);
+    Ints dims;
+    for (int64_t i = start; i < end; ++i) {
+      const Dim& d = (*s)[static_cast<size_t>(i)];
+      if (!d.is_known()) return std::nullopt;
+      dims.push_back(*d.value);
+    }
+    if (op == "Shape") return dims;
+    int64_t prod = 1;
+    for (int64_t d : dims) prod *= d;
+    return Ints{prod};
+  }
+  if (op == "Gather" && p->attr_int("axis", 0) == 0) {
+    auto data = in(0), idx = in(1);
+    if (!data || !idx) return std::nullopt;
+    Ints out;
+    for (int64_t i : *idx) {
+      if (i < 0) i += static_cast<int64_t>(data->size());
+      if (i < 0 || i >= static_cast<int64_t>(data->size())) return std::nullopt;
+      out.push_back((*data)[static_cast<size_t>(i)]);
+    }
+    return out;
+  }
+  if (op == "Concat") {
+    Ints out;
+    for (size_t i = 0; i < p->inputs().size(); ++i) {
+      auto x = in(i);
+      if (!x) return std::nullopt;
+      out.insert(out.end(), x->begin(), x->end());
+    }
+    return out;
+  }
+  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Max" || op == "Min") {
+    auto a = in(0), b = in(1);
+    if (!a || !b || a->empty() || b->empty() || p->inputs().size() != 2) return std::nullopt;
+    if (a->size() != b->size() && a->size() != 1 && b->size() != 1) return std::nullopt;
+    Ints out(std::max(a->size(), b->size()));
+    for (size_t i = 0; i < out.size(); ++i) {
+      int64_t x = (*a)[a->size() == 1 ? 0 : i], y = (*b)[b->size() == 1 ? 0 : i];
+      if (op == "Add") out[i] = x + y;
+      else if (op == "Sub") out[i] = x - y;
+      else if (op == "Mul") out[i] = x * y;
+      else if (op == "Max") out[i] = std::max(x, y);
+      else if (op == "Min") out[i] = std::min(x, y);
+      else {
+        if (y == 0 || x % y != 0) return std::nullopt;  // exact only: no rounding convention to get wrong
+        out[i] = x / y;
+      }
+    }
+    return out;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<int64_t> static_scalar_int(const Value* v) {
+  auto x = static_ints(v, 0);
+  if (!x || x->size() != 1) return std::nullopt;
+  return (*x)[0];
+}
+
+LoopTripCount loop_trip_count(const Node& loop) {
+  LoopTripCount r;
+  const Value* m = loop.input(0);
+  const Value* cond = loop.input(1);
+  const Attribute* a = loop.attr("body");
+  const Graph* body = a && a->g ? a->g.get() : nullptr;
+  std::optional<bool> c0 = cond ? constant_condition(cond) : std::optional<bool>(true);
+  if (c0 && !*c0) { r.trips = 0; r.may_stop_early = false; return r; }  // the loop never runs
+  if (!m) {
+    r.why_unknown = "no trip count M: it runs until its condition is false";
+    return r;
+  }
+  std::optional<int64_t> v = static_scalar_int(m);
+  if (!v) {
+    r.why_unknown = "trip count M '" + m->name() + "' is not known before run time";
+    return r;
+  }
+  r.trips = std::max<int64_t>(0, *v);
+  // The condition can end it early unless it starts true (or is absent) and the body passes it on unchanged.
+  bool body_keeps_cond = false;
+  if (body && !body->outputs().empty() && body->inputs().size() >= 2) {
+    const Value* out = body->outputs()[0];
+    while (out && out->producer() && out->producer()->op_type == "Identity") out = out->producer()->input(0);
+    auto oc = out ? constant_condition(out) : std::nullopt;
+    body_keeps_cond = c0 && *c0 && (out == body->inputs()[1] || (oc && *oc));
+  }
+  r.may_stop_early = !body_keeps_cond;
+  return r;
+}
+
+std::optional<int64_t> scan_iterations(const Node& scan, std::string* why) {
+  const size_t scans = static_cast<size_t>(std::max<int64_t>(0, scan.attr_int("num_scan_inputs", 0)));
+  if (scans == 0 || scans > scan.inputs().size()) {
+    if (why) *why = "num_scan_inputs is missing or larger than the number of inputs";
+    return std::nullopt;
+  }
+  const size_t first = scan.inputs().size() - scans;
+  std::vector<int64_t> axes = scan.attr_ints("scan_input_axes", std::vector<int64_t>(scans, 0));
+  std::optional<int64_t> n;
+  std::string unknown;
+  for (size_t j = 0; j < scans && j < axes.size(); ++j) {
+    const Value* in = scan.input(first + j);
+    auto s = shape_of(in);
+    if (!s || s->empty()) { if (unknown.empty() && in) unknown = in->name(); continue; }
+    int64_t ax = norm_axis(axes[j], s->size());
+    if (ax < 0 || ax >= static_cast<int64_t>(s->size())) continue;
+    const Dim& d = (*s)[static_cast<size_t>(ax)];
+    if (d.is_known()) { n = *d.value; break; }
+    if (unknown.empty() && in) unknown = in->name();
+  }
+  if (!n && why)
+    *why = "the scan axis of '" + (unknown.empty() ? std::string("?") : unknown) + "' has an unknown length";
+  return n;
 }
 
 void register_effopt_shape_propagation() {

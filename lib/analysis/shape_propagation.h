@@ -4,11 +4,20 @@
 // (Shape -> Gather -> Unsqueeze -> Concat -> Reshape, as in ShuffleNet's
 // channel shuffle), in subgraphs too. It only refines Value::type.
 //
+// If/Loop/Scan bodies get their inputs from the outer node: Scan's scan
+// inputs without the scan axis, Loop's iteration number and condition as
+// scalars, and loop / scan state from the outer initial values when one
+// iteration leaves that shape unchanged (element type only otherwise).
+// Outer-scope values are seen at any depth. The outer node's outputs follow
+// from the bodies (If: what both branches share, or the branch a constant
+// condition picks).
+//
 // `--shape NAME=DIMS` bindings fix a graph input's shape (NAME = input name,
 // DIMS = "1,3,224,224") or one symbolic dim everywhere (NAME = dim name,
 // DIMS = one number, e.g. "N=1").
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +33,23 @@ void register_effopt_shape_propagation();
 
 // Runs effopt's propagation by itself (what the provider does).
 Status propagate_shapes(Model& model, ShapeInferenceStats& stats);
+
+// Control flow, as the shape propagation and the footprint read it.
+// A constant boolean scalar's value (If and Loop conditions).
+std::optional<bool> constant_condition(const Value* v);
+// A one-element integer value known before run time: a constant, or computed
+// from constants and known dims (Shape, Size, Gather, Concat, Cast, Squeeze,
+// Unsqueeze, Reshape, integer Add/Sub/Mul/exact Div/Max/Min), e.g. the trip
+// count PyTorch exports for `range(x.size(0))`.
+std::optional<int64_t> static_scalar_int(const Value* v);
+struct LoopTripCount {
+  std::optional<int64_t> trips;  // M when known before run time (static_scalar_int)
+  bool may_stop_early = true;    // the condition can end the loop before M iterations
+  std::string why_unknown;       // when trips is nullopt
+};
+LoopTripCount loop_trip_count(const Node& loop);
+// A Scan's (opset 9+) iteration count: the scan axis length of its scan inputs.
+std::optional<int64_t> scan_iterations(const Node& scan, std::string* why = nullptr);
 
 struct ShapeBinding {
   std::string name;

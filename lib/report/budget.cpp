@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <string_view>
 
 #include "report/footprint_report.h"
 
@@ -64,14 +65,21 @@ std::vector<BudgetResult> check_budgets(const Budgets& b, const Footprint& f, co
       for (size_t i = 0; i < unknown.size() && i < 5; ++i) nodes += (i ? "; " : "") + unknown[i];
       if (unknown.size() > 5) nodes += "; and " + std::to_string(unknown.size() - 5) + " more";
       r.message = std::string("--") + name + " " + fmt(*limit) + ": cannot be checked, " +
-                  std::to_string(unknown.size()) + " nodes have unknown dims (" + nodes +
-                  "); bind them with --shape NAME=DIMS";
+                  std::to_string(unknown.size()) + " nodes could not be counted (" + nodes +
+                  "); bind unknown dims with --shape NAME=DIMS";
     } else if (actual > *limit) {
       r.passed = false;
       char pct[32];
       std::snprintf(pct, sizeof pct, "%.1f%%", 100.0 * static_cast<double>(actual - *limit) / static_cast<double>(*limit ? *limit : 1));
       r.message = std::string("--") + name + " " + fmt(*limit) + " exceeded: " + fmt(actual) + ", over by " +
                   fmt(actual - *limit) + " (" + pct + ")";
+      // An upper bound over the limit does not prove the real count is: say so, and where.
+      if (std::string_view(name) == "max-macs" && !f.macs_upper_bound_nodes.empty())
+        r.message += "; the count is an upper bound (" + f.macs_upper_bound_nodes.front() +
+                     (f.macs_upper_bound_nodes.size() > 1
+                          ? "; and " + std::to_string(f.macs_upper_bound_nodes.size() - 1) + " more"
+                          : std::string()) +
+                     ")";
     }
     out.push_back(r);
   };

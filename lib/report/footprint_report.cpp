@@ -36,6 +36,7 @@ json model_section(const std::string& path, const Footprint& f, const ModelFileS
   }
   j["macs"] = f.macs;
   j["macs_complete"] = f.macs_complete();
+  j["macs_upper_bound"] = !f.macs_upper_bound_nodes.empty();
   j["elementwise_ops"] = f.elementwise_ops;
   j["weight_bytes"] = f.weight_bytes;
   j["activation_bytes"] = f.activation_bytes;
@@ -151,7 +152,8 @@ std::string model_text(const std::string& path, const Footprint& f, const ModelF
   for (auto& [t, b] : f.weight_bytes_by_type) line("  " + t, std::to_string(b));
   line("MACs", std::to_string(f.macs) + " (" + human_count(f.macs) + ")" +
                    (f.macs_complete() ? "" : ", INCOMPLETE: " + std::to_string(f.macs_unknown_nodes.size()) +
-                                                 " nodes have unknown dims (use --shape)"));
+                                                 " nodes could not be counted (see below)") +
+                   (f.macs_upper_bound_nodes.empty() ? "" : ", an upper bound (If / Loop)"));
   for (auto& [op, m] : f.macs_by_op) line("  " + op, human_count(m));
   line("element-wise ops", human_count(f.elementwise_ops));
   line("activation bytes", std::to_string(f.activation_bytes) + " (" + human_bytes(f.activation_bytes) + ")");
@@ -169,6 +171,11 @@ std::string model_text(const std::string& path, const Footprint& f, const ModelF
   for (auto& u : f.macs_unknown_nodes) {
     if (shown++ == 10) { s += "  ... " + std::to_string(f.macs_unknown_nodes.size() - 10) + " more\n"; break; }
     s += "  MACs unknown: " + u + "\n";
+  }
+  shown = 0;
+  for (auto& u : f.macs_upper_bound_nodes) {
+    if (shown++ == 10) { s += "  ... " + std::to_string(f.macs_upper_bound_nodes.size() - 10) + " more\n"; break; }
+    s += "  MACs upper bound: " + u + "\n";
   }
   return s;
 }
