@@ -4,7 +4,8 @@
 // (KernelContext::state) instead of being repacked by every GEMM call.
 //
 // Determinism: the work is split into tasks whose boundaries depend only on
-// the shapes (image x fixed chunk of output channels, or of groups), each task
+// the shapes (a batch of images, as many as divide N and give about 4096 output
+// pixels, x fixed chunk of output channels, or of groups), each task
 // runs its own single-threaded primitive, so every output element is computed
 // by the same primitive with the same instructions whatever the thread count.
 #pragma once

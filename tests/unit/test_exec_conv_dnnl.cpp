@@ -1,7 +1,8 @@
 // Conv on oneDNN's primitives (lib/exec/conv_dnnl.h) against the executor's
 // reference im2col + GEMM kernels, on random data over the configurations the
 // oneDNN path takes: strides, asymmetric pads, dilations, groups, batch, a
-// tail chunk of output channels, no bias, a fused Relu, 1-D; and bit-identical
+// tail chunk of output channels, no bias, a fused Relu, 1-D, batches of small
+// images per task; and bit-identical
 // results for 1, 2 and 3 threads. The reference kernels are themselves checked
 // against hand-computed values (test_exec_kernels.cpp) and ONNX Runtime.
 #include <catch2/catch.hpp>
@@ -71,6 +72,9 @@ TEST_CASE("conv on oneDNN matches the reference kernels and is thread-count inde
       {1, 16, 8, 8, 32, 3, 1, 1, 4, {1, 1, 1, 1}, true, true, false},     // grouped (not depthwise)
       {1, 3, 23, 23, 64, 7, 2, 1, 1, {3, 3, 3, 3}, true, false, false},   // a stem conv
       {2, 4, 1, 31, 10, 5, 2, 1, 1, {0, 2, 0, 1}, true, false, true},     // 1-D
+      {70, 3, 9, 9, 8, 3, 1, 1, 1, {1, 1, 1, 1}, true, true, false},      // tiny images: 2 batches of 35 per task
+      {12, 8, 6, 6, 16, 3, 1, 1, 2, {1, 1, 1, 1}, false, false, false},   // grouped, batches of 12
+      {13, 2, 20, 20, 4, 3, 1, 1, 1, {1, 1, 1, 1}, true, false, false},   // 13 divides by nothing: 1 per task
   };
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> u(-1.f, 1.f);
