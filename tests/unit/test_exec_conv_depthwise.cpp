@@ -46,14 +46,7 @@ std::string model_text(const Case& c) {
   return t.str();
 }
 
-TensorValue from_proto(const onnx::TensorProto& p) {
-  ProtoImportContext ctx;
-  auto t = tensor_from_proto(p, ctx);
-  REQUIRE(t);
-  auto v = TensorValue::from_tensor(**t);
-  REQUIRE(v);
-  return TensorValue::from_bytes(v->dtype(), v->dims(), {v->raw(), v->byte_size()});
-}
+TensorValue from_proto(const onnx::TensorProto& p) { return test::value_from_proto(p); }
 
 std::vector<float> run(const Model& m, const std::vector<std::pair<std::string, TensorValue>>& in,
                        exec::DepthwiseKernel k, int threads) {

@@ -392,15 +392,7 @@ std::string model_text(const OpCase& c) {
   return s.str();
 }
 
-TensorValue from_proto(const onnx::TensorProto& p) {
-  ProtoImportContext ctx;
-  auto t = tensor_from_proto(p, ctx);
-  REQUIRE(t);
-  auto v = TensorValue::from_tensor(**t);
-  REQUIRE(v);
-  if (v->dtype() == DataType::String) return *v;  // strings are held by value already
-  return TensorValue::from_bytes(v->dtype(), v->dims(), {v->raw(), v->byte_size()});
-}
+TensorValue from_proto(const onnx::TensorProto& p) { return test::value_from_proto(p); }
 
 double value_at(const TensorValue& t, uint64_t i) {
   switch (t.dtype()) {

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "onnx/convert_proto.h"
 #include "onnx/model_io.h"
 
 extern char** environ;
@@ -94,6 +95,17 @@ std::string read_file(const std::string& path) {
   std::ostringstream ss;
   ss << f.rdbuf();
   return ss.str();
+}
+
+exec::TensorValue value_from_proto(const onnx::TensorProto& p) {
+  ProtoImportContext ctx;
+  auto t = tensor_from_proto(p, ctx);
+  if (!t) FAIL("cannot import tensor '" << p.name() << "': " << t.error().message);
+  auto v = exec::TensorValue::from_tensor(**t);
+  if (!v) FAIL("cannot make a value of tensor '" << p.name() << "': " << v.error().message);
+  if (v->dtype() == DataType::String) return *v;  // strings are held by value already
+  // A copy: the imported tensor's bytes may be a view of the proto, which the caller may free.
+  return exec::TensorValue::from_bytes(v->dtype(), v->dims(), {v->raw(), v->byte_size()});
 }
 
 }  // namespace effopt::test

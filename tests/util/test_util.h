@@ -7,7 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "exec/tensor_value.h"
 #include "ir/ir.h"
+
+namespace onnx {
+class TensorProto;
+}
 
 namespace effopt::test {
 
@@ -42,6 +47,10 @@ RunResult run_program(const std::string& binary, const std::vector<std::string>&
 
 // Parses ONNX text and fails the current test on error.
 std::unique_ptr<Model> parse_or_fail(const std::string& text);
+
+// An executor value holding a copy of the tensor's elements (strings included); fails the current test
+// when the tensor cannot be imported.
+exec::TensorValue value_from_proto(const onnx::TensorProto& p);
 
 void write_file(const std::string& path, const std::string& bytes);
 std::string read_file(const std::string& path);
