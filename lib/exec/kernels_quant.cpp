@@ -565,14 +565,87 @@ void im2col_int(const T* x, int64_t C, const Geometry& g, int64_t p0, int64_t co
 }
 
 struct ConvSetup {
-  Geometry g;
+  Geometry g;  // 1-D and 2-D
   int64_t N = 0, C = 0, M = 0, group = 1, Cg = 0, Mg = 0, P = 0, HW = 0, K = 0;
   std::vector<int64_t> out;
+  // 3-D and up (nd): spatial input dims, kernel, strides, dilations, begin pads, output dims.
+  bool nd = false;
+  std::vector<int64_t> in, k, st, dl, pb, od;
+  bool pointwise = false;  // 1x1(x1...) kernel, stride 1, no pads: the GEMM reads x directly
 };
 
+// N-D columns (3 spatial dims and more): the same layout as im2col_int, over the spatial dims of `s`;
+// runs along the innermost output axis are copied like the 2-D rows.
+template <class T>
+void im2col_int_nd(const T* x, int64_t C, const ConvSetup& s, int64_t p0, int64_t cols, T pad, T* col) {
+  size_t sp = s.k.size(), last = sp - 1;
+  int64_t kvol = 1;
+  for (int64_t v : s.k) kvol *= v;
+  const int64_t W = s.in[last], OW = s.od[last], sW = s.st[last], dW = s.dl[last], pW = s.pb[last];
+  std::vector<int64_t> kidx(sp), oidx(sp);
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t kk = 0; kk < kvol; ++kk) {
+      int64_t rem = kk;
+      for (size_t i = sp; i-- > 0;) { kidx[i] = rem % s.k[i]; rem /= s.k[i]; }
+      T* dst = col + (c * kvol + kk) * cols;
+      const T* src = x + c * s.HW;
+      rem = p0;
+      for (size_t i = sp; i-- > 0;) { oidx[i] = rem % s.od[i]; rem /= s.od[i]; }
+      for (int64_t j = 0; j < cols;) {
+        int64_t run = std::min(OW - oidx[last], cols - j);
+        bool inside = true;
+        int64_t off = 0;  // row of the input (all spatial dims but the last)
+        for (size_t i = 0; i < last && inside; ++i) {
+          int64_t v = oidx[i] * s.st[i] - s.pb[i] + kidx[i] * s.dl[i];
+          inside = v >= 0 && v < s.in[i];
+          off = off * s.in[i] + v;
+        }
+        if (!inside) {
+          std::fill(dst + j, dst + j + run, pad);
+        } else {
+          const T* row = src + off * W;
+          int64_t iw = oidx[last] * sW - pW + kidx[last] * dW;
+          if (sW == 1 && iw >= 0 && iw + run <= W) std::memcpy(dst + j, row + iw, static_cast<size_t>(run) * sizeof(T));
+          else
+            for (int64_t t = 0; t < run; ++t, iw += sW) dst[j + t] = (iw >= 0 && iw < W) ? row[iw] : pad;
+        }
+        j += run;
+        oidx[last] = 0;
+        for (size_t i = last; i-- > 0;) {
+          if (++oidx[i] < s.od[i]) break;
+          oidx[i] = 0;
+        }
+      }
+    }
+}
+
+// Geometry of a convolution with 3 or more spatial dims (kernel_shape/strides/dilations/pads/auto_pad).
+Status nd_geometry(const KernelContext& ctx, const TensorValue& X, const std::vector<int64_t>& kernel, ConvSetup& s) {
+  size_t sp = X.rank() - 2;
+  s.nd = true;
+  s.in.assign(X.dims().begin() + 2, X.dims().end());
+  s.k = kernel;
+  s.st = ctx.node.attr_ints("strides", std::vector<int64_t>(sp, 1));
+  s.dl = ctx.node.attr_ints("dilations", std::vector<int64_t>(sp, 1));
+  auto pads = ctx.node.attr_ints("pads", std::vector<int64_t>(2 * sp, 0));
+  if (s.st.size() != sp || s.dl.size() != sp || pads.size() != 2 * sp)
+    return ctx.fail("strides/dilations/pads do not match the spatial rank");
+  for (size_t i = 0; i < sp; ++i)
+    if (s.st[i] < 1 || s.dl[i] < 1 || s.k[i] < 1) return ctx.fail("strides, dilations and kernel sizes must be positive");
+  EFFOPT_TRY(resolve_auto_pad(ctx, s.in, s.k, s.st, s.dl, pads));
+  s.pb.assign(pads.begin(), pads.begin() + static_cast<int64_t>(sp));
+  s.pointwise = true;
+  for (size_t i = 0; i < sp; ++i) {
+    s.od.push_back(out_size(s.in[i], s.k[i], s.st[i], s.dl[i], pads[i], pads[i + sp], false));
+    s.pointwise = s.pointwise && s.k[i] == 1 && s.st[i] == 1 && pads[i] == 0 && pads[i + sp] == 0;
+  }
+  return ok();
+}
+
 Expected<ConvSetup> conv_setup(const KernelContext& ctx, const TensorValue& X, const TensorValue& Wt) {
-  if (X.rank() < 3 || X.rank() > 4 || Wt.rank() != X.rank())
-    return ctx.fail("x and w must have the same rank, 3 or 4 (1-D or 2-D convolution)");
+  if (X.rank() < 3 || Wt.rank() != X.rank())
+    return ctx.fail("x and w must have the same rank, 3 or more (got x " + dims_to_string(X.dims()) + ", w " +
+                    dims_to_string(Wt.dims()) + ")");
   ConvSetup s;
   s.group = ctx.node.attr_int("group", 1);
   s.N = X.dim(0);
@@ -583,13 +656,24 @@ Expected<ConvSetup> conv_setup(const KernelContext& ctx, const TensorValue& X, c
                     std::to_string(s.group));
   std::vector<int64_t> kernel(Wt.dims().begin() + 2, Wt.dims().end());
   if (ctx.node.attr_ints("kernel_shape", kernel) != kernel) return ctx.fail("kernel_shape does not match w");
-  EFFOPT_TRY_ASSIGN(s.g, geometry(ctx, X.dims(), kernel, false));
   s.Cg = s.C / s.group;
   s.Mg = s.M / s.group;
-  s.P = s.g.OH * s.g.OW;
-  s.HW = s.g.H * s.g.W;
-  s.K = s.Cg * s.g.kH * s.g.kW;
-  s.out = out_dims(X.dims(), s.M, s.g);
+  if (X.rank() > 4) {
+    EFFOPT_TRY(nd_geometry(ctx, X, kernel, s));
+    s.P = static_cast<int64_t>(shape_size(s.od));
+    s.HW = static_cast<int64_t>(shape_size(s.in));
+    s.K = s.Cg * static_cast<int64_t>(shape_size(s.k));
+    s.out = {s.N, s.M};
+    s.out.insert(s.out.end(), s.od.begin(), s.od.end());
+    return s;
+  }
+  EFFOPT_TRY_ASSIGN(s.g, geometry(ctx, X.dims(), kernel, false));
+  const Geometry& g = s.g;
+  s.P = g.OH * g.OW;
+  s.HW = g.H * g.W;
+  s.K = s.Cg * g.kH * g.kW;
+  s.out = out_dims(X.dims(), s.M, g);
+  s.pointwise = g.kH == 1 && g.kW == 1 && g.sH == 1 && g.sW == 1 && g.pt == 0 && g.pl == 0 && g.pb == 0 && g.pr == 0;
   return s;
 }
 
@@ -630,7 +714,7 @@ void conv_integer_core(ThreadPool& pool, const ConvSetup& s, const TensorValue& 
   if (s.N == 0 || s.M == 0 || s.P == 0) return;
   bool x_signed = X.dtype() == DataType::Int8, w_signed = Wt.dtype() == DataType::Int8;
   bool wzp_per = w_zp.size() > 1;
-  if (s.Cg == 1 && s.group == s.C) {  // depthwise (channel multiplier Mg): one task per output plane
+  if (!s.nd && s.Cg == 1 && s.group == s.C) {  // depthwise (channel multiplier Mg): one task per output plane
     int64_t kk = g.kH * g.kW;
     pool.parallel_for(s.N * s.M, [&](int64_t t) {
       int64_t n = t / s.M, m = t % s.M, c = m / s.Mg;
@@ -651,7 +735,6 @@ void conv_integer_core(ThreadPool& pool, const ConvSetup& s, const TensorValue& 
     });
     return;
   }
-  bool pointwise = g.kH == 1 && g.kW == 1 && g.sH == 1 && g.sW == 1 && g.pt == 0 && g.pl == 0 && g.pb == 0 && g.pr == 0;
   int64_t tile = std::max<int64_t>(64, ((int64_t{1} << 16) / std::max<int64_t>(s.K, 1)) / 16 * 16);
   tile = std::min(tile, s.P);
   int64_t tiles = chunk_count(s.P, tile);
@@ -669,19 +752,27 @@ void conv_integer_core(ThreadPool& pool, const ConvSetup& s, const TensorValue& 
     qb.is_signed = x_signed;
     qb.zp = &x_zp;
     thread_local std::vector<std::byte> col;
-    if (pointwise) {
+    if (s.pointwise) {
       qb.data = xg + j0;
       qb.ld = s.HW;
     } else {
       col.resize(static_cast<size_t>(s.K * cols));
       if (x_signed) {
-        im2col_int(reinterpret_cast<const int8_t*>(xg), s.Cg, g, j0, cols, static_cast<int8_t>(x_zp),
-                   reinterpret_cast<int8_t*>(col.data()));
+        if (s.nd)
+          im2col_int_nd(reinterpret_cast<const int8_t*>(xg), s.Cg, s, j0, cols, static_cast<int8_t>(x_zp),
+                        reinterpret_cast<int8_t*>(col.data()));
+        else
+          im2col_int(reinterpret_cast<const int8_t*>(xg), s.Cg, g, j0, cols, static_cast<int8_t>(x_zp),
+                     reinterpret_cast<int8_t*>(col.data()));
       } else {
         // uint8 columns become int8 (x - 128) with zero point x_zp - 128: the same differences, and the
         // GEMM gets the signed operand oneDNN wants without another copy.
-        im2col_int(reinterpret_cast<const uint8_t*>(xg), s.Cg, g, j0, cols, static_cast<uint8_t>(x_zp),
-                   reinterpret_cast<uint8_t*>(col.data()));
+        if (s.nd)
+          im2col_int_nd(reinterpret_cast<const uint8_t*>(xg), s.Cg, s, j0, cols, static_cast<uint8_t>(x_zp),
+                        reinterpret_cast<uint8_t*>(col.data()));
+        else
+          im2col_int(reinterpret_cast<const uint8_t*>(xg), s.Cg, g, j0, cols, static_cast<uint8_t>(x_zp),
+                     reinterpret_cast<uint8_t*>(col.data()));
         uint8_t* __restrict p = reinterpret_cast<uint8_t*>(col.data());
         for (int64_t i = 0, e = s.K * cols; i < e; ++i) p[i] ^= 0x80u;
         qb.is_signed = true;

@@ -637,39 +637,154 @@ TEST_CASE("exec-quant: QLinearMatMul matches ONNX Runtime", "[exec-quant]") {
   }
 }
 
+namespace {
+
+// QLinearConv on shape s. variant 0: per tensor; 1: per channel + bias; 2: per channel, nonzero weight zero point.
+OpCase qlinear_conv_case(DataType tx, DataType tw, const ConvShape& s, int variant, Rng& rng) {
+  int64_t M = s.w[0], K = 1;
+  for (size_t i = 1; i < s.w.size(); ++i) K *= s.w[i];
+  std::vector<int64_t> cd = variant ? std::vector<int64_t>{M} : std::vector<int64_t>{};
+  OpCase c;
+  c.opset = 10;
+  c.op = "QLinearConv";
+  float xs = 0.03f, ys = xs * 0.01f * std::sqrt(static_cast<float>(K)) * 137.f;  // output spread ~40 levels
+  // ORT wants one weight zero point for all channels; int8 weights use 0 (its symmetric kernels).
+  int wz = tw == DataType::Int8 ? (variant == 2 ? 3 : 0) : 120 + variant;
+  std::vector<int32_t> wzv(variant ? static_cast<size_t>(M) : 1, wz);
+  TensorValue wzt = TensorValue::allocate(tw, cd);
+  for (size_t i = 0; i < wzv.size(); ++i) wzt.mutable_raw()[i] = static_cast<std::byte>(wzv[i]);
+  c.inputs = {{"x", rand_q(tx, s.x, rng)},
+              {"xs", scalar_f(xs)},
+              {"xz", rand_zp(tx, {}, rng)},
+              {"w", rand_q(tw, s.w, rng)},
+              {"ws", rand_floats(DataType::Float, cd, rng, 0.005f, 0.015f)},
+              {"wz", wzt},
+              {"ys", scalar_f(ys)},
+              {"yz", rand_zp(tx, {}, rng)}};
+  if (variant == 1) c.inputs.push_back({"b", rand_ints(DataType::Int32, {M}, rng, -20000, 20000)});
+  add_conv_attrs(c, s);
+  c.label = std::string(data_type_name(tx)) + " x " + data_type_name(tw) + " " + s.name + " variant " + std::to_string(variant);
+  return c;
+}
+
+int64_t output_count(const OpCase& c) { return static_cast<int64_t>(run_case(c)[0].element_count()); }
+
+// A random convolution with `sp` spatial dims: dense, grouped (2) or depthwise (with channel multiplier),
+// kernel 1..3, stride 1..2, dilation 1..2, pads 0..2 on each side, batch 1..2.
+ConvShape random_conv_shape(Rng& rng, size_t sp) {
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  ConvShape s;
+  int kind = static_cast<int>(pick(0, 3));  // 0, 1: dense; 2: two groups; 3: depthwise
+  int64_t C = pick(1, 5), M = pick(1, 6);
+  if (kind == 2) {
+    s.group = 2;
+    C = 2 * pick(1, 3);
+    M = 2 * pick(1, 3);
+  } else if (kind == 3) {
+    C = pick(2, 5);
+    s.group = C;
+    M = C * pick(1, 2);
+  }
+  s.x = {pick(1, 2), C};
+  s.w = {M, C / s.group};
+  std::vector<int64_t> pe;
+  for (size_t i = 0; i < sp; ++i) {
+    int64_t k = pick(1, 3), st = pick(1, 2), dl = pick(1, 2), b = pick(0, 2), e = pick(0, 2);
+    int64_t eff = (k - 1) * dl + 1;
+    s.x.push_back(std::max<int64_t>(1, eff - b - e) + pick(0, sp == 1 ? 12 : 4));
+    s.w.push_back(k);
+    s.strides.push_back(st);
+    s.dilations.push_back(dl);
+    s.pads.push_back(b);
+    pe.push_back(e);
+  }
+  s.pads.insert(s.pads.end(), pe.begin(), pe.end());
+  auto str = [](const std::vector<int64_t>& v) { return exec::dims_to_string(v); };
+  s.name = std::to_string(sp) + "-D x" + str(s.x) + " w" + str(s.w) + " group " + std::to_string(s.group) + " strides " +
+           str(s.strides) + " dilations " + str(s.dilations) + " pads " + str(s.pads);
+  return s;
+}
+
+// Fixed 3-D shapes: the paths of the 2-D list (valid, padded strided, grouped, depthwise, pointwise, dilated,
+// several column tiles), and one with 4 spatial dims.
+std::vector<ConvShape> conv_shapes_3d() {
+  return {
+      {{1, 3, 5, 6, 7}, {4, 3, 3, 3, 3}, {}, {}, {}, 1, "3-D 3x3x3 valid"},
+      {{2, 4, 6, 7, 5}, {6, 4, 3, 2, 3}, {1, 0, 1, 1, 1, 2}, {2, 1, 2}, {}, 1, "3-D padded strided, batch 2"},
+      {{1, 6, 4, 5, 5}, {4, 3, 2, 3, 3}, {1, 1, 0, 0, 2, 1}, {1, 2, 1}, {2, 1, 1}, 2, "3-D grouped dilated"},
+      {{1, 4, 5, 5, 5}, {8, 1, 3, 3, 3}, {1, 1, 1, 1, 1, 1}, {1, 2, 2}, {}, 4, "3-D depthwise, channel multiplier 2"},
+      {{1, 8, 3, 4, 5}, {5, 8, 1, 1, 1}, {}, {}, {}, 1, "3-D pointwise"},
+      {{1, 8, 10, 12, 12}, {16, 8, 3, 3, 3}, {1, 1, 1, 1, 1, 1}, {}, {}, 1, "3-D larger (several column tiles)"},
+      {{1, 4, 4, 3, 5, 4}, {4, 2, 2, 1, 3, 2}, {1, 0, 1, 0, 0, 1, 1, 1}, {1, 1, 2, 1}, {1, 1, 1, 2}, 2, "4-D grouped"},
+  };
+}
+
+}  // namespace
+
 TEST_CASE("exec-quant: QLinearConv matches ONNX Runtime", "[exec-quant]") {
   Rng rng(33);
   for (auto [tx, tw] : std::vector<std::pair<DataType, DataType>>{
            {DataType::UInt8, DataType::Int8}, {DataType::UInt8, DataType::UInt8}, {DataType::Int8, DataType::Int8}}) {
     for (auto& s : conv_shapes()) {
-      for (int variant : {0, 1, 2}) {  // per tensor; per channel + bias; per channel, nonzero weight zero point
-        int64_t M = s.w[0], K = s.w[1] * s.w[2] * (s.w.size() > 3 ? s.w[3] : 1);
-        std::vector<int64_t> cd = variant ? std::vector<int64_t>{M} : std::vector<int64_t>{};
-        OpCase c;
-        c.opset = 10;
-        c.op = "QLinearConv";
-        float xs = 0.03f, ys = xs * 0.01f * std::sqrt(static_cast<float>(K)) * 137.f;  // output spread ~40 levels
-        // ORT wants one weight zero point for all channels; int8 weights use 0 (its symmetric kernels).
-        int wz = tw == DataType::Int8 ? (variant == 2 ? 3 : 0) : 120 + variant;
-        std::vector<int32_t> wzv(variant ? static_cast<size_t>(M) : 1, wz);
-        TensorValue wzt = TensorValue::allocate(tw, cd);
-        for (size_t i = 0; i < wzv.size(); ++i) wzt.mutable_raw()[i] = static_cast<std::byte>(wzv[i]);
-        c.inputs = {{"x", rand_q(tx, s.x, rng)},
-                    {"xs", scalar_f(xs)},
-                    {"xz", rand_zp(tx, {}, rng)},
-                    {"w", rand_q(tw, s.w, rng)},
-                    {"ws", rand_floats(DataType::Float, cd, rng, 0.005f, 0.015f)},
-                    {"wz", wzt},
-                    {"ys", scalar_f(ys)},
-                    {"yz", rand_zp(tx, {}, rng)}};
-        if (variant == 1) c.inputs.push_back({"b", rand_ints(DataType::Int32, {M}, rng, -20000, 20000)});
-        add_conv_attrs(c, s);
-        c.label = std::string(data_type_name(tx)) + " x " + data_type_name(tw) + " " + s.name + " variant " +
-                  std::to_string(variant);
+      for (int variant : {0, 1, 2}) {
+        OpCase c = qlinear_conv_case(tx, tw, s, variant, rng);
         compare_with_ort(c);
         INFO(c.label);
         CHECK(distinct_outputs(c) >= 20);
       }
+    }
+  }
+}
+
+TEST_CASE("exec-quant: 1-D and 3-D QLinearConv match ONNX Runtime", "[exec-quant]") {
+  Rng rng(34);
+  std::vector<ConvShape> shapes = conv_shapes_3d();
+  for (int i = 0; i < 8; ++i) shapes.push_back(random_conv_shape(rng, 1));
+  for (int i = 0; i < 12; ++i) shapes.push_back(random_conv_shape(rng, 3));
+  int n = 0;
+  for (auto& s : shapes) {
+    for (auto [tx, tw] : std::vector<std::pair<DataType, DataType>>{
+             {DataType::UInt8, DataType::Int8}, {DataType::UInt8, DataType::UInt8}, {DataType::Int8, DataType::Int8}}) {
+      int variant = n++ % 3;
+      OpCase c = qlinear_conv_case(tx, tw, s, variant, rng);
+      compare_with_ort(c);
+      INFO(c.label);
+      // not just saturated (an eighth: the random pads leave outputs that see only padding, all alike)
+      CHECK(distinct_outputs(c) >= static_cast<size_t>(std::min<int64_t>(20, output_count(c) / 8)));
+    }
+  }
+  // auto_pad on a 3-D input
+  for (std::string ap : {"SAME_UPPER", "SAME_LOWER", "VALID"}) {
+    ConvShape s{{1, 3, 5, 6, 7}, {4, 3, 3, 2, 3}, {}, {2, 1, 2}, {}, 1, "3-D auto_pad " + ap};
+    OpCase c = qlinear_conv_case(DataType::UInt8, DataType::Int8, s, 1, rng);
+    c.attrs.push_back(Attribute::make_string("auto_pad", ap));
+    compare_with_ort(c);
+  }
+}
+
+TEST_CASE("exec-quant: 1-D and 3-D ConvInteger match ONNX Runtime", "[exec-quant]") {
+  Rng rng(35);
+  std::vector<ConvShape> shapes = conv_shapes_3d();
+  for (int i = 0; i < 8; ++i) shapes.push_back(random_conv_shape(rng, 1));
+  for (int i = 0; i < 12; ++i) shapes.push_back(random_conv_shape(rng, 3));
+  // ONNX Runtime 1.30's ConvInteger takes every int8 / uint8 combination, with per-tensor zero points.
+  const std::vector<std::pair<DataType, DataType>> types = {{DataType::UInt8, DataType::UInt8}, {DataType::UInt8, DataType::Int8},
+                                                            {DataType::Int8, DataType::UInt8}, {DataType::Int8, DataType::Int8}};
+  int n = 0;
+  for (auto& s : shapes) {
+    for (bool zp : {false, true}) {
+      auto [tx, tw] = types[static_cast<size_t>(n++) % types.size()];
+      OpCase c;
+      c.opset = 10;
+      c.op = "ConvInteger";
+      c.inputs = {{"x", rand_q(tx, s.x, rng)}, {"w", rand_q(tw, s.w, rng)}};
+      if (zp) {
+        c.inputs.push_back({"xz", rand_zp(tx, {}, rng)});
+        c.inputs.push_back({"wz", rand_zp(tw, {}, rng)});
+      }
+      add_conv_attrs(c, s);
+      c.label = std::string(data_type_name(tx)) + " x " + data_type_name(tw) + " " + s.name + (zp ? " with zero points" : "");
+      compare_with_ort(c);
     }
   }
 }
@@ -731,6 +846,26 @@ TEST_CASE("exec-quant: results are bit-identical for any thread count", "[exec-q
     c.attrs.push_back(attr_ints("pads", {1, 1, 1, 1}));
     cases.push_back(std::move(c));
   }
+  {
+    OpCase c{10, "QLinearConv",
+             {{"x", rand_q(DataType::UInt8, {2, 8, 9, 14, 14}, rng)}, {"xs", scalar_f(0.02f)}, {"xz", rand_zp(DataType::UInt8, {}, rng)},
+              {"w", rand_q(DataType::Int8, {12, 4, 3, 3, 3}, rng)}, {"ws", rand_floats(DataType::Float, {12}, rng, 0.005f, 0.01f)},
+              {"wz", rand_ints(DataType::Int8, {12}, rng, -3, 3)}, {"ys", scalar_f(0.5f)}, {"yz", rand_zp(DataType::UInt8, {}, rng)},
+              {"b", rand_ints(DataType::Int32, {12}, rng, -5000, 5000)}},
+             {}, 1, "grouped 3-D QLinearConv"};
+    c.attrs.push_back(attr_int("group", 2));
+    c.attrs.push_back(attr_ints("pads", {1, 1, 1, 1, 1, 1}));
+    cases.push_back(std::move(c));
+  }
+  {
+    OpCase c{10, "ConvInteger",
+             {{"x", rand_q(DataType::Int8, {1, 6, 40}, rng)}, {"w", rand_q(DataType::UInt8, {10, 6, 5}, rng)},
+              {"xz", rand_zp(DataType::Int8, {}, rng)}, {"wz", rand_zp(DataType::UInt8, {}, rng)}},
+             {}, 1, "1-D ConvInteger"};
+    c.attrs.push_back(attr_ints("pads", {2, 1}));
+    c.attrs.push_back(attr_ints("dilations", {2}));
+    cases.push_back(std::move(c));
+  }
   cases.push_back(OpCase{10, "MatMulInteger",
                          {{"a", rand_q(DataType::Int8, {3, 130, 200}, rng)}, {"b", rand_q(DataType::Int8, {200, 600}, rng)},
                           {"az", rand_zp(DataType::Int8, {}, rng)}, {"bz", rand_zp(DataType::Int8, {600}, rng)}},
@@ -742,10 +877,13 @@ TEST_CASE("exec-quant: results are bit-identical for any thread count", "[exec-q
   cases.back().attrs.push_back(attr_int("axis", 1));
   cases.back().attrs.push_back(attr_int("block_size", 100));
   for (auto& c : cases) {
-    auto one = run_case(c, 1), three = run_case(c, 3);
-    INFO(c.label);
-    REQUIRE(one[0].byte_size() == three[0].byte_size());
-    CHECK(std::memcmp(one[0].raw(), three[0].raw(), one[0].byte_size()) == 0);
+    auto one = run_case(c, 1);
+    for (int threads : {2, 3}) {
+      auto many = run_case(c, threads);
+      INFO(c.label << ", " << threads << " threads");
+      REQUIRE(one[0].byte_size() == many[0].byte_size());
+      CHECK(std::memcmp(one[0].raw(), many[0].raw(), one[0].byte_size()) == 0);
+    }
   }
 }
 
