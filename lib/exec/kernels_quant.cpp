@@ -1,5 +1,5 @@
 // Quantization kernels: QuantizeLinear / DequantizeLinear (per-tensor, per-axis,
-// block-wise; int4..int16), DynamicQuantizeLinear, and the integer kernels
+// block-wise; int4..int16 and float8), DynamicQuantizeLinear, and the integer kernels
 // MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv (int32 accumulation
 // through qgemm.h; requantization as ONNX Runtime does it). docs/executor.md,
 // "Quantization kernels", describes the semantics.
@@ -157,7 +157,124 @@ Expected<ParamLayout> param_layout(const KernelContext& ctx, const TensorValue& 
 }
 
 Status refuse_float8(const KernelContext& ctx, DataType t) {
-  return ctx.fail(std::string("float8 quantization (") + data_type_name(t) + ") is not supported by the executor yet");
+  return ctx.fail(std::string("float8 quantization (") + data_type_name(t) + ") is not supported by this op");
+}
+
+// ---- float8 (opset 19+ QuantizeLinear / DequantizeLinear) ----
+
+// The four ONNX float8 formats: sign, exponent, mantissa bits. FN: no infinities, S.1111.111 is NaN;
+// FNUZ: no infinities, no negative zero, 0x80 is the only NaN; E5M2: IEEE-like (0x7C infinity).
+struct Float8Format {
+  int mbits, bias;
+  bool fnuz, has_inf;
+  uint32_t max_code;  // largest finite magnitude
+};
+
+Float8Format float8_format(DataType t) {
+  switch (t) {
+    case DataType::Float8E4M3FN: return {3, 7, false, false, 0x7E};    // max 448
+    case DataType::Float8E4M3FNUZ: return {3, 8, true, false, 0x7F};   // max 240
+    case DataType::Float8E5M2: return {2, 15, false, true, 0x7B};      // max 57344
+    default: return {2, 16, true, false, 0x7F};                        // E5M2FNUZ, max 57344
+  }
+}
+
+float float8_to_float(uint8_t c, const Float8Format& f) {
+  uint32_t mag = c & 0x7Fu, ex = mag >> f.mbits, m = mag & ((1u << f.mbits) - 1);
+  bool neg = (c & 0x80u) != 0;
+  if (f.fnuz ? c == 0x80u : (f.has_inf ? ex == (1u << (7 - f.mbits)) - 1 && m != 0 : mag == 0x7Fu))
+    return std::numeric_limits<float>::quiet_NaN();
+  if (f.has_inf && ex == (1u << (7 - f.mbits)) - 1) return neg ? -INFINITY : INFINITY;
+  double v = ex == 0 ? std::ldexp(static_cast<double>(m), 1 - f.bias - f.mbits)
+                     : std::ldexp(static_cast<double>(m + (1u << f.mbits)), static_cast<int>(ex) - f.bias - f.mbits);
+  return static_cast<float>(neg ? -v : v);
+}
+
+// Round to nearest even. Beyond the largest finite value (after rounding) and for infinities: that
+// value when saturating, else infinity (E5M2) or NaN (the formats without infinities), as the spec says.
+uint8_t float_to_float8(float v, const Float8Format& f, bool saturate) {
+  uint32_t sign = std::signbit(v) ? 0x80u : 0u;
+  uint8_t nan = static_cast<uint8_t>(f.fnuz ? 0x80u : sign | 0x7Fu);
+  if (std::isnan(v)) return nan;
+  uint32_t code = 0x100;  // overflow
+  if (!std::isinf(v)) {
+    double a = std::fabs(static_cast<double>(v));  // scaling by powers of two below is exact in double
+    int emin = 1 - f.bias, e = 0;
+    std::frexp(a, &e);
+    --e;  // a = 1.m * 2^e
+    if (a == 0 || e < emin)  // subnormal: a multiple of 2^(emin - mbits)
+      code = static_cast<uint32_t>(std::nearbyint(std::ldexp(a, f.mbits - emin)));
+    else if (e + f.bias < 64)  // a mantissa rounding up to 2^(mbits+1) carries into the exponent field
+      code = (static_cast<uint32_t>(e + f.bias) << f.mbits) + static_cast<uint32_t>(std::nearbyint(std::ldexp(a, f.mbits - e))) -
+             (1u << f.mbits);
+  }
+  if (code > f.max_code) {
+    // Two quirks of ONNX's reference conversion, which ONNX Runtime ports, without saturation: E4M3FN
+    // turns [480, 496) (truncated to the NaN pattern) into 448, and E5M2 turns [61440, 65536) (57344
+    // rounded up) into NaN, not infinity.
+    float mag = std::fabs(v);
+    if (saturate || (f.mbits == 3 && !f.fnuz && mag >= 480.f && mag < 496.f)) return static_cast<uint8_t>(sign | f.max_code);
+    if (f.has_inf) return static_cast<uint8_t>(sign | (mag < 65536.f ? 0x7Fu : 0x7Cu));
+    return nan;
+  }
+  if (code == 0 && f.fnuz) return 0;  // no negative zero
+  return static_cast<uint8_t>(sign | code);
+}
+
+// A float8 zero point only gives the output type: ONNX Runtime refuses nonzero ones in DequantizeLinear
+// (and ignores them in QuantizeLinear), so both refuse them here.
+Status need_zero_float8_zp(const KernelContext& ctx, const TensorValue* Z, const Float8Format& f) {
+  if (!Z) return ok();
+  for (uint64_t i = 0; i < Z->element_count(); ++i)
+    if (float8_to_float(Z->data<uint8_t>()[i], f) != 0.f)
+      return ctx.fail(std::string("a ") + data_type_name(Z->dtype()) + " zero point must be 0 (element " + std::to_string(i) +
+                      " is not)");
+  return ok();
+}
+
+Status quantize_float8(KernelContext& ctx, const TensorValue& X, const TensorValue& S, const TensorValue* Z, DataType out,
+                       bool x_float) {
+  if (ctx.opset < 19) return ctx.fail(std::string("cannot quantize to ") + data_type_name(out) + " before opset 19");
+  if (!x_float) return ctx.fail(std::string("x must be a float type to quantize to ") + data_type_name(out));
+  EFFOPT_TRY_ASSIGN(ParamLayout L, param_layout(ctx, X, S, Z));
+  Float8Format f = float8_format(out);
+  bool saturate = ctx.node.attr_int("saturate", 1) != 0;
+  EFFOPT_TRY(need_zero_float8_zp(ctx, Z, f));
+  std::vector<float> scale(S.element_count());
+  for (uint64_t i = 0; i < scale.size(); ++i) scale[i] = float_at(S, i);
+  TensorValue Y = TensorValue::allocate(out, X.dims());
+  uint8_t* y = Y.mutable_data<uint8_t>();
+  uint64_t n = X.element_count();
+  ctx.pool.parallel_for(chunk_count(static_cast<int64_t>(n), kChunk), [&](int64_t t) {
+    uint64_t i0 = static_cast<uint64_t>(t * kChunk), i1 = std::min<uint64_t>(n, i0 + kChunk);
+    for (uint64_t i = i0; i < i1; ++i) {
+      size_t p = static_cast<size_t>(L.index(i));
+      y[i] = float_to_float8(float_at(X, i) / scale[p], f, saturate);
+    }
+  });
+  ctx.outputs[0] = std::move(Y);
+  return ok();
+}
+
+Status dequantize_float8(KernelContext& ctx, const TensorValue& X, const TensorValue& S, const TensorValue* Z, DataType out) {
+  if (ctx.opset < 19) return ctx.fail(std::string("cannot dequantize ") + data_type_name(X.dtype()) + " before opset 19");
+  EFFOPT_TRY_ASSIGN(ParamLayout L, param_layout(ctx, X, S, Z));
+  Float8Format f = float8_format(X.dtype());
+  EFFOPT_TRY(need_zero_float8_zp(ctx, Z, f));
+  std::vector<float> scale(S.element_count());
+  for (uint64_t i = 0; i < scale.size(); ++i) scale[i] = float_at(S, i);
+  TensorValue Y = TensorValue::allocate(out, X.dims());
+  const uint8_t* x = X.data<uint8_t>();
+  uint64_t n = X.element_count();
+  ctx.pool.parallel_for(chunk_count(static_cast<int64_t>(n), kChunk), [&](int64_t t) {
+    uint64_t i0 = static_cast<uint64_t>(t * kChunk), i1 = std::min<uint64_t>(n, i0 + kChunk);
+    for (uint64_t i = i0; i < i1; ++i) {
+      size_t p = static_cast<size_t>(L.index(i));
+      store_float(Y, i, float8_to_float(x[i], f) * scale[p]);
+    }
+  });
+  ctx.outputs[0] = std::move(Y);
+  return ok();
 }
 
 // ---- QuantizeLinear ----
@@ -185,7 +302,7 @@ Status quantize_linear_kernel(KernelContext& ctx) {
     if (!is_known_data_type(static_cast<int32_t>(out_attr))) return ctx.fail("bad output_dtype " + std::to_string(out_attr));
     out = static_cast<DataType>(out_attr);
   }
-  if (is_float8(out)) return refuse_float8(ctx, out);
+  if (is_float8(out)) return quantize_float8(ctx, X, S, Z, out, x_float);
   if (!is_quant_int(out, ctx.opset, false))
     return ctx.fail(std::string("cannot quantize to ") + data_type_name(out) + " at opset " + std::to_string(ctx.opset));
   if (ctx.node.attr("precision") && ctx.node.attr_int("precision", 0) != 0 &&
@@ -238,8 +355,7 @@ Status dequantize_linear_kernel(KernelContext& ctx) {
   const TensorValue& X = ctx.in(0);
   const TensorValue& S = ctx.in(1);
   const TensorValue* Z = ctx.has_input(2) ? &ctx.in(2) : nullptr;
-  if (is_float8(X.dtype())) return refuse_float8(ctx, X.dtype());
-  if (!is_quant_int(X.dtype(), ctx.opset, true))
+  if (!is_float8(X.dtype()) && !is_quant_int(X.dtype(), ctx.opset, true))
     return ctx.fail(std::string("cannot dequantize ") + data_type_name(X.dtype()) + " at opset " + std::to_string(ctx.opset));
   if (Z && Z->dtype() != X.dtype())
     return ctx.fail(std::string("x_zero_point must have x's type ") + data_type_name(X.dtype()) + " (got " +
@@ -254,6 +370,7 @@ Status dequantize_linear_kernel(KernelContext& ctx) {
       return ctx.fail("output_dtype " + std::to_string(out_attr) + " is not float32, float16 or bfloat16");
     out = static_cast<DataType>(out_attr);
   }
+  if (is_float8(X.dtype())) return dequantize_float8(ctx, X, S, Z, out);
   EFFOPT_TRY_ASSIGN(ParamLayout L, param_layout(ctx, X, S, Z));
   std::vector<float> scale(S.element_count());
   for (uint64_t i = 0; i < scale.size(); ++i) scale[i] = float_at(S, i);

@@ -38,6 +38,25 @@ struct OpCase {
 Attribute attr_int(const std::string& n, int64_t v) { return Attribute::make_int(n, v); }
 Attribute attr_ints(const std::string& n, std::vector<int64_t> v) { return Attribute::make_ints(n, std::move(v)); }
 
+bool is_float8(DataType t) {
+  return t == DataType::Float8E4M3FN || t == DataType::Float8E4M3FNUZ || t == DataType::Float8E5M2 ||
+         t == DataType::Float8E5M2FNUZ;
+}
+
+// The value of a float8 byte, decoded field by field from the ONNX spec's tables (E4M3: 3 mantissa bits,
+// bias 7, or 8 for FNUZ; E5M2: 2 bits, bias 15, or 16 for FNUZ).
+double float8_value(DataType t, uint8_t c) {
+  bool e4 = t == DataType::Float8E4M3FN || t == DataType::Float8E4M3FNUZ;
+  bool uz = t == DataType::Float8E4M3FNUZ || t == DataType::Float8E5M2FNUZ;
+  int mb = e4 ? 3 : 2, bias = (e4 ? 7 : 15) + (uz ? 1 : 0), emax = e4 ? 15 : 31;
+  int ex = (c & 0x7F) >> mb, m = c & ((1 << mb) - 1);
+  double sign = (c & 0x80) ? -1 : 1;
+  if (uz && c == 0x80) return NAN;
+  if (!uz && e4 && (c & 0x7F) == 0x7F) return NAN;
+  if (!e4 && !uz && ex == emax) return m ? NAN : sign * INFINITY;
+  return sign * (ex == 0 ? std::ldexp(m, 1 - bias - mb) : std::ldexp(m + (1 << mb), ex - bias - mb));
+}
+
 // out_types: when given, the graph outputs get those types (ORT wants typed
 // outputs); cast_for_ort appends Casts for types the ORT runner cannot return.
 std::unique_ptr<Model> make_model(const OpCase& c, const std::vector<TensorValue>* out_types, bool cast_for_ort) {
@@ -71,6 +90,7 @@ std::unique_ptr<Model> make_model(const OpCase& c, const std::vector<TensorValue
       if (t.dtype() == DataType::Int4) to = DataType::Int8;
       if (t.dtype() == DataType::UInt4) to = DataType::UInt8;
       if (t.dtype() == DataType::BFloat16) to = DataType::Float;
+      if (is_float8(t.dtype())) to = DataType::Float;
       if (cast_for_ort && to != DataType::Undefined) {
         Node* cast = g.create_node("Cast", {v}, {"y" + std::to_string(i) + "_cast"});
         cast->set_attr(attr_int("to", static_cast<int64_t>(to)));
@@ -111,6 +131,8 @@ std::vector<double> values(const TensorValue& t) {
       case DataType::Int16: v[i] = t.data<int16_t>()[i]; break;
       case DataType::UInt16: v[i] = t.data<uint16_t>()[i]; break;
       case DataType::Int32: v[i] = t.data<int32_t>()[i]; break;
+      case DataType::Float8E4M3FN: case DataType::Float8E4M3FNUZ: case DataType::Float8E5M2:
+      case DataType::Float8E5M2FNUZ: v[i] = float8_value(t.dtype(), t.data<uint8_t>()[i]); break;
       default: FAIL("unexpected output type " << data_type_name(t.dtype()));
     }
   }
@@ -388,13 +410,14 @@ TEST_CASE("exec-quant: ConvInteger pads with the input zero point", "[exec-quant
 }
 
 TEST_CASE("exec-quant: unsupported quantization types are refused with a clear message", "[exec-quant]") {
-  OpCase c{21, "DequantizeLinear", {{"x", tv<uint8_t>(DataType::Float8E4M3FN, {2}, {0, 1})}, {"s", scalar_f(1.f)}}, {}, 1, ""};
+  // float8 needs opset 19
+  OpCase c{13, "DequantizeLinear", {{"x", tv<uint8_t>(DataType::Float8E4M3FN, {2}, {0, 1})}, {"s", scalar_f(1.f)}}, {}, 1, ""};
   auto m = make_model(c, nullptr, false);
   auto s = exec::Session::create(*m);
   REQUIRE(s);
   auto r = (*s)->run(std::vector<std::pair<std::string, TensorValue>>{});
   REQUIRE_FALSE(r);
-  CHECK(r.error().message.find("float8") != std::string::npos);
+  CHECK(r.error().message.find("float8e4m3fn before opset 19") != std::string::npos);
   CHECK(r.error().message.find("node 'node'") != std::string::npos);
   // int4 needs opset 21
   OpCase o{19, "QuantizeLinear", {{"x", tv<float>(DataType::Float, {1}, {1.f})}, {"s", scalar_f(1.f)},
@@ -832,6 +855,39 @@ TEST_CASE("exec-quant: integer GEMM cores are exact (oneDNN and loop vs an int64
   }
 }
 
+namespace {
+
+const std::vector<DataType> kFloat8 = {DataType::Float8E4M3FN, DataType::Float8E4M3FNUZ, DataType::Float8E5M2,
+                                       DataType::Float8E5M2FNUZ};
+
+// x / scale over every binade of the float8 formats and past their largest values (448, 240, 57344), half
+// of the elements exactly halfway between two float8 neighbours (ties to even), and signed zeros.
+TensorValue float8_probe_floats(const std::vector<int64_t>& dims, Rng& rng, DataType t, float scale) {
+  bool e4 = t == DataType::Float8E4M3FN || t == DataType::Float8E4M3FNUZ;
+  int mb = e4 ? 3 : 2, lo = e4 ? -12 : -19, hi = e4 ? 10 : 17;
+  std::uniform_int_distribution<int> ex(lo, hi), man(0, (1 << (mb + 1)) - 1), coin(0, 3);
+  std::uniform_real_distribution<float> frac(1.f, 2.f);
+  TensorValue v = TensorValue::allocate(DataType::Float, dims);
+  for (uint64_t i = 0; i < v.element_count(); ++i) {
+    int c = coin(rng), e = ex(rng);
+    float sign = (i & 1) ? -1.f : 1.f, x;
+    if (c <= 1) x = std::ldexp(static_cast<float>((1 << (mb + 1)) + 2 * man(rng) + 1), e - mb - 2);  // a tie at 2^e
+    else if (c == 2) x = std::ldexp(frac(rng), e);
+    else x = i % 8 == 2 ? 0.f : std::ldexp(frac(rng), e + 4);  // zeros, and far past the top
+    v.mutable_data<float>()[i] = sign * x * scale;
+  }
+  return v;
+}
+
+TensorValue rand_float8(DataType t, const std::vector<int64_t>& dims, Rng& rng) {
+  std::uniform_int_distribution<int> d(0, 255);
+  TensorValue v = TensorValue::allocate(t, dims);
+  for (uint64_t i = 0; i < v.element_count(); ++i) v.mutable_data<uint8_t>()[i] = static_cast<uint8_t>(d(rng));
+  return v;
+}
+
+}  // namespace
+
 TEST_CASE("exec-quant: results are bit-identical for any thread count", "[exec-quant]") {
   Rng rng(4);
   std::vector<OpCase> cases;
@@ -866,6 +922,13 @@ TEST_CASE("exec-quant: results are bit-identical for any thread count", "[exec-q
     c.attrs.push_back(attr_ints("dilations", {2}));
     cases.push_back(std::move(c));
   }
+  cases.push_back(OpCase{19, "QuantizeLinear",
+                         {{"x", float8_probe_floats({3, 20000}, rng, DataType::Float8E4M3FN, 1.f)},
+                          {"s", rand_floats(DataType::Float, {3}, rng, 0.5f, 2.f)}},
+                         {}, 1, "per-axis float8 QuantizeLinear"});
+  cases.back().attrs.push_back(attr_int("axis", 0));
+  cases.back().attrs.push_back(attr_int("output_dtype", static_cast<int64_t>(DataType::Float8E4M3FN)));
+  cases.back().opset = 21;
   cases.push_back(OpCase{10, "MatMulInteger",
                          {{"a", rand_q(DataType::Int8, {3, 130, 200}, rng)}, {"b", rand_q(DataType::Int8, {200, 600}, rng)},
                           {"az", rand_zp(DataType::Int8, {}, rng)}, {"bz", rand_zp(DataType::Int8, {600}, rng)}},
@@ -954,6 +1017,71 @@ TEST_CASE("exec-quant: a QDQ model (DequantizeLinear -> Conv -> QuantizeLinear) 
     INFO("ORT optimization level " << level << ": " << off << " of " << a.size() << " outputs differ, by at most " << worst);
     CHECK(worst <= 1);
     CHECK(off * 50 <= a.size());  // at most 2%
+  }
+}
+
+TEST_CASE("exec-quant: float8 QuantizeLinear and DequantizeLinear match ONNX Runtime", "[exec-quant]") {
+  Rng rng(808);
+  for (DataType t : kFloat8) {
+    std::string name = data_type_name(t);
+    // QuantizeLinear: per tensor (zero point given, or output_dtype at 21), per axis; saturate 1 and 0.
+    for (int saturate : {1, 0}) {
+      OpCase c{19, "QuantizeLinear",
+               {{"x", float8_probe_floats({6, 50}, rng, t, 0.5f)}, {"s", scalar_f(0.5f)}, {"z", TensorValue::allocate(t, {})}},
+               {}, 1, name + " per tensor, saturate " + std::to_string(saturate)};
+      std::memset(c.inputs[2].second.mutable_raw(), 0, 1);
+      c.attrs.push_back(attr_int("saturate", saturate));
+      compare_with_ort(c);
+      OpCase a{21, "QuantizeLinear", {{"x", float8_probe_floats({4, 3, 20}, rng, t, 1.f)}, {"s", pow2_scales(DataType::Float, {3}, rng)}},
+               {}, 1, name + " per axis, output_dtype, saturate " + std::to_string(saturate)};
+      a.attrs.push_back(attr_int("axis", 1));
+      a.attrs.push_back(attr_int("output_dtype", static_cast<int64_t>(t)));
+      a.attrs.push_back(attr_int("saturate", saturate));
+      compare_with_ort(a);
+    }
+    // Specials and the edges of the range (448 / 464 / 480 / 496 for E4M3FN, 240 / 248 for E4M3FNUZ,
+    // 57344 / 61440 for E5M2), both ways of saturating.
+    for (int saturate : {1, 0}) {
+      OpCase e{19, "QuantizeLinear",
+               {{"x", tv<float>(DataType::Float, {20}, {INFINITY, -INFINITY, NAN, 448.f, 464.f, 470.f, 480.f, -490.f, 496.f, 240.f, 247.f,
+                                                        -248.f, 57344.f, 61439.f, -61440.f, 65535.f, 65536.f, 1e30f, -0.f, 1e-30f})},
+                {"s", scalar_f(1.f)}, {"z", TensorValue::allocate(t, {})}},
+               {}, 1, name + " specials, saturate " + std::to_string(saturate)};
+      std::memset(e.inputs[2].second.mutable_raw(), 0, 1);
+      e.attrs.push_back(attr_int("saturate", saturate));
+      compare_with_ort(e);
+    }
+    // QuantizeLinear from float16 with a non-power-of-two scale (rounding after the division)
+    OpCase h{19, "QuantizeLinear",
+             {{"x", rand_floats(DataType::Float16, {64}, rng, -300.f, 300.f)},
+              {"s", tv<uint16_t>(DataType::Float16, {}, {exec::float_to_half(0.37f)})},
+              {"z", TensorValue::allocate(t, {})}},
+             {}, 1, name + " from float16"};
+    std::memset(h.inputs[2].second.mutable_raw(), 0, 1);
+    compare_with_ort(h);
+    // DequantizeLinear: every byte value (NaNs and infinities included), per tensor and per axis.
+    TensorValue all = TensorValue::allocate(t, {4, 64});
+    for (int i = 0; i < 256; ++i) all.mutable_data<uint8_t>()[i] = static_cast<uint8_t>(i);
+    OpCase d{19, "DequantizeLinear", {{"x", all}, {"s", scalar_f(0.75f)}}, {}, 1, name + " every byte"};
+    compare_with_ort(d);
+    // A nonzero float8 zero point is refused (ONNX Runtime refuses it in DequantizeLinear, ignores it in
+    // QuantizeLinear).
+    for (bool q : {true, false}) {
+      OpCase z{19, q ? "QuantizeLinear" : "DequantizeLinear",
+               {{"x", q ? float8_probe_floats({2, 3}, rng, t, 1.f) : rand_float8(t, {2, 3}, rng)},
+                {"s", tv<float>(DataType::Float, {2}, {0.25f, 0.5f})},
+                {"z", tv<uint8_t>(t, {2}, {0, 0x3A})}},
+               {}, 1, ""};
+      z.attrs.push_back(attr_int("axis", 0));
+      auto m = make_model(z, nullptr, false);
+      auto r = (*exec::Session::create(*m))->run(std::vector<std::pair<std::string, TensorValue>>{});
+      REQUIRE_FALSE(r);
+      CHECK_THAT(r.error().message, Catch::Contains("node 'node'") && Catch::Contains("zero point must be 0 (element 1"));
+    }
+    OpCase p{21, "DequantizeLinear", {{"x", rand_float8(t, {3, 5, 7}, rng)}, {"s", rand_floats(DataType::Float, {5}, rng, 0.1f, 3.f)}},
+             {}, 1, name + " per axis"};
+    p.attrs.push_back(attr_int("axis", 1));
+    compare_with_ort(p);
   }
 }
 
