@@ -587,20 +587,23 @@ void add_conv_attrs(OpCase& c, const ConvShape& s) {
 
 TEST_CASE("exec-quant: ConvInteger matches ONNX Runtime", "[exec-quant]") {
   Rng rng(9);
-  // ONNX Runtime 1.30 implements ConvInteger for uint8 x uint8 with per-tensor zero points.
+  // ONNX Runtime 1.30 implements ConvInteger for every int8 / uint8 combination with per-tensor zero points.
   for (auto& s : conv_shapes()) {
-    for (bool zp : {false, true}) {
-      OpCase c;
-      c.opset = 10;
-      c.op = "ConvInteger";
-      c.inputs = {{"x", rand_q(DataType::UInt8, s.x, rng)}, {"w", rand_q(DataType::UInt8, s.w, rng)}};
-      if (zp) {
-        c.inputs.push_back({"xz", rand_zp(DataType::UInt8, {}, rng)});
-        c.inputs.push_back({"wz", rand_zp(DataType::UInt8, {}, rng)});
+    for (auto [tx, tw] : std::vector<std::pair<DataType, DataType>>{{DataType::UInt8, DataType::UInt8}, {DataType::UInt8, DataType::Int8},
+                                                                    {DataType::Int8, DataType::UInt8}, {DataType::Int8, DataType::Int8}}) {
+      for (bool zp : {false, true}) {
+        OpCase c;
+        c.opset = 10;
+        c.op = "ConvInteger";
+        c.inputs = {{"x", rand_q(tx, s.x, rng)}, {"w", rand_q(tw, s.w, rng)}};
+        if (zp) {
+          c.inputs.push_back({"xz", rand_zp(tx, {}, rng)});
+          c.inputs.push_back({"wz", rand_zp(tw, {}, rng)});
+        }
+        add_conv_attrs(c, s);
+        c.label = std::string(data_type_name(tx)) + " x " + data_type_name(tw) + " " + s.name + (zp ? " with zero points" : "");
+        compare_with_ort(c);
       }
-      add_conv_attrs(c, s);
-      c.label = s.name + (zp ? " with zero points" : "");
-      compare_with_ort(c);
     }
   }
 }
