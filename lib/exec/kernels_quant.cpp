@@ -1,5 +1,5 @@
 // Quantization kernels: QuantizeLinear / DequantizeLinear (per-tensor, per-axis,
-// block-wise; int4..int16), DynamicQuantizeLinear, and the integer kernels
+// block-wise; int4..int16 and float8), DynamicQuantizeLinear, and the integer kernels
 // MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv (int32 accumulation
 // through qgemm.h; requantization as ONNX Runtime does it). docs/executor.md,
 // "Quantization kernels", describes the semantics.
@@ -157,7 +157,124 @@ Expected<ParamLayout> param_layout(const KernelContext& ctx, const TensorValue& 
 }
 
 Status refuse_float8(const KernelContext& ctx, DataType t) {
-  return ctx.fail(std::string("float8 quantization (") + data_type_name(t) + ") is not supported by the executor yet");
+  return ctx.fail(std::string("float8 quantization (") + data_type_name(t) + ") is not supported by this op");
+}
+
+// ---- float8 (opset 19+ QuantizeLinear / DequantizeLinear) ----
+
+// The four ONNX float8 formats: sign, exponent, mantissa bits. FN: no infinities, S.1111.111 is NaN;
+// FNUZ: no infinities, no negative zero, 0x80 is the only NaN; E5M2: IEEE-like (0x7C infinity).
+struct Float8Format {
+  int mbits, bias;
+  bool fnuz, has_inf;
+  uint32_t max_code;  // largest finite magnitude
+};
+
+Float8Format float8_format(DataType t) {
+  switch (t) {
+    case DataType::Float8E4M3FN: return {3, 7, false, false, 0x7E};    // max 448
+    case DataType::Float8E4M3FNUZ: return {3, 8, true, false, 0x7F};   // max 240
+    case DataType::Float8E5M2: return {2, 15, false, true, 0x7B};      // max 57344
+    default: return {2, 16, true, false, 0x7F};                        // E5M2FNUZ, max 57344
+  }
+}
+
+float float8_to_float(uint8_t c, const Float8Format& f) {
+  uint32_t mag = c & 0x7Fu, ex = mag >> f.mbits, m = mag & ((1u << f.mbits) - 1);
+  bool neg = (c & 0x80u) != 0;
+  if (f.fnuz ? c == 0x80u : (f.has_inf ? ex == (1u << (7 - f.mbits)) - 1 && m != 0 : mag == 0x7Fu))
+    return std::numeric_limits<float>::quiet_NaN();
+  if (f.has_inf && ex == (1u << (7 - f.mbits)) - 1) return neg ? -INFINITY : INFINITY;
+  double v = ex == 0 ? std::ldexp(static_cast<double>(m), 1 - f.bias - f.mbits)
+                     : std::ldexp(static_cast<double>(m + (1u << f.mbits)), static_cast<int>(ex) - f.bias - f.mbits);
+  return static_cast<float>(neg ? -v : v);
+}
+
+// Round to nearest even. Beyond the largest finite value (after rounding) and for infinities: that
+// value when saturating, else infinity (E5M2) or NaN (the formats without infinities), as the spec says.
+uint8_t float_to_float8(float v, const Float8Format& f, bool saturate) {
+  uint32_t sign = std::signbit(v) ? 0x80u : 0u;
+  uint8_t nan = static_cast<uint8_t>(f.fnuz ? 0x80u : sign | 0x7Fu);
+  if (std::isnan(v)) return nan;
+  uint32_t code = 0x100;  // overflow
+  if (!std::isinf(v)) {
+    double a = std::fabs(static_cast<double>(v));  // scaling by powers of two below is exact in double
+    int emin = 1 - f.bias, e = 0;
+    std::frexp(a, &e);
+    --e;  // a = 1.m * 2^e
+    if (a == 0 || e < emin)  // subnormal: a multiple of 2^(emin - mbits)
+      code = static_cast<uint32_t>(std::nearbyint(std::ldexp(a, f.mbits - emin)));
+    else if (e + f.bias < 64)  // a mantissa rounding up to 2^(mbits+1) carries into the exponent field
+      code = (static_cast<uint32_t>(e + f.bias) << f.mbits) + static_cast<uint32_t>(std::nearbyint(std::ldexp(a, f.mbits - e))) -
+             (1u << f.mbits);
+  }
+  if (code > f.max_code) {
+    // Two quirks of ONNX's reference conversion, which ONNX Runtime ports, without saturation: E4M3FN
+    // turns [480, 496) (truncated to the NaN pattern) into 448, and E5M2 turns [61440, 65536) (57344
+    // rounded up) into NaN, not infinity.
+    float mag = std::fabs(v);
+    if (saturate || (f.mbits == 3 && !f.fnuz && mag >= 480.f && mag < 496.f)) return static_cast<uint8_t>(sign | f.max_code);
+    if (f.has_inf) return static_cast<uint8_t>(sign | (mag < 65536.f ? 0x7Fu : 0x7Cu));
+    return nan;
+  }
+  if (code == 0 && f.fnuz) return 0;  // no negative zero
+  return static_cast<uint8_t>(sign | code);
+}
+
+// A float8 zero point only gives the output type: ONNX Runtime refuses nonzero ones in DequantizeLinear
+// (and ignores them in QuantizeLinear), so both refuse them here.
+Status need_zero_float8_zp(const KernelContext& ctx, const TensorValue* Z, const Float8Format& f) {
+  if (!Z) return ok();
+  for (uint64_t i = 0; i < Z->element_count(); ++i)
+    if (float8_to_float(Z->data<uint8_t>()[i], f) != 0.f)
+      return ctx.fail(std::string("a ") + data_type_name(Z->dtype()) + " zero point must be 0 (element " + std::to_string(i) +
+                      " is not)");
+  return ok();
+}
+
+Status quantize_float8(KernelContext& ctx, const TensorValue& X, const TensorValue& S, const TensorValue* Z, DataType out,
+                       bool x_float) {
+  if (ctx.opset < 19) return ctx.fail(std::string("cannot quantize to ") + data_type_name(out) + " before opset 19");
+  if (!x_float) return ctx.fail(std::string("x must be a float type to quantize to ") + data_type_name(out));
+  EFFOPT_TRY_ASSIGN(ParamLayout L, param_layout(ctx, X, S, Z));
+  Float8Format f = float8_format(out);
+  bool saturate = ctx.node.attr_int("saturate", 1) != 0;
+  EFFOPT_TRY(need_zero_float8_zp(ctx, Z, f));
+  std::vector<float> scale(S.element_count());
+  for (uint64_t i = 0; i < scale.size(); ++i) scale[i] = float_at(S, i);
+  TensorValue Y = TensorValue::allocate(out, X.dims());
+  uint8_t* y = Y.mutable_data<uint8_t>();
+  uint64_t n = X.element_count();
+  ctx.pool.parallel_for(chunk_count(static_cast<int64_t>(n), kChunk), [&](int64_t t) {
+    uint64_t i0 = static_cast<uint64_t>(t * kChunk), i1 = std::min<uint64_t>(n, i0 + kChunk);
+    for (uint64_t i = i0; i < i1; ++i) {
+      size_t p = static_cast<size_t>(L.index(i));
+      y[i] = float_to_float8(float_at(X, i) / scale[p], f, saturate);
+    }
+  });
+  ctx.outputs[0] = std::move(Y);
+  return ok();
+}
+
+Status dequantize_float8(KernelContext& ctx, const TensorValue& X, const TensorValue& S, const TensorValue* Z, DataType out) {
+  if (ctx.opset < 19) return ctx.fail(std::string("cannot dequantize ") + data_type_name(X.dtype()) + " before opset 19");
+  EFFOPT_TRY_ASSIGN(ParamLayout L, param_layout(ctx, X, S, Z));
+  Float8Format f = float8_format(X.dtype());
+  EFFOPT_TRY(need_zero_float8_zp(ctx, Z, f));
+  std::vector<float> scale(S.element_count());
+  for (uint64_t i = 0; i < scale.size(); ++i) scale[i] = float_at(S, i);
+  TensorValue Y = TensorValue::allocate(out, X.dims());
+  const uint8_t* x = X.data<uint8_t>();
+  uint64_t n = X.element_count();
+  ctx.pool.parallel_for(chunk_count(static_cast<int64_t>(n), kChunk), [&](int64_t t) {
+    uint64_t i0 = static_cast<uint64_t>(t * kChunk), i1 = std::min<uint64_t>(n, i0 + kChunk);
+    for (uint64_t i = i0; i < i1; ++i) {
+      size_t p = static_cast<size_t>(L.index(i));
+      store_float(Y, i, float8_to_float(x[i], f) * scale[p]);
+    }
+  });
+  ctx.outputs[0] = std::move(Y);
+  return ok();
 }
 
 // ---- QuantizeLinear ----
@@ -185,7 +302,7 @@ Status quantize_linear_kernel(KernelContext& ctx) {
     if (!is_known_data_type(static_cast<int32_t>(out_attr))) return ctx.fail("bad output_dtype " + std::to_string(out_attr));
     out = static_cast<DataType>(out_attr);
   }
-  if (is_float8(out)) return refuse_float8(ctx, out);
+  if (is_float8(out)) return quantize_float8(ctx, X, S, Z, out, x_float);
   if (!is_quant_int(out, ctx.opset, false))
     return ctx.fail(std::string("cannot quantize to ") + data_type_name(out) + " at opset " + std::to_string(ctx.opset));
   if (ctx.node.attr("precision") && ctx.node.attr_int("precision", 0) != 0 &&
@@ -238,8 +355,7 @@ Status dequantize_linear_kernel(KernelContext& ctx) {
   const TensorValue& X = ctx.in(0);
   const TensorValue& S = ctx.in(1);
   const TensorValue* Z = ctx.has_input(2) ? &ctx.in(2) : nullptr;
-  if (is_float8(X.dtype())) return refuse_float8(ctx, X.dtype());
-  if (!is_quant_int(X.dtype(), ctx.opset, true))
+  if (!is_float8(X.dtype()) && !is_quant_int(X.dtype(), ctx.opset, true))
     return ctx.fail(std::string("cannot dequantize ") + data_type_name(X.dtype()) + " at opset " + std::to_string(ctx.opset));
   if (Z && Z->dtype() != X.dtype())
     return ctx.fail(std::string("x_zero_point must have x's type ") + data_type_name(X.dtype()) + " (got " +
@@ -254,6 +370,7 @@ Status dequantize_linear_kernel(KernelContext& ctx) {
       return ctx.fail("output_dtype " + std::to_string(out_attr) + " is not float32, float16 or bfloat16");
     out = static_cast<DataType>(out_attr);
   }
+  if (is_float8(X.dtype())) return dequantize_float8(ctx, X, S, Z, out);
   EFFOPT_TRY_ASSIGN(ParamLayout L, param_layout(ctx, X, S, Z));
   std::vector<float> scale(S.element_count());
   for (uint64_t i = 0; i < scale.size(); ++i) scale[i] = float_at(S, i);
@@ -565,14 +682,87 @@ void im2col_int(const T* x, int64_t C, const Geometry& g, int64_t p0, int64_t co
 }
 
 struct ConvSetup {
-  Geometry g;
+  Geometry g;  // 1-D and 2-D
   int64_t N = 0, C = 0, M = 0, group = 1, Cg = 0, Mg = 0, P = 0, HW = 0, K = 0;
   std::vector<int64_t> out;
+  // 3-D and up (nd): spatial input dims, kernel, strides, dilations, begin pads, output dims.
+  bool nd = false;
+  std::vector<int64_t> in, k, st, dl, pb, od;
+  bool pointwise = false;  // 1x1(x1...) kernel, stride 1, no pads: the GEMM reads x directly
 };
 
+// N-D columns (3 spatial dims and more): the same layout as im2col_int, over the spatial dims of `s`;
+// runs along the innermost output axis are copied like the 2-D rows.
+template <class T>
+void im2col_int_nd(const T* x, int64_t C, const ConvSetup& s, int64_t p0, int64_t cols, T pad, T* col) {
+  size_t sp = s.k.size(), last = sp - 1;
+  int64_t kvol = 1;
+  for (int64_t v : s.k) kvol *= v;
+  const int64_t W = s.in[last], OW = s.od[last], sW = s.st[last], dW = s.dl[last], pW = s.pb[last];
+  std::vector<int64_t> kidx(sp), oidx(sp);
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t kk = 0; kk < kvol; ++kk) {
+      int64_t rem = kk;
+      for (size_t i = sp; i-- > 0;) { kidx[i] = rem % s.k[i]; rem /= s.k[i]; }
+      T* dst = col + (c * kvol + kk) * cols;
+      const T* src = x + c * s.HW;
+      rem = p0;
+      for (size_t i = sp; i-- > 0;) { oidx[i] = rem % s.od[i]; rem /= s.od[i]; }
+      for (int64_t j = 0; j < cols;) {
+        int64_t run = std::min(OW - oidx[last], cols - j);
+        bool inside = true;
+        int64_t off = 0;  // row of the input (all spatial dims but the last)
+        for (size_t i = 0; i < last && inside; ++i) {
+          int64_t v = oidx[i] * s.st[i] - s.pb[i] + kidx[i] * s.dl[i];
+          inside = v >= 0 && v < s.in[i];
+          off = off * s.in[i] + v;
+        }
+        if (!inside) {
+          std::fill(dst + j, dst + j + run, pad);
+        } else {
+          const T* row = src + off * W;
+          int64_t iw = oidx[last] * sW - pW + kidx[last] * dW;
+          if (sW == 1 && iw >= 0 && iw + run <= W) std::memcpy(dst + j, row + iw, static_cast<size_t>(run) * sizeof(T));
+          else
+            for (int64_t t = 0; t < run; ++t, iw += sW) dst[j + t] = (iw >= 0 && iw < W) ? row[iw] : pad;
+        }
+        j += run;
+        oidx[last] = 0;
+        for (size_t i = last; i-- > 0;) {
+          if (++oidx[i] < s.od[i]) break;
+          oidx[i] = 0;
+        }
+      }
+    }
+}
+
+// Geometry of a convolution with 3 or more spatial dims (kernel_shape/strides/dilations/pads/auto_pad).
+Status nd_geometry(const KernelContext& ctx, const TensorValue& X, const std::vector<int64_t>& kernel, ConvSetup& s) {
+  size_t sp = X.rank() - 2;
+  s.nd = true;
+  s.in.assign(X.dims().begin() + 2, X.dims().end());
+  s.k = kernel;
+  s.st = ctx.node.attr_ints("strides", std::vector<int64_t>(sp, 1));
+  s.dl = ctx.node.attr_ints("dilations", std::vector<int64_t>(sp, 1));
+  auto pads = ctx.node.attr_ints("pads", std::vector<int64_t>(2 * sp, 0));
+  if (s.st.size() != sp || s.dl.size() != sp || pads.size() != 2 * sp)
+    return ctx.fail("strides/dilations/pads do not match the spatial rank");
+  for (size_t i = 0; i < sp; ++i)
+    if (s.st[i] < 1 || s.dl[i] < 1 || s.k[i] < 1) return ctx.fail("strides, dilations and kernel sizes must be positive");
+  EFFOPT_TRY(resolve_auto_pad(ctx, s.in, s.k, s.st, s.dl, pads));
+  s.pb.assign(pads.begin(), pads.begin() + static_cast<int64_t>(sp));
+  s.pointwise = true;
+  for (size_t i = 0; i < sp; ++i) {
+    s.od.push_back(out_size(s.in[i], s.k[i], s.st[i], s.dl[i], pads[i], pads[i + sp], false));
+    s.pointwise = s.pointwise && s.k[i] == 1 && s.st[i] == 1 && pads[i] == 0 && pads[i + sp] == 0;
+  }
+  return ok();
+}
+
 Expected<ConvSetup> conv_setup(const KernelContext& ctx, const TensorValue& X, const TensorValue& Wt) {
-  if (X.rank() < 3 || X.rank() > 4 || Wt.rank() != X.rank())
-    return ctx.fail("x and w must have the same rank, 3 or 4 (1-D or 2-D convolution)");
+  if (X.rank() < 3 || Wt.rank() != X.rank())
+    return ctx.fail("x and w must have the same rank, 3 or more (got x " + dims_to_string(X.dims()) + ", w " +
+                    dims_to_string(Wt.dims()) + ")");
   ConvSetup s;
   s.group = ctx.node.attr_int("group", 1);
   s.N = X.dim(0);
@@ -583,13 +773,24 @@ Expected<ConvSetup> conv_setup(const KernelContext& ctx, const TensorValue& X, c
                     std::to_string(s.group));
   std::vector<int64_t> kernel(Wt.dims().begin() + 2, Wt.dims().end());
   if (ctx.node.attr_ints("kernel_shape", kernel) != kernel) return ctx.fail("kernel_shape does not match w");
-  EFFOPT_TRY_ASSIGN(s.g, geometry(ctx, X.dims(), kernel, false));
   s.Cg = s.C / s.group;
   s.Mg = s.M / s.group;
-  s.P = s.g.OH * s.g.OW;
-  s.HW = s.g.H * s.g.W;
-  s.K = s.Cg * s.g.kH * s.g.kW;
-  s.out = out_dims(X.dims(), s.M, s.g);
+  if (X.rank() > 4) {
+    EFFOPT_TRY(nd_geometry(ctx, X, kernel, s));
+    s.P = static_cast<int64_t>(shape_size(s.od));
+    s.HW = static_cast<int64_t>(shape_size(s.in));
+    s.K = s.Cg * static_cast<int64_t>(shape_size(s.k));
+    s.out = {s.N, s.M};
+    s.out.insert(s.out.end(), s.od.begin(), s.od.end());
+    return s;
+  }
+  EFFOPT_TRY_ASSIGN(s.g, geometry(ctx, X.dims(), kernel, false));
+  const Geometry& g = s.g;
+  s.P = g.OH * g.OW;
+  s.HW = g.H * g.W;
+  s.K = s.Cg * g.kH * g.kW;
+  s.out = out_dims(X.dims(), s.M, g);
+  s.pointwise = g.kH == 1 && g.kW == 1 && g.sH == 1 && g.sW == 1 && g.pt == 0 && g.pl == 0 && g.pb == 0 && g.pr == 0;
   return s;
 }
 
@@ -630,7 +831,7 @@ void conv_integer_core(ThreadPool& pool, const ConvSetup& s, const TensorValue& 
   if (s.N == 0 || s.M == 0 || s.P == 0) return;
   bool x_signed = X.dtype() == DataType::Int8, w_signed = Wt.dtype() == DataType::Int8;
   bool wzp_per = w_zp.size() > 1;
-  if (s.Cg == 1 && s.group == s.C) {  // depthwise (channel multiplier Mg): one task per output plane
+  if (!s.nd && s.Cg == 1 && s.group == s.C) {  // depthwise (channel multiplier Mg): one task per output plane
     int64_t kk = g.kH * g.kW;
     pool.parallel_for(s.N * s.M, [&](int64_t t) {
       int64_t n = t / s.M, m = t % s.M, c = m / s.Mg;
@@ -651,7 +852,6 @@ void conv_integer_core(ThreadPool& pool, const ConvSetup& s, const TensorValue& 
     });
     return;
   }
-  bool pointwise = g.kH == 1 && g.kW == 1 && g.sH == 1 && g.sW == 1 && g.pt == 0 && g.pl == 0 && g.pb == 0 && g.pr == 0;
   int64_t tile = std::max<int64_t>(64, ((int64_t{1} << 16) / std::max<int64_t>(s.K, 1)) / 16 * 16);
   tile = std::min(tile, s.P);
   int64_t tiles = chunk_count(s.P, tile);
@@ -669,19 +869,27 @@ void conv_integer_core(ThreadPool& pool, const ConvSetup& s, const TensorValue& 
     qb.is_signed = x_signed;
     qb.zp = &x_zp;
     thread_local std::vector<std::byte> col;
-    if (pointwise) {
+    if (s.pointwise) {
       qb.data = xg + j0;
       qb.ld = s.HW;
     } else {
       col.resize(static_cast<size_t>(s.K * cols));
       if (x_signed) {
-        im2col_int(reinterpret_cast<const int8_t*>(xg), s.Cg, g, j0, cols, static_cast<int8_t>(x_zp),
-                   reinterpret_cast<int8_t*>(col.data()));
+        if (s.nd)
+          im2col_int_nd(reinterpret_cast<const int8_t*>(xg), s.Cg, s, j0, cols, static_cast<int8_t>(x_zp),
+                        reinterpret_cast<int8_t*>(col.data()));
+        else
+          im2col_int(reinterpret_cast<const int8_t*>(xg), s.Cg, g, j0, cols, static_cast<int8_t>(x_zp),
+                     reinterpret_cast<int8_t*>(col.data()));
       } else {
         // uint8 columns become int8 (x - 128) with zero point x_zp - 128: the same differences, and the
         // GEMM gets the signed operand oneDNN wants without another copy.
-        im2col_int(reinterpret_cast<const uint8_t*>(xg), s.Cg, g, j0, cols, static_cast<uint8_t>(x_zp),
-                   reinterpret_cast<uint8_t*>(col.data()));
+        if (s.nd)
+          im2col_int_nd(reinterpret_cast<const uint8_t*>(xg), s.Cg, s, j0, cols, static_cast<uint8_t>(x_zp),
+                        reinterpret_cast<uint8_t*>(col.data()));
+        else
+          im2col_int(reinterpret_cast<const uint8_t*>(xg), s.Cg, g, j0, cols, static_cast<uint8_t>(x_zp),
+                     reinterpret_cast<uint8_t*>(col.data()));
         uint8_t* __restrict p = reinterpret_cast<uint8_t*>(col.data());
         for (int64_t i = 0, e = s.K * cols; i < e; ++i) p[i] ^= 0x80u;
         qb.is_signed = true;

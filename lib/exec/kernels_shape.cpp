@@ -541,6 +541,25 @@ Status pad_kernel(KernelContext& ctx) {
     od[i] += pads[i] + pads[i + r];
     if (od[i] < 0) return ctx.fail("negative output dimension");
   }
+  // Negative pads crop first; reflect, edge and wrap then read the cropped axis (what ONNX Runtime does):
+  // axis d keeps input positions [crop[d], crop[d] + kept[d]) and pads around them.
+  std::vector<int64_t> crop(static_cast<size_t>(r)), kept(static_cast<size_t>(r)), pre(static_cast<size_t>(r));
+  for (int64_t d = 0; d < r; ++d) {
+    int64_t b = pads[d], e = pads[d + r], n = x.dim(d);
+    crop[d] = std::max<int64_t>(0, -b);
+    kept[d] = n - crop[d] - std::max<int64_t>(0, -e);
+    pre[d] = std::max<int64_t>(0, b);
+    if (mode == "constant" || n == 0) continue;  // an empty input axis stays empty unless padded with a constant
+    std::string axis = "axis " + std::to_string(d) + " (length " + std::to_string(n) + ", pads " + std::to_string(b) +
+                       ", " + std::to_string(e) + ")";
+    if (kept[d] <= 0) return ctx.fail("mode '" + mode + "' has no elements left to read on " + axis + " after the negative pads");
+    // ONNX Runtime refuses a reflection wider than the axis minus its edge (it would have to reflect again).
+    if (mode == "reflect" && std::max(b, e) > kept[d] - 1)
+      return ctx.fail("mode 'reflect' pads at most " + std::to_string(kept[d] - 1) + " elements on each side of " + axis);
+  }
+  for (int64_t d = 0; d < r; ++d)
+    if (mode != "constant" && x.dim(d) == 0 && (pads[d] > 0 || pads[d + r] > 0))
+      return ctx.fail("mode '" + mode + "' cannot pad axis " + std::to_string(d) + ", which is empty");
   TensorValue out = TensorValue::allocate(x.dtype(), od);
   size_t es = element_size(x.dtype());
   std::vector<int64_t> idx(static_cast<size_t>(r), 0), in_stride(static_cast<size_t>(r), 1);
@@ -549,20 +568,17 @@ Status pad_kernel(KernelContext& ctx) {
     int64_t off = 0;
     bool inside = true;
     for (int64_t d = 0; d < r; ++d) {
-      int64_t i = idx[d] - pads[d], n = x.dim(d);
+      int64_t i = idx[d] - pre[d], n = kept[d];  // position in the cropped axis
       if (i < 0 || i >= n) {
-        // reflect mirrors without repeating the edge, edge repeats it, wrap is periodic.
-        if (mode == "constant" || n == 0) { inside = false; break; }
+        // reflect mirrors without repeating the edge, edge repeats it, wrap is periodic (a torus). ONNX
+        // Runtime 1.30 agrees for wrap except where the begin pad is wider than the axis: there it reads
+        // memory it never wrote; this stays periodic, as the spec and numpy.pad have it.
+        if (mode == "constant") { inside = false; break; }
         if (mode == "edge") i = std::clamp<int64_t>(i, 0, n - 1);
         else if (mode == "wrap") i = ((i % n) + n) % n;
-        else if (n == 1) i = 0;
-        else {
-          int64_t period = 2 * (n - 1);
-          i = ((i % period) + period) % period;
-          if (i >= n) i = period - i;
-        }
+        else i = i < 0 ? -i : 2 * (n - 1) - i;  // reflect: |pad| <= n - 1 (checked above)
       }
-      off += i * in_stride[d];
+      off += (i + crop[d]) * in_stride[d];
     }
     std::memcpy(out.mutable_raw() + o * es, inside ? x.raw() + off * static_cast<int64_t>(es) : value.data(), es);
     for (int64_t d = r - 1; d >= 0; --d) {

@@ -250,6 +250,16 @@ std::vector<OpCase> table() {
   add("Pad", 13, "(float[1,3,4,5] x) => (float y)", "p = Constant<value = int64[8] {0, 0, 2, 3, 0, 0, 3, 1}>()\n y = Pad<mode = \"reflect\">(x, p)");
   add("Pad", 13, "(float[1,3,4,5] x) => (float y)", "p = Constant<value = int64[8] {0, 0, 2, 3, 0, 0, 3, 1}>()\n y = Pad<mode = \"edge\">(x, p)");
   add("Pad", 19, "(float[3,4] x) => (float y)", "p = Constant<value = int64[4] {2, 3, 1, 4}>()\n y = Pad<mode = \"wrap\">(x, p)");
+  // wrap: end pads wider than the axis, begin pads up to its length (wider ones read unwritten memory in ONNX
+  // Runtime 1.30; test_exec_kernels.cpp checks them by hand), negative pads (crop first, then wrap the rest)
+  add("Pad", 19, "(float[3,4] x) => (float y)", "p = Constant<value = int64[4] {1, 0, 7, 9}>()\n y = Pad<mode = \"wrap\">(x, p)");
+  add("Pad", 19, "(float[2,3] x) => (float y)", "p = Constant<value = int64[4] {2, 3, 5, 7}>()\n y = Pad<mode = \"wrap\">(x, p)");
+  add("Pad", 19, "(float[3,5] x) => (float y)", "p = Constant<value = int64[4] {-1, 2, 4, -2}>()\n y = Pad<mode = \"wrap\">(x, p)");
+  add("Pad", 19, "(int64[2,3,4] x) => (int64 y)", "p = Constant<value = int64[6] {0, 3, 1, 5, 0, 9}>()\n y = Pad<mode = \"wrap\">(x, p)");
+  add("Pad", 19, "(float[2,3,4] x) => (float y)", "p = Constant<value = int64[2] {-3, 10}>()\n a = Constant<value = int64[1] {2}>()\n y = Pad<mode = \"wrap\">(x, p, , a)");
+  add("Pad", 19, "(float[4,5] x) => (float y)", "p = Constant<value = int64[4] {-1, 2, 2, -2}>()\n y = Pad<mode = \"reflect\">(x, p)");
+  add("Pad", 19, "(float[4,5] x) => (float y)", "p = Constant<value = int64[4] {-2, 3, 3, -4}>()\n y = Pad<mode = \"edge\">(x, p)");
+  add("Pad", 19, "(float[4,5] x) => (float y)", "p = Constant<value = int64[4] {-2, 3, 3, -4}>()\n y = Pad(x, p)");
   add("Pad", 18, "(float[2,3,4] x) => (float y)", "p = Constant<value = int64[4] {1, 2, 0, 1}>()\n a = Constant<value = int64[2] {0, 2}>()\n y = Pad(x, p, , a)");
   add("Pad", 13, "(int64[3,4] x) => (int64 y)", "p = Constant<value = int64[4] {1, 0, 0, 2}>()\n y = Pad(x, p)");
   add("Pad", 2, "(float[3,4] x) => (float y)", "y = Pad<pads = [1, 2, 0, 1], value = 1.5>(x)");
@@ -599,4 +609,39 @@ g (float[3,8,20,20] x, float[8,4,4,4] w, float[2,3,6,7,8] v, float[4,3,3,3,3] k)
     REQUIRE(outs[0][k].byte_size() == outs[1][k].byte_size());
     CHECK(std::memcmp(outs[0][k].raw(), outs[1][k].raw(), outs[0][k].byte_size()) == 0);
   }
+}
+
+TEST_CASE("exec ops: Pad wrap with a begin pad wider than its axis is periodic; what ONNX Runtime refuses is refused", "[exec-ops]") {
+  auto pad = [](const std::string& mode, const std::string& shape, const std::string& pads) {
+    return "<ir_version: 8, opset_import: [\"\" : 19]>\ng (float" + shape + " x) => (float y) {\n p = Constant<value = int64[2] " +
+           pads + ">()\n y = Pad<mode = \"" + mode + "\">(x, p)\n}";
+  };
+  auto run = [](const std::string& text, const TensorValue& x) {
+    auto m = test::parse_or_fail(text);
+    auto s = exec::Session::create(*m, {1});
+    if (!s) FAIL(s.error().message);
+    auto r = (*s)->run({{"x", x}});
+    if (!r) FAIL(r.error().message);
+    const TensorValue& y = (*r)[0];
+    return std::vector<float>(y.data<float>(), y.data<float>() + y.element_count());
+  };
+  TensorValue x3 = TensorValue::from_vector(DataType::Float, {3}, std::vector<float>{1, 2, 3});
+  TensorValue x4 = TensorValue::from_vector(DataType::Float, {4}, std::vector<float>{1, 2, 3, 4});
+  // Hand-computed torus: output position o reads x[(o - begin) mod n]. (ONNX Runtime 1.30 leaves the
+  // first begin - n positions unwritten here, so it is no reference.)
+  CHECK(run(pad("wrap", "[3]", "{4, 0}"), x3) == std::vector<float>{3, 1, 2, 3, 1, 2, 3});
+  CHECK(run(pad("wrap", "[3]", "{7, 2}"), x3) == std::vector<float>{3, 1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2});
+  // Negative pads crop first: [1, 2] remains, wrapped.
+  CHECK(run(pad("wrap", "[4]", "{3, -2}"), x4) == std::vector<float>{2, 1, 2, 1, 2});
+  // ONNX Runtime refuses these (reflecting more than once; nothing left to read; padding an empty axis).
+  std::string e = run_error(pad("reflect", "[4]", "{4, 0}"), {{"x", x4}});
+  CHECK_THAT(e, Catch::Contains("Pad node") && Catch::Contains("'reflect' pads at most 3 elements"));
+  e = run_error(pad("reflect", "[4]", "{-2, 2}"), {{"x", x4}});
+  CHECK_THAT(e, Catch::Contains("'reflect' pads at most 1 elements"));
+  e = run_error(pad("edge", "[4]", "{-4, 1}"), {{"x", x4}});
+  CHECK_THAT(e, Catch::Contains("Pad node") && Catch::Contains("no elements left"));
+  e = run_error(pad("wrap", "[0]", "{1, 0}"), {{"x", zeros(DataType::Float, {0})}});
+  CHECK_THAT(e, Catch::Contains("Pad node") && Catch::Contains("which is empty"));
+  // A constant pad of a fully cropped axis is fine.
+  CHECK(run(pad("constant", "[4]", "{-4, 2}"), x4) == std::vector<float>{0, 0});
 }
