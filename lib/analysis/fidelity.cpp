@@ -675,6 +675,7 @@ struct Runner {
 
     exec::RunOptions ro;
     ro.threads = std::max(1, opts.threads);
+    ro.fold_batch_norm = false;  // both models as written: the difference is theirs, not the executor's
     std::unique_ptr<exec::Session> ref_session, cand_session;
     if (cand_model) {
       auto s = exec::Session::create(*ref_run, ro);

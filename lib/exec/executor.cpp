@@ -389,7 +389,7 @@ GraphPlan* Session::Impl::compile(const Graph& g, const std::string& where, bool
     p->output_slots.push_back(p->slot(v));
   }
 
-  if (opts.internal_rewrites) fold_conv_batch_norm(*p);
+  if (opts.internal_rewrites && opts.fold_batch_norm) fold_conv_batch_norm(*p);
 
   // Fuse Conv -> Relu / Clip (constant bounds) when the Conv's output has no other reader.
   if (opts.internal_rewrites) {

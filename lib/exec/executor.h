@@ -33,6 +33,11 @@ struct RunOptions {
   // RunStats::peak_live_bytes equals the footprint report's peak activation
   // bytes (lib/analysis/footprint.h) exactly.
   bool internal_rewrites = true;
+  // With internal_rewrites: fold BatchNormalization into Conv weights. The only
+  // rewrite that changes results (in the last bits: W * s rounded once instead
+  // of conv then BN), so `effopt compare` and the pass manager's output checks
+  // turn it off and measure the models as written, not the executor's rounding.
+  bool fold_batch_norm = true;
 };
 
 struct RunStats {

@@ -49,6 +49,7 @@ Expected<Outputs> execute(const Model& model, const std::vector<std::pair<std::s
                           int threads) {
   exec::RunOptions ro;
   ro.threads = threads;
+  ro.fold_batch_norm = false;  // the model as written, so a pass's own rounding shows
   EFFOPT_TRY_ASSIGN(auto session, exec::Session::create(model, ro));
   return session->run(inputs);
 }

@@ -18,9 +18,11 @@ struct Result {
   uint64_t nodes_run;
 };
 
-Result run(const Model& m, const std::vector<std::pair<std::string, TensorValue>>& in, bool rewrites) {
+Result run(const Model& m, const std::vector<std::pair<std::string, TensorValue>>& in, bool rewrites,
+           bool fold_batch_norm = true) {
   exec::RunOptions o;
   o.internal_rewrites = rewrites;
+  o.fold_batch_norm = fold_batch_norm;
   auto s = exec::Session::create(m, o);
   REQUIRE(s);
   auto r = (*s)->run(in);
@@ -54,6 +56,9 @@ g (float[1,1,1,3] x) => (float[1,1,1,3] y)
   CHECK(plain.y == std::vector<float>{3.5f, 6.5f, 0.f});
   CHECK(folded.nodes_run == 1);  // Conv with the BN folded in and the Relu fused
   CHECK(plain.nodes_run == 3);
+  Result unfolded = run(*m, in, true, false);  // what compare and --check-outputs use: BN runs as written
+  CHECK(unfolded.nodes_run == 3);
+  CHECK(unfolded.y == plain.y);
 }
 
 TEST_CASE("exec rewrites: folded BatchNormalization matches node-by-node execution on random weights", "[exec]") {
