@@ -2,7 +2,7 @@
 // (lib/analysis/ort_prediction.h) next to what real ORT does. Results and the
 // command: docs/benchmarks.md.
 //
-//   ort_prediction_bench [--level extended|all] [--details] MODEL_DIR...
+//   ort_prediction_bench [--level extended|all] [--nchwc-block N] [--details] MODEL_DIR...
 //
 // Per model (MODEL_DIR/model.onnx) and level: the node count effopt predicts
 // and the one in the graph ORT saves (optimizedModelFilePath, one session,
@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -29,10 +30,13 @@ namespace fs = std::filesystem;
 int main(int argc, char** argv) {
   std::vector<std::string> levels = {"extended", "all"};
   bool details = false;
+  int block = OrtPredictionOptions{}.nchwc_block_size;
   std::vector<fs::path> dirs;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--level") && i + 1 < argc) {
       levels = {argv[++i]};
+    } else if (!std::strcmp(argv[i], "--nchwc-block") && i + 1 < argc) {
+      block = std::atoi(argv[++i]);
     } else if (!std::strcmp(argv[i], "--details")) {
       details = true;
     } else {
@@ -71,6 +75,7 @@ int main(int argc, char** argv) {
       inputs = test::random_inputs(proto, 1);
     for (const std::string& level : levels) {
       OrtPredictionOptions po;
+      po.nchwc_block_size = block;
       po.level = level == "all" ? OrtOptLevel::All : level == "basic" ? OrtOptLevel::Basic : OrtOptLevel::Extended;
       OrtPrediction pred = predict_ort_optimization(**m, po);
       test::OrtOptions oo;

@@ -64,6 +64,7 @@ class Sim {
   std::vector<SNode> nodes;
   std::vector<int> order;  // topological order of alive node ids
   std::vector<Removal> removed;  // per input-model node, when removed without a successor
+  std::vector<int> first_output;  // per input-model node: its first output value
   std::map<std::string, uint64_t> hits;
   int64_t opset = 0;
 
@@ -132,6 +133,8 @@ class Sim {
   // Node n now produces value v (taken over from the node that made it).
   void set_output(int n, size_t slot, int v) {
     if (nodes[n].out.size() <= slot) nodes[n].out.resize(slot + 1, -1);
+    int old = nodes[n].out[slot];
+    if (old >= 0 && old != v && vals[old].producer == n) vals[old].producer = -1;
     nodes[n].out[slot] = v;
     vals[v].producer = n;
     dirty_ = true;
@@ -305,6 +308,7 @@ Sim build_sim(const Model& m) {
     for (const Value* v : np->outputs()) n.out.push_back(value_id(v));
     n.origins = {idx};
     n.primary = idx;
+    s.first_output.push_back(n.out.empty() ? -1 : n.out[0]);
     int id = s.add_node(std::move(n));
     s.order.push_back(id);
     ++idx;
@@ -1496,7 +1500,7 @@ OrtPrediction predict_ort_optimization(const Model& model, const OrtPredictionOp
     p.final_nodes.push_back(std::move(fn));
   }
   for (size_t i = 0; i < g.nodes().size(); ++i) {
-    int v = s.out(static_cast<int>(i), 0);
+    int v = s.first_output[i];
     int prod = v >= 0 ? s.vals[v].producer : -1;
     if (prod >= 0 && s.nodes[prod].alive) p.nodes[i].output_producer = op_key(s.nodes[prod]);
   }
@@ -1585,7 +1589,7 @@ nlohmann::json runtime_prediction_block(const Model& model, bool per_node) {
   nlohmann::json j = to_json(all, per_node);
   j["note"] =
       "predicted from effopt's encoding of onnxruntime 1.30's CPU graph transformers (not measured); level 'all' "
-      "includes the NCHWc layout rewrite for an AVX-512 machine";
+      "includes the NCHWc layout rewrite (MLAS block size 8)";
   nlohmann::json e = to_json(ext, false);
   e.erase("prediction");
   e.erase("runtime");
