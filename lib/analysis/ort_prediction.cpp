@@ -218,7 +218,16 @@ class Sim {
   const Tensor* tensor(int v) const { return v >= 0 && vals[v].is_const ? vals[v].tensor.get() : nullptr; }
   DataType dt(int v) const { return v >= 0 ? vals[v].dt : DataType::Undefined; }
   std::optional<int64_t> rank(int v) const {
-    if (v < 0 || !vals[v].shape) return std::nullopt;
+    if (v < 0) return std::nullopt;
+    if (!vals[v].shape) {
+      // A Reshape to a constant shape of known length has that rank.
+      int p = producer(v);
+      if (p >= 0 && nodes[p].op == "Reshape" && nodes[p].domain.empty()) {
+        auto s = static_shape(in(p, 1));
+        if (s && s->size() == 1 && is_const(in(p, 1))) return (*s)[0];
+      }
+      return std::nullopt;
+    }
     return static_cast<int64_t>(vals[v].shape->size());
   }
   std::optional<std::vector<int64_t>> static_shape(int v) const {
@@ -474,7 +483,9 @@ bool fuse_matmul_add(Sim& s) {
     int a = s.in(n, 0), b = s.in(n, 1);
     auto bs = s.static_shape(b);
     auto as = s.static_shape(a);
-    if (!bs || bs->size() != 2 || !as || as->size() < 2) continue;
+    // A 2-D input needs no static shape; higher ranks do (for the Reshapes).
+    bool two_d = s.rank(a) == 2;
+    if (!bs || bs->size() != 2 || (!two_d && (!as || as->size() < 2))) continue;
     if (!is_float_type(s.dt(b))) continue;
     int bias = s.in(add, 0) == s.out(n) ? s.in(add, 1) : s.in(add, 0);
     auto cs = s.static_shape(bias);
@@ -482,14 +493,12 @@ bool fuse_matmul_add(Sim& s) {
     int64_t N = (*bs)[1];
     bool bias_ok = (cs->size() == 1 && (*cs)[0] == N) || (cs->size() == 2 && (*cs)[0] == 1 && (*cs)[1] == N);
     if (!bias_ok) continue;
-    auto ys = s.static_shape(s.out(add));
-    if (!ys) continue;
     s.nodes[n].op = "Gemm";
     s.nodes[n].in = {a, b, bias};
     s.set_output(n, 0, s.out(add, 0));
     s.absorb(n, add, "MatMulAddFusion");
     ++s.hits["MatMulAddFusion"];
-    if (as->size() > 2) {
+    if (!two_d) {
       // Reshape in front of and behind the Gemm.
       int a2 = s.add_value(s.vals[a].name + "/gemm_input", s.dt(a), std::nullopt);
       SNode r1;
@@ -516,6 +525,93 @@ bool fuse_matmul_add(Sim& s) {
   return changed;
 }
 
+// Follows Cast nodes upstream from v.
+int skip_casts(Sim& s, int v) {
+  while (s.is(s.producer(v), "Cast")) v = s.in(s.producer(v), 0);
+  return v;
+}
+
+// The [start, end) a Slice on axis 0 with step 1 takes (attributes before
+// opset 10, constant inputs from then on); nullopt otherwise.
+std::optional<std::pair<int64_t, int64_t>> slice_range(Sim& s, int sl) {
+  int64_t st = 0, en = 0;
+  if (s.nodes[sl].in.size() == 1) {
+    const Attribute* a = s.attr(sl, "starts");
+    const Attribute* b = s.attr(sl, "ends");
+    const Attribute* ax = s.attr(sl, "axes");
+    if (!a || !b || a->ints.size() != 1 || b->ints.size() != 1) return std::nullopt;
+    if (ax && (ax->ints.size() != 1 || ax->ints[0] != 0)) return std::nullopt;
+    st = a->ints[0];
+    en = b->ints[0];
+  } else {
+    auto sv = s.scalar(s.in(sl, 1)), ev = s.scalar(s.in(sl, 2));
+    if (!sv || !ev) return std::nullopt;
+    if (s.in(sl, 3) >= 0 && s.scalar(s.in(sl, 3)).value_or(-1) != 0) return std::nullopt;
+    if (s.in(sl, 4) >= 0 && s.scalar(s.in(sl, 4)).value_or(-1) != 1) return std::nullopt;
+    st = static_cast<int64_t>(*sv);
+    en = static_cast<int64_t>(*ev);
+  }
+  if (st < 0 || en <= st || en > 64) return std::nullopt;
+  return std::make_pair(st, en);
+}
+
+// ReshapeFusion: Reshape(x, Concat(parts)) where each part is a 1-D
+// constant or a Slice (through Casts) of Shape(x) that takes the dims at the
+// same positions: the shape becomes a constant (0 = copy the dim) and the
+// Shape/Slice/Cast/Concat nodes go (when nothing else reads them).
+bool fuse_reshape(Sim& s) {
+  bool changed = false;
+  for (int n : std::vector<int>(s.order)) {
+    if (!s.is(n, "Reshape") || s.is_const(s.in(n, 1))) continue;
+    int x = s.in(n, 0);
+    int cc = s.producer(s.in(n, 1));
+    if (!s.is(cc, "Concat")) continue;
+    int64_t pos = 0;
+    bool ok = true;
+    std::vector<int> chain;
+    for (int part : s.nodes[cc].in) {
+      if (s.is_const(part)) {
+        auto sh = s.static_shape(part);
+        if (!sh || sh->size() != 1) { ok = false; break; }
+        pos += (*sh)[0];
+        continue;
+      }
+      int v = skip_casts(s, part);
+      int sl = s.producer(v);
+      if (!s.is(sl, "Slice")) { ok = false; break; }
+      auto r = slice_range(s, sl);
+      int shp = s.producer(skip_casts(s, s.in(sl, 0)));
+      if (!r || !s.is(shp, "Shape") || s.in(shp, 0) != x || r->first != pos) { ok = false; break; }
+      pos = r->second;
+      for (int w = part; w != s.in(shp, 0);) {
+        int p = s.producer(w);
+        chain.push_back(p);
+        w = s.in(p, 0);
+      }
+    }
+    if (!ok || chain.empty()) continue;
+    int shape_v = s.add_value(s.vals[s.in(n, 1)].name + "/fused", DataType::Int64, std::vector<Dim>{Dim::known(pos)});
+    s.vals[shape_v].is_const = true;
+    int old = s.in(n, 1);
+    s.nodes[n].in[1] = shape_v;
+    s.touch();
+    // Remove the shape computation back to front while nothing else reads it.
+    std::vector<int> dead = {s.producer(old)};
+    for (int c : chain) dead.push_back(c);
+    for (int d : dead) {
+      if (d < 0 || !s.nodes[d].alive) continue;
+      bool used = false;
+      for (int v : s.nodes[d].out)
+        if (v >= 0 && (s.use_count(v) > 0 || s.vals[v].graph_output)) used = true;
+      if (!used) s.absorb(n, d, "ReshapeFusion");
+    }
+    s.nodes[n].rule = "ReshapeFusion";
+    ++s.hits["ReshapeFusion"];
+    changed = true;
+  }
+  return changed;
+}
+
 void run_level1(Sim& s) {
   // ORT's level-1 transformers loop until nothing changes.
   for (int iter = 0; iter < 10; ++iter) {
@@ -524,6 +620,7 @@ void run_level1(Sim& s) {
     changed |= fold_constants(s);
     changed |= fuse_conv_affine(s);
     changed |= fuse_matmul_add(s);
+    changed |= fuse_reshape(s);
     if (!changed) break;
   }
 }

@@ -12,7 +12,8 @@
 //     a static shape too; DequantizeLinear is not folded while QDQ fusion is
 //     on), IdentityElimination, DropoutElimination, ConvBNFusion,
 //     ConvMulFusion, ConvAddFusion, MatMulAddFusion (2-D, and 3-D wrapped in
-//     Reshapes the way ORT 1.30 does).
+//     Reshapes the way ORT 1.30 does), ReshapeFusion (a Reshape whose shape
+//     is a Concat of constants and Slices of the Shape of its own input).
 //   level extended (2): QDQSelectorActionTransformer (Conv -> QLinearConv,
 //     MatMul -> QLinearMatMul / MatMulIntegerToFloat, Gemm -> QGemm,
 //     Add/Mul -> QLinearAdd/QLinearMul, AveragePool/GlobalAveragePool ->
@@ -35,7 +36,7 @@
 // conformance test and benchmark): CommonSubexpressionElimination,
 // ConstantSharing (no node-count effect), NoopElimination, DivMulFusion,
 // FuseReluClip, PadFusion, CastElimination, SliceElimination,
-// ExpandElimination, UnsqueezeElimination beyond folding, ReshapeFusion,
+// ExpandElimination, UnsqueezeElimination beyond folding, ReshapeFusion's Gather/Unsqueeze forms,
 // ConcatSliceElimination, TransposeOptimizer, GemmTransposeFusion,
 // GemmSumFusion, MatmulTransposeFusion, GatherSliceToSplitFusion,
 // GatherToSplitFusion, AttentionFusion, EmbedLayerNormFusion,
