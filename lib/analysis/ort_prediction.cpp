@@ -1080,7 +1080,7 @@ void run_level2(Sim& s, const OrtPredictionOptions& o) {
 // many original uses remain; those still read in NCHW get a ReorderOutput.
 class Nchwc {
  public:
-  Nchwc(Sim& s, int block) : s_(s), block_(block) {}
+  Nchwc(Sim& s, int block, int conv_align) : s_(s), block_(block), conv_align_(conv_align) {}
 
   void run() {
     for (int n : std::vector<int>(s_.order)) {
@@ -1217,11 +1217,13 @@ class Nchwc {
     int64_t group = s_.attr_int(n, "group", 1);
     bool reorder_in = true;
     if (group > 1) {
-      if (oc % block_ != 0) return;
-      if (!(ic == 1 && oc == group) && (ic % block_ != 0 || oc % group != 0 || (oc / group) % block_ != 0)) return;
+      if (oc % conv_align_ != 0) return;
+      if (!(ic == 1 && oc == group) &&
+          (ic % conv_align_ != 0 || oc % group != 0 || (oc / group) % conv_align_ != 0))
+        return;
     } else {
       if (ic < block_) reorder_in = false;
-      else if (ic % block_ != 0) return;
+      else if (ic % conv_align_ != 0) return;
     }
     int b = s_.in(n, 2);
     if (b >= 0) {
@@ -1504,7 +1506,7 @@ class Nchwc {
   }
 
   Sim& s_;
-  int block_;
+  int block_, conv_align_;
   std::map<int, Arg> args_;  // original value -> NCHWc argument
   std::map<int, int> reorder_inputs_;
   std::set<int> converted_, sum_fused_, detached_;
@@ -1548,7 +1550,7 @@ OrtPrediction predict_ort_optimization(const Model& model, const OrtPredictionOp
   s.resort();
   if (opts.level >= OrtOptLevel::Extended) run_level2(s, opts);
   if (opts.level >= OrtOptLevel::All) {
-    Nchwc(s, opts.nchwc_block_size).run();
+    Nchwc(s, opts.nchwc_block_size, opts.nchwc_conv_input_alignment).run();
   }
   s.resort();
 
@@ -1686,7 +1688,7 @@ nlohmann::json runtime_prediction_block(const Model& model, bool per_node) {
   nlohmann::json j = to_json(all, per_node);
   j["note"] =
       "predicted from effopt's encoding of onnxruntime 1.30's CPU graph transformers (not measured); level 'all' "
-      "includes the NCHWc layout rewrite (MLAS block size 8)";
+      "includes the NCHWc layout rewrite (MLAS block size 16)";
   nlohmann::json e = to_json(ext, false);
   e.erase("prediction");
   e.erase("runtime");
