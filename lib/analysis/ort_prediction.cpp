@@ -154,12 +154,12 @@ class Sim {
   // Kahn's algorithm, ties broken by the previous position (inserted nodes go
   // where their inputs allow).
   void resort() {
-    std::vector<int> pos(nodes.size(), 0);
+    std::vector<int> pos(nodes.size(), -1);
     {
       int i = 0;
       for (int n : order) pos[n] = i++;
       for (size_t n = 0; n < nodes.size(); ++n)
-        if (std::find(order.begin(), order.end(), static_cast<int>(n)) == order.end()) pos[n] = i++;
+        if (pos[n] < 0) pos[n] = i++;
     }
     std::vector<int> indeg(nodes.size(), 0);
     std::vector<std::vector<int>> succ(nodes.size());
@@ -186,9 +186,12 @@ class Sim {
         if (--indeg[s] == 0) q.push(s);
     }
     // A cycle cannot arise from these rules; keep any leftover in old order.
-    for (size_t n = 0; n < nodes.size(); ++n)
-      if (nodes[n].alive && std::find(out.begin(), out.end(), static_cast<int>(n)) == out.end())
-        out.push_back(static_cast<int>(n));
+    if (out.size() < nodes.size()) {
+      std::vector<char> placed(nodes.size(), 0);
+      for (int n : out) placed[n] = 1;
+      for (size_t n = 0; n < nodes.size(); ++n)
+        if (nodes[n].alive && !placed[n]) out.push_back(static_cast<int>(n));
+    }
     order = std::move(out);
   }
 
@@ -710,6 +713,28 @@ bool act_type_ok(DataType t, const OrtPredictionOptions& o) {
   return t == DataType::UInt8 || (t == DataType::Int8 && o.int8_activations_allowed);
 }
 
+// QDQS8ToU8Transformer (x86): an int8 QuantizeLinear with constant
+// parameters whose every consumer is a DequantizeLinear becomes uint8 (new
+// zero point, new output value); its DequantizeLinears follow.
+bool convert_s8_activations(Sim& s) {
+  bool changed = false;
+  for (int n : s.order) {
+    if (!is_q(s, n) || !qparams_const(s, n) || q_type(s, n, false) != DataType::Int8) continue;
+    int y = s.out(n, 0);
+    if (s.vals[y].graph_output || s.use_count(y) == 0) continue;
+    bool all_dq = true;
+    for (auto& u : s.uses(y)) all_dq &= is_dq(s, u.first) && u.second == 0;
+    if (!all_dq) continue;
+    int nv = s.add_value(s.vals[y].name + "/s8_to_u8", DataType::UInt8, s.vals[y].shape);
+    s.replace_uses(y, nv);
+    s.set_output(n, 0, nv);
+    s.nodes[n].rule = "QDQS8ToU8Transformer";
+    ++s.hits["QDQS8ToU8Transformer"];
+    changed = true;
+  }
+  return changed;
+}
+
 // QDQSelectorActionTransformer (qdq_selectors.cc / qdq_actions.cc).
 bool fuse_qdq(Sim& s, const OrtPredictionOptions& o) {
   bool changed = false;
@@ -978,9 +1003,6 @@ bool fuse_gelu(Sim& s) {
       if ((s.in(mh, 0) != x && s.in(mh, 1) != x) || !h || *h != 0.5) continue;
       parts.push_back(mh);
       last = m1;
-      parts.pop_back();
-      parts.pop_back();
-      parts.push_back(mh);
     }
     s.nodes[last].op = "Gelu";
     s.nodes[last].domain = "com.microsoft";
@@ -1058,7 +1080,119 @@ bool fuse_matmul_scale(Sim& s) {
   return changed;
 }
 
+// MatmulTransposeFusion: a MatMul/FusedMatMul input that is a Transpose of
+// rank n >= 2 with perm [0..n-3, n-1, n-2] (trans), [1..n-2, 0, n-1]
+// (trans_batch) or [1..n-2, n-1, 0] (both), read by nothing else, is folded
+// into com.microsoft.FusedMatMul's transA/transB (transBatchA/B) attributes.
+bool fuse_matmul_transpose(Sim& s) {
+  bool changed = false;
+  for (int n : std::vector<int>(s.order)) {
+    if (!s.is(n, "MatMul") && !s.is(n, "FusedMatMul", "com.microsoft")) continue;
+    if (!is_float_type(s.dt(s.out(n)))) continue;
+    for (int k = 0; k < 2; ++k) {
+      std::string tk = k == 0 ? "transA" : "transB", bk = k == 0 ? "transBatchA" : "transBatchB";
+      if (s.nodes[n].str_attrs.count(tk) || s.nodes[n].str_attrs.count(bk)) continue;
+      int v = s.in(n, k);
+      int t = s.producer(v);
+      if (!s.is(t, "Transpose") || s.use_count(v) != 1 || s.vals[v].graph_output) continue;
+      const Attribute* pa = s.attr(t, "perm");
+      if (!pa) continue;
+      const std::vector<int64_t>& perm = pa->ints;
+      int64_t r = static_cast<int64_t>(perm.size());
+      if (r < 2) continue;
+      std::vector<int64_t> tr, tb, both;
+      for (int64_t i = 0; i < r - 2; ++i) tr.push_back(i);
+      tr.push_back(r - 1);
+      tr.push_back(r - 2);
+      for (int64_t i = 1; i <= r - 2; ++i) tb.push_back(i), both.push_back(i);
+      tb.push_back(0);
+      tb.push_back(r - 1);
+      both.push_back(r - 1);
+      both.push_back(0);
+      bool trans = perm == tr || (r > 2 && perm == both);
+      bool batch = r > 2 && (perm == tb || perm == both);
+      if (!trans && !batch) continue;
+      if (trans) s.nodes[n].str_attrs[tk] = "1";
+      if (batch) s.nodes[n].str_attrs[bk] = "1";
+      s.nodes[n].in[k] = s.in(t, 0);
+      s.absorb(n, t, "MatmulTransposeFusion");
+      s.nodes[n].op = "FusedMatMul";
+      s.nodes[n].domain = "com.microsoft";
+      ++s.hits["MatmulTransposeFusion"];
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+// GatherSliceToSplitFusion (Slice form): when every consumer of a value is a
+// Slice along one axis (constant starts/ends, step 1) and together they cut
+// the (known) dim into contiguous pieces from 0 to its end, they become one
+// Split.
+bool fuse_slices_to_split(Sim& s) {
+  bool changed = false;
+  for (size_t v = 0; v < s.vals.size(); ++v) {
+    const auto uses = s.uses(static_cast<int>(v));
+    if (uses.size() < 2 || s.vals[v].graph_output) continue;
+    auto sh = s.static_shape(static_cast<int>(v));
+    if (!sh) continue;
+    std::vector<std::pair<int64_t, int>> pieces;  // (start, slice node)
+    int64_t axis = -999;
+    bool ok = true;
+    std::map<int64_t, int64_t> end_of;
+    for (auto& u : uses) {
+      int sl = u.first;
+      if (!s.is(sl, "Slice") || u.second != 0 || s.nodes[sl].in.size() < 3) { ok = false; break; }
+      auto st = s.scalar(s.in(sl, 1)), en = s.scalar(s.in(sl, 2));
+      if (!st || !en) { ok = false; break; }
+      int64_t ax = 0;
+      if (s.in(sl, 3) >= 0) {
+        auto a = s.scalar(s.in(sl, 3));
+        if (!a) { ok = false; break; }
+        ax = static_cast<int64_t>(*a);
+      }
+      if (ax < 0) ax += static_cast<int64_t>(sh->size());
+      if (s.in(sl, 4) >= 0 && s.scalar(s.in(sl, 4)).value_or(0) != 1) { ok = false; break; }
+      if (axis != -999 && ax != axis) { ok = false; break; }
+      axis = ax;
+      if (axis < 0 || axis >= static_cast<int64_t>(sh->size())) { ok = false; break; }
+      int64_t dim = (*sh)[axis];
+      int64_t b = static_cast<int64_t>(*st), e = static_cast<int64_t>(std::min<double>(*en, static_cast<double>(dim)));
+      if (b < 0 || e <= b || end_of.count(b)) { ok = false; break; }
+      end_of[b] = e;
+      pieces.push_back({b, sl});
+    }
+    if (!ok) continue;
+    int64_t at = 0;
+    for (auto& [b, e] : end_of) {
+      if (b != at) { ok = false; break; }
+      at = e;
+    }
+    if (!ok || at != (*sh)[axis]) continue;
+    std::sort(pieces.begin(), pieces.end());
+    // The Split takes the place of the last Slice in graph order.
+    int keep = pieces.front().second;
+    for (auto& pc : pieces)
+      if (std::find(s.order.begin(), s.order.end(), pc.second) > std::find(s.order.begin(), s.order.end(), keep))
+        keep = pc.second;
+    std::vector<int> outs;
+    for (auto& pc : pieces) outs.push_back(s.out(pc.second, 0));
+    s.nodes[keep].op = "Split";
+    s.nodes[keep].in = {static_cast<int>(v)};
+    for (auto& pc : pieces)
+      if (pc.second != keep) s.absorb(keep, pc.second, "GatherSliceToSplitFusion");
+    s.nodes[keep].out.clear();
+    for (size_t i = 0; i < outs.size(); ++i) s.set_output(keep, i, outs[i]);
+    s.nodes[keep].rule = "GatherSliceToSplitFusion";
+    ++s.hits["GatherSliceToSplitFusion"];
+    changed = true;
+  }
+  if (changed) s.resort();
+  return changed;
+}
+
 void run_level2(Sim& s, const OrtPredictionOptions& o) {
+  if (o.s8_to_u8_activations && !o.int8_activations_allowed) convert_s8_activations(s);
   fuse_qdq(s, o);
   fuse_dq_matmul_nbits(s);
   fuse_activation(s, "Gemm", "FusedGemm", "GemmActivationFusion");
@@ -1067,7 +1201,10 @@ void run_level2(Sim& s, const OrtPredictionOptions& o) {
   fuse_layer_norm(s);
   fuse_bias_gelu(s);
   fuse_skip_layer_norm(s);
+  fuse_slices_to_split(s);
+  fuse_matmul_transpose(s);
   fuse_matmul_scale(s);
+  fuse_matmul_transpose(s);
   s.resort();
   // The level-1 rules run again after level 2 in ORT's loop (fusions expose new constants rarely).
   fold_constants(s);

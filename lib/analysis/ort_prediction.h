@@ -14,16 +14,18 @@
 //     ConvMulFusion, ConvAddFusion, MatMulAddFusion (2-D, and 3-D wrapped in
 //     Reshapes the way ORT 1.30 does), ReshapeFusion (a Reshape whose shape
 //     is a Concat of constants and Slices of the Shape of its own input).
-//   level extended (2): QDQSelectorActionTransformer (Conv -> QLinearConv,
+//   level extended (2): QDQS8ToU8Transformer (x86), QDQSelectorActionTransformer (Conv -> QLinearConv,
 //     MatMul -> QLinearMatMul / MatMulIntegerToFloat, Gemm -> QGemm,
 //     Add/Mul -> QLinearAdd/QLinearMul, AveragePool/GlobalAveragePool ->
 //     QLinear*, DQ/Q dropped around MaxPool/Reshape/Transpose/Flatten/
 //     Squeeze/Unsqueeze with equal quantization parameters; x86: uint8
-//     activations only, nothing between the op and its QuantizeLinear),
+//     activations (int8 ones converted first), nothing between the op and
+//     its QuantizeLinear),
 //     DQMatMulToMatMulNBits (4-bit block-wise constant weight, axis 0),
 //     GemmActivationFusion, ConvActivationFusion, LayerNormFusion,
 //     SkipLayerNormFusion, GeluFusion (Erf form), BiasGeluFusion,
-//     MatMulScaleFusion.
+//     MatMulScaleFusion, MatmulTransposeFusion (transA/B, transBatchA/B),
+//     GatherSliceToSplitFusion (its Slice form).
 //   level all (3): NchwcTransformer (block size 16, as ORT behaves on this
 //     project's AVX-512 machines; configurable): Conv/FusedConv, MaxPool/AveragePool, and on NCHWc inputs
 //     Add/Sum (fused into the Conv as its Sum input when possible, else kept,
@@ -38,7 +40,7 @@
 // FuseReluClip, PadFusion, CastElimination, SliceElimination,
 // ExpandElimination, UnsqueezeElimination beyond folding, ReshapeFusion's Gather/Unsqueeze forms,
 // ConcatSliceElimination, TransposeOptimizer, GemmTransposeFusion,
-// GemmSumFusion, MatmulTransposeFusion, GatherSliceToSplitFusion,
+// GemmSumFusion, GatherSliceToSplitFusion's Gather form,
 // GatherToSplitFusion, AttentionFusion, EmbedLayerNormFusion,
 // SimplifiedLayerNormFusion, FastGeluFusion, QuickGeluFusion,
 // BiasSoftmaxFusion, DynamicQuantizeMatMulFusion, MatMulIntegerToFloatFusion
@@ -75,9 +77,14 @@ struct OrtPredictionOptions {
   // 8-channel depthwise convs, and keeps its 8- and 200-channel pools in NCHW).
   int nchwc_block_size = 16;
   int nchwc_conv_input_alignment = 8;
-  // QDQ int8 activations: ORT allows them only where MLAS has fast
-  // signed-signed kernels (ARM); on x86 it does not.
+  // QDQ int8 activations: ORT allows them in its integer kernels only where
+  // MLAS has fast signed-signed kernels (ARM). On x86 its
+  // QDQS8ToU8Transformer first turns every int8 QuantizeLinear ->
+  // DequantizeLinear pair with constant parameters into uint8 (zero point
+  // + 128), so int8-activation QDQ models still reach QLinearConv (seen in
+  // real ORT here, unlike the note in shared/facts.md).
   bool int8_activations_allowed = false;
+  bool s8_to_u8_activations = true;
 };
 
 // What ORT is predicted to do with one node of the input model.

@@ -61,7 +61,14 @@ OrtPrediction predict_and_check(const std::string& text, OrtOptLevel level) {
   REQUIRE(opt);
   OrtPredictionCheck c = check_prediction(p, *m, **opt);
   std::map<std::string, uint64_t> actual;
-  for (auto& n : (*opt)->graph->nodes()) actual[is_onnx_domain(n->domain) ? n->op_type : n->domain + "." + n->op_type]++;
+  std::string ort_nodes;
+  for (auto& n : (*opt)->graph->nodes()) {
+    actual[is_onnx_domain(n->domain) ? n->op_type : n->domain + "." + n->op_type]++;
+    ort_nodes += n->op_type + "(";
+    for (const Value* v : n->inputs()) ort_nodes += (v ? v->name() : "") + ",";
+    ort_nodes += ")->" + (n->output(0) ? n->output(0)->name() : "") + " ";
+  }
+  INFO("ORT graph: " << ort_nodes);
   INFO("predicted: " << counts_text(p.op_counts));
   INFO("ORT:       " << counts_text(actual));
   CHECK(p.op_counts == actual);
@@ -251,15 +258,17 @@ TEST_CASE("ORT prediction: constants fold and Identity goes at level basic", "[o
 namespace {
 
 // DQ(x) -> Conv(DQ(W), DQ(B)) -> Q, activations of type `act`, weights int8.
-std::string qdq_conv(const std::string& act, const std::string& between = "") {
+std::string qdq_conv(const std::string& act, const std::string& between = "", const std::string& weight = "int8") {
   std::string zp = act == "uint8" ? "uint8 {128}" : "int8 {0}";
+  std::string wzp = weight == "uint8" ? "uint8 {128}" : "int8 {0}";
+  int wshift = weight == "uint8" ? 128 : 0;
   std::string conv_out = between.empty() ? "c" : "c0";
   return header() + "g (float[1,4,8,8] x) => (float[1,8,8,8] y) {\n" +
          "xs = Constant<value = float {0.02}>()\nxz = Constant<value = " + zp + ">()\n" +
-         "ws = Constant<value = float {0.01}>()\nwz = Constant<value = int8 {0}>()\n" +
-         "wq = Constant<value = int8[8,4,3,3] {" + std::string([] {
+         "ws = Constant<value = float {0.01}>()\nwz = Constant<value = " + wzp + ">()\n" +
+         "wq = Constant<value = " + weight + "[8,4,3,3] {" + std::string([wshift] {
            std::string s;
-           for (int i = 0; i < 288; ++i) s += (i ? ", " : "") + std::to_string((i * 37) % 255 - 127);
+           for (int i = 0; i < 288; ++i) s += (i ? ", " : "") + std::to_string((i * 37) % 255 - 127 + wshift);
            return s;
          }()) + "}>()\n" +
          "bs = Constant<value = float {0.0002}>()\nbz = Constant<value = int32 {0}>()\n"
@@ -278,11 +287,30 @@ TEST_CASE("ORT prediction: a U8S8 QDQ Conv runs as QLinearConv", "[ort-predictio
   CHECK(count(p, "QLinearConv") == 1);
   CHECK(count(p, "Conv") == 0);
   CHECK(p.integer_kernel_nodes == 1);
-  CHECK(fate(p, "#13 (Conv)").integer_kernel);
+  CHECK(fate(p, "#14 (Conv)").integer_kernel);
+  CHECK(fate(p, "#14 (Conv)").fate == "rewritten");
 }
 
-TEST_CASE("ORT prediction: int8 activations keep the QDQ Conv in float on x86", "[ort-prediction]") {
+// On x86 ORT's QDQS8ToU8Transformer turns int8 activation Q/DQ pairs into
+// uint8 first, so int8 activations still end in QLinearConv, whatever the
+// weights' type.
+TEST_CASE("ORT prediction: int8 activations are converted to uint8 and the QDQ Conv still fuses",
+          "[ort-prediction]") {
   auto p = predict_and_check(qdq_conv("int8"), OrtOptLevel::Extended);
+  CHECK(count(p, "QLinearConv") == 1);
+  CHECK(p.rule_applications["QDQS8ToU8Transformer"] == 2);  // the input and the output Q
+  auto q = predict_and_check(qdq_conv("int8", "", "uint8"), OrtOptLevel::Extended);
+  CHECK(count(q, "QLinearConv") == 1);
+}
+
+TEST_CASE("ORT prediction: a QDQ Conv with int32 bias of the wrong type stays float", "[ort-prediction]") {
+  std::string text = qdq_conv("uint8");
+  // An int8 bias breaks ConvNodeGroupSelector's int32-bias condition.
+  auto pos = text.find("bq = Constant<value = int32[8]");
+  text.replace(pos, std::string("bq = Constant<value = int32[8]").size(), "bq = Constant<value = int8[8]");
+  pos = text.find("bz = Constant<value = int32 {0}>");
+  text.replace(pos, std::string("bz = Constant<value = int32 {0}>").size(), "bz = Constant<value = int8 {0}>");
+  auto p = predict_and_check(text, OrtOptLevel::Extended);
   CHECK(count(p, "QLinearConv") == 0);
   CHECK(count(p, "Conv") == 1);
   CHECK(p.integer_kernel_nodes == 0);
@@ -292,6 +320,25 @@ TEST_CASE("ORT prediction: a Relu between Conv and its QuantizeLinear blocks QLi
   auto p = predict_and_check(qdq_conv("uint8", "Relu"), OrtOptLevel::Extended);
   CHECK(count(p, "QLinearConv") == 0);
   CHECK(p.integer_kernel_nodes == 0);
+}
+
+TEST_CASE("ORT prediction: QDQ MatMul becomes QLinearMatMul with a Q after it, MatMulIntegerToFloat without",
+          "[ort-prediction]") {
+  std::string w;
+  for (int i = 0; i < 64; ++i) w += (i ? ", " : "") + std::to_string((i * 29) % 255 - 127);
+  std::string text = header() + "g (float[4,8] a) => (float[4,8] y, float[4,8] z) {\n" +
+                     "as = Constant<value = float {0.02}>()\naz = Constant<value = uint8 {128}>()\n"
+                     "ws = Constant<value = float {0.01}>()\nwz = Constant<value = int8 {0}>()\n"
+                     "wq = Constant<value = int8[8,8] {" + w + "}>()\n"
+                     "ys = Constant<value = float {0.05}>()\nyz = Constant<value = uint8 {128}>()\n"
+                     "aq = QuantizeLinear(a, as, az)\nad = DequantizeLinear(aq, as, az)\n"
+                     "wd = DequantizeLinear(wq, ws, wz)\n"
+                     "m = MatMul(ad, wd)\nmq = QuantizeLinear(m, ys, yz)\ny = DequantizeLinear(mq, ys, yz)\n"
+                     "wd2 = DequantizeLinear(wq, ws, wz)\nz = MatMul(ad, wd2)\n}\n";
+  auto p = predict_and_check(text, OrtOptLevel::Extended);
+  CHECK(count(p, "QLinearMatMul") == 1);
+  CHECK(count(p, "com.microsoft.MatMulIntegerToFloat") == 1);
+  CHECK(p.integer_kernel_nodes == 2);
 }
 
 TEST_CASE("ORT prediction: level all rewrites Conv, Relu and MaxPool to NCHWc with reorders", "[ort-prediction]") {
