@@ -40,6 +40,9 @@ struct SVal {
   DataType dt = DataType::Undefined;
   std::optional<std::vector<Dim>> shape;
   bool graph_output = false;
+  // Known integer contents of a small int64/int32 constant, including ones
+  // computed while folding shape arithmetic (Shape, Gather, Add, ...).
+  std::optional<std::vector<int64_t>> ints;
 };
 
 struct SNode {
@@ -254,6 +257,8 @@ class Sim {
   }
   // The single float value of a one-element constant, if known.
   std::optional<double> scalar(int v) const {
+    if (v >= 0 && vals[v].is_const && vals[v].ints && vals[v].ints->size() == 1)
+      return static_cast<double>((*vals[v].ints)[0]);
     const Tensor* t = tensor(v);
     if (!t || const_elems(v) != 1 || !t->storage) return std::nullopt;
     switch (t->data_type) {
@@ -342,6 +347,102 @@ bool never_folded(const SNode& n) {
   return !n.domain.empty() || ops.count(n.op) > 0;
 }
 
+std::optional<std::vector<int64_t>> tensor_ints(const Tensor* t) {
+  if (!t || !t->storage) return std::nullopt;
+  auto n = t->element_count();
+  if (!n || *n > 64) return std::nullopt;
+  std::vector<int64_t> out;
+  if (t->data_type == DataType::Int64) {
+    for (int64_t x : t->as<int64_t>()) out.push_back(x);
+  } else if (t->data_type == DataType::Int32) {
+    for (int32_t x : t->as<int32_t>()) out.push_back(x);
+  } else {
+    return std::nullopt;
+  }
+  if (out.size() != *n) return std::nullopt;
+  return out;
+}
+
+// The integer value of a constant input, when known.
+std::optional<std::vector<int64_t>> const_ints(Sim& s, int v) {
+  if (v < 0 || !s.vals[v].is_const) return std::nullopt;
+  if (s.vals[v].ints) return s.vals[v].ints;
+  return tensor_ints(s.vals[v].tensor.get());
+}
+
+// Evaluates the shape arithmetic ORT folds (small integer tensors only), so
+// later rules can read the values (Slice bounds, Reshape targets).
+std::optional<std::vector<int64_t>> eval_ints(Sim& s, int n) {
+  const SNode& nd = s.nodes[n];
+  const std::string& op = nd.op;
+  if (op == "Shape") {
+    auto sh = s.static_shape(s.in(n, 0));
+    if (!sh) return std::nullopt;
+    int64_t r = static_cast<int64_t>(sh->size());
+    int64_t b = s.attr_int(n, "start", 0), e = s.attr_int(n, "end", r);
+    if (b < 0) b += r;
+    if (e < 0) e += r;
+    b = std::clamp<int64_t>(b, 0, r);
+    e = std::clamp<int64_t>(e, b, r);
+    return std::vector<int64_t>(sh->begin() + b, sh->begin() + e);
+  }
+  if (op == "Size") {
+    auto sh = s.static_shape(s.in(n, 0));
+    if (!sh) return std::nullopt;
+    int64_t c = 1;
+    for (int64_t d : *sh) c *= d;
+    return std::vector<int64_t>{c};
+  }
+  std::vector<std::vector<int64_t>> in;
+  for (int v : nd.in) {
+    if (v < 0) { in.emplace_back(); continue; }
+    auto x = const_ints(s, v);
+    if (!x) return std::nullopt;
+    in.push_back(*x);
+  }
+  if (op == "Identity" || op == "Cast" || op == "Squeeze" || op == "Unsqueeze" || op == "Reshape" ||
+      op == "Flatten") {
+    if (in.empty()) return std::nullopt;
+    if (op == "Cast") {
+      auto to = static_cast<DataType>(s.attr_int(n, "to", 0));
+      if (to != DataType::Int64 && to != DataType::Int32) return std::nullopt;
+    }
+    return in[0];
+  }
+  if (op == "Concat") {
+    std::vector<int64_t> out;
+    for (auto& x : in) out.insert(out.end(), x.begin(), x.end());
+    return out;
+  }
+  if (op == "Gather" && in.size() == 2) {
+    std::vector<int64_t> out;
+    for (int64_t i : in[1]) {
+      int64_t k = i < 0 ? i + static_cast<int64_t>(in[0].size()) : i;
+      if (k < 0 || k >= static_cast<int64_t>(in[0].size())) return std::nullopt;
+      out.push_back(in[0][k]);
+    }
+    return out;
+  }
+  if ((op == "Add" || op == "Sub" || op == "Mul" || op == "Div") && in.size() == 2) {
+    const auto &a = in[0], &b = in[1];
+    if (a.empty() || b.empty() || (a.size() != b.size() && a.size() != 1 && b.size() != 1)) return std::nullopt;
+    size_t m = std::max(a.size(), b.size());
+    std::vector<int64_t> out(m);
+    for (size_t i = 0; i < m; ++i) {
+      int64_t x = a[a.size() == 1 ? 0 : i], y = b[b.size() == 1 ? 0 : i];
+      if (op == "Add") out[i] = x + y;
+      else if (op == "Sub") out[i] = x - y;
+      else if (op == "Mul") out[i] = x * y;
+      else {
+        if (y == 0) return std::nullopt;
+        out[i] = x / y;  // ONNX integer Div truncates
+      }
+    }
+    return out;
+  }
+  return std::nullopt;
+}
+
 // ConstantFolding: a node whose inputs are all constants (Shape: whose input
 // shape is static) is computed at load time and replaced by initializers.
 bool fold_constants(Sim& s) {
@@ -364,8 +465,12 @@ bool fold_constants(Sim& s) {
     if (!all_const) continue;
     // ORT does not fold a node whose output is a graph output (it has to stay a produced value).
     if (s.feeds_graph_output(n)) continue;
+    std::optional<std::vector<int64_t>> ints;
+    if (s.dt(nd.out.empty() ? -1 : nd.out[0]) == DataType::Int64 || nd.op == "Shape" || nd.op == "Size")
+      ints = eval_ints(s, n);
     for (int v : nd.out) {
       if (v < 0) continue;
+      s.vals[v].ints = ints;
       s.vals[v].is_const = true;
       // Values stay unknown; shapes come from effopt's inference.
       s.vals[v].tensor = nullptr;
