@@ -1,6 +1,7 @@
 // effopt's prediction of ONNX Runtime 1.30's CPU optimizer
 // (analysis/ort_prediction.h) against real ORT on every corpus model under
-// ../shared/corpus/models, at levels extended and all: the predicted op
+// ../shared/corpus/models and the light zoo models under
+// ../shared/corpus/onnx-backend/light, at levels extended and all: the predicted op
 // counts must equal those of the graph ORT saves (optimized_model_path), and
 // the predicted producer of every node's first output must be ORT's. Where
 // the prediction is knowingly wrong for a model, the model is listed below
@@ -24,22 +25,33 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Models whose prediction is known to differ from ORT, and why.
+// (model/level) pairs whose prediction is known to differ from ORT, and why.
 const std::map<std::string, std::string>& known_wrong() {
-  static const std::map<std::string, std::string> m = {};
+  static const std::map<std::string, std::string> m = {
+      {"densenet121/all",
+       "ORT takes 62 BatchNormalization -> Mul pairs into NCHWc convolutions; the prediction keeps the Mul in "
+       "NCHW (cause not found)"},
+      {"inception_v1/extended", "ORT does not fuse 2 Conv -> Relu pairs the prediction fuses (cause not found)"},
+      {"inception_v1/all", "the same 2 Conv -> Relu pairs as at level extended"},
+      {"inception_v2/extended",
+       "ORT keeps 6 Conv -> BatchNormalization -> Mul -> Add -> Relu chains apart that the prediction folds and "
+       "fuses (cause not found)"},
+      {"inception_v2/all", "the same 6 chains as at level extended, and their NCHWc reorders"},
+      {"shufflenet/all",
+       "around the grouped convolutions the prediction rewrites 6 more convolutions to NCHWc than ORT does "
+       "(cause not found)"},
+  };
   return m;
 }
 
-}  // namespace
-
-TEST_CASE("ORT prediction matches real ONNX Runtime on every corpus model", "[conformance][ort-prediction]") {
-  auto corpus = test::corpus_dir();
-  if (!corpus) { WARN(test::corpus_missing_message()); return; }
+// Checks every model folder under `models_dir` at both levels.
+void check_models(const fs::path& models_dir) {
   auto* ort = test::OrtHarness::get();
   if (!ort) { WARN("skipped: " + test::OrtHarness::unavailable_reason()); return; }
+  if (!fs::exists(models_dir)) { WARN("skipped: no " << models_dir.string()); return; }
   test::TempDir tmp;
   int models = 0;
-  for (const auto& entry : fs::directory_iterator(*corpus / "models")) {
+  for (const auto& entry : fs::directory_iterator(models_dir)) {
     fs::path dir = entry.path(), model_path = dir / "model.onnx";
     if (!fs::exists(model_path)) continue;
     const std::string name = dir.filename().string();
@@ -72,8 +84,9 @@ TEST_CASE("ORT prediction matches real ONNX Runtime on every corpus model", "[co
       WARN(name << " (" << lname << "): predicted " << c.predicted_nodes << " nodes, ORT " << c.actual_nodes
                 << "; fates matching " << c.fates_matching << " / " << c.fates_compared
                 << (diffs.empty() ? "" : "; differences: " + diffs));
-      auto kw = known_wrong().find(name);
+      auto kw = known_wrong().find(name + "/" + lname);
       if (kw != known_wrong().end()) {
+        // Knowingly wrong: the difference must still be there (a fix shows up here).
         INFO("known to differ: " << kw->second);
         CHECK_FALSE(c.op_counts_equal());
         continue;
@@ -84,5 +97,19 @@ TEST_CASE("ORT prediction matches real ONNX Runtime on every corpus model", "[co
       CHECK(c.fates_matching == c.fates_compared);
     }
   }
-  if (models == 0) WARN("no models under " << (*corpus / "models").string());
+  if (models == 0) WARN("no models under " << models_dir.string());
+}
+
+}  // namespace
+
+TEST_CASE("ORT prediction matches real ONNX Runtime on every corpus model", "[conformance][ort-prediction]") {
+  auto corpus = test::corpus_dir();
+  if (!corpus) { WARN(test::corpus_missing_message()); return; }
+  check_models(*corpus / "models");
+}
+
+TEST_CASE("ORT prediction against real ONNX Runtime on the light zoo models", "[conformance][ort-prediction]") {
+  auto corpus = test::corpus_dir();
+  if (!corpus) { WARN(test::corpus_missing_message()); return; }
+  check_models(*corpus / "onnx-backend" / "light");
 }
