@@ -530,7 +530,7 @@ bool conv_params_const(Sim& s, int conv) {
 bool per_channel_const(Sim& s, int conv, int v) {
   auto ws = s.static_shape(s.in(conv, 1));
   auto cs = s.static_shape(v);
-  if (!ws || !cs || !s.is_const(v)) return false;
+  if (!ws || ws->size() < 3 || !cs || !s.is_const(v)) return false;
   int64_t C = (*ws)[0];
   size_t wr = ws->size();
   std::vector<int64_t> d = *cs;
