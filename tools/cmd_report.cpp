@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "analysis/latency.h"
+#include "analysis/ort_prediction.h"
 #include "cli.h"
 #include "fidelity_flags.h"
 #include "ir/constants.h"
@@ -108,15 +109,23 @@ std::function<Status()> setup_report(CLI::App& sub, GlobalOptions& g) {
     std::string text;
     if (models.size() == 1) {
       const ModelAnalysis& a = models[0];
-      text = o->json ? model_report(o->models[0], a.footprint, a.files ? &*a.files : nullptr, o->shapes).dump(2) + "\n"
-                     : model_text(o->models[0], a.footprint, a.files ? &*a.files : nullptr);
+      if (o->json) {
+        nlohmann::json j = model_report(o->models[0], a.footprint, a.files ? &*a.files : nullptr, o->shapes);
+        j["runtime_prediction"] = runtime_prediction_block(*a.model);
+        text = j.dump(2) + "\n";
+      } else {
+        text = model_text(o->models[0], a.footprint, a.files ? &*a.files : nullptr);
+      }
     } else {
       const ModelAnalysis &b = models[0], &a = models[1];
       const ModelFileStats* bf = b.files ? &*b.files : nullptr;
       const ModelFileStats* af = a.files ? &*a.files : nullptr;
       if (o->json) {
-        text = diff_report(model_section(o->models[0], b.footprint, bf), model_section(o->models[1], a.footprint, af))
-                   .dump(2) + "\n";
+        nlohmann::json sb = model_section(o->models[0], b.footprint, bf);
+        nlohmann::json sa = model_section(o->models[1], a.footprint, af);
+        sb["runtime_prediction"] = runtime_prediction_block(*b.model);
+        sa["runtime_prediction"] = runtime_prediction_block(*a.model);
+        text = diff_report(sb, sa).dump(2) + "\n";
       } else {
         text = o->models[0] + " -> " + o->models[1] + "\n" +
                compact_table(b.footprint, a.footprint, isatty(STDOUT_FILENO) != 0, bf, af);
@@ -176,7 +185,11 @@ Expected<nlohmann::json> footprint_before_after(const GlobalOptions& g, const st
     std::fwrite(table.data(), 1, table.size(), stderr);
   }
   if (!with_report) return nlohmann::json();
-  return diff_block(model_section(input, before.footprint, bf), model_section(output, after.footprint, af));
+  nlohmann::json sb = model_section(input, before.footprint, bf);
+  nlohmann::json sa = model_section(output, after.footprint, af);
+  sb["runtime_prediction"] = runtime_prediction_block(*before.model);
+  sa["runtime_prediction"] = runtime_prediction_block(*after.model);
+  return diff_block(sb, sa);
 }
 
 }  // namespace effopt::cli

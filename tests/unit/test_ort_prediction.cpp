@@ -1,0 +1,387 @@
+// effopt's prediction of ONNX Runtime 1.30's CPU optimizer
+// (analysis/ort_prediction.h): one rule per test, where it fires and where
+// its condition fails, and every test graph also run in real ONNX Runtime at
+// the same optimization level: the op counts of the graph ORT saves
+// (optimized_model_path) must equal the prediction. The ORT half skips with a
+// WARN when ONNX Runtime is absent.
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <string>
+
+#include "analysis/ort_prediction.h"
+#include "analysis/shape_propagation.h"
+#include "fusion_test_util.h"
+#include "onnx/convert_proto.h"
+#include "onnx/model_io.h"
+#include "support/ort_harness.h"
+#include "util/test_util.h"
+
+using namespace effopt;
+using effopt::test::parse_or_fail;
+using effopt::test::fusion::numbers;
+
+namespace {
+
+const char* level_name(OrtOptLevel l) { return ort_opt_level_name(l); }
+
+OrtPrediction predict(Model& m, OrtOptLevel level) {
+  auto st = infer_shapes_with_bindings(m, {});
+  if (!st) FAIL("shape inference: " << st.error().message);
+  OrtPredictionOptions o;
+  o.level = level;
+  return predict_ort_optimization(m, o);
+}
+
+std::string counts_text(const std::map<std::string, uint64_t>& c) {
+  std::string s;
+  for (auto& [k, v] : c) s += k + "=" + std::to_string(v) + " ";
+  return s;
+}
+
+// Predicts `text` at `level`, checks the prediction against real ORT at the
+// same level (when ORT is available), and returns the prediction.
+OrtPrediction predict_and_check(const std::string& text, OrtOptLevel level) {
+  auto m = parse_or_fail(text);
+  OrtPrediction p = predict(*m, level);
+  auto* ort = test::OrtHarness::get();
+  if (!ort) {
+    WARN("ONNX Runtime check skipped: " << test::OrtHarness::unavailable_reason());
+    return p;
+  }
+  test::TempDir tmp;
+  onnx::ModelProto proto = to_proto_inline(*parse_or_fail(text));
+  test::OrtOptions oo;
+  oo.opt_level = level_name(level);
+  oo.optimized_model_path = tmp.file("ort_optimized.onnx");
+  auto r = ort->run_model(proto, test::random_inputs(proto, 1), oo);
+  INFO(r.error);
+  REQUIRE(r.ok);
+  auto opt = load_model(oo.optimized_model_path);
+  REQUIRE(opt);
+  OrtPredictionCheck c = check_prediction(p, *m, **opt);
+  std::map<std::string, uint64_t> actual;
+  std::string ort_nodes;
+  for (auto& n : (*opt)->graph->nodes()) {
+    actual[is_onnx_domain(n->domain) ? n->op_type : n->domain + "." + n->op_type]++;
+    ort_nodes += n->op_type + "(";
+    for (const Value* v : n->inputs()) ort_nodes += (v ? v->name() : "") + ",";
+    ort_nodes += ")->" + (n->output(0) ? n->output(0)->name() : "") + " ";
+  }
+  INFO("ORT graph: " << ort_nodes);
+  INFO("predicted: " << counts_text(p.op_counts));
+  INFO("ORT:       " << counts_text(actual));
+  CHECK(p.op_counts == actual);
+  for (auto& f : c.fate_mismatches) UNSCOPED_INFO("fate: " << f);
+  CHECK(c.fates_matching == c.fates_compared);
+  return p;
+}
+
+uint64_t count(const OrtPrediction& p, const std::string& op) {
+  auto it = p.op_counts.find(op);
+  return it == p.op_counts.end() ? 0 : it->second;
+}
+
+const PredictedNodeFate& fate(const OrtPrediction& p, const std::string& node) {
+  for (auto& f : p.nodes)
+    if (f.node == node) return f;
+  FAIL("no node " << node);
+  return p.nodes.front();
+}
+
+std::string header(int opset = 13) {
+  return "<ir_version: 8, opset_import: [\"\" : " + std::to_string(opset) + "]>\n";
+}
+
+std::string conv_weights(int oc, int ic, int k, uint64_t seed, const std::string& name = "W",
+                         const std::string& bias = "B") {
+  return name + " = Constant<value = float[" + std::to_string(oc) + "," + std::to_string(ic) + "," +
+         std::to_string(k) + "," + std::to_string(k) + "] {" + numbers(size_t(oc) * ic * k * k, seed) + "}>()\n" +
+         bias + " = Constant<value = float[" + std::to_string(oc) + "] {" + numbers(oc, seed + 1) + "}>()\n";
+}
+
+}  // namespace
+
+TEST_CASE("ORT prediction: Conv -> Relu becomes FusedConv (ConvActivationFusion)", "[ort-prediction]") {
+  std::string text = header() + "g (float[1,3,8,8] x) => (float[1,4,8,8] y) {\n" + conv_weights(4, 3, 3, 1) +
+                     "c = Conv<pads = [1,1,1,1]>(x, W, B)\n"
+                     "y = Relu(c)\n}\n";
+  auto p = predict_and_check(text, OrtOptLevel::Extended);
+  CHECK(count(p, "com.microsoft.FusedConv") == 1);
+  CHECK(count(p, "Relu") == 0);
+  CHECK(p.rule_applications["ConvActivationFusion"] == 1);
+  CHECK(p.runtime == "onnxruntime");
+  CHECK(p.runtime_version == "1.30");
+}
+
+TEST_CASE("ORT prediction: Conv -> Clip with constant bounds fuses; HardSigmoid too", "[ort-prediction]") {
+  std::string text = header() + "g (float[1,3,8,8] x) => (float[1,4,8,8] y, float[1,4,8,8] z) {\n" +
+                     conv_weights(4, 3, 3, 1) + conv_weights(4, 3, 1, 5, "W2", "B2") +
+                     "lo = Constant<value = float {0}>()\nhi = Constant<value = float {6}>()\n"
+                     "c = Conv<pads = [1,1,1,1]>(x, W, B)\n"
+                     "y = Clip(c, lo, hi)\n"
+                     "d = Conv(x, W2, B2)\n"
+                     "z = HardSigmoid(d)\n}\n";
+  auto p = predict_and_check(text, OrtOptLevel::Extended);
+  CHECK(count(p, "com.microsoft.FusedConv") == 2);
+}
+
+TEST_CASE("ORT prediction: a Conv with two consumers keeps its activation apart", "[ort-prediction]") {
+  std::string text = header() + "g (float[1,3,8,8] x) => (float[1,4,8,8] y) {\n" + conv_weights(4, 3, 3, 1) +
+                     "c = Conv<pads = [1,1,1,1]>(x, W, B)\n"
+                     "r = Relu(c)\n"
+                     "y = Add(r, c)\n}\n";
+  auto p = predict_and_check(text, OrtOptLevel::Extended);
+  CHECK(count(p, "Conv") == 1);
+  CHECK(count(p, "Relu") == 1);
+  CHECK(count(p, "com.microsoft.FusedConv") == 0);
+  CHECK(fate(p, "#0 (Constant)").fate == "folded");
+}
+
+TEST_CASE("ORT prediction: Conv -> BatchNormalization folds at level basic (ConvBNFusion)", "[ort-prediction]") {
+  std::string text = header() + "g (float[1,3,8,8] x) => (float[1,4,8,8] y) {\n" + conv_weights(4, 3, 3, 1) +
+                     "s = Constant<value = float[4] {" + numbers(4, 3, 0.5, 1.5) + "}>()\n" +
+                     "t = Constant<value = float[4] {" + numbers(4, 4) + "}>()\n" +
+                     "mu = Constant<value = float[4] {" + numbers(4, 5) + "}>()\n" +
+                     "var = Constant<value = float[4] {" + numbers(4, 6, 0.1, 2) + "}>()\n" +
+                     "c = Conv<pads = [1,1,1,1]>(x, W, B)\n"
+                     "y = BatchNormalization(c, s, t, mu, var)\n}\n";
+  auto p = predict_and_check(text, OrtOptLevel::Basic);
+  CHECK(count(p, "Conv") == 1);
+  CHECK(count(p, "BatchNormalization") == 0);
+  CHECK(p.nodes.back().fate == "fused");
+  CHECK(p.nodes.back().rule == "ConvBNFusion");
+}
+
+TEST_CASE("ORT prediction: Conv -> Mul by a per-channel constant folds (ConvMulFusion), by a tensor does not",
+          "[ort-prediction]") {
+  std::string text = header() + "g (float[1,3,8,8] x, float[1,4,8,8] m) => (float[1,4,8,8] y, float[1,4,8,8] z) {\n" +
+                     conv_weights(4, 3, 3, 1) + conv_weights(4, 3, 3, 7, "W2", "B2") +
+                     "k = Constant<value = float[4,1,1] {" + numbers(4, 3) + "}>()\n" +
+                     "c = Conv<pads = [1,1,1,1]>(x, W, B)\n"
+                     "y = Mul(c, k)\n"
+                     "d = Conv<pads = [1,1,1,1]>(x, W2, B2)\n"
+                     "z = Mul(d, m)\n}\n";
+  auto p = predict_and_check(text, OrtOptLevel::Basic);
+  CHECK(count(p, "Conv") == 2);
+  CHECK(count(p, "Mul") == 1);
+}
+
+TEST_CASE("ORT prediction: MatMul + Add becomes Gemm; 3-D input gets Reshapes (MatMulAddFusion)",
+          "[ort-prediction]") {
+  std::string text = header() + "g (float[4,8] a, float[2,4,8] b) => (float[4,16] y, float[2,4,16] z) {\n" +
+                     "W = Constant<value = float[8,16] {" + numbers(128, 1) + "}>()\n" +
+                     "c = Constant<value = float[16] {" + numbers(16, 2) + "}>()\n" +
+                     "m = MatMul(a, W)\ny = Add(m, c)\n"
+                     "n = MatMul(b, W)\nz = Add(n, c)\n}\n";
+  auto p = predict_and_check(text, OrtOptLevel::Basic);
+  CHECK(count(p, "Gemm") == 2);
+  CHECK(count(p, "Reshape") == 2);
+  CHECK(count(p, "MatMul") == 0);
+}
+
+TEST_CASE("ORT prediction: Gemm -> Relu becomes FusedGemm (GemmActivationFusion)", "[ort-prediction]") {
+  std::string text = header() + "g (float[4,8] a) => (float[4,16] y) {\n" +
+                     "W = Constant<value = float[8,16] {" + numbers(128, 1) + "}>()\n" +
+                     "c = Constant<value = float[16] {" + numbers(16, 2) + "}>()\n" +
+                     "m = Gemm(a, W, c)\ny = Relu(m)\n}\n";
+  auto p = predict_and_check(text, OrtOptLevel::Extended);
+  CHECK(count(p, "com.microsoft.FusedGemm") == 1);
+}
+
+namespace {
+
+std::string layer_norm(const std::string& in, const std::string& out, const std::string& p, uint64_t seed) {
+  return p + "mean = ReduceMean<axes = [-1]>(" + in + ")\n" + p + "d = Sub(" + in + ", " + p + "mean)\n" + p +
+         "two = Constant<value = float {2}>()\n" + p + "sq = Pow(" + p + "d, " + p + "two)\n" + p +
+         "var = ReduceMean<axes = [-1]>(" + p + "sq)\n" + p + "eps = Constant<value = float {1e-5}>()\n" + p +
+         "ve = Add(" + p + "var, " + p + "eps)\n" + p + "sd = Sqrt(" + p + "ve)\n" + p + "n = Div(" + p + "d, " + p +
+         "sd)\n" + p + "gamma = Constant<value = float[16] {" + numbers(16, seed) + "}>()\n" + p +
+         "beta = Constant<value = float[16] {" + numbers(16, seed + 1) + "}>()\n" + p + "sc = Mul(" + p + "n, " +
+         p + "gamma)\n" + out + " = Add(" + p + "sc, " + p + "beta)\n";
+}
+
+}  // namespace
+
+TEST_CASE("ORT prediction: decomposed LayerNorm fuses; after an Add it becomes SkipLayerNormalization",
+          "[ort-prediction]") {
+  std::string text = header() + "g (float[2,4,16] x, float[2,4,16] r) => (float[2,4,16] y, float[2,4,16] z) {\n" +
+                     layer_norm("x", "y", "a_", 1) + "s = Add(y, r)\n" + layer_norm("s", "z", "b_", 5) + "}\n";
+  auto p = predict_and_check(text, OrtOptLevel::Extended);
+  CHECK(count(p, "LayerNormalization") == 1);
+  CHECK(count(p, "com.microsoft.SkipLayerNormalization") == 1);
+  CHECK(count(p, "ReduceMean") == 0);
+}
+
+TEST_CASE("ORT prediction: LayerNorm over a non-last axis is not fused", "[ort-prediction]") {
+  std::string text = header() + "g (float[2,16,4] x) => (float[2,16,4] y) {\n" +
+                     "mean = ReduceMean<axes = [1]>(x)\nd = Sub(x, mean)\ntwo = Constant<value = float {2}>()\n"
+                     "sq = Pow(d, two)\nvar = ReduceMean<axes = [1]>(sq)\neps = Constant<value = float {1e-5}>()\n"
+                     "ve = Add(var, eps)\nsd = Sqrt(ve)\nn = Div(d, sd)\n"
+                     "gamma = Constant<value = float[16,1] {" + numbers(16, 1) + "}>()\n"
+                     "beta = Constant<value = float[16,1] {" + numbers(16, 2) + "}>()\n"
+                     "sc = Mul(n, gamma)\ny = Add(sc, beta)\n}\n";
+  auto p = predict_and_check(text, OrtOptLevel::Extended);
+  CHECK(count(p, "LayerNormalization") == 0);
+  CHECK(count(p, "ReduceMean") == 2);
+}
+
+TEST_CASE("ORT prediction: Erf-form GELU becomes com.microsoft.Gelu (GeluFusion)", "[ort-prediction]") {
+  std::string text = header() + "g (float[2,16] x) => (float[2,16] y) {\n"
+                     "k = Constant<value = float {1.4142135}>()\none = Constant<value = float {1}>()\n"
+                     "half = Constant<value = float {0.5}>()\n"
+                     "d = Div(x, k)\ne = Erf(d)\nf = Add(e, one)\ng = Mul(x, f)\ny = Mul(g, half)\n}\n";
+  auto p = predict_and_check(text, OrtOptLevel::Extended);
+  CHECK(count(p, "com.microsoft.Gelu") == 1);
+  CHECK(p.node_count == 1);
+}
+
+TEST_CASE("ORT prediction: MatMul scaled by a scalar becomes FusedMatMul (MatMulScaleFusion)", "[ort-prediction]") {
+  std::string text = header() + "g (float[2,4,8] a, float[2,8,4] b) => (float[2,4,4] y) {\n"
+                     "k = Constant<value = float {0.125}>()\n"
+                     "m = MatMul(a, b)\ny = Mul(m, k)\n}\n";
+  auto p = predict_and_check(text, OrtOptLevel::Extended);
+  CHECK(count(p, "com.microsoft.FusedMatMul") == 1);
+}
+
+TEST_CASE("ORT prediction: constants fold and Identity goes at level basic", "[ort-prediction]") {
+  std::string text = header() + "g (float[2,4] x) => (float[2,4] y) {\n"
+                     "a = Constant<value = float[4] {1, 2, 3, 4}>()\nb = Constant<value = float[4] {1, 1, 1, 1}>()\n"
+                     "c = Add(a, b)\ni = Identity(x)\ny = Mul(i, c)\n}\n";
+  auto p = predict_and_check(text, OrtOptLevel::Basic);
+  CHECK(p.node_count == 1);
+  CHECK(count(p, "Mul") == 1);
+  CHECK(fate(p, "#2 (Add)").fate == "folded");
+  CHECK(fate(p, "#3 (Identity)").fate == "eliminated");
+}
+
+namespace {
+
+// DQ(x) -> Conv(DQ(W), DQ(B)) -> Q, activations of type `act`, weights int8.
+std::string qdq_conv(const std::string& act, const std::string& between = "", const std::string& weight = "int8") {
+  std::string zp = act == "uint8" ? "uint8 {128}" : "int8 {0}";
+  std::string wzp = weight == "uint8" ? "uint8 {128}" : "int8 {0}";
+  int wshift = weight == "uint8" ? 128 : 0;
+  std::string conv_out = between.empty() ? "c" : "c0";
+  return header() + "g (float[1,4,8,8] x) => (float[1,8,8,8] y) {\n" +
+         "xs = Constant<value = float {0.02}>()\nxz = Constant<value = " + zp + ">()\n" +
+         "ws = Constant<value = float {0.01}>()\nwz = Constant<value = " + wzp + ">()\n" +
+         "wq = Constant<value = " + weight + "[8,4,3,3] {" + std::string([wshift] {
+           std::string s;
+           for (int i = 0; i < 288; ++i) s += (i ? ", " : "") + std::to_string((i * 37) % 255 - 127 + wshift);
+           return s;
+         }()) + "}>()\n" +
+         "bs = Constant<value = float {0.0002}>()\nbz = Constant<value = int32 {0}>()\n"
+         "bq = Constant<value = int32[8] {1, -2, 3, -4, 5, -6, 7, -8}>()\n"
+         "ys = Constant<value = float {0.05}>()\nyz = Constant<value = " + zp + ">()\n"
+         "xq = QuantizeLinear(x, xs, xz)\nxd = DequantizeLinear(xq, xs, xz)\n"
+         "wd = DequantizeLinear(wq, ws, wz)\nbd = DequantizeLinear(bq, bs, bz)\n" +
+         conv_out + " = Conv<pads = [1,1,1,1]>(xd, wd, bd)\n" + (between.empty() ? "" : "c = " + between + "(c0)\n") +
+         "yq = QuantizeLinear(c, ys, yz)\ny = DequantizeLinear(yq, ys, yz)\n}\n";
+}
+
+}  // namespace
+
+TEST_CASE("ORT prediction: a U8S8 QDQ Conv runs as QLinearConv", "[ort-prediction]") {
+  auto p = predict_and_check(qdq_conv("uint8"), OrtOptLevel::Extended);
+  CHECK(count(p, "QLinearConv") == 1);
+  CHECK(count(p, "Conv") == 0);
+  CHECK(p.integer_kernel_nodes == 1);
+  CHECK(fate(p, "#14 (Conv)").integer_kernel);
+  CHECK(fate(p, "#14 (Conv)").fate == "rewritten");
+}
+
+// On x86 ORT's QDQS8ToU8Transformer turns int8 activation Q/DQ pairs into
+// uint8 first, so int8 activations still end in QLinearConv, whatever the
+// weights' type.
+TEST_CASE("ORT prediction: int8 activations are converted to uint8 and the QDQ Conv still fuses",
+          "[ort-prediction]") {
+  auto p = predict_and_check(qdq_conv("int8"), OrtOptLevel::Extended);
+  CHECK(count(p, "QLinearConv") == 1);
+  CHECK(p.rule_applications["QDQS8ToU8Transformer"] == 2);  // the input and the output Q
+  auto q = predict_and_check(qdq_conv("int8", "", "uint8"), OrtOptLevel::Extended);
+  CHECK(count(q, "QLinearConv") == 1);
+}
+
+TEST_CASE("ORT prediction: a QDQ Conv with int32 bias of the wrong type stays float", "[ort-prediction]") {
+  std::string text = qdq_conv("uint8");
+  // An int8 bias breaks ConvNodeGroupSelector's int32-bias condition.
+  auto pos = text.find("bq = Constant<value = int32[8]");
+  text.replace(pos, std::string("bq = Constant<value = int32[8]").size(), "bq = Constant<value = int8[8]");
+  pos = text.find("bz = Constant<value = int32 {0}>");
+  text.replace(pos, std::string("bz = Constant<value = int32 {0}>").size(), "bz = Constant<value = int8 {0}>");
+  auto p = predict_and_check(text, OrtOptLevel::Extended);
+  CHECK(count(p, "QLinearConv") == 0);
+  CHECK(count(p, "Conv") == 1);
+  CHECK(p.integer_kernel_nodes == 0);
+}
+
+TEST_CASE("ORT prediction: a Relu between Conv and its QuantizeLinear blocks QLinearConv", "[ort-prediction]") {
+  auto p = predict_and_check(qdq_conv("uint8", "Relu"), OrtOptLevel::Extended);
+  CHECK(count(p, "QLinearConv") == 0);
+  CHECK(p.integer_kernel_nodes == 0);
+}
+
+TEST_CASE("ORT prediction: QDQ MatMul becomes QLinearMatMul with a Q after it, MatMulIntegerToFloat without",
+          "[ort-prediction]") {
+  std::string w;
+  for (int i = 0; i < 64; ++i) w += (i ? ", " : "") + std::to_string((i * 29) % 255 - 127);
+  std::string text = header() + "g (float[4,8] a) => (float[4,8] y, float[4,8] z) {\n" +
+                     "as = Constant<value = float {0.02}>()\naz = Constant<value = uint8 {128}>()\n"
+                     "ws = Constant<value = float {0.01}>()\nwz = Constant<value = int8 {0}>()\n"
+                     "wq = Constant<value = int8[8,8] {" + w + "}>()\n"
+                     "ys = Constant<value = float {0.05}>()\nyz = Constant<value = uint8 {128}>()\n"
+                     "aq = QuantizeLinear(a, as, az)\nad = DequantizeLinear(aq, as, az)\n"
+                     "wd = DequantizeLinear(wq, ws, wz)\n"
+                     "m = MatMul(ad, wd)\nmq = QuantizeLinear(m, ys, yz)\ny = DequantizeLinear(mq, ys, yz)\n"
+                     "wd2 = DequantizeLinear(wq, ws, wz)\nz = MatMul(ad, wd2)\n}\n";
+  auto p = predict_and_check(text, OrtOptLevel::Extended);
+  CHECK(count(p, "QLinearMatMul") == 1);
+  CHECK(count(p, "com.microsoft.MatMulIntegerToFloat") == 1);
+  CHECK(p.integer_kernel_nodes == 2);
+}
+
+TEST_CASE("ORT prediction: level all rewrites Conv, Relu and MaxPool to NCHWc with reorders", "[ort-prediction]") {
+  std::string text = header() + "g (float[1,16,8,8] x) => (float[1,32,4,4] y) {\n" + conv_weights(32, 16, 3, 1) +
+                     "c = Conv<pads = [1,1,1,1]>(x, W, B)\nr = Relu(c)\n"
+                     "y = MaxPool<kernel_shape = [2,2], strides = [2,2]>(r)\n}\n";
+  auto p = predict_and_check(text, OrtOptLevel::All);
+  CHECK(count(p, "com.microsoft.nchwc.Conv") == 1);
+  CHECK(count(p, "com.microsoft.nchwc.MaxPool") == 1);
+  CHECK(count(p, "com.microsoft.nchwc.ReorderInput") == 1);
+  CHECK(count(p, "com.microsoft.nchwc.ReorderOutput") == 1);
+  CHECK(p.nchwc_nodes == 4);
+}
+
+TEST_CASE("ORT prediction: NCHWc folds a residual Add into the Conv; unaligned channels stay NCHW",
+          "[ort-prediction]") {
+  // The grouped Conv (12 outputs, 4 groups) is not block aligned: it stays a plain Conv.
+  std::string text = header() +
+                     "g (float[1,16,8,8] x, float[1,16,8,8] u) => (float[1,16,8,8] y, float[1,12,8,8] z) {\n" +
+                     conv_weights(16, 16, 3, 1) + conv_weights(16, 16, 3, 3, "W2", "B2") +
+                     "W3 = Constant<value = float[12,4,1,1] {" + numbers(48, 9) + "}>()\n" +
+                     "c = Conv<pads = [1,1,1,1]>(x, W, B)\nd = Conv<pads = [1,1,1,1]>(x, W2, B2)\n"
+                     "s = Add(c, d)\ny = Relu(s)\n"
+                     "z = Conv<group = 4>(u, W3)\n}\n";
+  auto p = predict_and_check(text, OrtOptLevel::All);
+  CHECK(count(p, "com.microsoft.nchwc.Conv") == 2);
+  CHECK(count(p, "Add") == 0);
+  CHECK(count(p, "Relu") == 0);
+  CHECK(count(p, "Conv") == 1);
+}
+
+TEST_CASE("ORT prediction: the report block is labelled as a prediction for onnxruntime 1.30 CPU",
+          "[ort-prediction]") {
+  auto m = parse_or_fail(header() + "g (float[1,3,8,8] x) => (float[1,4,8,8] y) {\n" + conv_weights(4, 3, 3, 1) +
+                         "c = Conv<pads = [1,1,1,1]>(x, W, B)\ny = Relu(c)\n}\n");
+  REQUIRE(infer_shapes_with_bindings(*m, {}));
+  auto j = runtime_prediction_block(*m);
+  CHECK(j["prediction"] == true);
+  CHECK(j["runtime"] == "onnxruntime");
+  CHECK(j["runtime_version"] == "1.30");
+  CHECK(j["device"] == "CPU");
+  CHECK(j["optimization_level"] == "all");
+  CHECK(j["extended"]["optimization_level"] == "extended");
+  CHECK(j["extended"]["op_counts"]["com.microsoft.FusedConv"] == 1);
+  CHECK(j["per_node"].size() == 4);
+}
