@@ -1930,7 +1930,8 @@ nlohmann::json runtime_prediction_block(const Model& model, bool per_node) {
   nlohmann::json j = to_json(all, per_node);
   j["note"] =
       "predicted from effopt's encoding of onnxruntime 1.30's CPU graph transformers (not measured); level 'all' "
-      "includes the NCHWc layout rewrite (MLAS block size 16)";
+      "includes the NCHWc layout rewrite as ORT does it on an x86 CPU with AVX-512 (MLAS block size 16; other CPUs "
+      "use other blocks or none, so level 'all' applies to AVX-512 hosts; level 'extended' does not depend on it)";
   nlohmann::json e = to_json(ext, false);
   e.erase("prediction");
   e.erase("runtime");

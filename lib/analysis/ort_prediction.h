@@ -75,6 +75,8 @@ struct OrtPredictionOptions {
   // on the corpus (the source we read asks for whole blocks everywhere, but
   // ORT 1.30 rewrites mobilenet_v2's 24-channel 1x1 convs and ppocr_cls_v2's
   // 8-channel depthwise convs, and keeps its 8- and 200-channel pools in NCHW).
+  // The defaults predict an x86 CPU with AVX-512F (the only kind the level-all rules were checked on); the
+  // tests compare level all with real ORT only on such a CPU.
   int nchwc_block_size = 16;
   int nchwc_conv_input_alignment = 8;
   // QDQ int8 activations: ORT allows them in its integer kernels only where
