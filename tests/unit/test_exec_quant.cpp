@@ -583,6 +583,22 @@ void add_conv_attrs(OpCase& c, const ConvShape& s) {
   if (s.group != 1) c.attrs.push_back(attr_int("group", s.group));
 }
 
+// One ConvInteger of shape s on random tx x tw operands (with random per-tensor zero points when zp),
+// compared with ONNX Runtime.
+void conv_integer_case(const ConvShape& s, DataType tx, DataType tw, bool zp, Rng& rng) {
+  OpCase c;
+  c.opset = 10;
+  c.op = "ConvInteger";
+  c.inputs = {{"x", rand_q(tx, s.x, rng)}, {"w", rand_q(tw, s.w, rng)}};
+  if (zp) {
+    c.inputs.push_back({"xz", rand_zp(tx, {}, rng)});
+    c.inputs.push_back({"wz", rand_zp(tw, {}, rng)});
+  }
+  add_conv_attrs(c, s);
+  c.label = std::string(data_type_name(tx)) + " x " + data_type_name(tw) + " " + s.name + (zp ? " with zero points" : "");
+  compare_with_ort(c);
+}
+
 }  // namespace
 
 TEST_CASE("exec-quant: ConvInteger matches ONNX Runtime", "[exec-quant]") {
@@ -592,17 +608,7 @@ TEST_CASE("exec-quant: ConvInteger matches ONNX Runtime", "[exec-quant]") {
     for (auto [tx, tw] : std::vector<std::pair<DataType, DataType>>{{DataType::UInt8, DataType::UInt8}, {DataType::UInt8, DataType::Int8},
                                                                     {DataType::Int8, DataType::UInt8}, {DataType::Int8, DataType::Int8}}) {
       for (bool zp : {false, true}) {
-        OpCase c;
-        c.opset = 10;
-        c.op = "ConvInteger";
-        c.inputs = {{"x", rand_q(tx, s.x, rng)}, {"w", rand_q(tw, s.w, rng)}};
-        if (zp) {
-          c.inputs.push_back({"xz", rand_zp(tx, {}, rng)});
-          c.inputs.push_back({"wz", rand_zp(tw, {}, rng)});
-        }
-        add_conv_attrs(c, s);
-        c.label = std::string(data_type_name(tx)) + " x " + data_type_name(tw) + " " + s.name + (zp ? " with zero points" : "");
-        compare_with_ort(c);
+        conv_integer_case(s, tx, tw, zp, rng);
       }
     }
   }
@@ -801,17 +807,7 @@ TEST_CASE("exec-quant: 1-D and 3-D ConvInteger match ONNX Runtime", "[exec-quant
   for (auto& s : shapes) {
     for (bool zp : {false, true}) {
       auto [tx, tw] = types[static_cast<size_t>(n++) % types.size()];
-      OpCase c;
-      c.opset = 10;
-      c.op = "ConvInteger";
-      c.inputs = {{"x", rand_q(tx, s.x, rng)}, {"w", rand_q(tw, s.w, rng)}};
-      if (zp) {
-        c.inputs.push_back({"xz", rand_zp(tx, {}, rng)});
-        c.inputs.push_back({"wz", rand_zp(tw, {}, rng)});
-      }
-      add_conv_attrs(c, s);
-      c.label = std::string(data_type_name(tx)) + " x " + data_type_name(tw) + " " + s.name + (zp ? " with zero points" : "");
-      compare_with_ort(c);
+      conv_integer_case(s, tx, tw, zp, rng);
     }
   }
 }
