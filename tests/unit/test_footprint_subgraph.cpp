@@ -480,31 +480,6 @@ g (bool c, float[2,N] A, float[N,5] B) => (float[2,5] Z) <int64 M = {4}> {
   CHECK_FALSE(node_fp(f, "Loop").macs);
 }
 
-TEST_CASE("corpus cases with If / Loop / Scan: report JSON validates", "[footprint-subgraph][corpus][schema]") {
-  auto dir = test::corpus_dir();
-  if (!dir) { WARN(test::corpus_missing_message()); return; }
-  size_t found = 0;
-  for (auto& e : std::filesystem::recursive_directory_iterator(*dir)) {
-    if (e.path().filename() != "model.onnx") continue;
-    auto m = load_model(e.path().string());
-    if (!m) continue;  // other tests cover loading
-    bool control_flow = false;
-    for_each_graph(*(*m)->graph, [&](Graph& g) {
-      for (auto& n : g.nodes())
-        control_flow |= is_onnx_domain(n->domain) && (n->op_type == "If" || n->op_type == "Loop" || n->op_type == "Scan");
-    });
-    if (!control_flow) continue;
-    ++found;
-    INFO(e.path().string());
-    REQUIRE(infer_shapes_with_bindings(**m, {}));
-    Footprint f = compute_footprint(**m, {.read_tensor_bytes = false});
-    require_valid(model_report(e.path().string(), f, nullptr, {}));
-    WARN(e.path().string() << ": " << f.macs << " MACs, " << f.macs_unknown_nodes.size() << " uncounted, "
-                           << f.macs_upper_bound_nodes.size() << " upper bounds");
-  }
-  if (found == 0) WARN("no corpus model holds If / Loop / Scan: nothing to validate there (" << dir->string() << ")");
-}
-
 TEST_CASE("a MAC budget exceeded by an upper bound says it is one", "[footprint-subgraph][budget]") {
   auto m = shaped(R"(
 <ir_version: 8, opset_import: ["" : 13]>

@@ -12,6 +12,7 @@
 
 #include "onnx/convert_proto.h"
 #include "onnx/model_io.h"
+#include "support/ort_harness.h"
 
 extern char** environ;
 
@@ -19,19 +20,45 @@ namespace effopt::test {
 
 namespace fs = std::filesystem;
 
+namespace {
+// $EFFOPT_CORPUS when set, else the build's default (../shared/corpus from the project root).
+fs::path corpus_location() {
+  if (const char* e = std::getenv("EFFOPT_CORPUS"); e && *e) return e;
+  return EFFOPT_CORPUS_DIR;
+}
+}  // namespace
+
 std::optional<fs::path> corpus_dir() {
-  if (const char* e = std::getenv("EFFOPT_CORPUS")) {
-    if (fs::is_directory(e)) return fs::path(e);
-    return std::nullopt;
-  }
-  fs::path p(EFFOPT_CORPUS_DIR);
+  fs::path p = corpus_location();
   if (fs::is_directory(p / "models")) return fs::canonical(p);
   return std::nullopt;
 }
 
 std::string corpus_missing_message() {
-  return std::string("skipped: model corpus not found at ") + EFFOPT_CORPUS_DIR +
-         " (set EFFOPT_CORPUS to its location; it is ../shared/corpus from the project root)";
+  return "model corpus not found at " + corpus_location().string() +
+         " (no models/ folder there; set EFFOPT_CORPUS to its location, ../shared/corpus from the project root)";
+}
+
+std::optional<fs::path> corpus_or_skip() {
+  auto c = corpus_dir();
+  if (!c) skip(Needs::Corpus, corpus_missing_message());
+  return c;
+}
+
+std::optional<fs::path> corpus_case_or_skip(const std::string& rel) {
+  auto c = corpus_or_skip();
+  if (!c) return std::nullopt;
+  if (!fs::exists(*c / rel)) {
+    skip(Needs::Corpus, "corpus case " + rel + " not found in " + c->string());
+    return std::nullopt;
+  }
+  return *c / rel;
+}
+
+OrtHarness* ort_or_skip() {
+  OrtHarness* ort = OrtHarness::get();
+  if (!ort) skip(Needs::Ort, OrtHarness::unavailable_reason());
+  return ort;
 }
 
 TempDir::TempDir() {

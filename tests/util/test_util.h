@@ -9,6 +9,7 @@
 
 #include "exec/tensor_value.h"
 #include "ir/ir.h"
+#include "util/skip.h"
 
 namespace onnx {
 class TensorProto;
@@ -16,10 +17,18 @@ class TensorProto;
 
 namespace effopt::test {
 
+class OrtHarness;
+
 // ../shared/corpus, or $EFFOPT_CORPUS; nullopt (and the tests skip) if absent.
 std::optional<std::filesystem::path> corpus_dir();
 // Message for a skipped corpus test.
 std::string corpus_missing_message();
+// corpus_dir(), or nullopt after skip(Needs::Corpus, ...).
+std::optional<std::filesystem::path> corpus_or_skip();
+// The corpus folder `rel` (e.g. "models/resnet18"), or nullopt after skip(Needs::Corpus, ...) naming it.
+std::optional<std::filesystem::path> corpus_case_or_skip(const std::string& rel);
+// ONNX Runtime (OrtHarness::get()), or nullptr after skip(Needs::Ort, why it is unavailable).
+OrtHarness* ort_or_skip();
 
 // A fresh temporary folder, removed when the object goes away.
 class TempDir {
