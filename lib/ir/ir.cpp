@@ -157,12 +157,32 @@ Value* Graph::create_value(std::string n) {
   return raw;
 }
 
+namespace {
+
+// `name` is a value of `g` or of a graph nested in it (any depth). Walks the
+// attributes directly: this runs for every new name a pass creates.
+bool defined_below(const Graph& g, const std::string& name) {
+  if (g.find_local(name)) return true;
+  for (const auto& n : g.nodes())
+    for (const Attribute& a : n->attributes) {
+      if (a.g && defined_below(*a.g, name)) return true;
+      for (const auto& sg : a.graphs)
+        if (defined_below(*sg, name)) return true;
+    }
+  return false;
+}
+
+}  // namespace
+
 std::string Graph::unique_name(std::string_view hint) const {
+  // Free here, in every enclosing graph and in every graph nested below: the
+  // verifier forbids a subgraph value shadowing an outer one, both ways.
+  auto taken = [&](const std::string& name) { return find(name) || defined_below(*this, name); };
   std::string base(hint.empty() ? "v" : hint);
-  if (!find(base)) return base;
+  if (!taken(base)) return base;
   for (size_t k = 1;; ++k) {
     std::string cand = base + "_" + std::to_string(k);
-    if (!find(cand)) return cand;
+    if (!taken(cand)) return cand;
   }
 }
 

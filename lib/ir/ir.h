@@ -159,8 +159,9 @@ class Graph {
   Value* find(std::string_view name) const;
   // Creates a value with this exact name; nullptr if the name is taken here.
   Value* create_value(std::string name);
-  // Creates a value with a fresh name derived from `hint`, unique in this
-  // graph and every enclosing one.
+  // A name derived from `hint` ("hint", else "hint_1", "hint_2", ...) that
+  // no value of this graph, of an enclosing graph or of a graph nested below
+  // it has (ONNX forbids shadowing in either direction), and a value with it.
   Value* create_unique_value(std::string_view hint);
   std::string unique_name(std::string_view hint) const;
   const std::vector<std::unique_ptr<Value>>& values() const { return values_; }

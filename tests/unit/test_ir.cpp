@@ -45,6 +45,34 @@ TEST_CASE("create_node and unique names", "[ir]") {
   REQUIRE(verify(*m));
 }
 
+TEST_CASE("unique names avoid names of nested and enclosing graphs", "[ir][subgraph]") {
+  // "Z" and "Z_1" exist only inside the then branch, "W" only in the main graph.
+  auto m = test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (bool c, float[2] X) => (float[2] Y) {
+  W = Neg(X)
+  Y = If(c) <
+    then_branch = t () => (float[2] T) { Z = Relu(X)  Z_1 = Neg(Z)  T = Abs(Z_1) },
+    else_branch = e () => (float[2] E) { E = Abs(W) }
+  >
+}
+)");
+  Graph& g = *m->graph;
+  CHECK(g.find("Z") == nullptr);  // not visible from the main graph...
+  std::string n = g.unique_name("Z");
+  CHECK(n == "Z_2");  // ...but taken below it
+  Node* neg = g.create_node("Neg", {g.find("X")}, {n}, "", 0);
+  CHECK(neg->output(0)->name() == "Z_2");
+  CHECK(verify(*m));
+  // From inside the else branch: names of the enclosing graph are taken too.
+  Graph* else_branch = g.find("Y")->producer()->attr("else_branch")->g.get();
+  CHECK(else_branch->unique_name("W") == "W_1");
+  CHECK(else_branch->unique_name("fresh") == "fresh");
+  Node* relu = else_branch->create_node("Relu", {g.find("X")}, {else_branch->unique_name("Z_2")}, "", 0);
+  CHECK(relu->output(0)->name() == "Z_2_1");
+  CHECK(verify(*m));
+}
+
 TEST_CASE("verifier catches a node placed before its producer", "[verifier]") {
   auto m = test::parse_or_fail(kChain);
   auto& g = *m->graph;
