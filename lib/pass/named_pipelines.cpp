@@ -1,5 +1,6 @@
 // The named pipelines (named_pipelines.h). Each entry lists only registered
-// passes (tests/unit/test_pipeline.cpp parses every one).
+// passes or other named pipelines (tests/unit/test_pipeline.cpp parses every
+// one).
 #include "pass/named_pipelines.h"
 
 #include <string_view>
@@ -73,9 +74,7 @@ std::string fuse_pipeline_text(int64_t opset, const std::vector<std::string>& sh
     for (const std::string& s : shapes) joined += (joined.empty() ? "" : ";") + s;
     out += (out.empty() ? "" : ",") + std::string("fix-shapes{shapes=") + quote_option_value(joined) + "}";
   }
-  const std::string& fuse = find_named_pipeline("fuse")->text;
-  if (!fuse.empty()) out += (out.empty() ? "" : ",") + fuse;
-  return out;
+  return out + (out.empty() ? "" : ",") + "@fuse";
 }
 
 }  // namespace effopt::pass

@@ -1,5 +1,6 @@
 // Named pipelines: the pipelines behind commands (`effopt fuse`; quantize and
-// prune later), in one table (named_pipelines.cpp), as pipeline text.
+// prune later), in one table (named_pipelines.cpp), as pipeline text. Any
+// pipeline can use one as `@name` (pipeline.h): `convert-opset{to=17},@fuse`.
 #pragma once
 
 #include <cstdint>
@@ -9,7 +10,7 @@
 namespace effopt::pass {
 
 struct NamedPipeline {
-  std::string name;     // the command that runs it
+  std::string name;     // `@name` in pipelines; also the command that runs it
   std::string summary;
   std::string text;     // pipeline text (pipeline.h); "" = no pass yet
 };
@@ -20,8 +21,7 @@ const NamedPipeline* find_named_pipeline(const std::string& name);
 
 // `effopt fuse`'s pipeline: convert-opset{to=N} first when `opset` is not 0,
 // then fix-shapes{shapes=...} when `shapes` is not empty (NAME=DIMS entries,
-// as --shape takes them), then the named "fuse" pipeline. Never raises the
-// opset by itself.
+// as --shape takes them), then `@fuse`. Never raises the opset by itself.
 std::string fuse_pipeline_text(int64_t opset, const std::vector<std::string>& shapes);
 
 }  // namespace effopt::pass

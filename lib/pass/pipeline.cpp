@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "pass/named_pipelines.h"
+
 namespace effopt::pass {
 
 const std::vector<OptionSpec>& repeat_options() {
@@ -60,9 +62,19 @@ bool is_name_char(char c) {
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
+// Named pipelines may use other named pipelines; this bounds the nesting
+// (and stops a table entry from using itself).
+constexpr int kMaxNamedDepth = 8;
+
+std::string named_pipeline_list() {
+  std::string list;
+  for (const NamedPipeline& p : named_pipelines()) list += (list.empty() ? "@" : ", @") + p.name;
+  return list.empty() ? std::string("none") : list;
+}
+
 class Parser {
  public:
-  Parser(std::string_view text, const PassRegistry& reg) : text_(text), reg_(reg) {}
+  Parser(std::string_view text, const PassRegistry& reg, int depth = 0) : text_(text), reg_(reg), depth_(depth) {}
 
   Expected<Pipeline> parse() {
     Pipeline p;
@@ -87,8 +99,7 @@ class Parser {
     std::vector<PipelineItem> items;
     for (;;) {
       skip_ws();
-      EFFOPT_TRY_ASSIGN(PipelineItem item, parse_item(group_open));
-      items.push_back(std::move(item));
+      EFFOPT_TRY(parse_item(group_open, items));
       skip_ws();
       if (pos_ == text_.size()) {
         if (group_open != std::string::npos)
@@ -114,7 +125,39 @@ class Parser {
     }
   }
 
-  Expected<PipelineItem> parse_item(size_t group_open) {
+  // `@name`: the named pipeline's items, expanded in place.
+  Status parse_named(std::vector<PipelineItem>& out) {
+    size_t start = pos_++;  // '@'
+    while (pos_ < text_.size() && is_name_char(text_[pos_])) ++pos_;
+    std::string name(text_.substr(start + 1, pos_ - start - 1));
+    if (name.empty())
+      return error(start, "expected a named pipeline after '@' (named pipelines: " + named_pipeline_list() + ")");
+    const NamedPipeline* np = find_named_pipeline(name);
+    if (!np)
+      return error(start, "unknown named pipeline '@" + name + "' (named pipelines: " + named_pipeline_list() + ")");
+    if (np->text.empty()) return error(start, "named pipeline '@" + name + "' has no passes yet");
+    skip_ws();
+    if (pos_ < text_.size() && text_[pos_] == '{')
+      return error(pos_, "a named pipeline takes no options; to change one, write out its expanded form "
+                         "(--print-pipeline prints it)");
+    if (depth_ >= kMaxNamedDepth) return error(start, "named pipelines nest too deeply at '@" + name + "'");
+    auto inner = Parser(np->text, reg_, depth_ + 1).parse();
+    if (!inner) {  // only with another registry: tests parse every named pipeline against the built-in one
+      std::string why = inner.error().message;
+      why = why.substr(0, why.find('\n'));                                  // not its caret excerpt
+      if (why.rfind("pipeline: ", 0) == 0) why = why.substr(10);
+      if (size_t col = why.rfind(" (column "); col != std::string::npos) why.resize(col);  // a column of its text
+      return error(start, "named pipeline '@" + name + "' does not parse: " + why);
+    }
+    for (PipelineItem& item : inner->items) {
+      item.offset = start;
+      out.push_back(std::move(item));
+    }
+    return ok();
+  }
+
+  Status parse_item(size_t group_open, std::vector<PipelineItem>& out) {
+    if (pos_ < text_.size() && text_[pos_] == '@') return parse_named(out);
     size_t start = pos_;
     while (pos_ < text_.size() && is_name_char(text_[pos_])) ++pos_;
     std::string name(text_.substr(start, pos_ - start));
@@ -149,19 +192,25 @@ class Parser {
       skip_ws();
       if (pos_ < text_.size() && text_[pos_] == ')') return error(open, "empty group: 'repeat(...)' needs at least one pass");
       EFFOPT_TRY_ASSIGN(item.body, parse_items(open));
-      return item;
+      out.push_back(std::move(item));
+      return ok();
     }
     if (!info) {
       std::string msg = "unknown pass '" + name + "'";
-      std::string near = reg_.nearest(name);
-      if (!near.empty()) msg += " (did you mean '" + near + "'? 'effopt passes' lists them all)";
+      if (find_named_pipeline(name)) {
+        msg += " ('" + name + "' is a named pipeline: write '@" + name + "')";
+      } else {
+        std::string near = reg_.nearest(name);
+        if (!near.empty()) msg += " (did you mean '" + near + "'? 'effopt passes' lists them all)";
+      }
       return error(start, msg);
     }
     item.pass = info;
     item.options = PassOptions(&info->options);
     skip_ws();
     if (pos_ < text_.size() && text_[pos_] == '{') EFFOPT_TRY(parse_options(item.options, name));
-    return item;
+    out.push_back(std::move(item));
+    return ok();
   }
 
   Status parse_options(PassOptions& opts, const std::string& owner) {
@@ -224,6 +273,7 @@ class Parser {
 
   std::string_view text_;
   const PassRegistry& reg_;
+  int depth_ = 0;
   size_t pos_ = 0;
 };
 

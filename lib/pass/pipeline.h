@@ -2,21 +2,25 @@
 //
 //   fold-constants,fuse-conv-bn,prune{sparsity=0.5 granularity=channel}
 //   repeat{max-iterations=8}(eliminate-identity,fold-constants,eliminate-dead-code),fuse-gelu
+//   convert-opset{to=17},@fuse
 //
 // Grammar (whitespace is allowed between tokens):
 //   pipeline := item (',' item)*
 //   item     := NAME [options]                      a pass from the registry
+//             | '@' NAME                            a named pipeline (named_pipelines.h), expanded in place
 //             | 'repeat' [options] '(' pipeline ')' a group run to a fixed point
 //   options  := '{' [KEY '=' VALUE (' ' KEY '=' VALUE)*] '}'
 //   VALUE    := characters up to a space or '}' (',' '=' ';' are fine:
 //               shapes=x=1,3,224,224;y=1,10), or "a quoted string" in which
 //               a backslash escapes '"' and itself
 // A group repeats its body until no pass in it reports a change, at most
-// max-iterations times (default 8); groups nest.
+// max-iterations times (default 8); groups nest. A bare NAME is always a
+// pass; a named pipeline takes no options.
 //
-// print_pipeline gives the expanded form: every option of every pass with its
-// value, defaults filled in, in the pass's option order; parsing that text
-// gives the same pipeline again. record_pipeline is the same text with each
+// print_pipeline gives the expanded form: every `@name` replaced by its
+// passes and groups, every option of every pass with its value, defaults
+// filled in, in the pass's option order; parsing that text gives the same
+// pipeline again. record_pipeline is the same text with each
 // File option written as `NAME@sha256:HEX` (the file's name without its folder
 // and its SHA-256), the form effopt stores in metadata_props and reports, so
 // outputs do not depend on where files live.
@@ -56,8 +60,9 @@ struct Pipeline {
 // The options of a `repeat` group.
 const std::vector<OptionSpec>& repeat_options();
 
-// Parses pipeline text against `registry`. A Usage error names what is wrong
-// (unknown pass with the nearest name, unknown option with the valid ones, a
+// Parses pipeline text against `registry` (named pipelines too). A Usage
+// error names what is wrong (unknown pass with the nearest name, unknown
+// named pipeline with the list of them, unknown option with the valid ones, a
 // bad value, unbalanced braces or parentheses, an empty name or group, ...)
 // and shows the text with a caret under the column at fault.
 Expected<Pipeline> parse_pipeline(std::string_view text, const PassRegistry& registry = PassRegistry::global());

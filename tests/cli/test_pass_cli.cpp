@@ -183,6 +183,38 @@ TEST_CASE("fuse: --opset and --shape come first; fuse never raises the opset by 
   CHECK(test::run_effopt({"fuse", model}).exit_code == 1);
 }
 
+TEST_CASE("run: @name uses a named pipeline, recorded expanded; an unknown one lists them", "[cli][run]") {
+  auto p = test::run_effopt({"run", "--passes", "convert-opset{to=17},@fuse", "--print-pipeline"});
+  INFO(p.err);
+  REQUIRE(p.exit_code == 0);
+  // The same expanded text as `effopt fuse --opset 17`: every pass with its options, no '@' left.
+  auto f = test::run_effopt({"fuse", "--opset", "17", "--print-pipeline"});
+  REQUIRE(f.exit_code == 0);
+  CHECK(p.out == f.out);
+  CHECK(p.out.rfind("convert-opset{to=17},repeat{max-iterations=8}(eliminate-identity,", 0) == 0);
+  CHECK(p.out.find("fold-constants{max-bytes=") != std::string::npos);
+  CHECK(p.out.find('@') == std::string::npos);
+  // Run on a model: the output and the report record the expanded text.
+  test::TempDir d;
+  std::string model = write_model(d);
+  auto r = test::run_effopt({"run", model, "--passes", "@fuse", "-o", d.file("o.onnx"), "--report", d.file("r.json")});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto plain = test::run_effopt({"fuse", "--print-pipeline"});
+  REQUIRE(plain.exit_code == 0);
+  CHECK(load(d.file("o.onnx"))->metadata("effopt.pipeline") + "\n" == plain.out);
+  CHECK(test::read_file(d.file("r.json")).find(plain.out.substr(0, plain.out.size() - 1)) != std::string::npos);
+  // Unknown named pipeline: a usage error naming it and listing the named pipelines; nothing written.
+  auto bad = test::run_effopt({"run", model, "--passes", "fix-shapes,@fusion", "-o", d.file("bad.onnx")});
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.err.find("unknown named pipeline '@fusion' (named pipelines: @fuse)") != std::string::npos);
+  CHECK_FALSE(fs::exists(d.file("bad.onnx")));
+  // A bare name is a pass: `fuse` is not the named pipeline.
+  auto bare = test::run_effopt({"run", model, "--passes", "fuse", "-o", d.file("bare.onnx")});
+  CHECK(bare.exit_code == 1);
+  CHECK(bare.err.find("unknown pass 'fuse' ('fuse' is a named pipeline: write '@fuse')") != std::string::npos);
+}
+
 TEST_CASE("convert --opset records its pipeline; plain convert records nothing", "[cli][convert]") {
   test::TempDir d;
   std::string model = write_model(d);

@@ -226,8 +226,38 @@ TEST_CASE("pipeline: the named pipelines reference registered passes and round-t
   }
   std::string fuse = fuse_pipeline_text(17, {"x=1,3,224,224", "N=2"});
   std::string printed = roundtrip(fuse, PassRegistry::global());
-  CHECK(printed.rfind("convert-opset{to=17},fix-shapes{shapes=x=1,3,224,224;N=2}", 0) == 0);
-  CHECK(fuse_pipeline_text(0, {}) == find_named_pipeline("fuse")->text);  // never raises the opset by itself
+  CHECK(printed.rfind("convert-opset{to=17},fix-shapes{shapes=x=1,3,224,224;N=2},repeat{", 0) == 0);
+  CHECK(fuse_pipeline_text(0, {}) == "@fuse");  // never raises the opset by itself
+}
+
+TEST_CASE("pipeline: @name expands a named pipeline in place, every default filled in", "[pipeline]") {
+  const PassRegistry& reg = PassRegistry::global();
+  auto named = parse_pipeline(find_named_pipeline("fuse")->text, reg);
+  REQUIRE(named);
+  std::string fuse = print_pipeline(*named);
+  CHECK(fuse.rfind("repeat{max-iterations=8}(eliminate-identity,", 0) == 0);
+  CHECK(fuse.find("fold-constants{max-bytes=1048576}") != std::string::npos);
+  // Alone, after a pass, inside a group: always the same items, spliced in.
+  CHECK(roundtrip("@fuse", reg) == fuse);
+  CHECK(roundtrip("convert-opset{to=17}, @fuse", reg) == "convert-opset{to=17}," + fuse);
+  CHECK(roundtrip("repeat{max-iterations=2}(@fuse,eliminate-dead-code)", reg) ==
+        "repeat{max-iterations=2}(" + fuse + ",eliminate-dead-code)");
+  auto p = parse_pipeline("convert-opset{to=17},@fuse", reg);
+  REQUIRE(p);
+  REQUIRE(p->items.size() == 2);
+  CHECK(p->items[1].kind == PipelineItem::Kind::Repeat);
+  CHECK(p->items[1].offset == 21);  // errors at run time point at the '@'
+  CHECK(print_pipeline(*p).find('@') == std::string::npos);
+}
+
+TEST_CASE("pipeline: @name errors name the pipeline and list the named ones", "[pipeline]") {
+  check_error("alpha,@nope", "unknown named pipeline '@nope' (named pipelines: @fuse)", 7);
+  check_error("alpha, @", "expected a named pipeline after '@' (named pipelines: @fuse)", 8);
+  check_error("@fuse{max-iterations=2}", "a named pipeline takes no options", 6);
+  // A bare name is always a pass, even when a named pipeline has that name.
+  check_error("alpha,fuse", "unknown pass 'fuse' ('fuse' is a named pipeline: write '@fuse')", 7);
+  // A named pipeline is parsed against the registry in use.
+  check_error("@fuse", "named pipeline '@fuse' does not parse: unknown pass 'eliminate-identity'", 1);
 }
 
 TEST_CASE("pipeline: file options are recorded by file name and SHA-256", "[pipeline]") {
