@@ -1,6 +1,4 @@
-// convert-opset{to=N}: moves the model's default-domain opset to N (7..21)
-// with effopt's adapters (lib/onnx/opset_convert.h, docs/opsets.md). The
-// same conversion as `effopt convert --opset N`, which runs this pass.
+// convert-opset{to=N}: moves the default-domain opset to N (7..21) with effopt's adapters (lib/onnx/opset_convert.h).
 #include "analysis/shape_inference.h"
 #include "onnx/opset_convert.h"
 #include "passes/passes.h"

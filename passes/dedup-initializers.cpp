@@ -1,36 +1,17 @@
 // dedup-initializers: merges constant tensors with identical contents.
-//
-// Fires, per graph, on
-// - initializers with the same element type, dims and bytes (strings: the
-//   same strings): readers of the later ones read the first (in initializer
-//   order), and the later ones are removed;
-// - Constant nodes whose tensors are identical to an initializer or to an
-//   earlier Constant node of the same graph: their readers read that one
-//   (an earlier node dominates the later one's readers, so order stays
-//   topological) and the Constant node is removed.
-// Only tensors whose (type, dims) occur twice or more are hashed; candidates
-// are grouped by a hash of (type, dims, bytes) and a hash match is confirmed
-// byte for byte.
-//
-// Must not fire on: initializers that are graph inputs (overridable, see
-// eliminate-dead-code), values that are graph outputs (their names are the
-// interface), sparse initializers, Constants with attribute references.
-//
-//   Before: initializers A = float[2] {1, 2}, B = float[2] {1, 2};  Y = Add(X, A)  Z = Mul(X, B)
-//   After:  initializer  A = float[2] {1, 2};                       Y = Add(X, A)  Z = Mul(X, A)
 #include <cstring>
 #include <string_view>
 #include <unordered_map>
 
 #include "ir/constants.h"
-#include "passes/cleanup_util.h"
+#include "passes/pass_util.h"
 #include "passes/passes.h"
 
 namespace effopt::passes {
 
 namespace {
 
-using namespace cleanup;
+using namespace util;
 
 uint64_t fnv1a(const void* data, size_t n, uint64_t h = 1469598103934665603ull) {
   const auto* p = static_cast<const unsigned char*>(data);
@@ -50,13 +31,6 @@ uint64_t tensor_hash(const Tensor& t) {
   return h ^ std::hash<std::string_view>{}(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
 }
 
-bool same_tensor(const Tensor& a, const Tensor& b) {
-  if (a.data_type != b.data_type || a.dims != b.dims) return false;
-  if (a.data_type == DataType::String) return a.strings == b.strings;
-  if (a.byte_size() != b.byte_size()) return false;
-  return a.byte_size() == 0 || std::memcmp(a.bytes().data(), b.bytes().data(), a.byte_size()) == 0;
-}
-
 // (type, dims): only tensors sharing it with another can be duplicates, so
 // only those are hashed (a weight with a unique shape is never read; on a
 // mapped model its pages are never touched).
@@ -68,13 +42,13 @@ std::string signature(const Tensor& t) {
 
 Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
   pass::PassResult r;
-  Pinned pinned(g);
+  const Pinned& pinned = *ctx.pinned;
   std::unordered_map<std::string, int> shape_count;
   for (Value* v : g.initializers())
     if (!v->is_graph_input() && v->initializer) ++shape_count[signature(*v->initializer)];
   for (auto& n : g.nodes())
     if (n->op_type == "Constant" && is_onnx_domain(n->domain) && n->output(0))
-      if (TensorPtr t = fixed_constant(n->output(0), ctx.model)) ++shape_count[signature(*t)];
+      if (TensorPtr t = fixed_constant(n->output(0))) ++shape_count[signature(*t)];
   auto may_have_twin = [&](const Tensor& t) { return shape_count[signature(t)] > 1; };
   // First holder of each distinct tensor: hash -> values holding it.
   std::unordered_map<uint64_t, std::vector<Value*>> seen;
@@ -111,7 +85,7 @@ Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
     if (n->op_type == "Constant" && is_onnx_domain(n->domain) && n->output(0)) constants.push_back(n.get());
   for (Node* n : constants) {
     Value* out = n->output(0);
-    TensorPtr t = fixed_constant(out, ctx.model);
+    TensorPtr t = fixed_constant(out);
     if (!t || !may_have_twin(*t)) continue;
     uint64_t h = tensor_hash(*t);
     Value* first = find_same(h, *t);
@@ -140,10 +114,22 @@ void register_dedup_initializers(pass::PassRegistry& r) {
   info.name = "dedup-initializers";
   info.summary = "Merges initializers and Constant tensors with identical type, dims and bytes";
   info.doc =
-      "Initializers (not graph inputs) and Constant-node tensors with the same element type, dims and bytes are "
-      "merged into the first one of the graph; readers are redirected. Graph outputs keep their names.\n"
-      "Before: A = float[2] {1, 2}, B = float[2] {1, 2}; Y = Add(X, A); Z = Mul(X, B)\n"
-      "After:  A = float[2] {1, 2}; Y = Add(X, A); Z = Mul(X, A)";
+      "Merges constant tensors with identical contents, per graph. Only tensors whose (type, dims) occur twice or "
+      "more are hashed (a weight with a unique shape is never read: on a mapped model its pages are never "
+      "touched); candidates are grouped by a hash of (type, dims, bytes) and a hash match is confirmed byte for "
+      "byte.\n"
+      "\n"
+      "When: initializers with the same element type, dims and bytes (strings: the same strings): readers of the "
+      "later ones read the first (in initializer order), and the later ones are removed; Constant nodes whose "
+      "tensors are identical to an initializer or to an earlier Constant node of the same graph: their readers "
+      "read that one (an earlier node dominates the later one's readers, so the order stays topological) and the "
+      "Constant node is removed.\n"
+      "\n"
+      "Not when: initializers that are graph inputs (overridable defaults); values that are graph outputs (their "
+      "names are the interface); sparse initializers; Constants with attribute references.\n"
+      "\n"
+      "Before: Y = Add(X, A); Z = Mul(X, B)   (initializers A = float[2] {1, 2}, B = float[2] {1, 2})\n"
+      "After:  Y = Add(X, A); Z = Mul(X, A)   (initializer A = float[2] {1, 2})";
   info.run_on_graph = run;
   r.add(std::move(info));
 }

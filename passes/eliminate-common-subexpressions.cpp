@@ -1,42 +1,18 @@
 // eliminate-common-subexpressions: merges nodes that compute the same thing.
-//
-// Two nodes compute the same values when they have the same op type,
-// domain, inputs (the same values, in order) and attributes (names, types
-// and values; floats compared bit for bit, tensors byte for byte). Nodes are
-// visited in topological order; a node equal to an earlier one is removed
-// and the readers of its outputs read the earlier node's outputs instead.
-// Merged inputs make their readers equal in turn, so whole duplicated
-// chains merge in one run (for example two Shape -> Gather -> Unsqueeze
-// chains on the same tensor).
-//
-// Must not fire on: random ops (RandomNormal, RandomUniform, *Like,
-// Multinomial, Bernoulli) and Dropout (random in training mode); nodes with
-// subgraphs (not compared); nodes of custom domains (they may keep state);
-// a node one of whose outputs is a graph output (its name would be lost; an
-// earlier duplicate's outputs are kept, so only the later one is blocked).
-//
-//   Before: A = Relu(X)  B = Relu(X)  Y = Add(A, B)
-//   After:  A = Relu(X)               Y = Add(A, A)
 #include <bit>
 #include <cstring>
 #include <unordered_map>
 
-#include "passes/cleanup_util.h"
+#include "passes/pass_util.h"
 #include "passes/passes.h"
 
 namespace effopt::passes {
 
 namespace {
 
-using namespace cleanup;
+using namespace util;
 
-bool same_tensor(const TensorPtr& a, const TensorPtr& b) {
-  if (a == b) return true;
-  if (!a || !b || a->data_type != b->data_type || a->dims != b->dims) return false;
-  if (a->data_type == DataType::String) return a->strings == b->strings;
-  return a->byte_size() == b->byte_size() &&
-         (a->byte_size() == 0 || std::memcmp(a->bytes().data(), b->bytes().data(), a->byte_size()) == 0);
-}
+bool same_tensors(const TensorPtr& a, const TensorPtr& b) { return a == b || (a && b && same_tensor(*a, *b)); }
 
 bool same_floats(const std::vector<float>& a, const std::vector<float>& b) {
   if (a.size() != b.size()) return false;
@@ -49,9 +25,9 @@ bool same_attribute(const Attribute& a, const Attribute& b) {
   if (a.name != b.name || a.type != b.type || a.ref_attr_name != b.ref_attr_name) return false;
   if (a.i != b.i || a.s != b.s || a.ints != b.ints || a.strings != b.strings) return false;
   if (std::bit_cast<uint32_t>(a.f) != std::bit_cast<uint32_t>(b.f) || !same_floats(a.floats, b.floats)) return false;
-  if (!same_tensor(a.t, b.t) || a.tensors.size() != b.tensors.size()) return false;
+  if (!same_tensors(a.t, b.t) || a.tensors.size() != b.tensors.size()) return false;
   for (size_t i = 0; i < a.tensors.size(); ++i)
-    if (!same_tensor(a.tensors[i], b.tensors[i])) return false;
+    if (!same_tensors(a.tensors[i], b.tensors[i])) return false;
   if (!(a.tp == b.tp) || a.type_protos.size() != b.type_protos.size()) return false;
   for (size_t i = 0; i < a.type_protos.size(); ++i)
     if (!(a.type_protos[i] == b.type_protos[i])) return false;
@@ -86,9 +62,8 @@ uint64_t node_key(const Node& n) {
 }
 
 Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
-  (void)ctx;
   pass::PassResult r;
-  Pinned pinned(g);
+  const Pinned& pinned = *ctx.pinned;
   std::unordered_map<uint64_t, std::vector<Node*>> seen;
   std::vector<Node*> order;
   for (auto& n : g.nodes()) order.push_back(n.get());
@@ -128,9 +103,19 @@ void register_eliminate_common_subexpressions(pass::PassRegistry& r) {
   info.name = "eliminate-common-subexpressions";
   info.summary = "Merges nodes with the same op, attributes and inputs";
   info.doc =
-      "A node with the same op type, domain, inputs and attributes as an earlier node is removed and its readers "
-      "read the earlier node's outputs. Never merged: random ops, Dropout, nodes with subgraphs, custom-domain "
-      "nodes, nodes writing graph outputs.\n"
+      "Merges nodes that compute the same thing: the same op type, domain, inputs (the same values, in order) and "
+      "attributes (names, types and values; floats compared bit for bit, tensors byte for byte). Nodes are visited "
+      "in topological order; a node equal to an earlier one is removed and the readers of its outputs read the "
+      "earlier node's outputs instead. Merged inputs make their readers equal in turn, so whole duplicated chains "
+      "merge in one run (for example two Shape -> Gather -> Unsqueeze chains on the same tensor).\n"
+      "\n"
+      "When: a default-domain or ai.onnx.ml node equal to an earlier node of the same graph.\n"
+      "\n"
+      "Not when: random ops (RandomNormal, RandomUniform, *Like, Multinomial, Bernoulli) and Dropout (random in "
+      "training mode); nodes with subgraphs (not compared); nodes of custom domains (they may keep state); a node "
+      "one of whose outputs is a graph output (its name would be lost; an earlier duplicate's outputs are kept, so "
+      "only the later one is blocked).\n"
+      "\n"
       "Before: A = Relu(X); B = Relu(X); Y = Add(A, B)\n"
       "After:  A = Relu(X); Y = Add(A, A)";
   info.run_on_graph = run;

@@ -1,36 +1,13 @@
-// eliminate-dead-code: removes nodes whose results nobody reads, unused
-// initializers, and the initializer entries that IR < 4 models list among
-// the main graph's inputs.
-//
-// Fires on:
-// - a node none of whose outputs is read (by a node of this graph or, as an
-//   outer-scope value, by a node inside a subgraph) or is a graph output.
-//   ONNX ops have no side effects, so they go. Nodes of domains other than
-//   ai.onnx, ai.onnx.ml and com.microsoft, and model-local functions, are
-//   kept (a custom op may have side effects), and so is a node whose
-//   subgraphs contain such a node. Nodes are visited last to first, so whole
-//   dead chains go in one run.
-// - an initializer nobody reads that is not a graph output nor a graph input.
-// - the main graph of an IR < 4 model: initializers listed as graph inputs
-//   stop being inputs and the model moves to IR 4 (which allows initializers
-//   that are not inputs). ONNX Runtime treats them as constants in IR < 4
-//   (it lets feeds override initializers only from IR 4 on), so no caller can
-//   feed them and removing them from the inputs does not change what the
-//   model computes; unused ones are then removed. In IR >= 4 models such inputs are
-//   overridable defaults and stay, used or not, as do all inputs of
-//   subgraphs and functions (their signature is fixed by the caller).
-//
-//   Before: A = Relu(X)  B = Neg(A)  Y = Sigmoid(X)   (outputs: Y)
-//   After:  Y = Sigmoid(X)
+// eliminate-dead-code: removes nodes and initializers whose results nobody reads.
 #include "ir/constants.h"
-#include "passes/cleanup_util.h"
+#include "passes/pass_util.h"
 #include "passes/passes.h"
 
 namespace effopt::passes {
 
 namespace {
 
-using namespace cleanup;
+using namespace util;
 
 bool subgraphs_pure(const Node& n, const Model& m, int depth = 0);
 
@@ -57,12 +34,7 @@ bool subgraphs_pure(const Node& n, const Model& m, int depth) {
 Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
   pass::PassResult r;
   const Model& m = ctx.model;
-  bool main_graph = &g == m.graph.get();
-
-
-  if (main_graph && m.ir_version < 4 && !g.initializers().empty()) allow_plain_initializers(ctx.model, r);
-
-  Pinned pinned(g);
+  const Pinned& pinned = *ctx.pinned;
   // Last to first: a node's readers are visited before it.
   std::vector<Node*> order;
   for (auto& n : g.nodes()) order.push_back(n.get());
@@ -101,13 +73,24 @@ Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
 void register_eliminate_dead_code(pass::PassRegistry& r) {
   pass::PassInfo info;
   info.name = "eliminate-dead-code";
-  info.summary = "Removes unused nodes and initializers (and IR<4 initializer inputs of the main graph)";
+  info.summary = "Removes unused nodes and initializers";
   info.doc =
-      "Removes nodes none of whose outputs is read or is a graph output (outer-scope reads from subgraphs count), "
-      "initializers nobody reads (not graph inputs), and in IR < 4 models the initializer entries of the main "
-      "graph\'s inputs (ONNX Runtime treats those as constants; the model moves to IR 4). Nodes of custom domains are "
-      "kept.\n"
-      "Before: A = Relu(X); B = Neg(A); Y = Sigmoid(X)  (outputs: Y)\n"
+      "Removes nodes whose results nobody reads and unused initializers. ONNX ops have no side effects, so they "
+      "go; nodes are visited last to first, so whole dead chains go in one run. In IR < 4 models the initializers "
+      "listed among the main graph's inputs stop being inputs and the model moves to IR 4, as before every graph "
+      "pass (lib/pass/pass.h, allow_plain_initializers); unused ones are then removed.\n"
+      "\n"
+      "When: a node none of whose outputs is read (by a node of this graph or, as an outer-scope value, by a node "
+      "inside a subgraph) or is a graph output; an initializer nobody reads that is neither a graph output nor a "
+      "graph input.\n"
+      "\n"
+      "Not when: nodes of domains other than ai.onnx, ai.onnx.ml and com.microsoft, and calls of model-local "
+      "functions holding such nodes, are kept (a custom op may have side effects), and so is a node whose "
+      "subgraphs contain such a node; in IR >= 4 models, initializers listed as graph inputs are overridable "
+      "defaults and stay, used or not, as do all inputs of subgraphs and functions (their signature is fixed by "
+      "the caller).\n"
+      "\n"
+      "Before: A = Relu(X); B = Neg(A); Y = Sigmoid(X)   (outputs: Y)\n"
       "After:  Y = Sigmoid(X)";
   info.run_on_graph = run;
   r.add(std::move(info));

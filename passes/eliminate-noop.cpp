@@ -1,43 +1,15 @@
-// eliminate-noop: removes nodes that return their (first) input unchanged,
-// only where shapes and element types prove it.
-//
-// Fires on (X = the data input, S = X's shape from Value::type):
-// - Transpose with perm = [0, 1, ..., r-1] (or no perm and rank <= 1).
-// - Reshape whose constant target gives S back: same rank, every entry is
-//   S[i] (known), or 0 with allowzero = 0 (copies S[i]), with at most one -1
-//   whose dim is then forced (the other dims known and nonzero).
-// - Cast / CastLike to X's own element type.
-// - Pad with all pads zero (constant).
-// - Slice that keeps every element: steps 1, each start 0 (or -dim), each
-//   end >= dim (dim known) or >= 2^31-1 (dim unknown).
-// - Expand whose constant shape broadcasts to S itself: at most rank(X)
-//   entries, each 1 or equal to a known S[i].
-// - Add / Sub (X - 0) with a constant all-zero operand, Mul / Div (X / 1)
-//   with an all-one operand, when broadcasting keeps S: the constant has at
-//   most rank(X) dims, each 1 or equal to a known S[i]. (x + 0 turns -0.0
-//   into +0.0: equal as numbers, so still exact; NaN stays NaN.)
-// - Squeeze without axes on a fully known S with no 1 in it; Unsqueeze and
-//   Squeeze with an empty constant axes list are not touched (ambiguous).
-// - Concat, Sum, Max, Min, Mean with a single input.
-// Types come from the model and the shape-inference service (run first when
-// a candidate's input shape is not fully known). Never fires when S or
-// dtypes are unknown where the rule needs them, and
-// never renames a graph output (see eliminate-identity for how a graph output
-// keeps its name).
-//
-//   Before: T = Transpose<perm = [0, 1]>(X)  Y = Mul(T, One)   (One = float[1] {1})
-//   After:  Y = ... readers of Y read X
+// eliminate-noop: removes nodes that provably return their input unchanged.
 #include <climits>
 
 #include "analysis/shape_propagation.h"
-#include "passes/cleanup_util.h"
+#include "passes/pass_util.h"
 #include "passes/passes.h"
 
 namespace effopt::passes {
 
 namespace {
 
-using namespace cleanup;
+using namespace util;
 
 // The constant operand's dims broadcast onto `x` without changing x's shape.
 bool broadcast_keeps_shape(const Value* x, const std::vector<int64_t>& cdims) {
@@ -59,7 +31,6 @@ bool same_elem_type(const Value* a, const Value* b) {
 
 // Which input the node passes through unchanged, or -1.
 int noop_input(const Node& n, const pass::PassContext& ctx) {
-  const Model& m = ctx.model;
   const std::string& op = n.op_type;
   Value* x = n.input(0);
   if (!x || n.outputs().size() != 1 || !n.output(0)) return -1;
@@ -81,7 +52,7 @@ int noop_input(const Node& n, const pass::PassContext& ctx) {
     if (opset < 5) {
       target = n.attr_ints("shape");
     } else {
-      TensorPtr t = n.input(1) ? fixed_constant(n.input(1), m) : nullptr;
+      TensorPtr t = n.input(1) ? fixed_constant(n.input(1)) : nullptr;
       auto v = t ? tensor_ints(*t) : std::nullopt;
       if (!v) return -1;
       target = *v;
@@ -115,7 +86,7 @@ int noop_input(const Node& n, const pass::PassContext& ctx) {
     if (opset < 11) {
       pads = n.attr_ints(opset < 2 ? "paddings" : "pads");
     } else {
-      TensorPtr t = n.input(1) ? fixed_constant(n.input(1), m) : nullptr;
+      TensorPtr t = n.input(1) ? fixed_constant(n.input(1)) : nullptr;
       auto v = t ? tensor_ints(*t) : std::nullopt;
       if (!v) return -1;
       pads = *v;
@@ -134,7 +105,7 @@ int noop_input(const Node& n, const pass::PassContext& ctx) {
     } else {
       auto read = [&](size_t i, std::vector<int64_t>& out) {
         if (!n.input(i)) return true;  // absent
-        TensorPtr t = fixed_constant(n.input(i), m);
+        TensorPtr t = fixed_constant(n.input(i));
         auto v = t ? tensor_ints(*t) : std::nullopt;
         if (!v) return false;
         out = *v;
@@ -168,7 +139,7 @@ int noop_input(const Node& n, const pass::PassContext& ctx) {
     return 0;
   }
   if (op == "Expand") {
-    TensorPtr t = n.input(1) ? fixed_constant(n.input(1), m) : nullptr;
+    TensorPtr t = n.input(1) ? fixed_constant(n.input(1)) : nullptr;
     auto v = t ? tensor_ints(*t) : std::nullopt;
     if (!v) return -1;
     return broadcast_keeps_shape(x, *v) ? 0 : -1;
@@ -181,7 +152,7 @@ int noop_input(const Node& n, const pass::PassContext& ctx) {
       Value* data = n.input(k);
       Value* c = n.input(1 - k);
       if (!data || !c) continue;
-      TensorPtr t = fixed_constant(c, m);
+      TensorPtr t = fixed_constant(c);
       if (!t || !tensor_all_equal(*t, unit)) continue;
       if (!data->type.is_tensor() || data->type.elem_type != t->data_type) continue;
       if (broadcast_keeps_shape(data, t->dims)) return k;
@@ -210,38 +181,40 @@ bool is_candidate_op(const std::string& op) {
   return false;
 }
 
+struct Match {
+  Node* node;
+  Value* in;
+};
+
+std::optional<Match> match(Node& n, pass::PassContext& ctx, SkipNotes& notes) {
+  if (!is_onnx_domain(n.domain)) return std::nullopt;
+  int k = noop_input(n, ctx);
+  if (k < 0) return std::nullopt;
+  Value* in = n.input(static_cast<size_t>(k));
+  std::string why;
+  if (!can_bypass(*n.graph(), &n, 0, in, *ctx.pinned, &why)) return notes.skip(n, "a no-op, kept: " + why);
+  return Match{&n, in};
+}
+
+void rewrite(Graph& g, pass::PassContext& ctx, const Match& m, pass::PassResult& r) {
+  r.count("removed-" + m.node->op_type);
+  bypass_node(g, m.node, 0, m.in, *ctx.pinned);
+}
+
 Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
   pass::PassResult r;
-  std::vector<Node*> order;
   bool needs_types = false;
-  for (auto& n : g.nodes()) {
-    if (!is_onnx_domain(n->domain)) continue;
-    order.push_back(n.get());
-    if (is_candidate_op(n->op_type))
+  for (auto& n : g.nodes())
+    if (is_onnx_domain(n->domain) && is_candidate_op(n->op_type))
       for (Value* in : n->inputs())
         if (in && !static_shape(in)) needs_types = true;
-  }
-  Pinned pinned(g);
   // Types decide every rule here: refine them first (only Value::type changes).
   if (needs_types && !in_function_body(g, ctx.model)) {
     register_effopt_shape_propagation();
     if (auto st = infer_shapes(ctx.model); !st)
       r.note("shape inference failed, using the types already known: " + st.error().message);
   }
-  for (Node* n : order) {
-    int k = noop_input(*n, ctx);
-    if (k < 0) continue;
-    std::string op = n->op_type, label = node_label(*n), why;
-    Value* in = n->input(static_cast<size_t>(k));
-    if (!bypass_node(g, n, 0, in, pinned, &why)) {
-      r.note(label + ": a no-op, kept: " + why);
-      continue;
-    }
-    r.count("nodes-removed");
-    r.count("removed-" + op);
-    r.changed = true;
-  }
-  if (r.changed) g.prune_dead_values();
+  r.merge(util::run_pattern(g, ctx, "nodes-removed", match, rewrite));
   return r;
 }
 
@@ -252,11 +225,32 @@ void register_eliminate_noop(pass::PassRegistry& r) {
   info.name = "eliminate-noop";
   info.summary = "Removes nodes that provably return their input (identity Transpose, same-shape Reshape, x*1, ...)";
   info.doc =
-      "Removes Transpose with identity perm, Reshape to the same shape, Cast to the same type, Pad with zero "
-      "pads, Slice keeping everything, Expand to the same shape, Add/Sub of zero and Mul/Div by one where "
-      "broadcasting keeps the shape, Squeeze of a shape without 1s, single-input Concat/Sum/Max/Min/Mean. "
-      "Only where the known shapes and element types prove it; graph output names are kept.\n"
-      "Before: T = Transpose<perm = [0, 1]>(X); Y = Mul(T, One)  (One = float[1] {1})\n"
+      "Removes nodes that return their (first) input unchanged, only where shapes and element types prove it. "
+      "Types come from the model and the shape-inference service (run first when a candidate's input shape is "
+      "not fully known).\n"
+      "\n"
+      "When (X = the data input, S = X's shape):\n"
+      "- Transpose with perm = [0, 1, ..., r-1] (or no perm and rank <= 1);\n"
+      "- Reshape whose constant target gives S back: same rank, every entry S[i] (known) or 0 with "
+      "allowzero = 0 (copies S[i]), with at most one -1 whose dim is then forced (the other dims known and "
+      "nonzero);\n"
+      "- Cast / CastLike to X's own element type;\n"
+      "- Pad with all pads zero (constant);\n"
+      "- Slice that keeps every element: steps 1, each start 0 (or -dim), each end >= dim (dim known) or "
+      ">= 2^31-1 (dim unknown);\n"
+      "- Expand whose constant shape broadcasts to S itself: at most rank(X) entries, each 1 or equal to a known "
+      "S[i];\n"
+      "- Add / Sub (X - 0) with a constant all-zero operand, Mul / Div (X / 1) with an all-one operand, when "
+      "broadcasting keeps S: the constant has at most rank(X) dims, each 1 or equal to a known S[i] (x + 0 turns "
+      "-0.0 into +0.0: equal as numbers, so still exact; NaN stays NaN);\n"
+      "- Squeeze without axes on a fully known S with no 1 in it;\n"
+      "- Concat, Sum, Max, Min, Mean with a single input.\n"
+      "\n"
+      "Not when: S or the element types are unknown where the rule needs them; Unsqueeze, and Squeeze with an "
+      "empty constant axes list (ambiguous). A graph output keeps its name as in eliminate-identity (the node "
+      "stays, with a note, when that is impossible).\n"
+      "\n"
+      "Before: T = Transpose<perm = [0, 1]>(X); Y = Mul(T, One)   (One = float[1] {1})\n"
       "After:  readers of Y read X";
   info.run_on_graph = run;
   r.add(std::move(info));

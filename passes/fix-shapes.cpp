@@ -1,8 +1,4 @@
-// fix-shapes{shapes=NAME=DIMS;NAME2=DIMS}: binds graph inputs' symbolic or
-// unknown dims to sizes, as onnx-simplifier's --overwrite-input-shape does.
-// NAME is a main-graph input (DIMS its whole shape, "x=1,3,224,224", also
-// "1x3x224x224") or a symbolic dim (one size, "N=1", bound everywhere it
-// appears). The written model carries the fixed input shapes.
+// fix-shapes{shapes=NAME=DIMS;...}: binds graph inputs' symbolic or unknown dims to sizes.
 #include <algorithm>
 
 #include "analysis/shape_propagation.h"

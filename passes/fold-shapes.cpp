@@ -1,29 +1,6 @@
-// fold-shapes: folds Shape and Size, and the small integer computations
-// derived from them, where the dims they read are static.
-//
-// First runs the shape-inference service (ONNX's inference, then effopt's
-// propagation) so Value::type is as precise as possible. Then, in
-// topological order:
-// - Shape(X) (opset 15: its start/end window) becomes an int64 initializer
-//   when every dim it reports is known;
-// - Size(X) becomes an int64 scalar when every dim of X is known;
-// - Gather(Shape(X), const indices) and Slice(Shape(X), const starts/ends,
-//   axis 0, step 1) become constants when the dims they pick are known, even
-//   if other dims of X are symbolic (Shape -> Gather -> Reshape on a dynamic
-//   batch: the channel dim still folds);
-// - any node reading a value folded here whose inputs are now all constant
-//   (Gather, Slice, Concat, Cast, Unsqueeze, arithmetic on shape vectors...)
-//   is evaluated on the executor (at most 64 KiB per output), so a Reshape
-//   target built from shapes becomes a constant.
-// Shape nodes left without readers are removed. Must not fire where a needed
-// dim is symbolic or unknown. Skipped in function bodies (no initializers).
-//
-//   Before (X: float[N,64,7,7]):
-//     s = Shape(X)  c = Gather<axis = 0>(s, one)  u = Unsqueeze(c, zero)  t = Concat(minus1, u)  Y = Reshape(X, t)
-//   After:
-//     initializer int64[2] t = {-1, 64}                                     Y = Reshape(X, t)
+// fold-shapes: folds Shape/Size and the integer computations on them where the dims they read are static.
 #include "analysis/shape_propagation.h"
-#include "passes/cleanup_util.h"
+#include "passes/pass_util.h"
 #include "passes/passes.h"
 
 #include <unordered_set>
@@ -32,7 +9,7 @@ namespace effopt::passes {
 
 namespace {
 
-using namespace cleanup;
+using namespace util;
 
 constexpr uint64_t kMaxDerivedBytes = 64 * 1024;
 
@@ -70,7 +47,7 @@ std::optional<std::vector<int64_t>> picked_dims(const Node& n, const Node& shape
   std::vector<int64_t> out;
   if (n.op_type == "Gather") {
     if (n.attr_int("axis", 0) != 0 || !n.input(1)) return std::nullopt;
-    TensorPtr t = fixed_constant(n.input(1), ctx.model);
+    TensorPtr t = fixed_constant(n.input(1));
     auto idx = t ? tensor_ints(*t) : std::nullopt;
     if (!idx || t->dims.size() > 1) return std::nullopt;
     scalar = t->dims.empty();
@@ -84,7 +61,7 @@ std::optional<std::vector<int64_t>> picked_dims(const Node& n, const Node& shape
   if (n.op_type == "Slice" && ctx.opset(n.domain) >= 10) {
     auto read = [&](size_t i) -> std::optional<std::vector<int64_t>> {
       if (!n.input(i)) return std::nullopt;
-      TensorPtr t = fixed_constant(n.input(i), ctx.model);
+      TensorPtr t = fixed_constant(n.input(i));
       return t ? tensor_ints(*t) : std::nullopt;
     };
     auto st = read(1), en = read(2);
@@ -117,6 +94,67 @@ bool is_shape_node(const Node* n) {
   return n && is_onnx_domain(n->domain) && n->op_type == "Shape";
 }
 
+struct Match {
+  Node* node;
+  std::vector<TensorPtr> results;  // one per output
+  const char* counter;
+};
+
+// Matches in topological order, so a value folded here (in `derived`) makes
+// its readers candidates later in the same round.
+class Folder {
+ public:
+  std::optional<Match> match(Node& n, pass::PassContext& ctx) {
+    if (!is_onnx_domain(n.domain) || n.outputs().size() != 1 || !n.output(0) || (*ctx.pinned)(n.output(0)))
+      return std::nullopt;
+    std::optional<std::vector<int64_t>> dims;
+    bool scalar = false;
+    const char* counter = nullptr;
+    if (n.op_type == "Shape" && n.input(0)) {
+      bool windowed = ctx.opset(n.domain) >= 15 && (n.attr("start") || n.attr("end"));
+      dims = known_dims(n.input(0), n.attr_int("start", 0), n.attr_int("end", INT64_MAX), !windowed);
+      counter = "shapes-folded";
+    } else if (n.op_type == "Size" && n.input(0)) {
+      if (auto s = static_shape(n.input(0))) {
+        int64_t p = 1;
+        for (int64_t d : *s) p *= d;
+        dims = std::vector<int64_t>{p};
+        scalar = true;
+      }
+      counter = "sizes-folded";
+    } else if ((n.op_type == "Gather" || n.op_type == "Slice") && n.input(0) &&
+               is_shape_node(n.input(0)->producer())) {
+      dims = picked_dims(n, *n.input(0)->producer(), ctx, scalar);
+      counter = "shape-picks-folded";
+    }
+    if (dims) {
+      std::vector<int64_t> tdims;
+      if (!scalar) tdims.push_back(static_cast<int64_t>(dims->size()));
+      return Match{&n, {tensor_from_ints(tdims, *dims)}, counter};
+    }
+    bool reads_derived = false;
+    for (Value* in : n.inputs()) reads_derived = reads_derived || (in && derived_.count(in));
+    if (!reads_derived || failed_.count(&n)) return std::nullopt;
+    pass::PassResult ignored;  // why a derived node did not fold is not worth a note
+    auto results = fold_node(n, ctx, kMaxDerivedBytes, ignored);
+    if (!results) {
+      failed_.insert(&n);
+      return std::nullopt;
+    }
+    return Match{&n, std::move(*results), "derived-folded"};
+  }
+
+  void rewrite(Graph& g, pass::PassContext& ctx, const Match& m, pass::PassResult& r) {
+    derived_.insert(m.node->output(0));
+    replace_node_by_initializers(g, m.node, m.results, ctx);
+    r.count(m.counter);
+  }
+
+ private:
+  std::unordered_set<const Value*> derived_;  // values folded by this pass
+  std::unordered_set<const Node*> failed_;    // derived candidates that did not fold (no node is created here)
+};
+
 Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
   pass::PassResult r;
   if (in_function_body(g, ctx.model)) return r;
@@ -127,55 +165,20 @@ Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
   ShapeInferenceStats stats;
   if (auto st = infer_shapes(ctx.model, {}, &stats); !st)
     r.note("shape inference failed, using the types already known: " + st.error().message);
-
-  Pinned pinned(g);
-  std::unordered_set<const Value*> derived;  // values folded by this pass
-  std::vector<Value*> shape_outputs;  // of Shape nodes left in place
-  std::vector<Node*> order;
-  for (auto& n : g.nodes()) order.push_back(n.get());
-  for (Node* n : order) {
-    if (!is_onnx_domain(n->domain) || n->outputs().size() != 1 || !n->output(0) || pinned(n->output(0)))
-      continue;
-    Value* out = n->output(0);
-    std::optional<std::vector<int64_t>> dims;
-    bool scalar = false;
-    if (n->op_type == "Shape" && n->input(0)) {
-      bool windowed = ctx.opset(n->domain) >= 15 && (n->attr("start") || n->attr("end"));
-      dims = known_dims(n->input(0), n->attr_int("start", 0), n->attr_int("end", INT64_MAX), !windowed);
-      if (!dims) shape_outputs.push_back(out);
-    } else if (n->op_type == "Size" && n->input(0)) {
-      auto s = static_shape(n->input(0));
-      if (s) {
-        int64_t p = 1;
-        for (int64_t d : *s) p *= d;
-        dims = std::vector<int64_t>{p};
-        scalar = true;
-      }
-    } else if ((n->op_type == "Gather" || n->op_type == "Slice") && n->input(0) &&
-               is_shape_node(n->input(0)->producer())) {
-      dims = picked_dims(*n, *n->input(0)->producer(), ctx, scalar);
-    }
-    if (dims) {
-      std::string op = n->op_type;
-      allow_plain_initializers(ctx.model, r);
-      replace_node_by_initializers(g, n, {make_int64_tensor(out->name(), *dims, scalar)});
-      derived.insert(out);
-      r.count(op == "Shape" ? "shapes-folded" : op == "Size" ? "sizes-folded" : "shape-picks-folded");
-      r.changed = true;
-      continue;
-    }
-    bool reads_derived = false;
-    for (Value* in : n->inputs()) reads_derived = reads_derived || (in && derived.count(in));
-    if (!reads_derived) continue;
-    pass::PassResult fr;
-    if (try_fold_node(g, n, ctx, kMaxDerivedBytes, pinned, fr)) {
-      derived.insert(out);
-      r.count("derived-folded");
-      r.changed = true;
-    }
-  }
+  Folder folder;
+  r.merge(util::run_pattern(
+      g, ctx, "", [&](Node& n, pass::PassContext& c, SkipNotes&) { return folder.match(n, c); },
+      [&](Graph& gr, pass::PassContext& c, const Match& m, pass::PassResult& res) { folder.rewrite(gr, c, m, res); }));
+  // Shape nodes left without readers (their readers folded) go.
+  // Values, not nodes: one erasure may take an earlier producer with it.
+  std::vector<Value*> shape_outputs;
+  for (auto& n : g.nodes())
+    if (is_shape_node(n.get()) && n->output(0)) shape_outputs.push_back(n->output(0));
   for (Value* v : shape_outputs)
-    if (Node* s = v->producer(); s && erase_if_dead(g, s, pinned)) r.count("shapes-removed");
+    if (Node* s = v->producer(); s && erase_if_dead(g, s, *ctx.pinned)) {
+      r.count("shapes-removed");
+      r.changed = true;
+    }
   if (r.changed) g.prune_dead_values();
   return r;
 }
@@ -187,12 +190,26 @@ void register_fold_shapes(pass::PassRegistry& r) {
   info.name = "fold-shapes";
   info.summary = "Folds Shape/Size and the integer computations on them where the dims are static";
   info.doc =
-      "Runs shape inference, then replaces Shape and Size by constants where the dims they read are known, "
-      "Gather/Slice of a Shape where the picked dims are known, and evaluates the nodes computing on those "
-      "(Concat, Cast, Unsqueeze, arithmetic, ...) so Reshape targets become constants.\n"
-      "Before (X: float[N,64,7,7]): s = Shape(X); c = Gather(s, 1); u = Unsqueeze(c, 0); t = Concat(-1, u); "
+      "Folds Shape and Size, and the small integer computations derived from them, where the dims they read are "
+      "static. First runs the shape-inference service (ONNX's inference, then effopt's propagation) so the types "
+      "are as precise as possible, then visits the nodes in topological order. Shape nodes left without readers "
+      "are removed.\n"
+      "\n"
+      "When: Shape(X) (opset 15: its start/end window) becomes an int64 initializer when every dim it reports is "
+      "known; Size(X) becomes an int64 scalar when every dim of X is known; Gather(Shape(X), constant indices) and "
+      "Slice(Shape(X), constant starts/ends, axis 0, step 1) become constants when the dims they pick are known, "
+      "even if other dims of X are symbolic (Shape -> Gather -> Reshape on a dynamic batch: the channel dim still "
+      "folds); any node reading a value folded here whose inputs are now all constant (Gather, Slice, Concat, "
+      "Cast, Unsqueeze, arithmetic on shape vectors, ...) is evaluated on the executor (at most 64 KiB per "
+      "output), so a Reshape target built from shapes becomes a constant.\n"
+      "\n"
+      "Not when: a needed dim is symbolic or unknown; the node writes a graph output; function bodies (no "
+      "initializers).\n"
+      "\n"
+      "Before: s = Shape(X); c = Gather<axis = 0>(s, one); u = Unsqueeze(c, zero); t = Concat(minus1, u); "
       "Y = Reshape(X, t)\n"
-      "After:  initializer int64[2] t = {-1, 64}; Y = Reshape(X, t)";
+      "        (X: float[N,64,7,7])\n"
+      "After:  Y = Reshape(X, t)   (initializer int64[2] t = {-1, 64})";
   info.run_on_graph = run;
   r.add(std::move(info));
 }

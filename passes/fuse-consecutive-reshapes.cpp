@@ -1,37 +1,14 @@
-// fuse-consecutive-reshapes: chains of shape-only ops collapse.
-//
-//  1. Reshape(R(x), s2) -> Reshape(x, s2') where R is a Reshape, Squeeze,
-//     Unsqueeze or Flatten (they keep the element count, and a Reshape looks
-//     at its input only for the element count, for -1, and for the dims a 0
-//     copies). s2 must be constant. With allowzero=1 (opset >= 14) or no 0 in
-//     s2, s2' = s2: -1 is inferred from the element count, which R keeps.
-//     A 0 at index i (allowzero=0) copies R's output dim i; it is resolved
-//     only when R is a Reshape with a constant shape s1: s1[i] > 0 gives that
-//     literal; s1[i] = 0 (R's allowzero=0) copies x's dim i, as a 0 at index i
-//     does when reading x directly, so it stays 0; otherwise R's output dim i
-//     must be statically known. Not when R's output dim is -1-inferred and
-//     unknown, or when R's allowzero=1 met a 0.
-//  2. Squeeze(axes a) -> Unsqueeze(axes a), Unsqueeze(a) -> Squeeze(a): the
-//     pair is the identity and goes (an Identity stays if the result is a
-//     graph output, to keep its name).
-//  3. Unsqueeze -> Unsqueeze and Squeeze -> Squeeze merge into one node with
-//     the combined axes (negative axes need the input rank).
-// Axes come from the attribute before opset 13 and from the second input from
-// 13; Squeeze without axes (squeeze every 1) is left alone. The first node's
-// output must have no other consumer and not be a graph output.
-//
-// Before:  t = Reshape(x, [2, 3, 4]);  y = Reshape(t, [6, -1])
-// After:   y = Reshape(x, [6, -1])       (the second node keeps its name and output)
+// fuse-consecutive-reshapes: chains of shape-only ops (Reshape, Squeeze, Unsqueeze, Flatten) collapse.
 #include <algorithm>
 
-#include "passes/fusion_util.h"
+#include "passes/pass_util.h"
 #include "passes/passes.h"
 
 namespace effopt::passes {
 
 namespace {
 
-using namespace fusion;
+using namespace util;
 
 enum class Kind { ReshapeChain, Cancel, MergeUnsqueeze, MergeSqueeze };
 
@@ -108,11 +85,13 @@ std::optional<Match> match(Node& second, pass::PassContext& ctx, SkipNotes& note
   bool first_squeeze = is_op(first, "Squeeze"), first_unsqueeze = is_op(first, "Unsqueeze");
   if (!first_reshape && !first_squeeze && !first_unsqueeze && !is_op(first, "Flatten")) return std::nullopt;
   if (second_reshape) {
-    if (!only_feeds(second.input(0), &second)) return notes.skip(*first, "output has other consumers or is a graph output");
+    if (!only_feeds(second.input(0), &second, *ctx.pinned))
+      return notes.skip(*first, "output has other consumers or is a graph output");
     return match_reshape(second, first, opset, notes);
   }
   if (!first_squeeze && !first_unsqueeze) return std::nullopt;
-  if (!only_feeds(second.input(0), &second)) return notes.skip(*first, "output has other consumers or is a graph output");
+  if (!only_feeds(second.input(0), &second, *ctx.pinned))
+    return notes.skip(*first, "output has other consumers or is a graph output");
   auto a = axes_of(first, opset), b = axes_of(&second, opset);
   if (!a || !b) return notes.skip(second, "axes are not given as constants");
   int64_t r = rank_of(first->input(0));
@@ -173,7 +152,7 @@ std::optional<Match> match(Node& second, pass::PassContext& ctx, SkipNotes& note
 void rewrite(Graph& g, pass::PassContext& ctx, const Match& m) {
   Value* x = m.first->input(0);
   if (m.kind == Kind::Cancel) {
-    replace_with_value(g, {m.first, m.second}, m.second->output(0), x);
+    replace_with_value(g, *ctx.pinned, {m.first, m.second}, m.second->output(0), x);
     return;
   }
   Value* old_param = m.second->input(1);
@@ -190,8 +169,8 @@ void rewrite(Graph& g, pass::PassContext& ctx, const Match& m) {
   }
   std::vector<Value*> first_inputs = m.first->inputs();
   g.erase_node(m.first);
-  for (Value* v : first_inputs) drop_if_dead(g, v);
-  if (old_param && old_param != m.second->input(1)) drop_if_dead(g, old_param);
+  for (Value* v : first_inputs) drop_if_dead(g, v, *ctx.pinned);
+  if (old_param && old_param != m.second->input(1)) drop_if_dead(g, old_param, *ctx.pinned);
 }
 
 }  // namespace
@@ -201,17 +180,30 @@ void register_fuse_consecutive_reshapes(pass::PassRegistry& r) {
   p.name = "fuse-consecutive-reshapes";
   p.summary = "Collapse Reshape chains and cancel or merge Squeeze/Unsqueeze pairs";
   p.doc =
-      "Collapses chains of shape-only ops.\n"
-      "Reshape (or Squeeze/Unsqueeze/Flatten) -> Reshape with a constant target reads the first input "
-      "directly: with allowzero=1 or no 0 in the target as is; a 0 (which copies a dim of the first node's "
-      "output) is resolved through the first Reshape's constant shape or a static dim, else the chain stays. "
-      "Squeeze(a) -> Unsqueeze(a) and Unsqueeze(a) -> Squeeze(a) cancel; Unsqueeze -> Unsqueeze and Squeeze -> "
-      "Squeeze merge (axes as attributes before opset 13, as input from 13). The first node's output must feed "
-      "only the second.\n"
+      "Chains of shape-only ops collapse. Axes come from the attribute before opset 13 and from the second "
+      "input from 13.\n"
+      "\n"
+      "When:\n"
+      "- Reshape(R(x), s2) -> Reshape(x, s2') where R is a Reshape, Squeeze, Unsqueeze or Flatten (they "
+      "keep the element count, and a Reshape looks at its input only for the element count, for -1, and "
+      "for the dims a 0 copies). s2 must be constant. With allowzero=1 (opset >= 14) or no 0 in s2, s2' = "
+      "s2: -1 is inferred from the element count, which R keeps. A 0 at index i (allowzero=0) copies R's "
+      "output dim i; it is resolved only when R is a Reshape with a constant shape s1: s1[i] > 0 gives "
+      "that literal; s1[i] = 0 (R's allowzero=0) copies x's dim i, as a 0 at index i does when reading x "
+      "directly, so it stays 0; otherwise R's output dim i must be statically known.\n"
+      "- Squeeze(axes a) -> Unsqueeze(axes a), Unsqueeze(a) -> Squeeze(a): the pair is the identity and "
+      "goes (an Identity stays if the result is a graph output, to keep its name).\n"
+      "- Unsqueeze -> Unsqueeze and Squeeze -> Squeeze merge into one node with the combined axes "
+      "(negative axes need the input rank).\n"
+      "The first node's output must have no other consumer and not be a graph output.\n"
+      "\n"
+      "Not when: R's output dim copied by a 0 is -1-inferred and unknown, or R's allowzero=1 met a 0; "
+      "Squeeze without axes (squeeze every 1); axes that are not constant.\n"
+      "\n"
       "Before: t = Reshape(x, [2, 12]); y = Reshape(t, [0, 3, 4])\n"
-      "After:  y = Reshape(x, [2, 3, 4])";
+      "After:  y = Reshape(x, [2, 3, 4])   (the second node keeps its name and output)";
   p.run_on_graph = [](Graph& g, pass::PassContext& ctx) -> Expected<pass::PassResult> {
-    return fusion::run_pattern(g, ctx, "fused", match, rewrite);
+    return util::run_pattern(g, ctx, "fused", match, rewrite);
   };
   r.add(std::move(p));
 }

@@ -1,28 +1,14 @@
-// fuse-consecutive-transposes: Transpose -> Transpose becomes one Transpose
-// with the composed perm, or nothing when the composition is the identity.
-//
-// Fires when: a Transpose reads the output of another Transpose that has no
-// other consumer and is not a graph output; both perms are given, or the rank
-// is known so that an absent perm (reverse the axes) can be spelled out. When
-// the second Transpose's output is a graph output and the composition is the
-// identity, an Identity keeps the output's name.
-//
-// Before:  t = Transpose<perm=p1>(x);  y = Transpose<perm=p2>(t)
-// After:   y = Transpose<perm=q>(x), q[j] = p1[p2[j]]   (or y = x when q is the identity)
-//
-// Maths: Transpose<perm=p>(x) has out[i0..] = x at axes moved so that out
-// axis j is x axis p[j]; out axis j of the second is axis p2[j] of t, which is
-// axis p1[p2[j]] of x.
+// fuse-consecutive-transposes: Transpose -> Transpose becomes one Transpose (or none, for the identity).
 #include <numeric>
 
-#include "passes/fusion_util.h"
+#include "passes/pass_util.h"
 #include "passes/passes.h"
 
 namespace effopt::passes {
 
 namespace {
 
-using namespace fusion;
+using namespace util;
 
 struct Match {
   Node* first;
@@ -46,11 +32,12 @@ std::optional<std::vector<int64_t>> perm_of(const Node* t, std::optional<size_t>
   return p;
 }
 
-std::optional<Match> match(Node& second, pass::PassContext&, SkipNotes& notes) {
+std::optional<Match> match(Node& second, pass::PassContext& ctx, SkipNotes& notes) {
   if (!is_op(&second, "Transpose")) return std::nullopt;
   Node* first = producer_of(second.input(0), "Transpose");
   if (!first) return std::nullopt;
-  if (!only_feeds(second.input(0), &second)) return notes.skip(*first, "output has other consumers or is a graph output");
+  if (!only_feeds(second.input(0), &second, *ctx.pinned))
+    return notes.skip(*first, "output has other consumers or is a graph output");
   std::optional<size_t> rank;
   if (auto s = shape_of(first->input(0))) rank = s->size();
   auto p1 = perm_of(first, rank);
@@ -63,19 +50,19 @@ std::optional<Match> match(Node& second, pass::PassContext&, SkipNotes& notes) {
   return Match{first, &second, q};
 }
 
-void rewrite(Graph& g, pass::PassContext&, const Match& m) {
+void rewrite(Graph& g, pass::PassContext& ctx, const Match& m) {
   std::vector<int64_t> identity(m.perm.size());
   std::iota(identity.begin(), identity.end(), 0);
   Value* x = m.first->input(0);
   Value* out = m.second->output(0);
   if (m.perm == identity) {
-    replace_with_value(g, {m.first, m.second}, out, x);
+    replace_with_value(g, *ctx.pinned, {m.first, m.second}, out, x);
     return;
   }
   std::vector<Attribute> attrs;
   attrs.push_back(Attribute::make_ints("perm", m.perm));
   std::string name = m.second->name;
-  replace_with_node(g, {m.first, m.second}, out, "Transpose", {x}, std::move(attrs), name);
+  replace_with_node(g, *ctx.pinned, {m.first, m.second}, out, "Transpose", {x}, std::move(attrs), name);
 }
 
 }  // namespace
@@ -85,13 +72,23 @@ void register_fuse_consecutive_transposes(pass::PassRegistry& r) {
   p.name = "fuse-consecutive-transposes";
   p.summary = "Compose Transpose -> Transpose into one Transpose (or none)";
   p.doc =
-      "Composes Transpose -> Transpose into one Transpose, or drops both when the composition is the identity.\n"
-      "Fires when the first Transpose's output feeds only the second and both perms are given or the rank is "
-      "known. An identity result that is a graph output leaves one Identity so the name stays.\n"
+      "Transpose -> Transpose becomes one Transpose with the composed perm, or nothing when the "
+      "composition is the identity.\n"
+      "\n"
+      "When: a Transpose reads the output of another Transpose that has no other consumer and is not a "
+      "graph output; both perms are given, or the rank is known so that an absent perm (reverse the axes) "
+      "can be spelled out. When the second Transpose's output is a graph output and the composition is the "
+      "identity, an Identity keeps the output's name.\n"
+      "\n"
+      "Not when: a perm is absent and the rank is unknown.\n"
+      "\n"
       "Before: t = Transpose<perm=p1>(x); y = Transpose<perm=p2>(t)\n"
-      "After:  y = Transpose<perm=q>(x), q[j] = p1[p2[j]] (or nothing)";
+      "After:  y = Transpose<perm=q>(x), q[j] = p1[p2[j]]   (or y = x when q is the identity)\n"
+      "\n"
+      "Maths: out axis j of Transpose<perm=p> is axis p[j] of its input; out axis j of the second is axis "
+      "p2[j] of t, which is axis p1[p2[j]] of x.";
   p.run_on_graph = [](Graph& g, pass::PassContext& ctx) -> Expected<pass::PassResult> {
-    return fusion::run_pattern(g, ctx, "fused", match, rewrite);
+    return util::run_pattern(g, ctx, "fused", match, rewrite);
   };
   r.add(std::move(p));
 }

@@ -1,40 +1,15 @@
-// fuse-layer-norm: a LayerNorm written out in primitive ops (as PyTorch
-// exports it before opset 17) becomes one LayerNormalization.
-//
-// Fires when (the model's own opset >= 17; the opset is never raised):
-//   mean = ReduceMean(x, axes)            keepdims=1, axes = the last k axes of x
-//   d    = Sub(x, mean)
-//   sq   = Pow(d, 2) | Mul(d, d)
-//   var  = ReduceMean(sq, same axes)      keepdims=1
-//   sd   = Sqrt(Add(var, eps))            eps: a one-element constant (either operand order)
-//   n    = Div(d, sd) | Mul(d, Reciprocal(sd))
-//   [y   = Mul(n, gamma)]                 gamma: constant over the normalized axes
-//   [z   = Add(y, beta)]                  beta: likewise (either operand order)
-// with float or float16 data (LayerNormalization computes in float, the
-// decomposition in the data type: double is left alone), every intermediate
-// used only inside the pattern and none a graph output. Axes come from the
-// attribute before opset 18 and from the second input from 18. Axes given as
-// non-negative numbers need x's rank. gamma/beta must cover exactly the
-// normalized axes (leading 1s are dropped); without gamma, x's normalized dims
-// must be static to build a Scale of ones. Not when the statistics are taken
-// over other axes, keepdims=0, eps is not constant, or the exponent is not 2.
-//
-// Before:  the chain above          After:  z = LayerNormalization<axis=-k, epsilon=eps>(x, gamma[, beta])
-//
-// Maths: LayerNormalization is (x - E[x]) / sqrt(Var[x] + eps) * Scale + B over
-// the axes from `axis` on, with Var the biased variance E[(x - E[x])^2]:
-// exactly the chain.
+// fuse-layer-norm: a LayerNorm written out in primitive ops becomes one LayerNormalization.
 #include <algorithm>
 #include <cstdint>
 
-#include "passes/fusion_util.h"
+#include "passes/pass_util.h"
 #include "passes/passes.h"
 
 namespace effopt::passes {
 
 namespace {
 
-using namespace fusion;
+using namespace util;
 
 struct Match {
   std::vector<Node*> nodes;
@@ -47,13 +22,6 @@ struct Match {
   DataType dtype = DataType::Undefined;
   std::vector<int64_t> norm_dims;  // static normalized dims, when the ones are needed
 };
-
-// The single consumer of `v` (nullptr unless exactly one use and not a graph output).
-Node* sole_consumer(const Value* v) {
-  if (!v || v->uses().size() != 1 || is_any_graph_output(v)) return nullptr;
-  Node* n = v->uses()[0].node;
-  return n->graph() == v->graph() ? n : nullptr;
-}
 
 // Normalizes ReduceMean axes to "the last k axes": returns k, or 0 if not that.
 int64_t trailing_axes(const std::vector<int64_t>& axes, const Value* x) {
@@ -83,7 +51,7 @@ std::optional<std::vector<int64_t>> reduce_axes(const Node* rm, int64_t opset) {
 // A constant over the normalized axes only: its dims with leading 1s dropped
 // must have rank k and agree with x's known trailing dims.
 bool fits_normalized(const Value* c, const Value* x, int64_t k, DataType dt) {
-  TensorPtr t = constant_tensor(c);
+  TensorPtr t = fixed_constant(c);
   if (!t || t->data_type != dt) return false;
   std::vector<int64_t> d = t->dims;
   while (static_cast<int64_t>(d.size()) > k && d.front() == 1) d.erase(d.begin());
@@ -98,9 +66,10 @@ bool fits_normalized(const Value* c, const Value* x, int64_t k, DataType dt) {
 
 std::optional<Match> match(Node& rm1, pass::PassContext& ctx, SkipNotes& notes) {
   if (!is_op(&rm1, "ReduceMean")) return std::nullopt;
+  const Pinned& pinned = *ctx.pinned;
   int64_t opset = ctx.opset();
   Value* x = rm1.input(0);
-  Node* sub = sole_consumer(rm1.output(0));
+  Node* sub = sole_consumer(rm1.output(0), pinned);
   if (!is_op(sub, "Sub") || sub->input(0) != x || sub->input(1) != rm1.output(0)) return std::nullopt;
   Value* d = sub->output(0);
   // d feeds the square (once or twice) and the division.
@@ -114,35 +83,35 @@ std::optional<Match> match(Node& rm1, pass::PassContext& ctx, SkipNotes& notes) 
     else if ((is_op(n, "Div") && n->input(0) == d) || is_op(n, "Mul"))
       div = n;
   }
-  if (!sq || !div || is_any_graph_output(d)) return std::nullopt;
-  Node* rm2 = sole_consumer(sq->output(0));
+  if (!sq || !div || pinned(d)) return std::nullopt;
+  Node* rm2 = sole_consumer(sq->output(0), pinned);
   if (!is_op(rm2, "ReduceMean")) return std::nullopt;
-  Node* add_eps = sole_consumer(rm2->output(0));
+  Node* add_eps = sole_consumer(rm2->output(0), pinned);
   if (!is_op(add_eps, "Add")) return std::nullopt;
   Value* eps_v = other_input(add_eps, rm2->output(0));
-  Node* sqrt = sole_consumer(add_eps->output(0));
+  Node* sqrt = sole_consumer(add_eps->output(0), pinned);
   if (!is_op(sqrt, "Sqrt")) return std::nullopt;
   std::vector<Node*> nodes = {&rm1, sub, sq, rm2, add_eps, sqrt};
   Node* last = nullptr;
   if (is_op(div, "Div")) {
     if (div->input(1) != sqrt->output(0)) return std::nullopt;
   } else {
-    Node* rec = sole_consumer(sqrt->output(0));
+    Node* rec = sole_consumer(sqrt->output(0), pinned);
     if (!is_op(rec, "Reciprocal") || rec != (other_input(div, d) ? other_input(div, d)->producer() : nullptr))
       return std::nullopt;
-    if (!only_feeds(rec->output(0), div)) return std::nullopt;
+    if (!only_feeds(rec->output(0), div, pinned)) return std::nullopt;
     nodes.push_back(rec);
   }
-  if (!sole_consumer(sqrt->output(0))) return std::nullopt;
+  if (!sole_consumer(sqrt->output(0), pinned)) return std::nullopt;
   nodes.push_back(div);
   // d: exactly the square's and the division's uses.
-  if (!used_only_by(d, {sq, div})) return notes.skip(*sub, "x - mean has consumers outside the LayerNorm");
+  if (!used_only_by(d, {sq, div}, pinned)) return notes.skip(*sub, "x - mean has consumers outside the LayerNorm");
   if (opset < 17) return notes.skip(rm1, "LayerNorm pattern, but LayerNormalization needs opset 17");
   auto axes1 = reduce_axes(&rm1, opset), axes2 = reduce_axes(rm2, opset);
   if (!axes1 || !axes2) return notes.skip(rm1, "axes are not given as constants, or keepdims=0");
   int64_t k = trailing_axes(*axes1, x);
   if (k == 0 || trailing_axes(*axes2, x) != k) return notes.skip(rm1, "not both over the same last axes");
-  TensorPtr eps_t = constant_tensor(eps_v);
+  TensorPtr eps_t = fixed_constant(eps_v);
   auto eps = constant_doubles(eps_v);
   if (!eps_t || !eps || eps->size() != 1) return notes.skip(*add_eps, "eps is not a one-element constant");
   DataType dt = eps_t->data_type;
@@ -155,7 +124,7 @@ std::optional<Match> match(Node& rm1, pass::PassContext& ctx, SkipNotes& notes) 
   m.eps = (*eps)[0];
   m.dtype = dt;
   last = div;
-  if (Node* mul = sole_consumer(last->output(0)); is_op(mul, "Mul")) {
+  if (Node* mul = sole_consumer(last->output(0), pinned); is_op(mul, "Mul")) {
     Value* g = other_input(mul, last->output(0));
     if (g && fits_normalized(g, x, k, dt)) {
       m.gamma = g;
@@ -163,7 +132,7 @@ std::optional<Match> match(Node& rm1, pass::PassContext& ctx, SkipNotes& notes) 
       last = mul;
     }
   }
-  if (Node* add = sole_consumer(last->output(0)); is_op(add, "Add")) {
+  if (Node* add = sole_consumer(last->output(0), pinned); is_op(add, "Add")) {
     Value* b = other_input(add, last->output(0));
     if (b && fits_normalized(b, x, k, dt)) {
       m.beta = b;
@@ -182,7 +151,7 @@ std::optional<Match> match(Node& rm1, pass::PassContext& ctx, SkipNotes& notes) 
 
 // `c` as a constant of exactly the normalized rank (leading 1s dropped).
 Value* normalized_constant(Graph& g, pass::PassContext& ctx, Value* c, int64_t k) {
-  TensorPtr t = constant_tensor(c);
+  TensorPtr t = fixed_constant(c);
   if (static_cast<int64_t>(t->dims.size()) == k) return c;
   auto copy = std::make_shared<Tensor>(*t);
   copy->dims.assign(t->dims.end() - k, t->dims.end());
@@ -206,7 +175,7 @@ void rewrite(Graph& g, pass::PassContext& ctx, const Match& m) {
   attrs.push_back(Attribute::make_int("axis", -m.k));
   attrs.push_back(Attribute::make_float("epsilon", static_cast<float>(m.eps)));
   std::string name = m.out->producer()->name;
-  replace_with_node(g, m.nodes, m.out, "LayerNormalization", inputs, std::move(attrs), name);
+  replace_with_node(g, *ctx.pinned, m.nodes, m.out, "LayerNormalization", inputs, std::move(attrs), name);
 }
 
 }  // namespace
@@ -216,15 +185,35 @@ void register_fuse_layer_norm(pass::PassRegistry& r) {
   p.name = "fuse-layer-norm";
   p.summary = "Replace a decomposed LayerNorm (ReduceMean, Sub, Pow, Sqrt, Div, ...) by LayerNormalization";
   p.doc =
-      "Replaces a decomposed LayerNorm by LayerNormalization (opset >= 17 only; the opset is never raised).\n"
-      "Pattern: ReduceMean(x) -> Sub -> Pow 2 or Mul(d, d) -> ReduceMean -> Add eps -> Sqrt -> Div (or "
-      "Reciprocal + Mul) -> [Mul gamma] -> [Add beta], both ReduceMeans over the same last axes with "
-      "keepdims=1, eps/gamma/beta constant (gamma/beta over the normalized axes only), float or float16, "
-      "every intermediate used only inside the pattern.\n"
+      "A LayerNorm written out in primitive ops (as PyTorch exports it before opset 17) becomes one "
+      "LayerNormalization (the model's own opset must be >= 17; the opset is never raised). Axes come from "
+      "the attribute before opset 18 and from the second input from 18.\n"
+      "\n"
+      "When: the chain\n"
+      "  mean = ReduceMean(x, axes)       keepdims=1, axes = the last k axes of x\n"
+      "  d    = Sub(x, mean)\n"
+      "  sq   = Pow(d, 2) | Mul(d, d)\n"
+      "  var  = ReduceMean(sq, same axes) keepdims=1\n"
+      "  sd   = Sqrt(Add(var, eps))       eps: a one-element constant (either operand order)\n"
+      "  n    = Div(d, sd) | Mul(d, Reciprocal(sd))\n"
+      "  [y   = Mul(n, gamma)]            gamma: constant over the normalized axes\n"
+      "  [z   = Add(y, beta)]             beta: likewise (either operand order)\n"
+      "with float or float16 data (LayerNormalization computes in float, the decomposition in the data "
+      "type: double is left alone), every intermediate used only inside the pattern and none a graph "
+      "output. Axes given as non-negative numbers need x's rank. gamma/beta must cover exactly the "
+      "normalized axes (leading 1s are dropped); without gamma, x's normalized dims must be static to "
+      "build a Scale of ones.\n"
+      "\n"
+      "Not when: the statistics are taken over other axes, keepdims=0, eps is not constant, or the "
+      "exponent is not 2.\n"
+      "\n"
       "Before: the chain above\n"
-      "After:  z = LayerNormalization<axis=-k, epsilon=eps>(x, gamma, beta)";
+      "After:  z = LayerNormalization<axis=-k, epsilon=eps>(x, gamma[, beta])\n"
+      "\n"
+      "Maths: LayerNormalization is (x - E[x]) / sqrt(Var[x] + eps) * Scale + B over the axes from `axis` "
+      "on, with Var the biased variance E[(x - E[x])^2]: exactly the chain.";
   p.run_on_graph = [](Graph& g, pass::PassContext& ctx) -> Expected<pass::PassResult> {
-    return fusion::run_pattern(g, ctx, "fused", match, rewrite);
+    return util::run_pattern(g, ctx, "fused", match, rewrite);
   };
   r.add(std::move(p));
 }

@@ -1,26 +1,12 @@
-// fuse-matmul-add: a 2-D MatMul with constant weights followed by the
-// addition of a bias becomes one Gemm.
-//
-// Fires when: Add (opset >= 7, where Gemm broadcasts C unidirectionally) has
-// as one operand the output of MatMul(A, B) with A known to be 2-D [M, K] and B
-// a constant [K, N], and as the other a bias of the same float type (float,
-// double, float16) whose shape is known and broadcasts to [M, N] without
-// enlarging it: [], [1], [N], [1, N], [M, 1], [M, N] (M equal as a known value
-// or the same symbol). The MatMul output has no other consumer and is not a
-// graph output. Not for batched (3-D and up) or 1-D MatMul: Gemm is 2-D only.
-//
-// Before:  y = MatMul(A, B);  z = Add(y, bias)
-// After:   z = Gemm(A, B, bias)   (named after the MatMul; z keeps its name)
-//
-// Maths: Gemm computes alpha * A B + beta * C with alpha = beta = 1.
-#include "passes/fusion_util.h"
+// fuse-matmul-add: a 2-D MatMul with constant weights followed by the addition of a bias becomes one Gemm.
+#include "passes/pass_util.h"
 #include "passes/passes.h"
 
 namespace effopt::passes {
 
 namespace {
 
-using namespace fusion;
+using namespace util;
 
 struct Match {
   Node* mm;
@@ -39,10 +25,11 @@ std::optional<Match> match(Node& add, pass::PassContext& ctx, SkipNotes& notes) 
     Node* mm = producer_of(add.input(side), "MatMul");
     Value* bias = add.input(1 - side);
     if (!mm || !bias || bias == add.input(side)) continue;
-    if (!only_feeds(add.input(side), &add)) return notes.skip(*mm, "output has other consumers or is a graph output");
+    if (!only_feeds(add.input(side), &add, *ctx.pinned))
+      return notes.skip(*mm, "output has other consumers or is a graph output");
     auto a = shape_of(mm->input(0));
     if (!a || a->size() != 2) return notes.skip(*mm, "A is not known to be 2-D");
-    TensorPtr b = constant_tensor(mm->input(1));
+    TensorPtr b = fixed_constant(mm->input(1));
     if (!b || b->dims.size() != 2) return notes.skip(*mm, "B is not a constant matrix");
     if (!is_foldable_float(b->data_type) || elem_type(mm->input(0)) != b->data_type ||
         elem_type(bias) != b->data_type)
@@ -59,9 +46,10 @@ std::optional<Match> match(Node& add, pass::PassContext& ctx, SkipNotes& notes) 
   return std::nullopt;
 }
 
-void rewrite(Graph& g, pass::PassContext&, const Match& m) {
+void rewrite(Graph& g, pass::PassContext& ctx, const Match& m) {
   std::string name = m.mm->name;
-  replace_with_node(g, {m.mm, m.add}, m.add->output(0), "Gemm", {m.mm->input(0), m.mm->input(1), m.bias}, {}, name);
+  replace_with_node(g, *ctx.pinned, {m.mm, m.add}, m.add->output(0), "Gemm", {m.mm->input(0), m.mm->input(1), m.bias},
+                    {}, name);
 }
 
 }  // namespace
@@ -71,14 +59,22 @@ void register_fuse_matmul_add(pass::PassRegistry& r) {
   p.name = "fuse-matmul-add";
   p.summary = "Turn a 2-D MatMul with constant weights plus a bias into one Gemm";
   p.doc =
-      "Turns a 2-D MatMul with constant weights plus a bias into one Gemm.\n"
-      "Fires when A is known to be 2-D [M, K], B is a constant [K, N], the bias has the same float type and a "
-      "known shape that broadcasts to [M, N] without enlarging it, and the MatMul output feeds only the Add "
-      "(opset >= 7). Not for batched or 1-D MatMul.\n"
+      "A 2-D MatMul with constant weights followed by the addition of a bias becomes one Gemm.\n"
+      "\n"
+      "When: Add (opset >= 7, where Gemm broadcasts C unidirectionally) has as one operand the output of "
+      "MatMul(A, B) with A known to be 2-D [M, K] and B a constant [K, N], and as the other a bias of the "
+      "same float type (float, double, float16) whose shape is known and broadcasts to [M, N] without "
+      "enlarging it: [], [1], [N], [1, N], [M, 1], [M, N] (M equal as a known value or the same symbol). "
+      "The MatMul output has no other consumer and is not a graph output.\n"
+      "\n"
+      "Not when: batched (3-D and up) or 1-D MatMul: Gemm is 2-D only.\n"
+      "\n"
       "Before: y = MatMul(A, B); z = Add(y, bias)\n"
-      "After:  z = Gemm(A, B, bias)";
+      "After:  z = Gemm(A, B, bias)   (named after the MatMul; z keeps its name)\n"
+      "\n"
+      "Maths: Gemm computes alpha * A B + beta * C with alpha = beta = 1.";
   p.run_on_graph = [](Graph& g, pass::PassContext& ctx) -> Expected<pass::PassResult> {
-    return fusion::run_pattern(g, ctx, "fused", match, rewrite);
+    return util::run_pattern(g, ctx, "fused", match, rewrite);
   };
   r.add(std::move(p));
 }

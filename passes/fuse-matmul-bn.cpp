@@ -1,43 +1,25 @@
-// fuse-matmul-bn: folds an inference-mode BatchNormalization that follows a
-// Gemm or a 2-D MatMul with constant weights into that Gemm.
-//
-// Fires when: BatchNormalization reads a 2-D [N, F] output of Gemm(A, B[, C])
-// or MatMul(A, B) (A of rank 2, B a constant [K, F]), so BN's channel axis 1 is
-// the feature axis; the producer's output has no other consumer and is not a
-// graph output; BN is in inference mode (as fuse-conv-bn checks) with constant
-// [F] parameters of the weights' float type (float, double, float16); Gemm's C
-// is absent or a constant that does not vary along N ([], [1], [F], [1, F],
-// [1, 1]). Not for MatMul of other ranks (BN's axis 1 is then not the last
-// axis) or non-constant weights.
-//
-// Before:  y = Gemm(A, B, C) (or MatMul(A, B));  z = BatchNormalization(y, gamma, beta, mean, var)
-// After:   z = Gemm(A, B', C')  (MatMul becomes Gemm; named after the Gemm/MatMul)
-//
-// Maths: s[f] = gamma[f] / sqrt(var[f] + eps). Column f of op(B) is scaled by
-// s[f] (B[:, f] without transB, B[f, :] with it); alpha stays.
-// C'[f] = (beta_attr * C[f] - mean[f]) * s[f] + beta[f] and Gemm's beta becomes 1.
-// Computed in double, rounded once.
+// fuse-matmul-bn: folds an inference-mode BatchNormalization after a Gemm or 2-D MatMul into that Gemm.
 #include <cmath>
 
-#include "passes/fusion_util.h"
+#include "passes/pass_util.h"
 #include "passes/passes.h"
 
 namespace effopt::passes {
 
 namespace {
 
-using namespace fusion;
+using namespace util;
 
 struct Match {
   Node* mm;
   Node* bn;
 };
 
-bool bn_inference(const Node& bn, int64_t opset) {
+bool bn_inference(const Node& bn, int64_t opset, const Pinned& pinned) {
   if (bn.attr_int("training_mode", 0) != 0) return false;
   if (opset < 7 && bn.attr_int("is_test", 0) == 0) return false;
   if (opset < 9 && bn.attr_int("spatial", 1) != 1) return false;
-  return only_first_output_used(&bn);
+  return only_first_output_used(&bn, pinned);
 }
 
 std::optional<Match> match(Node& bn, pass::PassContext& ctx, SkipNotes& notes) {
@@ -45,11 +27,12 @@ std::optional<Match> match(Node& bn, pass::PassContext& ctx, SkipNotes& notes) {
   Node* mm = bn.input(0) ? bn.input(0)->producer() : nullptr;
   bool gemm = is_op(mm, "Gemm");
   if (!gemm && !is_op(mm, "MatMul")) return std::nullopt;
-  if (!only_feeds(bn.input(0), &bn)) return notes.skip(*mm, "output has other consumers or is a graph output");
+  if (!only_feeds(bn.input(0), &bn, *ctx.pinned))
+    return notes.skip(*mm, "output has other consumers or is a graph output");
   int64_t opset = ctx.opset();
-  if (!bn_inference(bn, opset)) return notes.skip(bn, "not in inference mode");
+  if (!bn_inference(bn, opset, *ctx.pinned)) return notes.skip(bn, "not in inference mode");
   if (opset < 7) return notes.skip(bn, "opset < 7: Gemm would need the legacy broadcast attribute");
-  TensorPtr b = constant_tensor(mm->input(1));
+  TensorPtr b = fixed_constant(mm->input(1));
   if (!b || b->dims.size() != 2) return notes.skip(*mm, "weights are not a constant matrix");
   DataType dt = b->data_type;
   if (!is_foldable_float(dt)) return notes.skip(*mm, "weights are not float, double or float16");
@@ -59,12 +42,12 @@ std::optional<Match> match(Node& bn, pass::PassContext& ctx, SkipNotes& notes) {
   bool trans_b = gemm && mm->attr_int("transB", 0) != 0;
   int64_t f = trans_b ? b->dims[0] : b->dims[1];
   for (size_t i = 1; i < 5; ++i) {
-    TensorPtr p = constant_tensor(bn.input(i));
+    TensorPtr p = fixed_constant(bn.input(i));
     if (!p || p->data_type != dt || p->dims.size() != 1 || p->dims[0] != f)
       return notes.skip(bn, "parameters are not constant [F] tensors of the weights' type");
   }
   if (gemm && mm->input(2)) {
-    TensorPtr c = constant_tensor(mm->input(2));
+    TensorPtr c = fixed_constant(mm->input(2));
     if (!c || c->data_type != dt) return notes.skip(*mm, "C is not a constant of the weights' type");
     auto& d = c->dims;
     bool ok = d.empty() || (d.size() == 1 && (d[0] == 1 || d[0] == f)) ||
@@ -78,7 +61,7 @@ void rewrite(Graph& g, pass::PassContext& ctx, const Match& m) {
   Node* mm = m.mm;
   Node* bn = m.bn;
   bool gemm = mm->op_type == "Gemm";
-  TensorPtr bt = constant_tensor(mm->input(1));
+  TensorPtr bt = fixed_constant(mm->input(1));
   DataType dt = bt->data_type;
   bool trans_b = gemm && mm->attr_int("transB", 0) != 0;
   size_t rows = static_cast<size_t>(bt->dims[0]), cols = static_cast<size_t>(bt->dims[1]);
@@ -104,7 +87,8 @@ void rewrite(Graph& g, pass::PassContext& ctx, const Match& m) {
   std::vector<Attribute> attrs;
   if (gemm) attrs = copy_attributes(mm, g, {"beta"});
   std::string name = mm->name;
-  replace_with_node(g, {mm, bn}, bn->output(0), "Gemm", {mm->input(0), new_b, new_c}, std::move(attrs), name);
+  replace_with_node(g, *ctx.pinned, {mm, bn}, bn->output(0), "Gemm", {mm->input(0), new_b, new_c}, std::move(attrs),
+                    name);
 }
 
 }  // namespace
@@ -114,15 +98,25 @@ void register_fuse_matmul_bn(pass::PassRegistry& r) {
   p.name = "fuse-matmul-bn";
   p.summary = "Fold an inference BatchNormalization into the Gemm/2-D MatMul before it";
   p.doc =
-      "Folds an inference-mode BatchNormalization over the feature axis into the Gemm or 2-D MatMul before it.\n"
-      "Fires when A is known to be 2-D, the weights are a constant matrix, the BN parameters are constant [F] "
-      "tensors of the weights' type, Gemm's C (if any) does not vary along N, and the producer's output feeds "
-      "only the BN. Not for batched MatMul (BN's axis 1 is then not the feature axis).\n"
-      "Before: y = Gemm(A, B, C) or MatMul(A, B); z = BatchNormalization(y, gamma, beta, mean, var)\n"
-      "After:  z = Gemm(A, B', C'), columns of op(B) scaled by s = gamma/sqrt(var+eps), "
-      "C' = (beta_attr*C - mean)*s + beta.";
+      "Folds an inference-mode BatchNormalization that follows a Gemm or a 2-D MatMul with constant "
+      "weights into that Gemm (a MatMul becomes a Gemm). Computed in double, rounded once.\n"
+      "\n"
+      "When: BatchNormalization reads a 2-D [N, F] output of Gemm(A, B[, C]) or MatMul(A, B) (A of rank 2, "
+      "B a constant [K, F]), so BN's channel axis 1 is the feature axis; the producer's output has no "
+      "other consumer and is not a graph output; BN is in inference mode (as fuse-conv-bn checks) with "
+      "constant [F] parameters of the weights' float type (float, double, float16); Gemm's C is absent or "
+      "a constant that does not vary along N ([], [1], [F], [1, F], [1, 1]).\n"
+      "\n"
+      "Not when: MatMul of other ranks (BN's axis 1 is then not the last axis) or non-constant weights.\n"
+      "\n"
+      "Before: y = Gemm(A, B, C) (or MatMul(A, B)); z = BatchNormalization(y, gamma, beta, mean, var)\n"
+      "After:  z = Gemm(A, B', C')   (named after the Gemm/MatMul; z keeps its name)\n"
+      "\n"
+      "Maths: s[f] = gamma[f] / sqrt(var[f] + eps). Column f of op(B) is scaled by s[f] (B[:, f] without "
+      "transB, B[f, :] with it); alpha stays. C'[f] = (beta_attr * C[f] - mean[f]) * s[f] + beta[f] and "
+      "Gemm's beta becomes 1.";
   p.run_on_graph = [](Graph& g, pass::PassContext& ctx) -> Expected<pass::PassResult> {
-    return fusion::run_pattern(g, ctx, "fused", match, rewrite);
+    return util::run_pattern(g, ctx, "fused", match, rewrite);
   };
   r.add(std::move(p));
 }

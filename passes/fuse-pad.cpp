@@ -1,38 +1,15 @@
-// fuse-pad: a constant-mode Pad in front of Conv, AveragePool or MaxPool
-// becomes the consumer's own `pads`.
-//
-// Fires when: Pad (mode "constant") pads only spatial axes (axes 0 and 1 get
-// zero pads), every pad is non-negative and constant, its output feeds only
-// the consumer's data input and is not a graph output, the consumer has
-// auto_pad NOTSET, and the pad value is what the consumer's implicit padding
-// would use:
-//   Conv         pad value 0 (implicit padding is zeros);
-//   AveragePool  pad value 0, count_include_pad=1 (then implicit pads count as
-//                zeros, as explicit ones do) and ceil_mode=0;
-//   MaxPool      implicit padding is -inf, i.e. ignored. An explicit value v
-//                changes nothing iff it never exceeds the window's maximum:
-//                v = -inf, or v <= a lower bound of the input (Relu, Abs, Exp,
-//                Sigmoid, Softplus: 0; Clip: its constant min). Also needed:
-//                every window keeps a real element (merged pads < kernel,
-//                dilations 1, ceil_mode 0) and the Indices output unused.
-// Pad's forms: `paddings` attribute (opset 1), `pads`/`value` attributes
-// (2..10), pads and constant_value inputs (11..17), plus an axes input (18+).
-//
-// Before:  p = Pad<mode="constant">(x, [0,0,1,1, 0,0,1,1]);  y = Conv<pads=[0,0,0,0]>(p, W)
-// After:   y = Conv<pads=[1,1,1,1]>(x, W)   (the consumer keeps its name and output)
-//
-// Maths: both sides compute the consumer over the same padded tensor.
+// fuse-pad: a constant-mode Pad in front of Conv, AveragePool or MaxPool becomes the consumer's own pads.
 #include <cmath>
 #include <limits>
 
-#include "passes/fusion_util.h"
+#include "passes/pass_util.h"
 #include "passes/passes.h"
 
 namespace effopt::passes {
 
 namespace {
 
-using namespace fusion;
+using namespace util;
 
 struct Match {
   Node* pad;
@@ -62,14 +39,15 @@ std::optional<Match> match(Node& c, pass::PassContext& ctx, SkipNotes& notes) {
   if (!conv && !avg && !max) return std::nullopt;
   Node* pad = producer_of(c.input(0), "Pad");
   if (!pad) return std::nullopt;
-  if (!only_feeds(c.input(0), &c)) return notes.skip(*pad, "output has other consumers or is a graph output");
+  if (!only_feeds(c.input(0), &c, *ctx.pinned))
+    return notes.skip(*pad, "output has other consumers or is a graph output");
   int64_t opset = ctx.opset();
   if (pad->attr_string("mode", "constant") != "constant") return notes.skip(*pad, "not constant mode");
   if (c.attr_string("auto_pad", "NOTSET") != "NOTSET") return notes.skip(c, "auto_pad is not NOTSET");
   // The data rank: from the conv weights or the pooling kernel.
   size_t rank = 0;
   if (conv) {
-    TensorPtr w = constant_tensor(c.input(1));
+    TensorPtr w = fixed_constant(c.input(1));
     if (w) rank = w->dims.size();
     else if (auto s = shape_of(c.input(1))) rank = s->size();
   } else if (const Attribute* k = c.attr("kernel_shape")) {
@@ -129,7 +107,8 @@ std::optional<Match> match(Node& c, pass::PassContext& ctx, SkipNotes& notes) {
     bool neg_inf = std::isinf(value) && value < 0;
     auto lb = lower_bound(pad->input(0), opset);
     if (!neg_inf && !(lb && value <= *lb)) return notes.skip(*pad, "the pad value could exceed the input");
-    if (c.attr_int("ceil_mode", 0) != 0 || !only_first_output_used(&c)) return notes.skip(c, "ceil_mode or Indices");
+    if (c.attr_int("ceil_mode", 0) != 0 || !only_first_output_used(&c, *ctx.pinned))
+      return notes.skip(c, "ceil_mode or Indices");
     for (int64_t d : c.attr_ints("dilations")) if (d != 1) return notes.skip(c, "dilated");
     std::vector<int64_t> k = c.attr_ints("kernel_shape");
     for (size_t i = 0; i < spatial; ++i)
@@ -138,12 +117,12 @@ std::optional<Match> match(Node& c, pass::PassContext& ctx, SkipNotes& notes) {
   return Match{pad, &c, merged};
 }
 
-void rewrite(Graph& g, pass::PassContext&, const Match& m) {
+void rewrite(Graph& g, pass::PassContext& ctx, const Match& m) {
   m.consumer->set_attr(Attribute::make_ints("pads", m.pads));
   m.consumer->set_input(0, m.pad->input(0));
   std::vector<Value*> inputs = m.pad->inputs();
   g.erase_node(m.pad);
-  for (Value* v : inputs) drop_if_dead(g, v);
+  for (Value* v : inputs) drop_if_dead(g, v, *ctx.pinned);
 }
 
 }  // namespace
@@ -153,16 +132,31 @@ void register_fuse_pad(pass::PassRegistry& r) {
   p.name = "fuse-pad";
   p.summary = "Fold a constant-mode Pad into the pads of the Conv/AveragePool/MaxPool after it";
   p.doc =
-      "Folds a constant-mode Pad into the pads of the Conv, AveragePool or MaxPool after it.\n"
-      "Fires when only spatial axes are padded, by constant non-negative amounts, the consumer has auto_pad "
-      "NOTSET, the Pad output feeds only the consumer, and the pad value is what the consumer's own padding "
-      "means: 0 for Conv; 0 for AveragePool with count_include_pad=1 (ceil_mode 0); for MaxPool -inf, or a "
-      "value never above the input (after Relu/Abs/Exp/Sigmoid/Softplus: <= 0; after Clip: <= its min), with "
-      "every window keeping a real element. Pad's attribute (< 11), input (11+) and axes (18+) forms.\n"
-      "Before: t = Pad(x, [0,0,1,1,0,0,1,1]); y = Conv(t, W)\n"
-      "After:  y = Conv<pads=[1,1,1,1]>(x, W)";
+      "A constant-mode Pad in front of Conv, AveragePool or MaxPool becomes the consumer's own `pads`. "
+      "Pad's forms: `paddings` attribute (opset 1), `pads`/`value` attributes (2..10), pads and "
+      "constant_value inputs (11..17), plus an axes input (18+).\n"
+      "\n"
+      "When: Pad (mode \"constant\") pads only spatial axes (axes 0 and 1 get zero pads), every pad is "
+      "non-negative and constant, its output feeds only the consumer's data input and is not a graph "
+      "output, the consumer has auto_pad NOTSET, and the pad value is what the consumer's implicit padding "
+      "would use:\n"
+      "- Conv: pad value 0 (implicit padding is zeros);\n"
+      "- AveragePool: pad value 0, count_include_pad=1 (then implicit pads count as zeros, as explicit "
+      "ones do) and ceil_mode=0;\n"
+      "- MaxPool: implicit padding is -inf, i.e. ignored. An explicit value v changes nothing iff it never "
+      "exceeds the window's maximum: v = -inf, or v <= a lower bound of the input (Relu, Abs, Exp, "
+      "Sigmoid, Softplus: 0; Clip: its constant min). Also needed: every window keeps a real element "
+      "(merged pads < kernel, dilations 1, ceil_mode 0) and the Indices output unused.\n"
+      "\n"
+      "Not when: reflect/edge mode, negative pads (cropping), padded batch or channel axes, or a pad value "
+      "the consumer's padding does not mean.\n"
+      "\n"
+      "Before: p = Pad<mode=\"constant\">(x, [0,0,1,1, 0,0,1,1]); y = Conv<pads=[0,0,0,0]>(p, W)\n"
+      "After:  y = Conv<pads=[1,1,1,1]>(x, W)   (the consumer keeps its name and output)\n"
+      "\n"
+      "Maths: both sides compute the consumer over the same padded tensor.";
   p.run_on_graph = [](Graph& g, pass::PassContext& ctx) -> Expected<pass::PassResult> {
-    return fusion::run_pattern(g, ctx, "fused", match, rewrite);
+    return util::run_pattern(g, ctx, "fused", match, rewrite);
   };
   r.add(std::move(p));
 }

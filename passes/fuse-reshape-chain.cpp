@@ -1,40 +1,12 @@
-// fuse-reshape-chain: rewrites a Reshape whose target is computed from the
-// shape of its own input into a Reshape with a constant target of 0 and -1
-// entries (as ONNX Runtime's ReshapeFusion does), so the Shape/Gather/Slice/
-// Cast/Unsqueeze/Concat chain goes away.
-//
-// Fires on Reshape(X, T) with allowzero = 0 when T's elements can be traced
-// through Concat (axis 0), Gather (constant indices, axis 0), Slice (constant
-// starts/ends, axis 0, step 1), Unsqueeze / Squeeze of a one-element vector,
-// and Casts to int32/int64, down to
-//   - Shape(X) dims: element p of T being dim p of X becomes 0 (Reshape with
-//     allowzero = 0 copies dim p of the input for a 0 entry);
-//   - constants: kept as they are (a constant 0 already meant "copy");
-//   - at most one other element (a one-element computation, e.g. N*C/4):
-//     becomes -1, which Reshape infers as numel(X) / product(other entries).
-//     That is the original value whenever the original Reshape was valid and
-//     the other entries are nonzero (ONNX Runtime makes the same assumption).
-// Needs at least one copied dim, and at most one -1 in the result (counting
-// constant -1s). PaddleOCR's chain Shape -> Cast -> Slice -> Cast -> Concat ->
-// Reshape is covered: a Cast of a dim to int32 and back is exact for dims
-// below 2^31 (a larger dim does not fit in the int32 shape tensor either).
-//
-// Must not fire: allowzero = 1 (0 would mean an empty dim), dim p of X copied
-// to another position q != p (0 only copies in place), a Shape of another
-// tensor (even one of equal shape), more than one unknown element, function
-// bodies (no initializers). The chain's nodes are removed once unused.
-//
-//   Before: s = Shape(X)  d = Gather(s, zero)  u = Unsqueeze(d, zero)  t = Concat(u, k)  Y = Reshape(X, t)
-//           (k = int64[1] {-1})
-//   After:  initializer int64[2] t_fused = {0, -1}                                          Y = Reshape(X, t_fused)
-#include "passes/cleanup_util.h"
+// fuse-reshape-chain: a Reshape whose target is computed from its input's shape gets a constant 0/-1 target.
+#include "passes/pass_util.h"
 #include "passes/passes.h"
 
 namespace effopt::passes {
 
 namespace {
 
-using namespace cleanup;
+using namespace util;
 
 struct Entry {
   enum Kind { DimOf, Const, Unknown } kind = Unknown;
@@ -52,7 +24,7 @@ class Tracer {
 
   std::optional<Trace> trace(const Value* v, int depth = 0) {
     if (!v || depth > 64) return std::nullopt;
-    if (TensorPtr t = fixed_constant(v, ctx_.model)) {
+    if (TensorPtr t = fixed_constant(v)) {
       auto ints = tensor_ints(*t);
       if (!ints || t->dims.size() > 1) return std::nullopt;
       Trace tr;
@@ -78,7 +50,7 @@ class Tracer {
  private:
   std::optional<std::vector<int64_t>> const_ints(const Value* v) {
     if (!v) return std::nullopt;
-    TensorPtr t = fixed_constant(v, ctx_.model);
+    TensorPtr t = fixed_constant(v);
     return t ? tensor_ints(*t) : std::nullopt;
   }
 
@@ -125,7 +97,7 @@ class Tracer {
     if (op == "Gather") {
       if (p.attr_int("axis", 0) != 0) return std::nullopt;
       auto src = trace(p.input(0), depth + 1);
-      TensorPtr it = p.input(1) ? fixed_constant(p.input(1), ctx_.model) : nullptr;
+      TensorPtr it = p.input(1) ? fixed_constant(p.input(1)) : nullptr;
       auto idx = it ? tensor_ints(*it) : std::nullopt;
       if (!src || src->scalar || !idx || it->dims.size() > 1) return std::nullopt;
       Trace tr;
@@ -198,63 +170,60 @@ class Tracer {
   const pass::PassContext& ctx_;
 };
 
-Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
-  pass::PassResult r;
-  if (in_function_body(g, ctx.model)) return r;
-  Pinned pinned(g);
-  std::vector<Node*> reshapes;
-  for (auto& n : g.nodes())
-    if (n->op_type == "Reshape" && is_onnx_domain(n->domain) && ctx.opset(n->domain) >= 5) reshapes.push_back(n.get());
-  for (Node* n : reshapes) {
-    Value* x = n->input(0);
-    Value* t = n->input(1);
-    if (!x || !t || fixed_constant(t, ctx.model)) continue;
-    Tracer tracer(x, ctx);
-    auto tr = tracer.trace(t);
-    if (!tr || tr->scalar) continue;
-    bool copies = false;
-    for (const Entry& e : tr->entries) copies = copies || e.kind == Entry::DimOf;
-    if (!copies) continue;
-    if (n->attr_int("allowzero", 0) != 0) {
-      r.note(node_label(*n) + ": not fused, allowzero = 1 (0 would mean an empty dim)");
-      continue;
+struct Match {
+  Node* reshape;
+  std::vector<int64_t> shape;  // the constant target: 0 = copy, -1 = inferred
+};
+
+std::optional<Match> match(Node& n, pass::PassContext& ctx, SkipNotes& notes) {
+  if (!is_op(&n, "Reshape") || ctx.opset(n.domain) < 5) return std::nullopt;
+  Value* x = n.input(0);
+  Value* t = n.input(1);
+  if (!x || !t || is_fixed_constant(t)) return std::nullopt;
+  Tracer tracer(x, ctx);
+  auto tr = tracer.trace(t);
+  if (!tr || tr->scalar) return std::nullopt;
+  bool copies = false;
+  for (const Entry& e : tr->entries) copies = copies || e.kind == Entry::DimOf;
+  if (!copies) return std::nullopt;
+  if (n.attr_int("allowzero", 0) != 0) return notes.skip(n, "not fused, allowzero = 1 (0 would mean an empty dim)");
+  std::vector<int64_t> shape;
+  int minus_ones = 0;
+  for (size_t p = 0; p < tr->entries.size(); ++p) {
+    const Entry& e = tr->entries[p];
+    switch (e.kind) {
+      case Entry::DimOf:
+        if (e.value != static_cast<int64_t>(p))
+          return notes.skip(n, "not fused, dim " + std::to_string(e.value) + " moves to position " + std::to_string(p));
+        shape.push_back(0);
+        break;
+      case Entry::Const:
+        minus_ones += e.value == -1;
+        shape.push_back(e.value);
+        break;
+      case Entry::Unknown:
+        ++minus_ones;
+        shape.push_back(-1);
+        break;
     }
-    std::vector<int64_t> shape;
-    int minus_ones = 0;
-    std::string why;
-    for (size_t p = 0; p < tr->entries.size() && why.empty(); ++p) {
-      const Entry& e = tr->entries[p];
-      switch (e.kind) {
-        case Entry::DimOf:
-          if (e.value != static_cast<int64_t>(p)) why = "dim " + std::to_string(e.value) + " moves to position " + std::to_string(p);
-          shape.push_back(0);
-          break;
-        case Entry::Const:
-          minus_ones += e.value == -1;
-          shape.push_back(e.value);
-          break;
-        case Entry::Unknown:
-          ++minus_ones;
-          shape.push_back(-1);
-          break;
-      }
-    }
-    if (why.empty() && minus_ones > 1) why = "more than one element would be -1";
-    if (!why.empty()) {
-      r.note(node_label(*n) + ": not fused, " + why);
-      continue;
-    }
-    Node* chain = t->producer();
-    std::string name = fresh_name(g, t->name() + "_fused");
-    allow_plain_initializers(ctx.model, r);
-    Value* c = g.add_initializer(make_int64_tensor(name, shape));
-    n->set_input(1, c);
-    if (chain && chain->graph() == &g) r.count("nodes-removed", static_cast<int64_t>(erase_if_dead(g, chain, pinned)));
-    r.count("reshapes-fused");
-    r.changed = true;
   }
-  if (r.changed) g.prune_dead_values();
-  return r;
+  if (minus_ones > 1) return notes.skip(n, "not fused, more than one element would be -1");
+  return Match{&n, std::move(shape)};
+}
+
+void rewrite(Graph& g, pass::PassContext& ctx, const Match& m, pass::PassResult& r) {
+  Value* t = m.reshape->input(1);
+  Node* chain = t->producer();
+  Value* c = add_constant(g, ctx, tensor_from_ints({static_cast<int64_t>(m.shape.size())}, m.shape),
+                          t->name() + "_fused");
+  m.reshape->set_input(1, c);
+  if (chain && chain->graph() == &g)
+    r.count("nodes-removed", static_cast<int64_t>(erase_if_dead(g, chain, *ctx.pinned)));
+}
+
+Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
+  if (in_function_body(g, ctx.model)) return pass::PassResult{};
+  return util::run_pattern(g, ctx, "reshapes-fused", match, rewrite);
 }
 
 }  // namespace
@@ -264,11 +233,28 @@ void register_fuse_reshape_chain(pass::PassRegistry& r) {
   info.name = "fuse-reshape-chain";
   info.summary = "Shape -> Gather/Slice -> (Cast) -> Concat -> Reshape chains become a Reshape with 0/-1 entries";
   info.doc =
-      "A Reshape whose target copies dims of its own input in place (traced through Concat, Gather, Slice, "
-      "Unsqueeze/Squeeze and int Casts) gets a constant target: 0 for each copied dim, constants kept, at most "
-      "one other element as -1. Not with allowzero = 1. The chain is removed when unused.\n"
-      "Before: s = Shape(X); d = Gather(s, 0); u = Unsqueeze(d, 0); t = Concat(u, -1); Y = Reshape(X, t)\n"
-      "After:  Y = Reshape(X, {0, -1})";
+      "Rewrites a Reshape whose target is computed from the shape of its own input into a Reshape with a constant "
+      "target of 0 and -1 entries (as ONNX Runtime's ReshapeFusion does), so the Shape/Gather/Slice/Cast/"
+      "Unsqueeze/Concat chain goes away (its nodes are removed once unused).\n"
+      "\n"
+      "When: Reshape(X, T) with allowzero = 0 whose T elements can be traced through Concat (axis 0), Gather "
+      "(constant indices, axis 0), Slice (constant starts/ends, axis 0, step 1), Unsqueeze / Squeeze of a "
+      "one-element vector, and Casts to int32/int64, down to: Shape(X) dims (element p being dim p of X becomes "
+      "0: Reshape with allowzero = 0 copies dim p of its input for a 0 entry); constants (kept: a constant 0 "
+      "already meant copy); at most one other element (a one-element computation, e.g. N*C/4), which becomes -1, "
+      "inferred as numel(X) / product(other entries): the original value whenever the original Reshape was valid "
+      "and the other entries are nonzero (ONNX Runtime makes the same assumption). At least one dim must be "
+      "copied and at most one -1 may result (counting constant -1s). PaddleOCR's chain Shape -> Cast -> Slice -> "
+      "Cast -> Concat -> Reshape is covered: a Cast of a dim to int32 and back is exact for dims below 2^31 (a "
+      "larger dim does not fit in the int32 shape tensor either).\n"
+      "\n"
+      "Not when: allowzero = 1 (0 would mean an empty dim); dim p of X copied to another position q != p (0 only "
+      "copies in place); a Shape of another tensor (even one of equal shape); more than one unknown element; "
+      "function bodies (no initializers).\n"
+      "\n"
+      "Before: s = Shape(X); d = Gather(s, zero); u = Unsqueeze(d, zero); t = Concat(u, k); Y = Reshape(X, t)\n"
+      "        (k = int64[1] {-1})\n"
+      "After:  Y = Reshape(X, t_fused)   (initializer int64[2] t_fused = {0, -1})";
   info.run_on_graph = run;
   r.add(std::move(info));
 }

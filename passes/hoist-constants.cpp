@@ -1,32 +1,18 @@
-// hoist-constants: turns Constant nodes into initializers of their graph.
-//
-// Fires on every ONNX Constant node (attribute value, value_float(s),
-// value_int(s), value_string(s) or sparse_value): the output value becomes an
-// initializer (sparse initializer for sparse_value) of the same graph under
-// the same name, so every reader, inside subgraphs too, keeps reading it.
-// In subgraphs the initializer belongs to that subgraph.
-//
-// Does not fire (a note says why) when the output is a graph output (an
-// initializer that is also a graph output is not portable across runtimes),
-// in function bodies (FunctionProto has no initializers) or when an
-// attribute is a function attribute reference.
-//
-//   Before: W = Constant<value = float[2] {1, 2}>()   Y = Mul(X, W)
-//   After:  initializer float[2] W = {1, 2}            Y = Mul(X, W)
+// hoist-constants: turns Constant nodes into initializers of their graph (names kept).
 #include "ir/constants.h"
-#include "passes/cleanup_util.h"
+#include "passes/pass_util.h"
 #include "passes/passes.h"
 
 namespace effopt::passes {
 
 namespace {
 
-using namespace cleanup;
+using namespace util;
 
 Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
   pass::PassResult r;
   if (in_function_body(g, ctx.model)) return r;
-  Pinned pinned(g);
+  const Pinned& pinned = *ctx.pinned;
   std::vector<Node*> constants;
   for (auto& n : g.nodes())
     if (n->op_type == "Constant" && is_onnx_domain(n->domain)) constants.push_back(n.get());
@@ -43,7 +29,7 @@ Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
       r.note(node_label(*n) + ": kept, its value is a function attribute reference");
       continue;
     }
-    allow_plain_initializers(ctx.model, r);
+    pass::allow_plain_initializers(ctx.model);
     const Attribute* sparse = n->attr("sparse_value");
     if (sparse && sparse->sparse_tensor) {
       std::vector<Use> uses = detach_uses(out);
@@ -62,7 +48,7 @@ Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
       continue;
     }
     uint64_t bytes = t->byte_size();
-    replace_node_by_initializers(g, n, {t});
+    replace_node_by_initializers(g, n, {t}, ctx);
     r.count("constants-hoisted");
     r.count("bytes-hoisted", static_cast<int64_t>(bytes));
     r.changed = true;
@@ -77,11 +63,19 @@ void register_hoist_constants(pass::PassRegistry& r) {
   info.name = "hoist-constants";
   info.summary = "Constant nodes become initializers of their graph (names kept)";
   info.doc =
-      "Every Constant node (any value* attribute, sparse_value too) becomes an initializer of its own graph "
-      "with the same name. Kept: Constants whose output is a graph output, Constants in function bodies, "
-      "attribute references.\n"
+      "Turns Constant nodes into initializers of their graph: the output value becomes an initializer (a sparse "
+      "initializer for sparse_value) of the same graph under the same name, so every reader, inside subgraphs "
+      "too, keeps reading it. In subgraphs the initializer belongs to that subgraph.\n"
+      "\n"
+      "When: every ONNX Constant node (attribute value, value_float(s), value_int(s), value_string(s) or "
+      "sparse_value).\n"
+      "\n"
+      "Not when (a note says why): the output is a graph output (an initializer that is also a graph output is "
+      "not portable across runtimes); function bodies (FunctionProto has no initializers); an attribute is a "
+      "function attribute reference.\n"
+      "\n"
       "Before: W = Constant<value = float[2] {1, 2}>(); Y = Mul(X, W)\n"
-      "After:  initializer float[2] W = {1, 2}; Y = Mul(X, W)";
+      "After:  Y = Mul(X, W)   (initializer float[2] W = {1, 2})";
   info.run_on_graph = run;
   r.add(std::move(info));
 }

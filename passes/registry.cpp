@@ -1,7 +1,6 @@
-// The table of built-in passes: every pass file in passes/ defines one
-// `register_<name>` function (the pass name with '-' as '_') and is listed
-// here, as Binaryen's pass.cpp lists its passes. An explicit list, not static
-// initializers: a static library drops object files nobody references.
+// The registry of built-in passes, generated from passes/passes.def. An
+// explicit list, not static initializers: a static library drops object
+// files nobody references.
 #include <cassert>
 
 #include "pass/pass.h"
@@ -10,29 +9,12 @@
 namespace effopt::passes {
 
 void register_builtin_passes(pass::PassRegistry& r) {
-  // Keep sorted by pass name.
-  register_convert_opset(r);
-  register_dedup_initializers(r);
-  register_eliminate_common_subexpressions(r);
-  register_eliminate_dead_code(r);
-  register_eliminate_identity(r);
-  register_eliminate_noop(r);
-  register_fix_shapes(r);
-  register_fold_constants(r);
-  register_fold_shapes(r);
-  register_fuse_consecutive_reshapes(r);
-  register_fuse_consecutive_transposes(r);
-  register_fuse_conv_add(r);
-  register_fuse_conv_bn(r);
-  register_fuse_conv_mul(r);
-  register_fuse_gelu(r);
-  register_fuse_layer_norm(r);
-  register_fuse_matmul_add(r);
-  register_fuse_matmul_bn(r);
-  register_fuse_pad(r);
-  register_fuse_reshape_chain(r);
-  register_fuse_transpose_into_gemm(r);
-  register_hoist_constants(r);
+  // Each register_ID adds the pass named NAME (its file, test and docs name).
+#define EFFOPT_PASS(NAME, ID) \
+  register_##ID(r);           \
+  assert(r.find(NAME) && "passes.def: register_" #ID " must add the pass " NAME);
+#include "passes/passes.def"
+#undef EFFOPT_PASS
 }
 
 }  // namespace effopt::passes

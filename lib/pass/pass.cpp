@@ -5,6 +5,9 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <functional>
+
+#include "ir/constants.h"
 
 namespace effopt::pass {
 
@@ -215,6 +218,24 @@ std::string PassRegistry::nearest(std::string_view name) const {
   return best;
 }
 
+Pinned::Pinned(const Graph& g) {
+  std::function<void(const Graph&)> walk = [&](const Graph& inner) {
+    for (const Value* o : inner.outputs())
+      if (o && o->graph() != &inner) outer_.insert(o);
+    for (const auto& n : inner.nodes())
+      for (const Graph* sg : n->subgraphs()) walk(*sg);
+  };
+  for (const auto& n : g.nodes())
+    for (const Graph* sg : n->subgraphs()) walk(*sg);
+}
+
+size_t allow_plain_initializers(Model& m) {
+  if (m.ir_version >= 4 || !m.graph) return 0;
+  size_t n = detach_initializer_inputs(*m.graph);
+  m.ir_version = 4;
+  return n;
+}
+
 namespace {
 
 // Subgraphs before their parent graph, so a rewrite of a node sees its bodies
@@ -222,10 +243,19 @@ namespace {
 Status apply_to_graph_tree(const PassInfo& info, Graph& g, PassContext& ctx, PassResult& total) {
   for (const auto& n : g.nodes())
     for (Graph* sg : n->subgraphs()) EFFOPT_TRY(apply_to_graph_tree(info, *sg, ctx, total));
+  Pinned pinned(g);
+  ctx.pinned = &pinned;
   auto r = info.run_on_graph(g, ctx);
+  ctx.pinned = nullptr;
   if (!r) return std::move(r).error();
   total.merge(*r);
   return ok();
+}
+
+bool lists_initializer_inputs(const Graph& g) {
+  for (const Value* v : g.inputs())
+    if (v->initializer || v->sparse_initializer) return true;
+  return false;
 }
 
 }  // namespace
@@ -239,6 +269,11 @@ Expected<PassResult> apply_pass(const PassInfo& info, Model& model, const PassOp
     return std::move(*r);
   }
   if (!model.graph) return invalid_model("the model has no graph");
+  int64_t ir_version = model.ir_version;
+  if (model.ir_version < 4 && lists_initializer_inputs(*model.graph)) {
+    total.count("initializer-inputs-detached", static_cast<int64_t>(allow_plain_initializers(model)));
+    total.changed = true;
+  }
   EFFOPT_TRY(apply_to_graph_tree(info, *model.graph, ctx, total));
   for (Function& f : model.functions) {
     if (!f.body) continue;
@@ -246,6 +281,10 @@ Expected<PassResult> apply_pass(const PassInfo& info, Model& model, const PassOp
     auto st = apply_to_graph_tree(info, *f.body, ctx, total);
     ctx.opset_imports = nullptr;
     if (!st) return std::move(st).error().context("in function '" + f.name + "'");
+  }
+  if (model.ir_version != ir_version) {
+    total.count("ir-version-raised");
+    total.changed = true;
   }
   return total;
 }

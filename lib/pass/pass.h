@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -86,6 +87,23 @@ struct PassResult {
   void merge(const PassResult& other);
 };
 
+// The values of a graph that must keep their identity, and so their name:
+// its graph outputs, and values a subgraph below it returns directly as one
+// of its own outputs (ONNX lets an If branch return an outer-scope value; such
+// a return is not a use). A pass may not remove, rename or replace them.
+// apply_pass computes it once per graph and pass run (PassContext::pinned):
+// rewrites keep it valid, since no pass replaces a pinned value.
+class Pinned {
+ public:
+  explicit Pinned(const Graph& g);
+  bool operator()(const Value* v) const { return v->is_graph_output() || outer_.count(v) > 0; }
+  // Pinned, or read by a node.
+  bool is_read(const Value* v) const { return !v->uses().empty() || (*this)(v); }
+
+ private:
+  std::unordered_set<const Value*> outer_;
+};
+
 // What a pass sees besides the IR.
 struct PassContext {
   Model& model;
@@ -94,8 +112,26 @@ struct PassContext {
   // The opset imports in force for the graph being processed: the model's, or
   // a local function's own. Use opset() rather than model.opset().
   const std::vector<OpsetImport>* opset_imports = nullptr;
+  // Graph-scoped passes: the pinned values of the graph being processed
+  // (set by apply_pass); nullptr for model-scoped passes.
+  const Pinned* pinned = nullptr;
   int64_t opset(std::string_view domain = "") const;
 };
+
+// IR < 4 models: ONNX requires every initializer of the main graph to be
+// listed among its inputs, and ONNX Runtime treats such initializer inputs as
+// constants (only from IR 4 on may a feed override an initializer: then an
+// initializer listed as an input is just a default). effopt's passes follow
+// ONNX Runtime, with one rule: a pass never sees the IR < 4 form. Before a
+// graph-scoped pass runs on an IR < 4 model whose main graph lists
+// initializers among its inputs, apply_pass calls this; so does every helper
+// that adds an initializer (passes/pass_util.h), as IR < 4 would need it
+// listed. It detaches the initializer inputs (they become plain initializers,
+// constants as before: nothing a caller can feed changes) and moves the model
+// to IR 4; returns how many inputs it detached. No-op for IR >= 4. apply_pass
+// counts "initializer-inputs-detached" and, when a graph-scoped pass run
+// raised the IR version, "ir-version-raised".
+size_t allow_plain_initializers(Model& m);
 
 using GraphPassFn = std::function<Expected<PassResult>(Graph&, PassContext&)>;
 using ModelPassFn = std::function<Expected<PassResult>(Model&, PassContext&)>;
@@ -103,7 +139,14 @@ using ModelPassFn = std::function<Expected<PassResult>(Model&, PassContext&)>;
 struct PassInfo {
   std::string name;     // kebab-case, unique; also the file name in passes/
   std::string summary;  // one line, for `effopt passes` and --help
-  std::string doc;      // longer text for docs/passes.md: when it fires, Before/After
+  // The pass's one description, shown by `effopt passes NAME` and in
+  // docs/passes.md (its file's header comment is a single line, so the two
+  // cannot drift). Paragraphs are separated by blank lines. A paragraph that
+  // starts with "When:", "Not when:" or "Maths:" is that section; one that
+  // starts with "Before:" is an example kept line by line ("Before: ...",
+  // then "After:  ..."). Every graph-scoped pass has When, Before and After
+  // (tests/unit/test_pass_docs.cpp checks this and the one-line headers).
+  std::string doc;
   std::vector<OptionSpec> options;
   // A lossy pass changes outputs on purpose (quantize, prune) and is checked by
   // its own quality guards; --check-outputs checks every other pass.
@@ -139,8 +182,10 @@ class PassRegistry {
 
 // Applies one pass to a model with the given options: model-scoped passes run
 // once, graph-scoped ones on every graph (subgraphs first, then their parent;
-// function bodies too). This is the building block of the pass manager; tests
-// of single passes call it directly.
+// function bodies too), each with its Pinned values, after
+// allow_plain_initializers when the main graph of an IR < 4 model lists
+// initializers among its inputs. This is the building block of the pass
+// manager; tests of single passes call it directly.
 Expected<PassResult> apply_pass(const PassInfo& info, Model& model, const PassOptions& options, int threads = 1);
 // By name from PassRegistry::global(), with all-default options; asserts the
 // pass exists (defined in passes/registry.cpp).

@@ -2,6 +2,8 @@
 #include "pass/pass_docs.h"
 
 #include <cmath>
+#include <string_view>
+#include <vector>
 
 #include "pass/named_pipelines.h"
 #include "pass/pipeline.h"
@@ -29,6 +31,55 @@ std::string md_escape(std::string s) {
 }
 
 std::string shown_default(const OptionSpec& s) { return s.default_value.empty() ? "\"\"" : s.default_value; }
+
+bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+
+// A pass's doc (PassInfo::doc) as Markdown: "Before:" paragraphs and lines
+// indented by two spaces become code blocks, section labels ("When:",
+// "Not when:", "Maths:") bold; other text stays as it is.
+std::string doc_markdown(const std::string& doc) {
+  std::vector<std::string> paragraphs;
+  for (size_t start = 0; start <= doc.size();) {
+    size_t end = doc.find("\n\n", start);
+    if (end == std::string::npos) end = doc.size();
+    paragraphs.push_back(doc.substr(start, end - start));
+    start = end + 2;
+  }
+  std::string out;
+  for (const std::string& para : paragraphs) {
+    if (para.empty()) continue;
+    if (!out.empty()) out += "\n";
+    if (starts_with(para, "Before:")) {
+      out += "```\n" + para + "\n```\n";
+      continue;
+    }
+    std::string text = para;
+    for (std::string_view label : {"When", "Not when", "Maths"})
+      if (starts_with(text, label)) {
+        size_t colon = text.find(':');
+        if (colon != std::string::npos && text.find('\n') > colon)
+          text = "**" + text.substr(0, colon + 1) + "**" + text.substr(colon + 1);
+        break;
+      }
+    // Lines indented by two spaces (a chain of nodes) form a code block.
+    std::string block;
+    bool in_code = false;
+    for (size_t start = 0; start <= text.size();) {
+      size_t end = text.find('\n', start);
+      if (end == std::string::npos) end = text.size();
+      std::string line = text.substr(start, end - start);
+      start = end + 1;
+      bool code = starts_with(line, "  ");
+      if (code && !in_code) block += "\n```\n";
+      if (!code && in_code) block += "```\n";
+      in_code = code;
+      block += (code ? line.substr(2) : line) + "\n";
+    }
+    if (in_code) block += "```\n";
+    out += block;
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -69,31 +120,42 @@ std::string passes_markdown(const PassRegistry& registry) {
       "file;\n`EFFOPT_REGEN_DOCS=1 build/tests/effopt_unit_tests \"[docs]\"` rewrites it). `effopt passes NAME` shows "
       "one pass.\n\n"
       "## Pipelines\n\n"
-      "`effopt run MODEL --passes PIPELINE` runs a pipeline; `--print-pipeline` prints it expanded (every option "
-      "with\nits value) and parsing that text again gives the same pipeline. The grammar (whitespace is allowed "
-      "between tokens):\n\n"
+      "`effopt run MODEL --passes PIPELINE` runs a pipeline; `--print-pipeline` prints it expanded (every "
+      "`@name`\nreplaced by its passes, every option with its value) and parsing that text again gives the same "
+      "pipeline; the\nexpanded text is also what outputs (metadata_props `effopt.pipeline`) and reports record. "
+      "The grammar\n(whitespace is allowed between tokens):\n\n"
       "```\n"
       "pipeline := item (',' item)*\n"
       "item     := NAME [options]                       a pass\n"
+      "          | @NAME                                a named pipeline, expanded in place\n"
       "          | repeat [options] '(' pipeline ')'    a group, run to a fixed point; groups nest\n"
       "options  := '{' [KEY=VALUE (' ' KEY=VALUE)*] '}'\n"
       "VALUE    := characters up to a space or '}' (',' '=' ';' are fine), or \"a quoted string\" with \\\" and \\\\\n"
       "```\n\n"
-      "Example: `repeat{max-iterations=8}(eliminate-identity,fold-constants),prune{sparsity=0.5 "
-      "granularity=channel}`.\n\n"
+      "Examples: `repeat{max-iterations=8}(eliminate-identity,fold-constants),prune{sparsity=0.5 "
+      "granularity=channel}`;\n`convert-opset{to=17},@fuse` (the fuse pipeline after an opset conversion).\n\n"
+      "A bare NAME is always a pass (`fuse` is an error that points at `@fuse`); a named pipeline takes no "
+      "options (to\nchange one, start from its `--print-pipeline` text). An unknown `@NAME` is a usage error that "
+      "lists the named\npipelines.\n\n"
       "A `repeat` group runs its body again while any pass in it reports a change, at most `max-iterations` "
       "times\n(1..1000, default 8); when the limit is reached with the body still changing the model, the log warns "
       "and the\nreport's `groups` entry has `limit_reached: true`. Errors point at the text with a caret.\n\n"
       "Options of type `file` are recorded in outputs (metadata_props `effopt.pipeline`) and reports as\n"
       "`NAME@sha256:HEX`: the file's name without its folder and its SHA-256, so output bytes do not depend on\n"
       "where the files live. A pipeline holding that form checks the file's hash before running.\n\n"
-      "## Named pipelines\n\n| command | what | pipeline |\n|---|---|---|\n";
-  for (const NamedPipeline& p : named_pipelines())
-    o += "| `effopt " + p.name + "` | " + md_escape(p.summary) + " | " +
-         (p.text.empty() ? std::string("(no pass registered yet)") : "`" + md_escape(p.text) + "`") + " |\n";
-  o += "\n`effopt fuse --opset N` puts `convert-opset{to=N}` first and `--shape NAME=DIMS` adds\n"
-       "`fix-shapes{shapes=...}` after it; `effopt fuse` never changes the opset by itself.\n\n"
-       "## Every pass\n\n| pass | scope | lossy | summary |\n|---|---|---|---|\n";
+      "## Named pipelines\n\n| pipeline | command | what | expands to |\n|---|---|---|---|\n";
+  for (const NamedPipeline& p : named_pipelines()) {
+    std::string expanded = "(no pass registered yet)";
+    if (!p.text.empty()) {
+      auto parsed = parse_pipeline(p.text, registry);
+      expanded = "`" + md_escape(parsed ? print_pipeline(*parsed) : p.text) + "`";
+    }
+    o += "| `@" + p.name + "` | `effopt " + p.name + "` | " + md_escape(p.summary) + " | " + expanded + " |\n";
+  }
+  o += "\n`effopt fuse` runs `@fuse`; `effopt fuse --opset N` puts `convert-opset{to=N}` first and `--shape "
+       "NAME=DIMS`\nadds `fix-shapes{shapes=...}` after it; `effopt fuse` never changes the opset by itself.\n\n"
+       "## Every pass\n\nEach pass is one file, `passes/NAME.cpp`, listed in `passes/passes.def`; its text below "
+       "is its registry entry.\n\n| pass | scope | lossy | summary |\n|---|---|---|---|\n";
   for (const PassInfo* p : registry.all())
     o += "| [" + p->name + "](#" + p->name + ") | " + (p->run_on_model ? "model" : "graph") + " | " +
          (p->lossy ? "yes" : "no") + " | " + md_escape(p->summary) + " |\n";
@@ -111,7 +173,7 @@ std::string passes_markdown(const PassRegistry& registry) {
     item.options = PassOptions(&p->options);
     std::string expanded = print_item(item);
     o += "Expanded with defaults: `" + expanded + "`\n\n";
-    if (!p->doc.empty()) o += p->doc + "\n";
+    if (!p->doc.empty()) o += doc_markdown(p->doc);
   }
   return o;
 }

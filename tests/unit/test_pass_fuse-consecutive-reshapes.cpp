@@ -4,11 +4,11 @@
 
 #include <algorithm>
 
-#include "passes/fusion_util.h"
+#include "passes/pass_util.h"
 
 using namespace effopt;
 using namespace effopt::test::fusion;
-using effopt::passes::fusion::constant_ints;
+using effopt::passes::util::constant_ints;
 using effopt::test::parse_or_fail;
 
 namespace {
