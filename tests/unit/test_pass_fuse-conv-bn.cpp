@@ -125,6 +125,73 @@ TEST_CASE("fuse-conv-bn folds into a grouped ConvTranspose (checked in ONNX Runt
   if (auto e = ort_rel_l2(*before, *m)) CHECK(*e <= 1e-5);
 }
 
+TEST_CASE("fuse-conv-bn never folds an initializer a feed can override (checked in ONNX Runtime)", "[pass][ort]") {
+  // IR 8: an initializer also listed among the graph inputs is only a default
+  // that a feed of the same name replaces (ONNX Runtime's own fusions refuse
+  // such initializers). `overridable` names the one listed as an input.
+  auto text = [](const std::string& overridable, const std::string& type) {
+    return "<ir_version: 8, opset_import: [\"\" : 13]>\n"
+           "g (float[1,2,4,4] x" + (overridable.empty() ? "" : ", " + type + " " + overridable) +
+           ") => (float[1,2,4,4] z)\n"
+           "  <float[2,2,1,1] W = {1, 2, 3, 4}, float[2] s = {1, 2}, float[2] t = {0, 1}, float[2] mu = {0.5, 1},\n"
+           "   float[2] var = {1, 4}> {\n"
+           "  y = Conv(x, W)\n"
+           "  z = BatchNormalization(y, s, t, mu, var)\n"
+           "}\n";
+  };
+  // The same model with plain initializers is one the pass fuses.
+  {
+    auto m = parse_or_fail(text("", ""));
+    CHECK(apply("fuse-conv-bn", *m).counter("fused") == 1);
+    CHECK(count_ops(*m, "BatchNormalization") == 0);
+  }
+  auto* ort = test::ort_or_skip();
+  if (!ort) return;
+  struct Case {
+    std::string name, type;
+    std::vector<int64_t> dims;
+    std::vector<float> fed;  // differs from the initializer's default
+  };
+  for (const Case& c : {Case{"s", "float[2]", {2}, {-3.0f, 0.25f}},
+                        Case{"W", "float[2,2,1,1]", {2, 2, 1, 1}, {0.5f, -1.0f, 2.0f, 0.0f}}}) {
+    INFO("overridable initializer " << c.name);
+    auto before = parse_or_fail(text(c.name, c.type)), m = parse_or_fail(text(c.name, c.type));
+    auto r = apply("fuse-conv-bn", *m);
+    CHECK(r.counter("fused") == 0);
+    CHECK_FALSE(r.changed);
+    CHECK(count_ops(*m, "BatchNormalization") == 1);
+    CHECK_FALSE(r.notes.empty());  // why it was kept
+    onnx::ModelProto pa = to_proto_inline(*before), pb = to_proto_inline(*m);
+    auto x = test::random_inputs(pa, 7);
+    REQUIRE(x.size() == 1);  // only x: an initializer listed as an input is not a runtime input
+    auto fed = x;
+    fed.emplace_back(c.name, test::make_tensor<float>(c.name, c.dims, c.fed));
+    // onnxruntime-node passes on only the feeds named in session.inputNames,
+    // which leaves out overridable initializers. A fed value replaces the
+    // default, so each model runs without the default and with the feed:
+    // what ONNX Runtime computes when a caller overrides the initializer.
+    auto without_default = [&](onnx::ModelProto p) {
+      auto* inits = p.mutable_graph()->mutable_initializer();
+      for (int i = 0; i < inits->size(); ++i)
+        if (inits->Get(i).name() == c.name) {
+          inits->DeleteSubrange(i, 1);
+          return p;
+        }
+      FAIL("no initializer " << c.name);
+      return p;
+    };
+    auto orig_default = ort->run_model(pa, x), orig_fed = ort->run_model(without_default(pa), fed),
+         opt_fed = ort->run_model(without_default(pb), fed);
+    REQUIRE(orig_default);
+    REQUIRE(orig_fed);
+    REQUIRE(opt_fed);
+    auto want = test::tensor_values(orig_fed->outputs[0]);
+    // The feed matters: a model with the default folded in would differ.
+    CHECK(rel_l2(want, test::tensor_values(orig_default->outputs[0])) > 0.1);
+    CHECK(rel_l2(want, test::tensor_values(opt_fed->outputs[0])) <= 1e-6);
+  }
+}
+
 TEST_CASE("fuse-conv-bn on ppocr_cls_v2 (Constant-node weights)", "[pass][corpus]") {
   auto dir = test::corpus_dir();
   if (!dir) {
