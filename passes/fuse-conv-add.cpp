@@ -24,7 +24,7 @@ std::optional<Match> match(Node& add, pass::PassContext& ctx, SkipNotes& notes) 
       return notes.skip(*conv, "output has other consumers or is a graph output");
     TensorPtr w = fixed_constant(conv->input(1));
     if (!w || w->dims.size() < 3) return notes.skip(*conv, "weights are not constant");
-    if (!is_foldable_float(w->data_type) || elem_type(c) != w->data_type)
+    if (!is_ieee_float_type(w->data_type) || elem_type(c) != w->data_type)
       return notes.skip(add, "types are not one float type");
     if (conv->input(2) && !is_fixed_constant(conv->input(2))) return notes.skip(*conv, "bias is not constant");
     if (!per_channel_constant(c, w->dims.size(), w->dims[0]))
@@ -42,7 +42,7 @@ void rewrite(Graph& g, pass::PassContext& ctx, const Match& m) {
   if (m.conv->input(2)) b = *constant_doubles(m.conv->input(2));
   for (size_t k = 0; k < b.size(); ++k) b[k] += c[k];
   std::string hint = (m.conv->input(2) ? m.conv->input(2)->name() : m.conv->input(1)->name() + "_bias") + "_add";
-  Value* nb = add_constant(g, ctx, tensor_from_doubles(w->data_type, {cout}, b), hint);
+  Value* nb = add_constant(g, ctx, tensor_from_values(w->data_type, {cout}, b), hint);
   std::string name = m.conv->name;
   replace_with_node(g, *ctx.pinned, {m.conv, m.add}, m.add->output(0), "Conv", {m.conv->input(0), m.conv->input(1), nb},
                     copy_attributes(m.conv, g), name);

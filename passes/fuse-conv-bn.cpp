@@ -1,6 +1,5 @@
 // fuse-conv-bn: folds an inference-mode BatchNormalization into the Conv or ConvTranspose that feeds it.
-#include <cmath>
-
+#include "exec/batch_norm_fold.h"
 #include "passes/pass_util.h"
 #include "passes/passes.h"
 
@@ -13,82 +12,24 @@ using namespace util;
 struct Match {
   Node* conv;
   Node* bn;
+  exec::BatchNormFold fold;
 };
 
 std::optional<Match> match(Node& bn, pass::PassContext& ctx, SkipNotes& notes) {
   if (!is_op(&bn, "BatchNormalization")) return std::nullopt;
   Node* conv = bn.input(0) ? bn.input(0)->producer() : nullptr;
   if (!is_op(conv, "Conv") && !is_op(conv, "ConvTranspose")) return std::nullopt;
-  if (!only_feeds(bn.input(0), &bn, *ctx.pinned))
-    return notes.skip(*conv, "output has other consumers or is a graph output");
-  int64_t opset = ctx.opset();
-  if (bn.attr_int("training_mode", 0) != 0) return notes.skip(bn, "training mode");
-  if (opset < 7 && bn.attr_int("is_test", 0) == 0) return notes.skip(bn, "is_test=0 (training mode)");
-  if (opset < 9 && bn.attr_int("spatial", 1) != 1) return notes.skip(bn, "spatial=0 (per-activation statistics)");
-  if (!only_first_output_used(&bn, *ctx.pinned)) return notes.skip(bn, "running mean/var outputs are used");
-  if (bn.inputs().size() < 5 || conv->inputs().size() < 2) return std::nullopt;
-  TensorPtr w = fixed_constant(conv->input(1));
-  if (!w) return notes.skip(*conv, "weights are not constant");
-  DataType dt = w->data_type;
-  if (!is_foldable_float(dt)) return notes.skip(*conv, "weights are not float, double or float16");
-  if (w->dims.size() < 3) return std::nullopt;
-  int64_t group = conv->attr_int("group", 1);
-  bool transposed = conv->op_type == "ConvTranspose";
-  if (group < 1 || (transposed && w->dims[0] % group != 0)) return std::nullopt;
-  int64_t cout = transposed ? w->dims[1] * group : w->dims[0];
-  for (size_t i = 1; i < 5; ++i) {
-    TensorPtr p = fixed_constant(bn.input(i));
-    if (!p) return notes.skip(bn, "parameters are not constant");
-    if (p->data_type != dt) return notes.skip(bn, "parameter types differ from the conv weights");
-    if (p->dims.size() != 1 || p->dims[0] != cout) return notes.skip(bn, "parameters do not match the output channels");
-  }
-  if (Value* b = conv->input(2)) {
-    TensorPtr bt = fixed_constant(b);
-    if (!bt) return notes.skip(*conv, "bias is not constant");
-    if (bt->data_type != dt || bt->dims.size() != 1 || bt->dims[0] != cout)
-      return notes.skip(*conv, "bias does not match the output channels");
-  }
-  return Match{conv, &bn};
+  exec::BatchNormFold fold = exec::fold_batch_norm(*conv, bn, ctx.opset(), ctx.model);
+  if (!fold) return notes.skip(*fold.refused, fold.refusal);
+  return Match{conv, &bn, std::move(fold)};
 }
 
 void rewrite(Graph& g, pass::PassContext& ctx, const Match& m) {
   Node* conv = m.conv;
   Node* bn = m.bn;
-  TensorPtr w = fixed_constant(conv->input(1));
-  DataType dt = w->data_type;
-  std::vector<double> wv = *constant_doubles(conv->input(1));
-  std::vector<double> gamma = *constant_doubles(bn->input(1)), beta = *constant_doubles(bn->input(2)),
-                      mean = *constant_doubles(bn->input(3)), var = *constant_doubles(bn->input(4));
-  std::vector<double> bias(gamma.size(), 0.0);
-  if (conv->input(2)) bias = *constant_doubles(conv->input(2));
-  double eps = static_cast<double>(bn->attr_float("epsilon", 1e-5f));
-  size_t cout = gamma.size();
-  std::vector<double> scale(cout);
-  for (size_t c = 0; c < cout; ++c) scale[c] = gamma[c] / std::sqrt(var[c] + eps);
-
-  int64_t group = conv->attr_int("group", 1);
-  size_t inner = 1;
-  for (size_t i = 2; i < w->dims.size(); ++i) inner *= static_cast<size_t>(w->dims[i]);
-  if (conv->op_type == "Conv") {
-    size_t per_channel = wv.size() / cout;
-    for (size_t i = 0; i < wv.size(); ++i) wv[i] *= scale[i / per_channel];
-  } else {
-    size_t cin = static_cast<size_t>(w->dims[0]), cout_g = static_cast<size_t>(w->dims[1]);
-    size_t cin_g = cin / static_cast<size_t>(group);
-    for (size_t i = 0; i < cin; ++i)
-      for (size_t j = 0; j < cout_g; ++j) {
-        double s = scale[(i / cin_g) * cout_g + j];
-        double* p = &wv[(i * cout_g + j) * inner];
-        for (size_t k = 0; k < inner; ++k) p[k] *= s;
-      }
-  }
-  std::vector<double> b2(cout);
-  for (size_t c = 0; c < cout; ++c) b2[c] = (bias[c] - mean[c]) * scale[c] + beta[c];
-
   std::string base = conv->input(1)->name();
-  Value* new_w = add_constant(g, ctx, tensor_from_doubles(dt, w->dims, wv), base + "_bn");
-  Value* new_b = add_constant(g, ctx, tensor_from_doubles(dt, {static_cast<int64_t>(cout)}, b2),
-                              (conv->input(2) ? conv->input(2)->name() : base) + "_bn_bias");
+  Value* new_w = add_constant(g, ctx, m.fold.weight, base + "_bn");
+  Value* new_b = add_constant(g, ctx, m.fold.bias, (conv->input(2) ? conv->input(2)->name() : base) + "_bn_bias");
   std::vector<Attribute> attrs = copy_attributes(conv, g);
   std::string op = conv->op_type, name = conv->name;
   replace_with_node(g, *ctx.pinned, {conv, bn}, bn->output(0), op, {conv->input(0), new_w, new_b}, std::move(attrs),

@@ -24,7 +24,7 @@ std::optional<Match> match(Node& mul, pass::PassContext& ctx, SkipNotes& notes) 
       return notes.skip(*conv, "output has other consumers or is a graph output");
     TensorPtr w = fixed_constant(conv->input(1));
     if (!w || w->dims.size() < 3) return notes.skip(*conv, "weights are not constant");
-    if (!is_foldable_float(w->data_type) || elem_type(s) != w->data_type)
+    if (!is_ieee_float_type(w->data_type) || elem_type(s) != w->data_type)
       return notes.skip(mul, "types are not one float type");
     if (conv->input(2) && !is_fixed_constant(conv->input(2))) return notes.skip(*conv, "bias is not constant");
     if (!per_channel_constant(s, w->dims.size(), w->dims[0])) return notes.skip(mul, "the scale is not per channel");
@@ -41,13 +41,13 @@ void rewrite(Graph& g, pass::PassContext& ctx, const Match& m) {
   size_t per = wv.size() / static_cast<size_t>(cout);
   for (size_t i = 0; i < wv.size(); ++i) wv[i] *= s[i / per];
   std::vector<Value*> inputs = {m.conv->input(0),
-                                add_constant(g, ctx, tensor_from_doubles(w->data_type, w->dims, wv),
+                                add_constant(g, ctx, tensor_from_values(w->data_type, w->dims, wv),
                                              m.conv->input(1)->name() + "_mul")};
   if (m.conv->input(2)) {
     std::vector<double> b = *constant_doubles(m.conv->input(2));
     for (size_t k = 0; k < b.size(); ++k) b[k] *= s[k];
     inputs.push_back(
-        add_constant(g, ctx, tensor_from_doubles(w->data_type, {cout}, b), m.conv->input(2)->name() + "_mul"));
+        add_constant(g, ctx, tensor_from_values(w->data_type, {cout}, b), m.conv->input(2)->name() + "_mul"));
   }
   std::string name = m.conv->name;
   replace_with_node(g, *ctx.pinned, {m.conv, m.mul}, m.mul->output(0), "Conv", std::move(inputs),

@@ -105,7 +105,7 @@ std::optional<Match> match(Node& top, pass::PassContext& ctx, SkipNotes& notes) 
     TensorPtr half = fixed_constant(leaves[h]);
     if (!half) continue;
     DataType dt = half->data_type;
-    if (!is_foldable_float(dt) || !is_const_near(leaves[h], 0.5, dt)) continue;
+    if (!is_ieee_float_type(dt) || !is_const_near(leaves[h], 0.5, dt)) continue;
     for (size_t a = 0; a < 3; ++a) {
       if (a == h) continue;
       Value* x = leaves[3 - h - a];

@@ -166,7 +166,7 @@ void rewrite(Graph& g, pass::PassContext& ctx, const Match& m) {
   } else {
     size_t n = 1;
     for (int64_t d : m.norm_dims) n *= static_cast<size_t>(d);
-    scale = add_constant(g, ctx, tensor_from_doubles(m.dtype, m.norm_dims, std::vector<double>(n, 1.0)),
+    scale = add_constant(g, ctx, tensor_from_values(m.dtype, m.norm_dims, std::vector<double>(n, 1.0)),
                          m.out->name() + "_scale");
   }
   std::vector<Value*> inputs = {m.x, scale};

@@ -31,7 +31,7 @@ std::optional<Match> match(Node& add, pass::PassContext& ctx, SkipNotes& notes) 
     if (!a || a->size() != 2) return notes.skip(*mm, "A is not known to be 2-D");
     TensorPtr b = fixed_constant(mm->input(1));
     if (!b || b->dims.size() != 2) return notes.skip(*mm, "B is not a constant matrix");
-    if (!is_foldable_float(b->data_type) || elem_type(mm->input(0)) != b->data_type ||
+    if (!is_ieee_float_type(b->data_type) || elem_type(mm->input(0)) != b->data_type ||
         elem_type(bias) != b->data_type)
       return notes.skip(add, "types are not one float type");
     auto bs = shape_of(bias);

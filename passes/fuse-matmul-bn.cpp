@@ -1,6 +1,5 @@
 // fuse-matmul-bn: folds an inference-mode BatchNormalization after a Gemm or 2-D MatMul into that Gemm.
-#include <cmath>
-
+#include "exec/batch_norm_fold.h"
 #include "passes/pass_util.h"
 #include "passes/passes.h"
 
@@ -13,79 +12,26 @@ using namespace util;
 struct Match {
   Node* mm;
   Node* bn;
+  exec::BatchNormFold fold;
 };
 
-bool bn_inference(const Node& bn, int64_t opset, const Pinned& pinned) {
-  if (bn.attr_int("training_mode", 0) != 0) return false;
-  if (opset < 7 && bn.attr_int("is_test", 0) == 0) return false;
-  if (opset < 9 && bn.attr_int("spatial", 1) != 1) return false;
-  return only_first_output_used(&bn, pinned);
-}
-
 std::optional<Match> match(Node& bn, pass::PassContext& ctx, SkipNotes& notes) {
-  if (!is_op(&bn, "BatchNormalization") || bn.inputs().size() < 5) return std::nullopt;
+  if (!is_op(&bn, "BatchNormalization")) return std::nullopt;
   Node* mm = bn.input(0) ? bn.input(0)->producer() : nullptr;
-  bool gemm = is_op(mm, "Gemm");
-  if (!gemm && !is_op(mm, "MatMul")) return std::nullopt;
-  if (!only_feeds(bn.input(0), &bn, *ctx.pinned))
-    return notes.skip(*mm, "output has other consumers or is a graph output");
-  int64_t opset = ctx.opset();
-  if (!bn_inference(bn, opset, *ctx.pinned)) return notes.skip(bn, "not in inference mode");
-  if (opset < 7) return notes.skip(bn, "opset < 7: Gemm would need the legacy broadcast attribute");
-  TensorPtr b = fixed_constant(mm->input(1));
-  if (!b || b->dims.size() != 2) return notes.skip(*mm, "weights are not a constant matrix");
-  DataType dt = b->data_type;
-  if (!is_foldable_float(dt)) return notes.skip(*mm, "weights are not float, double or float16");
-  auto a_shape = shape_of(mm->input(0));
-  if (!a_shape || a_shape->size() != 2)
-    return notes.skip(*mm, "input A is not known to be 2-D (BN's axis 1 must be the feature axis)");
-  bool trans_b = gemm && mm->attr_int("transB", 0) != 0;
-  int64_t f = trans_b ? b->dims[0] : b->dims[1];
-  for (size_t i = 1; i < 5; ++i) {
-    TensorPtr p = fixed_constant(bn.input(i));
-    if (!p || p->data_type != dt || p->dims.size() != 1 || p->dims[0] != f)
-      return notes.skip(bn, "parameters are not constant [F] tensors of the weights' type");
-  }
-  if (gemm && mm->input(2)) {
-    TensorPtr c = fixed_constant(mm->input(2));
-    if (!c || c->data_type != dt) return notes.skip(*mm, "C is not a constant of the weights' type");
-    auto& d = c->dims;
-    bool ok = d.empty() || (d.size() == 1 && (d[0] == 1 || d[0] == f)) ||
-              (d.size() == 2 && d[0] == 1 && (d[1] == 1 || d[1] == f));
-    if (!ok) return notes.skip(*mm, "C varies along N");
-  }
-  return Match{mm, &bn};
+  if (!is_op(mm, "Gemm") && !is_op(mm, "MatMul")) return std::nullopt;
+  exec::BatchNormFold fold = exec::fold_batch_norm(*mm, bn, ctx.opset(), ctx.model);
+  if (!fold) return notes.skip(*fold.refused, fold.refusal);
+  return Match{mm, &bn, std::move(fold)};
 }
 
 void rewrite(Graph& g, pass::PassContext& ctx, const Match& m) {
   Node* mm = m.mm;
   Node* bn = m.bn;
-  bool gemm = mm->op_type == "Gemm";
-  TensorPtr bt = fixed_constant(mm->input(1));
-  DataType dt = bt->data_type;
-  bool trans_b = gemm && mm->attr_int("transB", 0) != 0;
-  size_t rows = static_cast<size_t>(bt->dims[0]), cols = static_cast<size_t>(bt->dims[1]);
-  std::vector<double> bv = *constant_doubles(mm->input(1));
-  std::vector<double> gamma = *constant_doubles(bn->input(1)), beta = *constant_doubles(bn->input(2)),
-                      mean = *constant_doubles(bn->input(3)), var = *constant_doubles(bn->input(4));
-  size_t f = gamma.size();
-  double eps = static_cast<double>(bn->attr_float("epsilon", 1e-5f));
-  std::vector<double> s(f);
-  for (size_t i = 0; i < f; ++i) s[i] = gamma[i] / std::sqrt(var[i] + eps);
-  for (size_t r = 0; r < rows; ++r)
-    for (size_t c = 0; c < cols; ++c) bv[r * cols + c] *= s[trans_b ? r : c];
-  std::vector<double> cv(f, 0.0);
-  if (gemm && mm->input(2)) {
-    std::vector<double> c0 = *constant_doubles(mm->input(2));
-    double beta_attr = static_cast<double>(mm->attr_float("beta", 1.0f));
-    for (size_t i = 0; i < f; ++i) cv[i] = beta_attr * (c0.size() == 1 ? c0[0] : c0[i]);
-  }
-  for (size_t i = 0; i < f; ++i) cv[i] = (cv[i] - mean[i]) * s[i] + beta[i];
   std::string base = mm->input(1)->name();
-  Value* new_b = add_constant(g, ctx, tensor_from_doubles(dt, bt->dims, bv), base + "_bn");
-  Value* new_c = add_constant(g, ctx, tensor_from_doubles(dt, {static_cast<int64_t>(f)}, cv), base + "_bn_bias");
+  Value* new_b = add_constant(g, ctx, m.fold.weight, base + "_bn");
+  Value* new_c = add_constant(g, ctx, m.fold.bias, base + "_bn_bias");
   std::vector<Attribute> attrs;
-  if (gemm) attrs = copy_attributes(mm, g, {"beta"});
+  if (mm->op_type == "Gemm") attrs = copy_attributes(mm, g, {"beta"});  // C' holds beta * C
   std::string name = mm->name;
   replace_with_node(g, *ctx.pinned, {mm, bn}, bn->output(0), "Gemm", {mm->input(0), new_b, new_c}, std::move(attrs),
                     name);
@@ -101,8 +47,8 @@ void register_fuse_matmul_bn(pass::PassRegistry& r) {
       "Folds an inference-mode BatchNormalization that follows a Gemm or a 2-D MatMul with constant "
       "weights into that Gemm (a MatMul becomes a Gemm). Computed in double, rounded once.\n"
       "\n"
-      "When: BatchNormalization reads a 2-D [N, F] output of Gemm(A, B[, C]) or MatMul(A, B) (A of rank 2, "
-      "B a constant [K, F]), so BN's channel axis 1 is the feature axis; the producer's output has no "
+      "When: BatchNormalization reads a 2-D [N, F] output of Gemm(A, B[, C]) or MatMul(A, B) (MatMul's A "
+      "known to be of rank 2, B a constant [K, F]), so BN's channel axis 1 is the feature axis; the producer's output has no "
       "other consumer and is not a graph output; BN is in inference mode (as fuse-conv-bn checks) with "
       "constant [F] parameters of the weights' float type (float, double, float16); Gemm's C is absent or "
       "a constant that does not vary along N ([], [1], [F], [1, F], [1, 1]).\n"

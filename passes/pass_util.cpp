@@ -11,26 +11,9 @@ namespace effopt::passes::util {
 
 // ---------------------------------------------------------------- constants
 
-bool is_overridable_initializer(const Value* v) {
-  return (v->initializer || v->sparse_initializer) && v->is_graph_input();
-}
+bool is_overridable_initializer(const Value* v) { return is_listed_initializer_input(v); }
 
-TensorPtr fixed_constant(const Value* v) {
-  for (int hops = 0; v && hops < 1000; ++hops) {
-    if (v->initializer) return is_overridable_initializer(v) ? nullptr : v->initializer;
-    if (v->sparse_initializer) return nullptr;
-    const Node* p = v->producer();
-    if (!p || !is_onnx_domain(p->domain)) return nullptr;
-    if (p->op_type == "Constant") {
-      for (const Attribute& a : p->attributes)
-        if (!a.ref_attr_name.empty()) return nullptr;  // function attribute reference: not fixed
-      return constant_tensor(v);
-    }
-    if (p->op_type != "Identity") return nullptr;
-    v = p->input(0);
-  }
-  return nullptr;
-}
+TensorPtr fixed_constant(const Value* v) { return fixed_constant_tensor(v); }
 
 bool is_fixed_constant(const Value* v) { return fixed_constant(v) != nullptr; }
 
@@ -154,8 +137,6 @@ std::string node_label(const Node& n) {
 }
 
 // ---------------------------------------------------------------- types and shapes
-
-bool is_foldable_float(DataType t) { return t == DataType::Float || t == DataType::Double || t == DataType::Float16; }
 
 DataType elem_type(const Value* v) {
   if (!v) return DataType::Undefined;

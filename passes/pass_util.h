@@ -27,6 +27,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "ir/dtype.h"
 #include "ir/ir.h"
 #include "pass/pass.h"
 
@@ -108,8 +109,9 @@ std::string node_label(const Node& n);
 
 // ---------------------------------------------------------------- types and shapes
 
-// Float element types the fusions fold in double precision.
-bool is_foldable_float(DataType t);  // float, double, float16
+// Element types: ir/dtype.h (is_ieee_float_type is the set the fusions fold
+// in double precision; to_doubles / to_ints / tensor_from_values read and
+// write elements).
 // The element type of a tensor value, Undefined if unknown.
 DataType elem_type(const Value* v);
 // Dims of `v`: a fixed constant's, else its declared type's; nullopt when the rank is unknown.
@@ -128,12 +130,8 @@ std::optional<std::vector<int64_t>> tensor_ints(const Tensor& t);
 bool tensor_all_equal(const Tensor& t, double x);
 // Same element type, dims and contents (strings compared as strings).
 bool same_tensor(const Tensor& a, const Tensor& b);
-// A new constant tensor of `dtype` from doubles, each rounded once (float16:
-// directly from double, not through float).
-TensorPtr tensor_from_doubles(DataType dtype, std::vector<int64_t> dims, const std::vector<double>& vals);
 // A new int64 tensor (dims {} for a scalar).
 TensorPtr tensor_from_ints(std::vector<int64_t> dims, const std::vector<int64_t>& vals);
-uint16_t double_to_half(double d);
 
 // ---------------------------------------------------------------- graph surgery
 

@@ -2,6 +2,7 @@
 #include "analysis/fidelity.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -12,6 +13,7 @@
 
 #include "exec/executor.h"
 #include "exec/tensor_io.h"
+#include "ir/dtype.h"
 
 namespace effopt {
 
@@ -19,9 +21,6 @@ namespace fs = std::filesystem;
 using exec::TensorValue;
 
 namespace {
-constexpr double kInf = std::numeric_limits<double>::infinity();
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
 Error with_context(Error e, const std::string& where) {
   e.context(where);
   return e;
@@ -33,119 +32,7 @@ std::string fmt(double v) {
   return b;
 }
 
-bool is_float_type(DataType t) {
-  return t == DataType::Float || t == DataType::Double || t == DataType::Float16 || t == DataType::BFloat16;
-}
-
-template <class T>
-void widen(const TensorValue& t, double* out) {
-  const T* d = t.data<T>();
-  for (uint64_t k = 0; k < t.element_count(); ++k) out[k] = static_cast<double>(d[k]);
-}
 }  // namespace
-
-// ---------------------------------------------------------------- metrics
-
-std::vector<double> to_doubles(const TensorValue& t) {
-  std::vector<double> out(static_cast<size_t>(t.element_count()));
-  double* o = out.data();
-  switch (t.dtype()) {
-    case DataType::Float: widen<float>(t, o); break;
-    case DataType::Double: widen<double>(t, o); break;
-    case DataType::Int8: widen<int8_t>(t, o); break;
-    case DataType::UInt8: case DataType::Bool: widen<uint8_t>(t, o); break;
-    case DataType::Int16: widen<int16_t>(t, o); break;
-    case DataType::UInt16: widen<uint16_t>(t, o); break;
-    case DataType::Int32: widen<int32_t>(t, o); break;
-    case DataType::UInt32: widen<uint32_t>(t, o); break;
-    case DataType::Int64: widen<int64_t>(t, o); break;
-    case DataType::UInt64: widen<uint64_t>(t, o); break;
-    case DataType::Float16: {
-      const uint16_t* d = t.data<uint16_t>();
-      for (uint64_t k = 0; k < t.element_count(); ++k) o[k] = exec::half_to_float(d[k]);
-      break;
-    }
-    case DataType::BFloat16: {
-      const uint16_t* d = t.data<uint16_t>();
-      for (uint64_t k = 0; k < t.element_count(); ++k) o[k] = exec::bf16_to_float(d[k]);
-      break;
-    }
-    default: std::fill(out.begin(), out.end(), kNaN); break;  // no numeric reading (complex, float8)
-  }
-  return out;
-}
-
-void ErrorAccumulator::add(std::span<const double> a, std::span<const double> b) {
-  assert(a.size() == b.size());
-  for (size_t k = 0; k < a.size(); ++k) {
-    const double x = a[k], y = b[k];
-    ++count_;
-    if (!std::isfinite(x) || !std::isfinite(y)) {
-      const bool same = (std::isnan(x) && std::isnan(y)) || x == y;
-      if (!same) ++nonfinite_;
-      continue;  // equal non-finite pairs add no error and no energy
-    }
-    const double d = y - x, ad = std::fabs(d);
-    max_abs_ = std::max(max_abs_, ad);
-    sum_abs_ += ad;
-    sum_sq_diff_ += d * d;
-    sum_sq_ref_ += x * x;
-    sum_sq_cand_ += y * y;
-    dot_ += x * y;
-  }
-}
-
-void ErrorAccumulator::add(const TensorValue& reference, const TensorValue& candidate) {
-  assert(reference.element_count() == candidate.element_count());
-  std::vector<double> a = to_doubles(reference), b = to_doubles(candidate);
-  add(a, b);
-}
-
-ErrorMetrics ErrorAccumulator::metrics() const {
-  ErrorMetrics m;
-  m.elements = count_;
-  m.nonfinite_mismatches = nonfinite_;
-  if (nonfinite_) {
-    m.max_abs_error = m.mean_abs_error = m.rel_l2_error = kInf;
-    m.sqnr_db = -kInf;
-    m.cosine_similarity = kNaN;
-    return m;
-  }
-  m.max_abs_error = max_abs_;
-  m.mean_abs_error = count_ ? sum_abs_ / static_cast<double>(count_) : 0;
-  const double ref = std::sqrt(sum_sq_ref_), cand = std::sqrt(sum_sq_cand_), diff = std::sqrt(sum_sq_diff_);
-  m.rel_l2_error = diff == 0 ? 0 : ref == 0 ? kInf : diff / ref;
-  if (ref == 0 && cand == 0) m.cosine_similarity = 1;
-  else if (ref == 0 || cand == 0) m.cosine_similarity = 0;
-  else m.cosine_similarity = std::clamp(dot_ / (ref * cand), -1.0, 1.0);
-  m.sqnr_db = sum_sq_diff_ == 0 ? kInf : sum_sq_ref_ == 0 ? -kInf : 10 * std::log10(sum_sq_ref_ / sum_sq_diff_);
-  return m;
-}
-
-std::optional<ClassifierShape> classifier_shape(DataType dtype, const std::vector<int64_t>& dims) {
-  if (!is_float_type(dtype) || dims.empty()) return std::nullopt;
-  if (dims.size() == 1) {
-    if (dims[0] < 2) return std::nullopt;
-    return ClassifierShape{1, static_cast<uint64_t>(dims[0])};
-  }
-  for (size_t i = 2; i < dims.size(); ++i)
-    if (dims[i] != 1) return std::nullopt;
-  if (dims[1] < 2 || dims[0] < 0) return std::nullopt;
-  return ClassifierShape{static_cast<uint64_t>(dims[0]), static_cast<uint64_t>(dims[1])};
-}
-
-std::vector<int64_t> top1(const TensorValue& t, const ClassifierShape& shape) {
-  std::vector<double> v = to_doubles(t);
-  std::vector<int64_t> out(static_cast<size_t>(shape.rows));
-  for (uint64_t r = 0; r < shape.rows; ++r) {
-    const double* row = v.data() + r * shape.classes;
-    uint64_t best = 0;
-    for (uint64_t c = 1; c < shape.classes && !std::isnan(row[best]); ++c)
-      if (std::isnan(row[c]) || row[c] > row[best]) best = c;
-    out[r] = static_cast<int64_t>(best);
-  }
-  return out;
-}
 
 // ---------------------------------------------------------------- samples
 
@@ -185,7 +72,7 @@ Status check_against_input(const TensorValue& t, const Value& v, const std::stri
 std::string nonfinite_note(const TensorValue& t) {
   if (!is_float_type(t.dtype())) return "";
   uint64_t nan = 0, inf = 0;
-  for (double x : to_doubles(t)) {
+  for (double x : exec::to_doubles(t)) {
     if (std::isnan(x)) ++nan;
     else if (std::isinf(x)) ++inf;
   }
@@ -580,19 +467,13 @@ std::string join(const std::vector<std::string>& v) {
   return s;
 }
 
-// The values of a floating-point tensor in another floating-point type.
+// The values of a floating-point tensor in another floating-point type (rounded once).
 TensorValue cast_float(const TensorValue& t, DataType to) {
-  std::vector<double> v = to_doubles(t);
+  assert(is_float_type(to));
+  std::vector<double> v = exec::to_doubles(t);
   TensorValue out = TensorValue::allocate(to, t.dims());
-  for (size_t k = 0; k < v.size(); ++k) {
-    switch (to) {
-      case DataType::Float: out.mutable_data<float>()[k] = static_cast<float>(v[k]); break;
-      case DataType::Double: out.mutable_data<double>()[k] = v[k]; break;
-      case DataType::Float16: out.mutable_data<uint16_t>()[k] = exec::float_to_half(static_cast<float>(v[k])); break;
-      case DataType::BFloat16: out.mutable_data<uint16_t>()[k] = exec::float_to_bf16(static_cast<float>(v[k])); break;
-      default: assert(false && "cast_float takes floating-point types");
-    }
-  }
+  [[maybe_unused]] bool ok = encode_doubles(to, v, {out.mutable_raw(), static_cast<size_t>(out.byte_size())});
+  assert(ok);
   return out;
 }
 
@@ -764,7 +645,7 @@ struct Runner {
           o.seen = true;
           o.f.dtype = a.dtype();
           o.f.dims = a.dims();
-          o.cls = classifier_shape(a.dtype(), a.dims());
+          o.cls = exec::classifier_shape(a.dtype(), a.dims());
           o.f.classifier = o.cls.has_value();
         }
         o.acc.add(a, b);
@@ -780,9 +661,9 @@ struct Runner {
         }
         ++o.f.samples;
         if (o.f.classifier) {
-          auto cs = classifier_shape(a.dtype(), a.dims());
+          auto cs = exec::classifier_shape(a.dtype(), a.dims());
           if (cs) {
-            auto ta = top1(a, *cs), tb = top1(b, *cs);
+            auto ta = exec::top1(a, *cs), tb = exec::top1(b, *cs);
             o.f.rows += cs->rows;
             for (size_t q = 0; q < ta.size(); ++q) o.f.top1_matches += ta[q] == tb[q];
           }
@@ -799,12 +680,12 @@ struct Runner {
           // The candidate's outputs may still be classifier-shaped when the reference has no expected file.
           for (size_t q = 0; q < ref_outs.size() && k == ref_outs.size(); ++q) {
             const TensorValue& b = cand_vals[out_match[q]];
-            if (classifier_shape(b.dtype(), b.dims())) k = q;
+            if (exec::classifier_shape(b.dtype(), b.dims())) k = q;
           }
         }
         if (k < ref_outs.size()) {
           const TensorValue& b = cand_vals[out_match[k]];
-          auto cs = classifier_shape(b.dtype(), b.dims());
+          auto cs = exec::classifier_shape(b.dtype(), b.dims());
           if (!cs) return usage_error(s.label + ": output '" + ref_outs[k] + "' is not classifier-shaped here (" +
                                       exec::dims_to_string(b.dims()) + ")");
           const TensorValue& lab = *s.labels;
@@ -812,16 +693,16 @@ struct Runner {
             return usage_error(s.labels_file + ": " + std::to_string(lab.element_count()) + " labels, but output '" +
                                ref_outs[k] + "' has " + std::to_string(cs->rows) + " rows " +
                                exec::dims_to_string(b.dims()));
-          std::vector<double> labels = to_doubles(lab);
+          std::vector<double> labels = exec::to_doubles(lab);
           if (!acc) {
             acc = AccuracyResult{};
             acc->output = ref_outs[k];
             acc->has_reference = true;
           }
-          auto tb = top1(b, *cs);
+          auto tb = exec::top1(b, *cs);
           for (size_t q = 0; q < tb.size(); ++q) acc->candidate_correct += static_cast<double>(tb[q]) == labels[q];
           if (have_ref[k]) {
-            auto ta = top1(ref_vals[k], *cs);
+            auto ta = exec::top1(ref_vals[k], *cs);
             for (size_t q = 0; q < ta.size(); ++q) acc->reference_correct += static_cast<double>(ta[q]) == labels[q];
           } else {
             acc->has_reference = false;

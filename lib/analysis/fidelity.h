@@ -8,19 +8,10 @@
 //   auto r = compare_models(reference, candidate, **samples, {.threads = 2});
 //   auto checks = check_fidelity_limits(*r, limits);   // then fidelity_limits_status(*checks)
 //
-// Metrics (docs/report.md, "The fidelity block", defines them for users). With
-// a = reference values and b = candidate values, pooled over every element of
-// every sample (outputs of all samples and batch rows concatenated):
-//   max / mean absolute error   max |b - a|, mean |b - a|
-//   relative L2 error           ||b - a|| / ||a||   (0 when both are 0; inf when only a is 0)
-//   cosine similarity           <a, b> / (||a|| ||b||)   (1 when both are 0; 0 when one is)
-//   SQNR                        10 log10(||a||^2 / ||b - a||^2) dB   (inf when b == a)
-// Positions where both are NaN, or both the same infinity, count as equal;
-// where only one side is NaN or infinite (a "non-finite mismatch") the
-// errors are inf, SQNR -inf and cosine NaN, so every limit fails.
-// A classifier-shaped output is a floating-point tensor of shape [C] or
-// [N, C, 1, ..., 1] with C >= 2: one row per N (one row for [C]), top-1 = the
-// first index of the row's maximum (a NaN counts as the maximum, as in numpy).
+// The metrics (max/mean abs, rel-l2, cosine, SQNR, top-1) and their
+// zero-reference and NaN rules are exec/metrics.h's, pooled over every
+// element of every sample (the outputs of all samples and batch rows
+// concatenated); docs/report.md, "The fidelity block", states them for users.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "exec/metrics.h"
 #include "exec/random_inputs.h"
 #include "exec/tensor_value.h"
 #include "ir/ir.h"
@@ -40,41 +32,10 @@ namespace effopt {
 
 // ---------------------------------------------------------------- metrics
 
-struct ErrorMetrics {
-  uint64_t elements = 0;
-  double max_abs_error = 0;
-  double mean_abs_error = 0;
-  double rel_l2_error = 0;
-  double cosine_similarity = 1;
-  double sqnr_db = 0;  // set by ErrorAccumulator::metrics (inf when exact)
-  uint64_t nonfinite_mismatches = 0;
-  double cosine_distance() const { return 1 - cosine_similarity; }
-};
-
-// Accumulates the pooled sums behind ErrorMetrics, one tensor pair at a time.
-class ErrorAccumulator {
- public:
-  // Same element count required (the caller checks the shapes); any numeric
-  // element types (values are compared as doubles).
-  void add(const exec::TensorValue& reference, const exec::TensorValue& candidate);
-  void add(std::span<const double> reference, std::span<const double> candidate);
-  ErrorMetrics metrics() const;
-
- private:
-  uint64_t count_ = 0, nonfinite_ = 0;
-  double max_abs_ = 0, sum_abs_ = 0, sum_sq_diff_ = 0, sum_sq_ref_ = 0, sum_sq_cand_ = 0, dot_ = 0;
-};
-
-// Values of any numeric tensor as doubles (bool as 0/1, float16/bfloat16 widened).
-std::vector<double> to_doubles(const exec::TensorValue& t);
-
-struct ClassifierShape {
-  uint64_t rows = 0, classes = 0;
-};
-// nullopt unless the type and dims are classifier-shaped (see above).
-std::optional<ClassifierShape> classifier_shape(DataType dtype, const std::vector<int64_t>& dims);
-// Top-1 class of each row of a classifier-shaped tensor.
-std::vector<int64_t> top1(const exec::TensorValue& t, const ClassifierShape& shape);
+// The metric types of exec/metrics.h, which the results below carry.
+using exec::ClassifierShape;
+using exec::ErrorAccumulator;
+using exec::ErrorMetrics;
 
 // ---------------------------------------------------------------- samples
 

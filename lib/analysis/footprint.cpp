@@ -9,6 +9,7 @@
 
 #include "analysis/shape_propagation.h"
 #include "ir/constants.h"
+#include "ir/dtype.h"
 
 namespace effopt {
 
@@ -59,11 +60,6 @@ const std::set<std::string>& elementwise_ops() {
   return s;
 }
 
-bool is_float_type(DataType t) {
-  return t == DataType::Float || t == DataType::Double || t == DataType::Float16 || t == DataType::BFloat16 ||
-         (static_cast<int>(t) >= 17 && static_cast<int>(t) <= 20);
-}
-
 // Nonzero elements; `zero` is the value that counts as zero (a quantized
 // tensor's zero point), integers only.
 uint64_t count_nonzero(const Tensor& t, int64_t zero = 0) {
@@ -90,7 +86,7 @@ uint64_t count_nonzero(const Tensor& t, int64_t zero = 0) {
   if (w == 0) return 0;
   uint64_t n = 0;
   const uint64_t elems = std::min(count, size / w);
-  if (is_float_type(t.data_type)) {  // -0.0 counts as zero
+  if (is_any_float_type(t.data_type)) {  // -0.0 counts as zero
     for (uint64_t i = 0; i < elems; ++i) {
       const unsigned char* e = p + i * w;
       bool nz = (e[w - 1] & 0x7F) != 0;

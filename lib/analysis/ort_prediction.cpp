@@ -18,6 +18,7 @@
 #include <unordered_map>
 
 #include "ir/constants.h"
+#include "ir/dtype.h"
 
 namespace effopt {
 
@@ -260,14 +261,13 @@ class Sim {
     if (v >= 0 && vals[v].is_const && vals[v].ints && vals[v].ints->size() == 1)
       return static_cast<double>((*vals[v].ints)[0]);
     const Tensor* t = tensor(v);
-    if (!t || const_elems(v) != 1 || !t->storage) return std::nullopt;
-    switch (t->data_type) {
-      case DataType::Float: return t->as<float>()[0];
-      case DataType::Double: return t->as<double>()[0];
-      case DataType::Int64: return static_cast<double>(t->as<int64_t>()[0]);
-      case DataType::Int32: return static_cast<double>(t->as<int32_t>()[0]);
-      default: return std::nullopt;
-    }
+    if (!t || const_elems(v) != 1) return std::nullopt;
+    DataType dt = t->data_type;
+    if (dt != DataType::Float && dt != DataType::Double && dt != DataType::Int64 && dt != DataType::Int32)
+      return std::nullopt;
+    auto d = to_doubles(*t);
+    if (!d) return std::nullopt;
+    return (*d)[0];
   }
 
  private:
@@ -283,8 +283,6 @@ class Sim {
   std::vector<std::vector<std::pair<int, int>>> uses_;
   bool dirty_ = true;
 };
-
-bool is_float_type(DataType t) { return t == DataType::Float || t == DataType::Float16 || t == DataType::Double; }
 
 // ---- building the simulation from the IR ---------------------------------------------------------------
 
@@ -347,20 +345,11 @@ bool never_folded(const SNode& n) {
   return !n.domain.empty() || ops.count(n.op) > 0;
 }
 
+// Values of a small int32/int64 constant (the shape arithmetic ORT folds).
 std::optional<std::vector<int64_t>> tensor_ints(const Tensor* t) {
-  if (!t || !t->storage) return std::nullopt;
-  auto n = t->element_count();
-  if (!n || *n > 64) return std::nullopt;
-  std::vector<int64_t> out;
-  if (t->data_type == DataType::Int64) {
-    for (int64_t x : t->as<int64_t>()) out.push_back(x);
-  } else if (t->data_type == DataType::Int32) {
-    for (int32_t x : t->as<int32_t>()) out.push_back(x);
-  } else {
-    return std::nullopt;
-  }
-  if (out.size() != *n) return std::nullopt;
-  return out;
+  if (!t || (t->data_type != DataType::Int64 && t->data_type != DataType::Int32)) return std::nullopt;
+  if (t->element_count().value_or(65) > 64) return std::nullopt;
+  return to_ints(*t);
 }
 
 // The integer value of a constant input, when known.
@@ -520,7 +509,7 @@ bool conv_like(Sim& s, int n) { return s.is(n, "Conv") && s.opset >= 1; }
 // constant initializers of a floating type.
 bool conv_params_const(Sim& s, int conv) {
   int w = s.in(conv, 1);
-  if (!s.is_const(w) || !is_float_type(s.dt(w))) return false;
+  if (!s.is_const(w) || !is_ieee_float_type(s.dt(w))) return false;
   int b = s.in(conv, 2);
   return b < 0 || s.is_const(b);
 }
@@ -594,7 +583,7 @@ bool fuse_matmul_add(Sim& s) {
     // A 2-D input needs no static shape; higher ranks do (for the Reshapes).
     bool two_d = s.rank(a) == 2;
     if (!bs || bs->size() != 2 || (!two_d && (!as || as->size() < 2))) continue;
-    if (!is_float_type(s.dt(b))) continue;
+    if (!is_ieee_float_type(s.dt(b))) continue;
     int bias = s.in(add, 0) == s.out(n) ? s.in(add, 1) : s.in(add, 0);
     auto cs = s.static_shape(bias);
     if (!cs) continue;
@@ -968,7 +957,7 @@ bool fuse_activation(Sim& s, const std::string& op, const std::string& fused, co
   for (int n : s.order) {
     if (!s.is(n, op)) continue;
     DataType t = s.dt(s.in(n, 0));
-    if (t != DataType::Float && !(t == DataType::Undefined && is_float_type(s.dt(s.in(n, 1))))) continue;
+    if (t != DataType::Float && !(t == DataType::Undefined && is_ieee_float_type(s.dt(s.in(n, 1))))) continue;
     int next = s.single_consumer(n);
     if (next < 0 || !s.nodes[next].domain.empty() || !acts.count(s.nodes[next].op)) continue;
     if (s.nodes[next].op == "Clip") {
@@ -1150,7 +1139,7 @@ bool fuse_matmul_scale(Sim& s) {
   bool changed = false;
   for (int n : std::vector<int>(s.order)) {
     if (!s.is(n, "MatMul") && !s.is(n, "FusedMatMul", "com.microsoft")) continue;
-    if (!is_float_type(s.dt(s.out(n)))) continue;
+    if (!is_ieee_float_type(s.dt(s.out(n)))) continue;
     auto scalar_scale = [&](int m, int v) {
       if (!s.is(m, "Mul") && !s.is(m, "Div")) return false;
       int c = other_input(s, m, v);
@@ -1193,7 +1182,7 @@ bool fuse_matmul_transpose(Sim& s) {
   bool changed = false;
   for (int n : std::vector<int>(s.order)) {
     if (!s.is(n, "MatMul") && !s.is(n, "FusedMatMul", "com.microsoft")) continue;
-    if (!is_float_type(s.dt(s.out(n)))) continue;
+    if (!is_ieee_float_type(s.dt(s.out(n)))) continue;
     for (int k = 0; k < 2; ++k) {
       std::string tk = k == 0 ? "transA" : "transB", bk = k == 0 ? "transBatchA" : "transBatchB";
       if (s.nodes[n].str_attrs.count(tk) || s.nodes[n].str_attrs.count(bk)) continue;

@@ -10,6 +10,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "exec/batch_norm_fold.h"
 #include "exec/kernel_registry.h"
 #include "exec/thread_pool.h"
 #include "ir/constants.h"
@@ -58,69 +59,34 @@ struct GraphPlan {
   }
 };
 
-// Folds an inference BatchNormalization into the float Conv before it, as ONNX Runtime does at load:
-// Conv(x, W, b) -> BN(gamma, beta, mean, var, eps) becomes Conv(x, W', b') with s = gamma / sqrt(var + eps),
-// W' = W * s per output channel, b' = (b - mean) * s + beta, computed in double and rounded once (the
-// fuse-conv-bn pass's maths). Only when the Conv's output feeds nothing else, the BN is in inference mode
-// with only its first output used, and W, b and the BN parameters are float32 constants of the right
-// shapes. The model is untouched: the plan's Conv step reads new constant slots and writes the BN's output.
-void fold_conv_batch_norm(GraphPlan& p) {
+// Folds an inference BatchNormalization into the Conv before it, as ONNX Runtime does at load, with the
+// fuse-conv-bn pass's checks and maths (exec/batch_norm_fold.h: W' = W * s per output channel,
+// b' = (b - mean) * s + beta, s = gamma / sqrt(var + eps), in double, rounded once; float, double and
+// float16). The model is untouched: the plan's Conv step reads new constant slots and writes the BN's output.
+void fold_conv_batch_norm(GraphPlan& p, const Model& model) {
   std::unordered_map<const Node*, size_t> step_of;
   for (size_t i = 0; i < p.steps.size(); ++i) step_of[p.steps[i].node] = i;
-  std::vector<bool> is_output(p.slot_value.size(), false);
-  for (int s : p.output_slots) is_output[s] = true;
-  auto f32 = [](const Value* v, std::vector<int64_t> dims) -> TensorPtr {
-    TensorPtr t = v ? constant_tensor(v) : nullptr;
-    if (!t || t->data_type != DataType::Float || t->dims != dims) return nullptr;
-    return t;
-  };
-  auto doubles = [](const TensorPtr& t) {
-    std::vector<float> f(t->byte_size() / 4);
-    std::memcpy(f.data(), t->bytes().data(), f.size() * 4);  // the bytes may be unaligned (file views)
-    return std::vector<double>(f.begin(), f.end());
-  };
   bool folded = false;
   for (auto& st : p.steps) {
     const Node& conv = *st.node;
     if (conv.op_type != "Conv" || !is_onnx_domain(conv.domain) || st.out_slots.size() != 1 || st.in_slots.size() < 2)
       continue;
     const Value* y = conv.output(0);
-    if (!y || y->uses().size() != 1 || is_output[st.out_slots[0]]) continue;
-    const Node& bn = *y->uses()[0].node;
-    auto it = step_of.find(&bn);
-    if (it == step_of.end() || bn.op_type != "BatchNormalization" || !is_onnx_domain(bn.domain)) continue;
+    if (!y || y->uses().size() != 1) continue;
+    auto it = step_of.find(y->uses()[0].node);
+    if (it == step_of.end()) continue;
     Step& bs = p.steps[it->second];
-    if (bs.removed || bn.inputs().size() != 5 || bn.input(0) != y || bn.attr_int("training_mode", 0) != 0) continue;
-    if ((bs.opset < 7 && bn.attr_int("is_test", 0) == 0) || (bs.opset < 9 && bn.attr_int("spatial", 1) != 1)) continue;
-    bool extra_outputs = false;
-    for (size_t k = 1; k < bn.outputs().size(); ++k)
-      if (bn.output(k) && !bn.output(k)->uses().empty()) extra_outputs = true;
-    if (extra_outputs || bs.out_slots.empty() || bs.out_slots[0] < 0) continue;
-    TensorPtr w = constant_tensor(conv.input(1));
-    if (!w || w->data_type != DataType::Float || w->dims.size() < 3 || w->dims[0] < 1) continue;
-    int64_t M = w->dims[0];
-    TensorPtr gamma = f32(bn.input(1), {M}), beta = f32(bn.input(2), {M}), mean = f32(bn.input(3), {M}),
-              var = f32(bn.input(4), {M});
-    TensorPtr b = conv.input(2) ? f32(conv.input(2), {M}) : nullptr;
-    if (!gamma || !beta || !mean || !var || (conv.input(2) && !b)) continue;
-    std::vector<double> wv = doubles(w), g = doubles(gamma), be = doubles(beta), mu = doubles(mean), va = doubles(var);
-    std::vector<double> bias = b ? doubles(b) : std::vector<double>(static_cast<size_t>(M), 0.0);
-    double eps = static_cast<double>(bn.attr_float("epsilon", 1e-5f));
-    size_t per = wv.size() / static_cast<size_t>(M);
-    std::vector<float> w2(wv.size()), b2(static_cast<size_t>(M));
-    for (size_t c = 0; c < static_cast<size_t>(M); ++c) {
-      double sc = g[c] / std::sqrt(va[c] + eps);
-      for (size_t i = c * per; i < (c + 1) * per; ++i) w2[i] = static_cast<float>(wv[i] * sc);
-      b2[c] = static_cast<float>((bias[c] - mu[c]) * sc + be[c]);
-    }
-    auto add_slot = [&](const Value* named_after, TensorValue t) {
+    if (bs.removed || bs.out_slots.empty() || bs.out_slots[0] < 0) continue;
+    BatchNormFold fold = fold_batch_norm(conv, *bs.node, bs.opset, model);
+    if (!fold) continue;
+    auto add_slot = [&](const Value* named_after, const Tensor& t) {
       int s = static_cast<int>(p.slot_value.size());
       p.slot_value.push_back(named_after);  // for messages only: not in slot_of
-      p.constants.emplace_back(s, std::move(t));
+      p.constants.emplace_back(s, TensorValue::from_bytes(t.data_type, t.dims, t.bytes()));
       return s;
     };
-    st.in_slots[1] = add_slot(conv.input(1), TensorValue::from_vector(DataType::Float, w->dims, w2));
-    int bias_slot = add_slot(conv.input(1), TensorValue::from_vector(DataType::Float, {M}, b2));
+    st.in_slots[1] = add_slot(conv.input(1), *fold.weight);
+    int bias_slot = add_slot(conv.input(1), *fold.bias);
     if (st.in_slots.size() < 3) st.in_slots.resize(3, -1);
     st.in_slots[2] = bias_slot;
     st.out_slots[0] = bs.out_slots[0];
@@ -144,8 +110,6 @@ void fold_conv_batch_norm(GraphPlan& p) {
 std::string node_label(const Node& n, size_t index) {
   return (n.name.empty() ? "#" + std::to_string(index) : "'" + n.name + "'");
 }
-
-bool is_low_float(DataType t) { return t == DataType::Float16 || t == DataType::BFloat16; }
 
 TensorValue widen(const TensorValue& v) {
   TensorValue out = TensorValue::allocate(DataType::Float, v.dims());
@@ -389,7 +353,7 @@ GraphPlan* Session::Impl::compile(const Graph& g, const std::string& where, bool
     p->output_slots.push_back(p->slot(v));
   }
 
-  if (opts.internal_rewrites && opts.fold_batch_norm) fold_conv_batch_norm(*p);
+  if (opts.internal_rewrites && opts.fold_batch_norm) fold_conv_batch_norm(*p, *model);
 
   // Fuse Conv -> Relu / Clip (constant bounds) when the Conv's output has no other reader.
   if (opts.internal_rewrites) {
@@ -670,7 +634,7 @@ Expected<std::vector<RuntimeValue>> Session::Impl::run_plan(const GraphPlan& p, 
                                                          p.slot_value[s]->name() + "') is " + v.kind_name() +
                                                          ", but this op takes tensors");
         }
-        if (float_compute && is_low_float(v.tensor.dtype())) low = v.tensor.dtype();
+        if (float_compute && is_16bit_float_type(v.tensor.dtype())) low = v.tensor.dtype();
       }
       if (float_compute) widened.reserve(st.in_slots.size());
       for (int s : st.in_slots) {
@@ -681,7 +645,7 @@ Expected<std::vector<RuntimeValue>> Session::Impl::run_plan(const GraphPlan& p, 
         }
         const RuntimeValue& v = slots[s];
         ctx.values.push_back(&v);
-        if (low != DataType::Undefined && is_low_float(v.tensor.dtype())) {
+        if (low != DataType::Undefined && is_16bit_float_type(v.tensor.dtype())) {
           widened.push_back(widen(v.tensor));
           ctx.inputs.push_back(&widened.back());
         } else {

@@ -1,6 +1,9 @@
 #include "exec/kernel_registry.h"
 
 #include <algorithm>
+#include <cassert>
+
+#include "ir/dtype.h"
 
 namespace effopt::exec {
 
@@ -68,15 +71,11 @@ Expected<int64_t> normalize_axis(int64_t axis, int64_t rank, const KernelContext
 }
 
 Expected<std::vector<int64_t>> read_ints(const TensorValue& t, const KernelContext& ctx) {
-  std::vector<int64_t> out;
-  out.reserve(static_cast<size_t>(t.element_count()));
-  if (t.dtype() == DataType::Int64) {
-    for (int64_t v : t.span<int64_t>()) out.push_back(v);
-  } else if (t.dtype() == DataType::Int32) {
-    for (int32_t v : t.span<int32_t>()) out.push_back(v);
-  } else {
+  if (t.dtype() != DataType::Int64 && t.dtype() != DataType::Int32)
     return ctx.fail(std::string("expected an int32/int64 tensor, got ") + data_type_name(t.dtype()));
-  }
+  std::vector<int64_t> out(static_cast<size_t>(t.element_count()));
+  [[maybe_unused]] bool ok = decode_ints(t.dtype(), {t.raw(), static_cast<size_t>(t.byte_size())}, out);
+  assert(ok);
   return out;
 }
 

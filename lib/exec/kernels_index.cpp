@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "exec/kernel_registry.h"
+#include "ir/dtype.h"
 
 namespace effopt::exec {
 
@@ -445,8 +446,7 @@ Status nonzero_kernel(KernelContext& ctx) {
   if (es == 0) return bad_type(ctx, X);
   std::vector<int64_t> hits;
   std::vector<std::byte> zero(es, std::byte{0});
-  bool is_float = X.dtype() == DataType::Float || X.dtype() == DataType::Double || X.dtype() == DataType::Float16 ||
-                  X.dtype() == DataType::BFloat16;
+  bool is_float = is_float_type(X.dtype());
   for (uint64_t i = 0; i < X.element_count(); ++i) {
     const std::byte* p = X.raw() + i * es;
     bool nz;

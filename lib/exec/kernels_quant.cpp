@@ -12,6 +12,7 @@
 #include "exec/conv_geometry.h"
 #include "exec/kernel_registry.h"
 #include "exec/qgemm.h"
+#include "ir/dtype.h"
 
 namespace effopt::exec {
 
@@ -19,11 +20,6 @@ namespace {
 
 // ---- element access ----
 
-bool is_float_type(DataType t) { return t == DataType::Float || t == DataType::Float16 || t == DataType::BFloat16; }
-bool is_float8(DataType t) {
-  return t == DataType::Float8E4M3FN || t == DataType::Float8E4M3FNUZ || t == DataType::Float8E5M2 ||
-         t == DataType::Float8E5M2FNUZ;
-}
 
 // Integer types a quantized tensor may have at `opset` (int32 only where `with_int32`).
 bool is_quant_int(DataType t, int64_t opset, bool with_int32) {
@@ -162,8 +158,9 @@ Status refuse_float8(const KernelContext& ctx, DataType t) {
 
 // ---- float8 (opset 19+ QuantizeLinear / DequantizeLinear) ----
 
-// The four ONNX float8 formats: sign, exponent, mantissa bits. FN: no infinities, S.1111.111 is NaN;
-// FNUZ: no infinities, no negative zero, 0x80 is the only NaN; E5M2: IEEE-like (0x7C infinity).
+// The four ONNX float8 formats, for encoding (ir/dtype.h decodes them: float8_to_float): sign,
+// exponent, mantissa bits. FN: no infinities, S.1111.111 is NaN; FNUZ: no infinities, no negative zero,
+// 0x80 is the only NaN; E5M2: IEEE-like (0x7C infinity).
 struct Float8Format {
   int mbits, bias;
   bool fnuz, has_inf;
@@ -177,17 +174,6 @@ Float8Format float8_format(DataType t) {
     case DataType::Float8E5M2: return {2, 15, false, true, 0x7B};      // max 57344
     default: return {2, 16, true, false, 0x7F};                        // E5M2FNUZ, max 57344
   }
-}
-
-float float8_to_float(uint8_t c, const Float8Format& f) {
-  uint32_t mag = c & 0x7Fu, ex = mag >> f.mbits, m = mag & ((1u << f.mbits) - 1);
-  bool neg = (c & 0x80u) != 0;
-  if (f.fnuz ? c == 0x80u : (f.has_inf ? ex == (1u << (7 - f.mbits)) - 1 && m != 0 : mag == 0x7Fu))
-    return std::numeric_limits<float>::quiet_NaN();
-  if (f.has_inf && ex == (1u << (7 - f.mbits)) - 1) return neg ? -INFINITY : INFINITY;
-  double v = ex == 0 ? std::ldexp(static_cast<double>(m), 1 - f.bias - f.mbits)
-                     : std::ldexp(static_cast<double>(m + (1u << f.mbits)), static_cast<int>(ex) - f.bias - f.mbits);
-  return static_cast<float>(neg ? -v : v);
 }
 
 // Round to nearest even. Beyond the largest finite value (after rounding) and for infinities: that
@@ -223,10 +209,10 @@ uint8_t float_to_float8(float v, const Float8Format& f, bool saturate) {
 
 // A float8 zero point only gives the output type: ONNX Runtime refuses nonzero ones in DequantizeLinear
 // (and ignores them in QuantizeLinear), so both refuse them here.
-Status need_zero_float8_zp(const KernelContext& ctx, const TensorValue* Z, const Float8Format& f) {
+Status need_zero_float8_zp(const KernelContext& ctx, const TensorValue* Z) {
   if (!Z) return ok();
   for (uint64_t i = 0; i < Z->element_count(); ++i)
-    if (float8_to_float(Z->data<uint8_t>()[i], f) != 0.f)
+    if (float8_to_float(Z->data<uint8_t>()[i], Z->dtype()) != 0.f)
       return ctx.fail(std::string("a ") + data_type_name(Z->dtype()) + " zero point must be 0 (element " + std::to_string(i) +
                       " is not)");
   return ok();
@@ -239,7 +225,7 @@ Status quantize_float8(KernelContext& ctx, const TensorValue& X, const TensorVal
   EFFOPT_TRY_ASSIGN(ParamLayout L, param_layout(ctx, X, S, Z));
   Float8Format f = float8_format(out);
   bool saturate = ctx.node.attr_int("saturate", 1) != 0;
-  EFFOPT_TRY(need_zero_float8_zp(ctx, Z, f));
+  EFFOPT_TRY(need_zero_float8_zp(ctx, Z));
   std::vector<float> scale(S.element_count());
   for (uint64_t i = 0; i < scale.size(); ++i) scale[i] = float_at(S, i);
   TensorValue Y = TensorValue::allocate(out, X.dims());
@@ -259,8 +245,7 @@ Status quantize_float8(KernelContext& ctx, const TensorValue& X, const TensorVal
 Status dequantize_float8(KernelContext& ctx, const TensorValue& X, const TensorValue& S, const TensorValue* Z, DataType out) {
   if (ctx.opset < 19) return ctx.fail(std::string("cannot dequantize ") + data_type_name(X.dtype()) + " before opset 19");
   EFFOPT_TRY_ASSIGN(ParamLayout L, param_layout(ctx, X, S, Z));
-  Float8Format f = float8_format(X.dtype());
-  EFFOPT_TRY(need_zero_float8_zp(ctx, Z, f));
+  EFFOPT_TRY(need_zero_float8_zp(ctx, Z));
   std::vector<float> scale(S.element_count());
   for (uint64_t i = 0; i < scale.size(); ++i) scale[i] = float_at(S, i);
   TensorValue Y = TensorValue::allocate(out, X.dims());
@@ -270,7 +255,7 @@ Status dequantize_float8(KernelContext& ctx, const TensorValue& X, const TensorV
     uint64_t i0 = static_cast<uint64_t>(t * kChunk), i1 = std::min<uint64_t>(n, i0 + kChunk);
     for (uint64_t i = i0; i < i1; ++i) {
       size_t p = static_cast<size_t>(L.index(i));
-      store_float(Y, i, float8_to_float(x[i], f) * scale[p]);
+      store_float(Y, i, float8_to_float(x[i], X.dtype()) * scale[p]);
     }
   });
   ctx.outputs[0] = std::move(Y);
@@ -284,11 +269,11 @@ Status quantize_linear_kernel(KernelContext& ctx) {
   const TensorValue& X = ctx.in(0);
   const TensorValue& S = ctx.in(1);
   const TensorValue* Z = ctx.has_input(2) ? &ctx.in(2) : nullptr;
-  bool x_float = X.dtype() == DataType::Float || (ctx.opset >= 19 && is_float_type(X.dtype()));
+  bool x_float = X.dtype() == DataType::Float || (ctx.opset >= 19 && is_qdq_float_type(X.dtype()));
   if (!x_float && X.dtype() != DataType::Int32)
     return ctx.fail(std::string("x must be float32") + (ctx.opset >= 19 ? ", float16, bfloat16" : "") +
                     " or int32 (got " + data_type_name(X.dtype()) + ")");
-  if (!(S.dtype() == DataType::Float || (ctx.opset >= 19 && is_float_type(S.dtype()))))
+  if (!(S.dtype() == DataType::Float || (ctx.opset >= 19 && is_qdq_float_type(S.dtype()))))
     return ctx.fail(std::string("y_scale must be float32") + (ctx.opset >= 19 ? ", float16 or bfloat16" : "") +
                     " (got " + data_type_name(S.dtype()) + ")");
   DataType out = DataType::UInt8;
@@ -302,7 +287,7 @@ Status quantize_linear_kernel(KernelContext& ctx) {
     if (!is_known_data_type(static_cast<int32_t>(out_attr))) return ctx.fail("bad output_dtype " + std::to_string(out_attr));
     out = static_cast<DataType>(out_attr);
   }
-  if (is_float8(out)) return quantize_float8(ctx, X, S, Z, out, x_float);
+  if (is_float8_type(out)) return quantize_float8(ctx, X, S, Z, out, x_float);
   if (!is_quant_int(out, ctx.opset, false))
     return ctx.fail(std::string("cannot quantize to ") + data_type_name(out) + " at opset " + std::to_string(ctx.opset));
   if (ctx.node.attr("precision") && ctx.node.attr_int("precision", 0) != 0 &&
@@ -355,22 +340,22 @@ Status dequantize_linear_kernel(KernelContext& ctx) {
   const TensorValue& X = ctx.in(0);
   const TensorValue& S = ctx.in(1);
   const TensorValue* Z = ctx.has_input(2) ? &ctx.in(2) : nullptr;
-  if (!is_float8(X.dtype()) && !is_quant_int(X.dtype(), ctx.opset, true))
+  if (!is_float8_type(X.dtype()) && !is_quant_int(X.dtype(), ctx.opset, true))
     return ctx.fail(std::string("cannot dequantize ") + data_type_name(X.dtype()) + " at opset " + std::to_string(ctx.opset));
   if (Z && Z->dtype() != X.dtype())
     return ctx.fail(std::string("x_zero_point must have x's type ") + data_type_name(X.dtype()) + " (got " +
                     data_type_name(Z->dtype()) + ")");
-  if (!(S.dtype() == DataType::Float || (ctx.opset >= 19 && is_float_type(S.dtype()))))
+  if (!(S.dtype() == DataType::Float || (ctx.opset >= 19 && is_qdq_float_type(S.dtype()))))
     return ctx.fail(std::string("x_scale must be float32") + (ctx.opset >= 19 ? ", float16 or bfloat16" : "") +
                     " (got " + data_type_name(S.dtype()) + ")");
   DataType out = S.dtype();
   int64_t out_attr = ctx.opset >= 23 ? ctx.node.attr_int("output_dtype", 0) : 0;
   if (out_attr != 0) {
-    if (!is_known_data_type(static_cast<int32_t>(out_attr)) || !is_float_type(static_cast<DataType>(out_attr)))
+    if (!is_known_data_type(static_cast<int32_t>(out_attr)) || !is_qdq_float_type(static_cast<DataType>(out_attr)))
       return ctx.fail("output_dtype " + std::to_string(out_attr) + " is not float32, float16 or bfloat16");
     out = static_cast<DataType>(out_attr);
   }
-  if (is_float8(X.dtype())) return dequantize_float8(ctx, X, S, Z, out);
+  if (is_float8_type(X.dtype())) return dequantize_float8(ctx, X, S, Z, out);
   EFFOPT_TRY_ASSIGN(ParamLayout L, param_layout(ctx, X, S, Z));
   std::vector<float> scale(S.element_count());
   for (uint64_t i = 0; i < scale.size(); ++i) scale[i] = float_at(S, i);
@@ -586,7 +571,7 @@ Status matmul_integer_kernel(KernelContext& ctx) {
 
 // Float scale of a QLinear* operand: float32, or float16 / bfloat16 from opset 21.
 Status need_scale(const KernelContext& ctx, const TensorValue& t, const char* what) {
-  if (t.dtype() == DataType::Float || (ctx.opset >= 21 && is_float_type(t.dtype()))) return ok();
+  if (t.dtype() == DataType::Float || (ctx.opset >= 21 && is_qdq_float_type(t.dtype()))) return ok();
   return ctx.fail(std::string(what) + " must be float32" + (ctx.opset >= 21 ? ", float16 or bfloat16" : "") + " (got " +
                   data_type_name(t.dtype()) + ")");
 }
@@ -595,8 +580,8 @@ Status qlinear_matmul_kernel(KernelContext& ctx) {
   for (size_t i = 0; i < 8; ++i)
     if (!ctx.has_input(i)) return ctx.fail("needs all 8 inputs (a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point)");
   const TensorValue &A = ctx.in(0), &B = ctx.in(3), &YS = ctx.in(6), &YZ = ctx.in(7);
-  if (is_float8(A.dtype()) || is_float8(B.dtype()) || is_float8(YZ.dtype()))
-    return refuse_float8(ctx, is_float8(A.dtype()) ? A.dtype() : is_float8(B.dtype()) ? B.dtype() : YZ.dtype());
+  if (is_float8_type(A.dtype()) || is_float8_type(B.dtype()) || is_float8_type(YZ.dtype()))
+    return refuse_float8(ctx, is_float8_type(A.dtype()) ? A.dtype() : is_float8_type(B.dtype()) ? B.dtype() : YZ.dtype());
   EFFOPT_TRY(need_8bit(ctx, A, "a"));
   EFFOPT_TRY(need_8bit(ctx, B, "b"));
   EFFOPT_TRY(need_8bit(ctx, YZ, "y_zero_point"));

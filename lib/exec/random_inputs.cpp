@@ -8,6 +8,7 @@
 #include <map>
 
 #include "exec/tensor_io.h"
+#include "ir/dtype.h"
 
 namespace effopt::exec {
 
@@ -18,10 +19,6 @@ uint64_t splitmix64(uint64_t x) {
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
   x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
   return x ^ (x >> 31);
-}
-
-bool is_float_type(DataType t) {
-  return t == DataType::Float || t == DataType::Double || t == DataType::Float16 || t == DataType::BFloat16;
 }
 
 // Smallest and largest value of an integer type (bool as 0/1).

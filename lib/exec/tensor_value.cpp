@@ -1,7 +1,9 @@
 #include "exec/tensor_value.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <mutex>
 #include <new>
 #include <unordered_map>
@@ -249,60 +251,13 @@ Tensor TensorValue::to_tensor(const std::string& name) const {
   return t;
 }
 
-float half_to_float(uint16_t h) {
-  uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
-  uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
-  if (exp == 0) {
-    if (man == 0) {
-      bits = sign;
-    } else {  // subnormal
-      int e = -1;
-      do { ++e; man <<= 1; } while (!(man & 0x400));
-      bits = sign | static_cast<uint32_t>(127 - 15 - e) << 23 | (man & 0x3ff) << 13;
-    }
-  } else if (exp == 31) {
-    bits = sign | 0x7f800000u | man << 13;
-  } else {
-    bits = sign | (exp + 112) << 23 | man << 13;
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-uint16_t float_to_half(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000);
-  uint32_t ax = x & 0x7fffffffu;
-  if (ax >= 0x7f800000u) return static_cast<uint16_t>(sign | 0x7c00 | (ax > 0x7f800000u ? 0x200 : 0));
-  if (ax >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00);  // rounds past 65504: inf
-  if (ax < 0x38800000u) {                                                // subnormal or zero in half
-    if (ax < 0x33000000u) return sign;                                   // below half of the smallest subnormal
-    uint32_t e = ax >> 23, m = (ax & 0x7fffff) | 0x800000;
-    uint32_t shift = 126 - e;  // value / 2^-24 (half's subnormal unit) = m >> (126 - e)
-    uint32_t r = m >> shift, rem = m & ((1u << shift) - 1), halfway = 1u << (shift - 1);
-    if (rem > halfway || (rem == halfway && (r & 1))) ++r;
-    return static_cast<uint16_t>(sign | r);
-  }
-  uint32_t r = ax + 0xfff + ((ax >> 13) & 1);  // round to nearest even on bit 13
-  r -= 0x38000000u;                             // rebias 127 -> 15
-  return static_cast<uint16_t>(sign | (r >> 13));
-}
-
-float bf16_to_float(uint16_t b) {
-  uint32_t bits = static_cast<uint32_t>(b) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-uint16_t float_to_bf16(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  if ((x & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((x >> 16) | 0x40);  // quiet NaN
-  x += 0x7fff + ((x >> 16) & 1);
-  return static_cast<uint16_t>(x >> 16);
+std::vector<double> to_doubles(const TensorValue& t) {
+  std::vector<double> out(static_cast<size_t>(t.element_count()));
+  // int4/uint4 are unpacked here: one int8 / uint8 per element.
+  DataType stored = t.dtype() == DataType::Int4 ? DataType::Int8 : t.dtype() == DataType::UInt4 ? DataType::UInt8 : t.dtype();
+  if (!decode_doubles(stored, {t.raw(), static_cast<size_t>(t.byte_size())}, out))
+    std::fill(out.begin(), out.end(), std::numeric_limits<double>::quiet_NaN());
+  return out;
 }
 
 Expected<std::vector<int64_t>> broadcast_shapes(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {

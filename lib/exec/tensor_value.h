@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "ir/dtype.h"
 #include "ir/tensor.h"
 #include "ir/types.h"
 #include "support/error.h"
@@ -98,12 +99,17 @@ inline bool is_4bit(DataType t) { return t == DataType::Int4 || t == DataType::U
 uint64_t shape_size(const std::vector<int64_t>& dims);
 std::string dims_to_string(const std::vector<int64_t>& dims);
 
-// IEEE binary16 / bfloat16 <-> float32, round to nearest even; overflow
-// becomes inf, NaN stays NaN.
-float half_to_float(uint16_t h);
-uint16_t float_to_half(float f);
-float bf16_to_float(uint16_t b);
-uint16_t float_to_bf16(float f);
+// Elements as doubles: any type with a numeric reading (ir/dtype.h:
+// decode_doubles; int4/uint4 as the executor stores them, unpacked); a type
+// without one (string, complex) gives NaN for every element.
+std::vector<double> to_doubles(const TensorValue& t);
+
+// The float16 / bfloat16 conversions live in ir/dtype.h; these names keep
+// `exec::half_to_float` & co. valid for code written against them.
+using effopt::bf16_to_float;
+using effopt::float_to_bf16;
+using effopt::float_to_half;
+using effopt::half_to_float;
 
 // numpy broadcasting of two shapes; nullopt-like error when incompatible.
 Expected<std::vector<int64_t>> broadcast_shapes(const std::vector<int64_t>& a, const std::vector<int64_t>& b);

@@ -68,6 +68,43 @@ TensorPtr constant_tensor(const Value* v) {
 
 bool is_constant(const Value* v) { return constant_tensor(v) != nullptr; }
 
+bool is_feedable_initializer(const Value* v, const Model& m) {
+  if (!v->initializer && !v->sparse_initializer) return false;
+  if (!v->is_graph_input()) return false;
+  if (v->graph() == m.graph.get()) return m.ir_version >= 4;
+  return true;
+}
+
+namespace {
+template <class Feedable>
+TensorPtr fixed_constant_walk(const Value* v, Feedable feedable) {
+  for (int hops = 0; v && hops < 1000; ++hops) {
+    if (v->initializer) return feedable(v) ? nullptr : v->initializer;
+    if (v->sparse_initializer) return nullptr;
+    const Node* p = v->producer();
+    if (!p || !is_onnx_domain(p->domain)) return nullptr;
+    if (p->op_type == "Constant") {
+      for (const Attribute& a : p->attributes)
+        if (!a.ref_attr_name.empty()) return nullptr;  // a function attribute reference: not fixed
+      return constant_node_tensor(*p);
+    }
+    if (p->op_type != "Identity") return nullptr;
+    v = p->input(0);
+  }
+  return nullptr;
+}
+}  // namespace
+
+TensorPtr fixed_constant_tensor(const Value* v, const Model& m) {
+  return fixed_constant_walk(v, [&](const Value* x) { return is_feedable_initializer(x, m); });
+}
+
+bool is_listed_initializer_input(const Value* v) {
+  return (v->initializer || v->sparse_initializer) && v->is_graph_input();
+}
+
+TensorPtr fixed_constant_tensor(const Value* v) { return fixed_constant_walk(v, is_listed_initializer_input); }
+
 void for_each_stored_tensor(const Model& m, const std::function<void(const Tensor&, ConstantHolder)>& fn) {
   if (m.graph) walk_graph(*m.graph, fn);
   for (auto& f : m.functions) walk_graph(*f.body, fn);

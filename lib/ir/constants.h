@@ -16,6 +16,25 @@ namespace effopt {
 TensorPtr constant_tensor(const Value* v);
 bool is_constant(const Value* v);
 
+// True when a feed can replace `v`'s initializer at run time: in the main
+// graph of an IR >= 4 model an initializer also listed among the graph inputs
+// is only a default (ONNX Runtime lets a fed input of that name override it;
+// for IR < 4 such initializers are constants). Initializers listed among the
+// inputs of a subgraph or function count as feedable too (conservative).
+bool is_feedable_initializer(const Value* v, const Model& m);
+// The constant tensor behind `v` that may be folded into new weights:
+// constant_tensor(v) unless the chain ends in a feedable or sparse
+// initializer, or in a Constant node whose value is a function attribute
+// reference; nullptr then.
+TensorPtr fixed_constant_tensor(const Value* v, const Model& m);
+// The same rule for models that list an initializer among graph inputs only
+// when a feed may override it (IR >= 4, or IR < 4 after
+// detach_initializer_inputs, as every pass sees a model): any initializer
+// that is also an input of its graph is feedable. The passes' rule
+// (passes/pass_util.h: fixed_constant).
+bool is_listed_initializer_input(const Value* v);
+TensorPtr fixed_constant_tensor(const Value* v);
+
 // Where a stored tensor lives.
 enum class ConstantHolder { Initializer, ConstantNode, SparseInitializer, AttributeTensor };
 

@@ -47,6 +47,26 @@ bool Value::is_graph_output() const {
   return std::find(outs.begin(), outs.end(), this) != outs.end();
 }
 
+namespace {
+bool in_subgraph_outputs(const Graph& g, const Value* v) {
+  for (const auto& n : g.nodes())
+    for (const Attribute& a : n->attributes) {
+      auto in = [v](const Graph& sg) {
+        return std::find(sg.outputs().begin(), sg.outputs().end(), v) != sg.outputs().end() ||
+               in_subgraph_outputs(sg, v);
+      };
+      if (a.g && in(*a.g)) return true;
+      for (const auto& sg : a.graphs)
+        if (in(*sg)) return true;
+    }
+  return false;
+}
+}  // namespace
+
+bool Value::is_output_of_any_graph() const {
+  return is_graph_output() || (graph_ && in_subgraph_outputs(*graph_, this));
+}
+
 // ---------------------------------------------------------------- Node
 
 namespace {

@@ -85,6 +85,10 @@ class Value {
   std::shared_ptr<SparseTensor> sparse_initializer;
   bool is_graph_input() const { return is_input_; }
   bool is_graph_output() const;
+  // An output of its graph or, directly, of a subgraph below it (a subgraph
+  // may return an outer-scope value with no node reading it there): a value
+  // whose producer may only be rewritten if the value keeps existing.
+  bool is_output_of_any_graph() const;
   bool has_value_info() const { return has_value_info_; }
 
  private:

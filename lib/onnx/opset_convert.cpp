@@ -33,6 +33,7 @@
 #include <unordered_set>
 
 #include "ir/constants.h"
+#include "ir/dtype.h"
 
 namespace effopt {
 
@@ -98,84 +99,17 @@ TensorPtr make_i64(const std::vector<int64_t>& vals, std::vector<int64_t> dims) 
   return make_tensor(DataType::Int64, std::move(dims), std::move(b));
 }
 
-uint16_t float_to_half(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  uint32_t sign = (x >> 16) & 0x8000u;
-  uint32_t mant = x & 0x7fffffu;
-  int32_t exp = static_cast<int32_t>((x >> 23) & 0xffu);
-  if (exp == 0xff) return static_cast<uint16_t>(sign | 0x7c00u | (mant ? 0x200u : 0u));
-  int32_t e = exp - 127 + 15;
-  if (e >= 0x1f) return static_cast<uint16_t>(sign | 0x7c00u);
-  if (e <= 0) {
-    if (e < -10) return static_cast<uint16_t>(sign);
-    mant |= 0x800000u;
-    uint32_t shift = static_cast<uint32_t>(14 - e);
-    uint32_t h = mant >> shift;
-    uint32_t rem = mant & ((1u << shift) - 1u);
-    uint32_t halfway = 1u << (shift - 1u);
-    if (rem > halfway || (rem == halfway && (h & 1u))) ++h;
-    return static_cast<uint16_t>(sign | h);
-  }
-  uint32_t h = (static_cast<uint32_t>(e) << 10) | (mant >> 13);
-  uint32_t rem = mant & 0x1fffu;
-  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;
-  return static_cast<uint16_t>(sign | h);
-}
-
-uint16_t float_to_bfloat16(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  if (std::isnan(f)) return 0x7fc0;
-  x += 0x7fffu + ((x >> 16) & 1u);
-  return static_cast<uint16_t>(x >> 16);
-}
-
-template <class T>
-void put(std::vector<std::byte>& out, T v) {
-  size_t at = out.size();
-  out.resize(at + sizeof(T));
-  std::memcpy(out.data() + at, &v, sizeof(T));
-}
-
-// Encodes numbers as a tensor of `dt`; nullptr for types without a numeric encoding here.
-TensorPtr make_numeric(DataType dt, const std::vector<double>& vals, std::vector<int64_t> dims) {
-  std::vector<std::byte> b;
-  for (double v : vals) {
-    switch (dt) {
-      case DataType::Float: put<float>(b, static_cast<float>(v)); break;
-      case DataType::Double: put<double>(b, v); break;
-      case DataType::Float16: put<uint16_t>(b, float_to_half(static_cast<float>(v))); break;
-      case DataType::BFloat16: put<uint16_t>(b, float_to_bfloat16(static_cast<float>(v))); break;
-      case DataType::Int8: put<int8_t>(b, static_cast<int8_t>(v)); break;
-      case DataType::UInt8: put<uint8_t>(b, static_cast<uint8_t>(v)); break;
-      case DataType::Int16: put<int16_t>(b, static_cast<int16_t>(v)); break;
-      case DataType::UInt16: put<uint16_t>(b, static_cast<uint16_t>(v)); break;
-      case DataType::Int32: put<int32_t>(b, static_cast<int32_t>(v)); break;
-      case DataType::UInt32: put<uint32_t>(b, static_cast<uint32_t>(v)); break;
-      case DataType::Int64: put<int64_t>(b, static_cast<int64_t>(v)); break;
-      case DataType::UInt64: put<uint64_t>(b, static_cast<uint64_t>(v)); break;
-      case DataType::Bool: put<uint8_t>(b, v != 0 ? 1 : 0); break;
-      default: return nullptr;
-    }
-  }
-  return make_tensor(dt, std::move(dims), std::move(b));
-}
-
+// Integer values of an int32/int64 tensor, or of a float32 one holding whole
+// numbers (legacy ops fed small integers as floats).
 std::optional<std::vector<int64_t>> tensor_ints(const Tensor& t) {
+  if (t.data_type == DataType::Int64 || t.data_type == DataType::Int32) return to_ints(t);
+  if (t.data_type != DataType::Float) return std::nullopt;
+  auto vals = to_doubles(t);
+  if (!vals) return std::nullopt;
   std::vector<int64_t> out;
-  if (t.data_type == DataType::Int64) {
-    if (t.storage) for (int64_t v : t.as<int64_t>()) out.push_back(v);
-  } else if (t.data_type == DataType::Int32) {
-    if (t.storage) for (int32_t v : t.as<int32_t>()) out.push_back(v);
-  } else if (t.data_type == DataType::Float) {  // legacy ops fed small integers as floats
-    if (t.storage)
-      for (float v : t.as<float>()) {
-        if (v != std::floor(v)) return std::nullopt;
-        out.push_back(static_cast<int64_t>(v));
-      }
-  } else {
-    return std::nullopt;
+  for (double v : *vals) {
+    if (v != std::floor(v)) return std::nullopt;
+    out.push_back(static_cast<int64_t>(v));
   }
   return out;
 }
@@ -772,7 +706,7 @@ Status bn_9(Ctx& c, Node*& n) {
   Builder b(c, n);
   Value* X = n->input(0);
   Value* d = b.op("Sub", {X, n->input(3)});
-  Value* ve = b.op("Add", {n->input(4), b.constant(make_numeric(t, {eps}, {}), "eps")});
+  Value* ve = b.op("Add", {n->input(4), b.constant(tensor_from_values(t, {}, {eps}), "eps")});
   Value* sd = b.op("Sqrt", {ve});
   Value* nm = b.op("Div", {d, sd});
   Value* sc = b.op("Mul", {nm, n->input(1)});
@@ -840,7 +774,7 @@ Status dropout_12(Ctx& c, Node*& n) {
   Builder b(c, n);
   auto ins = n->inputs();
   ins.resize(1);
-  ins.push_back(b.constant(make_numeric(DataType::Float, {r}, {}), "ratio"));
+  ins.push_back(b.constant(tensor_from_values(DataType::Float, {}, {r}), "ratio"));
   n->set_inputs(std::move(ins));
   c.note(n, "ratio attribute -> input (opset 12)");
   return ok();
@@ -943,8 +877,8 @@ Status clip_11(Ctx& c, Node*& n) {
   n->remove_attr("max");
   Builder b(c, n);
   std::vector<Value*> ins{n->input(0), nullptr, nullptr};
-  if (lo) ins[1] = b.constant(make_numeric(t, {*lo}, {}), "min");
-  if (hi) ins[2] = b.constant(make_numeric(t, {*hi}, {}), "max");
+  if (lo) ins[1] = b.constant(tensor_from_values(t, {}, {*lo}), "min");
+  if (hi) ins[2] = b.constant(tensor_from_values(t, {}, {*hi}), "max");
   if (!hi) ins.pop_back();
   n->set_inputs(std::move(ins));
   c.note(n, "min/max attributes -> inputs (opset 11)");
@@ -973,7 +907,7 @@ Status pad_11(Ctx& c, Node*& n) {
   std::vector<Value*> ins{n->input(0), b.i64(pads, "pads")};
   if (mode == "constant" && value != 0.0f) {
     EFFOPT_TRY_ASSIGN(DataType t, float_type_of(c, n, n->input(0), "the constant_value input"));
-    ins.push_back(b.constant(make_numeric(t, {value}, {}), "value"));
+    ins.push_back(b.constant(tensor_from_values(t, {}, {value}), "value"));
   }
   n->set_inputs(std::move(ins));
   c.note(n, "pads/value attributes -> inputs (opset 11)");
@@ -1001,7 +935,7 @@ Status upsample_9(Ctx& c, Node*& n) {
   std::vector<double> s(a->floats.begin(), a->floats.end());
   n->remove_attr("scales");
   Builder b(c, n);
-  Value* scales = b.constant(make_numeric(DataType::Float, s, {static_cast<int64_t>(s.size())}), "scales");
+  Value* scales = b.constant(tensor_from_values(DataType::Float, {static_cast<int64_t>(s.size())}, s), "scales");
   n->set_inputs({n->input(0), scales});
   c.note(n, "scales attribute -> input (opset 9)");
   return ok();
@@ -1042,7 +976,7 @@ Status resize_11(Ctx& c, Node*& n) {
   }
   Builder b(c, n);
   Value* roi = nullptr;
-  if (c.to < 13) roi = b.constant(make_numeric(DataType::Float, {}, {0}), "roi");  // required until 13
+  if (c.to < 13) roi = b.constant(tensor_from_values(DataType::Float, {0}, {}), "roi");  // required until 13
   std::vector<Value*> ins{n->input(0), roi, n->input(1)};
   n->set_inputs(std::move(ins));
   n->set_attr(Attribute::make_string("coordinate_transformation_mode", "asymmetric"));
@@ -1320,26 +1254,26 @@ Status legacy_scale_shift(Ctx& c, Node*& n) {
   Builder b(c, n);
   if (op == "Scale") {
     EFFOPT_TRY_ASSIGN(float s, float_attr(n, "scale", 1.0f));
-    n = finish_as(c, n, "Mul", {x, b.constant(make_numeric(t, {s}, {}), "scale")});
+    n = finish_as(c, n, "Mul", {x, b.constant(tensor_from_values(t, {}, {s}), "scale")});
   } else if (op == "Affine") {
     EFFOPT_TRY_ASSIGN(float alpha, float_attr(n, "alpha", 1.0f));
     EFFOPT_TRY_ASSIGN(float beta, float_attr(n, "beta", 0.0f));
-    Value* m = b.op("Mul", {x, b.constant(make_numeric(t, {alpha}, {}), "alpha")});
-    n = finish_as(c, n, "Add", {m, b.constant(make_numeric(t, {beta}, {}), "beta")});
+    Value* m = b.op("Mul", {x, b.constant(tensor_from_values(t, {}, {alpha}), "alpha")});
+    n = finish_as(c, n, "Add", {m, b.constant(tensor_from_values(t, {}, {beta}), "beta")});
   } else if (op == "ScaledTanh" || op == "ParametricSoftplus") {
     EFFOPT_TRY_ASSIGN(float alpha, float_attr(n, "alpha", 1.0f));
     EFFOPT_TRY_ASSIGN(float beta, float_attr(n, "beta", 1.0f));
-    Value* m = b.op("Mul", {x, b.constant(make_numeric(t, {beta}, {}), "beta")});
+    Value* m = b.op("Mul", {x, b.constant(tensor_from_values(t, {}, {beta}), "beta")});
     Value* f = b.op(op == "ScaledTanh" ? "Tanh" : "Softplus", {m});
-    n = finish_as(c, n, "Mul", {f, b.constant(make_numeric(t, {alpha}, {}), "alpha")});
+    n = finish_as(c, n, "Mul", {f, b.constant(tensor_from_values(t, {}, {alpha}), "alpha")});
   } else if (op == "ImageScaler") {
     EFFOPT_TRY_ASSIGN(float s, float_attr(n, "scale", 1.0f));
     std::vector<float> bias = n->attr("bias") ? n->attr("bias")->floats : std::vector<float>{};
-    Value* v = b.op("Mul", {x, b.constant(make_numeric(t, {s}, {}), "scale")});
+    Value* v = b.op("Mul", {x, b.constant(tensor_from_values(t, {}, {s}), "scale")});
     std::vector<double> bd(bias.begin(), bias.end());
     int64_t C = static_cast<int64_t>(bd.size());
     if (bd.empty()) n = finish_as(c, n, "Identity", {v});
-    else n = finish_as(c, n, "Add", {v, b.constant(make_numeric(t, bd, {1, C, 1, 1}), "bias")});
+    else n = finish_as(c, n, "Add", {v, b.constant(tensor_from_values(t, {1, C, 1, 1}, bd), "bias")});
   }
   c.note(n, op + " (experimental, removed from ONNX) expanded to standard ops");
   n = nullptr;
@@ -1356,7 +1290,7 @@ Status legacy_thresholded_relu(Ctx& c, Node*& n) {
   EFFOPT_TRY_ASSIGN(DataType t, float_type_of(c, n, x, "the expansion of ThresholdedRelu"));
   EFFOPT_TRY_ASSIGN(float alpha, float_attr(n, "alpha", 1.0f));
   Builder b(c, n);
-  Value* gt = b.op("Greater", {x, b.constant(make_numeric(t, {alpha}, {}), "alpha")});
+  Value* gt = b.op("Greater", {x, b.constant(tensor_from_values(t, {}, {alpha}), "alpha")});
   Value* mask = b.op("Cast", {gt}, Builder::attrs_of(Attribute::make_int("to", static_cast<int64_t>(t))));
   n = finish_as(c, n, "Mul", {x, mask});
   c.note(n, "experimental ThresholdedRelu expanded to Greater/Cast/Mul");
@@ -1411,7 +1345,7 @@ Status legacy_fill(Ctx& c, Node*& n) {
     const auto& vals = n->attr("values")->floats;
     std::vector<double> v(vals.begin(), vals.end());
     if (shape.empty()) shape = {static_cast<int64_t>(v.size())};
-    TensorPtr t = make_numeric(DataType::Float, v, shape);
+    TensorPtr t = tensor_from_values(DataType::Float, shape, v);
     if (!t->element_count() || *t->element_count() != v.size())
       return node_error(n, "GivenTensorFill shape does not match its values");
     n = finish_as(c, n, "Constant", {}, Builder::attrs_of(Attribute::make_tensor("value", t)));
@@ -1421,7 +1355,7 @@ Status legacy_fill(Ctx& c, Node*& n) {
     if (n->attr_int("input_as_shape", 0)) {
       if (c.to < 9) return node_error(n, "ConstantFill with input_as_shape needs opset 9 (ConstantOfShape)");
       if (!n->attr_ints("extra_shape").empty()) return node_error(n, "ConstantFill extra_shape is not converted");
-      TensorPtr t = make_numeric(dt, {value}, {1});
+      TensorPtr t = tensor_from_values(dt, {1}, {value});
       if (!t) return node_error(n, "unsupported ConstantFill dtype");
       n = finish_as(c, n, "ConstantOfShape", {n->input(0)}, Builder::attrs_of(Attribute::make_tensor("value", t)));
     } else {
@@ -1431,7 +1365,7 @@ Status legacy_fill(Ctx& c, Node*& n) {
       uint64_t count = 1;
       for (int64_t d : shape) count *= static_cast<uint64_t>(std::max<int64_t>(d, 0));
       if (count > (1u << 26)) return node_error(n, "ConstantFill too large to materialize");
-      TensorPtr t = make_numeric(dt, std::vector<double>(count, value), shape);
+      TensorPtr t = tensor_from_values(dt, shape, std::vector<double>(count, value));
       if (!t) return node_error(n, "unsupported ConstantFill dtype");
       n = finish_as(c, n, "Constant", {}, Builder::attrs_of(Attribute::make_tensor("value", t)));
     }

@@ -9,7 +9,9 @@
 #include <unordered_map>
 
 #include "exec/executor.h"
+#include "exec/metrics.h"
 #include "exec/random_inputs.h"
+#include "ir/dtype.h"
 #include "ir/verifier.h"
 
 namespace effopt::pass {
@@ -52,62 +54,6 @@ Expected<Outputs> execute(const Model& model, const std::vector<std::pair<std::s
   ro.fold_batch_norm = false;  // the model as written, so a pass's own rounding shows
   EFFOPT_TRY_ASSIGN(auto session, exec::Session::create(model, ro));
   return session->run(inputs);
-}
-
-double to_double(const exec::TensorValue& t, uint64_t i) {
-  switch (t.dtype()) {
-    case DataType::Float: return t.data<float>()[i];
-    case DataType::Double: return t.data<double>()[i];
-    case DataType::Float16: return exec::half_to_float(t.data<uint16_t>()[i]);
-    case DataType::BFloat16: return exec::bf16_to_float(t.data<uint16_t>()[i]);
-    default: return 0;
-  }
-}
-
-bool is_float_type(DataType t) {
-  return t == DataType::Float || t == DataType::Double || t == DataType::Float16 || t == DataType::BFloat16;
-}
-
-// Compares one output; returns the relative L2 error (+inf on a type, shape,
-// NaN-position or non-float mismatch) and says what differs in `why`.
-double compare_output(const exec::TensorValue& ref, const exec::TensorValue& got, std::string& why) {
-  const double inf = std::numeric_limits<double>::infinity();
-  if (ref.dtype() != got.dtype()) {
-    why = std::string("element type ") + data_type_name(ref.dtype()) + " became " + data_type_name(got.dtype());
-    return inf;
-  }
-  if (ref.dims() != got.dims()) {
-    why = "shape " + exec::dims_to_string(ref.dims()) + " became " + exec::dims_to_string(got.dims());
-    return inf;
-  }
-  uint64_t n = ref.element_count();
-  if (!is_float_type(ref.dtype())) {
-    uint64_t differ = 0;
-    size_t es = exec::element_size(ref.dtype());
-    for (uint64_t i = 0; i < n; ++i)
-      if (std::memcmp(ref.raw() + i * es, got.raw() + i * es, es) != 0) ++differ;
-    if (differ) why = std::to_string(differ) + " of " + std::to_string(n) + " elements differ";
-    return differ ? inf : 0;
-  }
-  double diff2 = 0, ref2 = 0;
-  for (uint64_t i = 0; i < n; ++i) {
-    double a = to_double(ref, i), b = to_double(got, i);
-    if (std::isnan(a) || std::isnan(b)) {
-      if (std::isnan(a) && std::isnan(b)) continue;
-      why = "element " + std::to_string(i) + " is " + std::to_string(a) + " before and " + std::to_string(b) + " after";
-      return inf;
-    }
-    if (std::isinf(a) || std::isinf(b)) {
-      if (a == b) continue;
-      why = "element " + std::to_string(i) + " is " + std::to_string(a) + " before and " + std::to_string(b) + " after";
-      return inf;
-    }
-    diff2 += (a - b) * (a - b);
-    ref2 += a * a;
-  }
-  // An all-zero reference: the absolute L2 error stands in for the relative one.
-  double rel = ref2 > 0 ? std::sqrt(diff2 / ref2) : std::sqrt(diff2);
-  return rel;
 }
 
 class Runner {
@@ -210,9 +156,8 @@ class Runner {
                             std::to_string(reference_.size()) + " to " + std::to_string(got.size()));
     for (size_t i = 0; i < got.size(); ++i) {
       std::string why;
-      double rel = compare_output(reference_[i], got[i], why);
-      DataType t = reference_[i].dtype();
-      double tol = (t == DataType::Float16 || t == DataType::BFloat16) ? opts_.half_tolerance : opts_.tolerance;
+      double rel = output_change(reference_[i], got[i], &why);
+      double tol = is_16bit_float_type(reference_[i].dtype()) ? opts_.half_tolerance : opts_.tolerance;
       pr.max_rel_l2 = std::max(pr.max_rel_l2, rel);
       if (!(rel <= tol)) {
         // Named as before the pipeline (a pass may have renamed it).
@@ -264,6 +209,39 @@ Status check_file_digests(const std::vector<PipelineItem>& items, const FileDige
 }
 
 }  // namespace
+
+double output_change(const exec::TensorValue& before, const exec::TensorValue& after, std::string* why) {
+  const double inf = std::numeric_limits<double>::infinity();
+  auto say = [why](std::string s) {
+    if (why) *why = std::move(s);
+  };
+  if (before.dtype() != after.dtype()) {
+    say(std::string("element type ") + data_type_name(before.dtype()) + " became " + data_type_name(after.dtype()));
+    return inf;
+  }
+  if (before.dims() != after.dims()) {
+    say("shape " + exec::dims_to_string(before.dims()) + " became " + exec::dims_to_string(after.dims()));
+    return inf;
+  }
+  const uint64_t n = before.element_count();
+  if (!is_float_type(before.dtype())) {
+    uint64_t differ = 0;
+    size_t es = exec::element_size(before.dtype());
+    for (uint64_t i = 0; i < n; ++i)
+      if (std::memcmp(before.raw() + i * es, after.raw() + i * es, es) != 0) ++differ;
+    if (differ) say(std::to_string(differ) + " of " + std::to_string(n) + " elements differ");
+    return differ ? inf : 0;
+  }
+  exec::ErrorMetrics m = exec::error_metrics(before, after);
+  if (m.first_nonfinite_mismatch) {
+    uint64_t i = *m.first_nonfinite_mismatch;
+    double a = exec::to_doubles(before)[i], b = exec::to_doubles(after)[i];
+    say("element " + std::to_string(i) + " is " + std::to_string(a) + " before and " + std::to_string(b) + " after");
+  } else if (m.zero_reference && m.rel_l2_error > 0) {
+    say("the output was all zeros and is not any more (max abs error " + std::to_string(m.max_abs_error) + ")");
+  }
+  return m.rel_l2_error;
+}
 
 Expected<PipelineRun> run_pipeline(const Pipeline& pipeline, Model& model, const ManagerOptions& opts) {
   if (opts.file_digest) EFFOPT_TRY(check_file_digests(pipeline.items, opts.file_digest));

@@ -13,7 +13,9 @@
 //    random inputs before the pipeline and after every lossless pass and
 //    compares the outputs with the reference by relative L2 error (1e-5 for
 //    float32/float64 outputs, 5e-3 for float16/bfloat16; other types must be
-//    equal). A lossy pass's result becomes the new reference. A model the
+//    equal). The error is exec/metrics.h's, as `effopt compare` reports it:
+//    an output that was all zeros and is not any more, or NaN / infinities in
+//    other places, fail every tolerance. A lossy pass's result becomes the new reference. A model the
 //    executor cannot run, or an input whose dims are not known, fails the run
 //    (InvalidModel / Usage) rather than skipping the check.
 #pragma once
@@ -24,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "exec/tensor_value.h"
 #include "ir/ir.h"
 #include "pass/pass.h"
 #include "pass/pipeline.h"
@@ -77,6 +80,12 @@ struct ManagerOptions {
 };
 
 Expected<PipelineRun> run_pipeline(const Pipeline& pipeline, Model& model, const ManagerOptions& opts = {});
+
+// How --check-outputs compares one output before and after a pass: the
+// relative L2 error of exec/metrics.h for float outputs, 0 or inf (exact
+// equality) for other types, inf when the element type or shape changed.
+// When not 0, `why` (if given) says what differs.
+double output_change(const exec::TensorValue& before, const exec::TensorValue& after, std::string* why = nullptr);
 
 // Nodes of the model: every graph, subgraph and function body.
 size_t count_nodes(const Model& model);

@@ -1,6 +1,7 @@
 // The executor's internal rewrites (RunOptions::internal_rewrites): an inference BatchNormalization folded
 // into the Conv before it (and a Relu after it fused on top), only when the Conv's output has no other
-// reader and every parameter is a float32 constant; results against the same model run node by node.
+// reader and every parameter is a constant (exec/batch_norm_fold.h); results against the same model run
+// node by node.
 #include <catch2/catch.hpp>
 
 #include <cmath>

@@ -218,8 +218,8 @@ TEST_CASE("fuse-conv-bn folds float16 weights, rounding once from double", "[pas
   // 1 + 2^-11 + 2^-40 lies just above the midpoint of float16 neighbours 1 and
   // 1 + 2^-10: one rounding gives 1 + 2^-10 (0x3C01); rounding through float
   // first would land on the midpoint and tie to even, 1 (0x3C00).
-  CHECK(passes::util::double_to_half(1.0 + std::ldexp(1.0, -11) + std::ldexp(1.0, -40)) == 0x3C01);
-  CHECK(passes::util::double_to_half(1.0 + std::ldexp(1.0, -11)) == 0x3C00);  // an exact tie: to even
+  CHECK(double_to_half(1.0 + std::ldexp(1.0, -11) + std::ldexp(1.0, -40)) == 0x3C01);
+  CHECK(double_to_half(1.0 + std::ldexp(1.0, -11)) == 0x3C00);  // an exact tie: to even
   // ONNX 1.12's text parser has no float16 literals: parse float, then turn
   // every constant and the signature into float16.
   std::string text = conv_bn("<group = 2>");
@@ -229,7 +229,7 @@ TEST_CASE("fuse-conv-bn folds float16 weights, rounding once from double", "[pas
         Attribute* a = n->attr("value");
         auto vals = passes::util::constant_doubles(n->output(0));
         REQUIRE(vals);
-        a->t = passes::util::tensor_from_doubles(DataType::Float16, a->t->dims, *vals);
+        a->t = tensor_from_values(DataType::Float16, a->t->dims, *vals);
       }
     model.graph->inputs()[0]->type.elem_type = DataType::Float16;
     model.graph->outputs()[0]->type.elem_type = DataType::Float16;

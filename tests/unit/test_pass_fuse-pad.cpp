@@ -124,7 +124,7 @@ g (float[1,2,5,5] x) => (float[1,2,5,5] y) {
   for (Model* model : {before.get(), m.get()})
     for (const auto& n : model->graph->nodes())
       if (n->output(0)->name() == "v")
-        n->attr("value")->t = passes::util::tensor_from_doubles(DataType::Float, {}, {-INFINITY});
+        n->attr("value")->t = tensor_from_values(DataType::Float, {}, {-INFINITY});
   CHECK(apply("fuse-pad", *m).counter("fused") == 1);
   CHECK(count_ops(*m, "Pad") == 0);
   CHECK(exec_rel_l2(*before, *m) <= 1e-5);
