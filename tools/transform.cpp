@@ -17,9 +17,11 @@
 
 namespace effopt::cli {
 
-// tools/cmd_report.cpp: before/after footprint table (stderr) and report block.
+// tools/cmd_report.cpp: before/after footprint table (stderr) and report block,
+// with the --shape bindings applied to each model that has the name.
 Expected<nlohmann::json> footprint_before_after(const GlobalOptions& g, const std::string& input,
-                                                const std::string& output, bool with_report);
+                                                const std::string& output, bool with_report,
+                                                const std::vector<std::string>& shapes);
 
 void add_pass_flags(CLI::App& sub, PassFlags& f) {
   sub.add_flag("--verify-each", f.verify_each, "verify the graph after every pass (names the pass that broke it)");
@@ -174,12 +176,13 @@ Status run_transform(const GlobalOptions& g, const TransformJob& job) {
                  es.external_path.empty() ? "" : ", external data " + es.external_path + " " +
                                                      std::to_string(es.external_bytes) + " bytes",
                  secs);
-  auto footprint = footprint_before_after(g, job.input, out, report_file != nullptr);
+  auto footprint = footprint_before_after(g, job.input, out, report_file != nullptr, bf.shapes);
   if (!footprint) spdlog::warn("footprint report: {}", footprint.error().message);
   if (report_file) {
     report.set_output_bytes(es.model_bytes, es.external_bytes);
     report.set_seconds(secs);
     nlohmann::json rj = report.to_json();
+    if (!bf.shapes.empty()) rj["shape_bindings"] = bf.shapes;
     if (footprint && !footprint->is_null()) {
       rj["input"]["sha256"] = (*footprint)["before"]["sha256"];
       rj["output"]["sha256"] = (*footprint)["after"]["sha256"];
