@@ -168,6 +168,7 @@ Status run_transform(const GlobalOptions& g, const TransformJob& job) {
   }
   ExportOptions eo;
   eo.external = g.external_data ? ExternalData::Always : ExternalData::Auto;
+  eo.overwrite_external = g.force || g.in_place;  // OUT.data is an output like OUT
   ExportStats es;
   EFFOPT_TRY(save_model(*model, out, eo, &es));
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
