@@ -257,7 +257,7 @@ std::string compact_table(const Footprint& before, const Footprint& after, bool 
     std::string change;
     const bool differs = bt.value != at.value || (!bt.known() && !at.known() && bt.lower_bound != at.lower_bound);
     if (!bt.known() || !at.known()) {
-      change = bs == as ? "" : "?";
+      change = "?";  // a change involving an unknown total is unknown, even between equal lower bounds
     } else if (*at.value != *bt.value) {
       const uint64_t b = *bt.value, a = *at.value;
       char buf[64];
