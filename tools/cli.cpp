@@ -60,6 +60,10 @@ Expected<std::string> resolve_output(const GlobalOptions& g, const std::string& 
   // A device or FIFO (-o /dev/null) is written to, not replaced: no --force needed.
   if (fs::exists(out, ec) && !is_special_file(out) && !g.force)
     return usage_error("output " + out + " exists (use --force to replace it)");
+  // --external-data writes OUT.data too: refused the same way, before any work. (When external data is
+  // chosen by the model, save_model checks the same.)
+  if (g.external_data && !g.force && fs::exists(out + ".data", ec))
+    return usage_error("external data file " + out + ".data exists (use --force to replace it)");
   if (fs::is_directory(out, ec)) return usage_error("output " + out + " is a directory");
   return out;
 }

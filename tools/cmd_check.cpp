@@ -59,7 +59,7 @@ Status check_model_budgets(const GlobalOptions& g, const std::string& model, con
   EFFOPT_TRY_ASSIGN(ModelAnalysis a, analyze_model_file(model, ao));
   auto results = check_budgets(b, a.footprint, a.files ? &*a.files : nullptr);
   for (auto& r : results)
-    if (r.passed) spdlog::info("{}: --{} {} ok ({})", model, r.name, r.limit, r.actual);
+    if (r.passed) spdlog::info("{}: --{} {} ok ({})", model, r.name, r.limit, r.actual.value_or(0));
   return budget_status(results, model);
 }
 

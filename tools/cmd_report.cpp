@@ -15,6 +15,7 @@
 #include "ir/constants.h"
 #include "onnx/model_io.h"
 #include "report/footprint_report.h"
+#include "support/shell_quote.h"
 
 namespace effopt::cli {
 
@@ -30,6 +31,14 @@ Expected<AnalysisOptions> analysis_options(const std::vector<std::string>& shape
   ao.compress.zstd_level = zstd_level;
   ao.compress.threads = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   return ao;
+}
+
+// "effopt report BEFORE AFTER [--shape ...]": the command that counts what the
+// before/after table left unknown once the suggested --shape flags are added.
+std::string report_command(const std::string& before, const std::string& after, const std::vector<std::string>& shapes) {
+  std::string c = "effopt report " + shell_quote(before) + " " + shell_quote(after);
+  for (const std::string& s : shapes) c += " --shape " + shell_quote(s);
+  return c;
 }
 
 namespace {
@@ -128,7 +137,8 @@ std::function<Status()> setup_report(CLI::App& sub, GlobalOptions& g) {
         text = diff_report(sb, sa).dump(2) + "\n";
       } else {
         text = o->models[0] + " -> " + o->models[1] + "\n" +
-               compact_table(b.footprint, a.footprint, isatty(STDOUT_FILENO) != 0, bf, af);
+               compact_table(b.footprint, a.footprint, isatty(STDOUT_FILENO) != 0, bf, af,
+                             report_command(o->models[0], o->models[1], o->shapes));
       }
     }
     if (runs > 0) {
@@ -167,13 +177,15 @@ namespace effopt::cli {
 // pass over both files) and returns the report block
 // {"before", "after", "delta", "op_count_changes"}; otherwise returns null.
 Expected<nlohmann::json> footprint_before_after(const GlobalOptions& g, const std::string& input,
-                                                const std::string& output, bool with_report) {
+                                                const std::string& output, bool with_report,
+                                                const std::vector<std::string>& shapes) {
   if (input == "-" || output == "-" || (g.quiet && !with_report)) return nlohmann::json();
   // Only regular files are read again (an output may be a FIFO or a device).
   std::error_code ec;
   if (!std::filesystem::is_regular_file(input, ec) || !std::filesystem::is_regular_file(output, ec))
     return nlohmann::json();
-  EFFOPT_TRY_ASSIGN(AnalysisOptions ao, analysis_options({}, 3, g.threads));
+  EFFOPT_TRY_ASSIGN(AnalysisOptions ao, analysis_options(shapes, 3, g.threads));
+  ao.skip_unmatched_bindings = true;  // as in a report diff: fix-shapes may have bound a dim in the output
   ao.file_stats = with_report;
   ao.read_tensor_bytes = with_report;
   EFFOPT_TRY_ASSIGN(ModelAnalysis before, analyze_model_file(input, ao));
@@ -181,7 +193,8 @@ Expected<nlohmann::json> footprint_before_after(const GlobalOptions& g, const st
   const ModelFileStats* bf = before.files ? &*before.files : nullptr;
   const ModelFileStats* af = after.files ? &*after.files : nullptr;
   if (!g.quiet) {
-    std::string table = compact_table(before.footprint, after.footprint, isatty(STDERR_FILENO) != 0, bf, af);
+    std::string table = compact_table(before.footprint, after.footprint, isatty(STDERR_FILENO) != 0, bf, af,
+                                      report_command(input, output, shapes));
     std::fwrite(table.data(), 1, table.size(), stderr);
   }
   if (!with_report) return nlohmann::json();

@@ -68,7 +68,7 @@ rc=$?
 if [ $rc -ne 0 ]; then
   status=$rc
   [ $rc -eq 3 ] || { echo "effopt-ci: shrinking failed (exit $rc)" >&2; exit $rc; }
-  echo "effopt-ci: budget exceeded (details above; report in $ARTIFACTS/report.json)" >&2
+  echo "effopt-ci: budget exceeded or could not be checked (details above; report in $ARTIFACTS/report.json)" >&2
 fi
 
 # 2. Quality: the optimized model against the original, on the same inputs.

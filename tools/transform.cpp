@@ -17,9 +17,11 @@
 
 namespace effopt::cli {
 
-// tools/cmd_report.cpp: before/after footprint table (stderr) and report block.
+// tools/cmd_report.cpp: before/after footprint table (stderr) and report block,
+// with the --shape bindings applied to each model that has the name.
 Expected<nlohmann::json> footprint_before_after(const GlobalOptions& g, const std::string& input,
-                                                const std::string& output, bool with_report);
+                                                const std::string& output, bool with_report,
+                                                const std::vector<std::string>& shapes);
 
 void add_pass_flags(CLI::App& sub, PassFlags& f) {
   sub.add_flag("--verify-each", f.verify_each, "verify the graph after every pass (names the pass that broke it)");
@@ -166,6 +168,7 @@ Status run_transform(const GlobalOptions& g, const TransformJob& job) {
   }
   ExportOptions eo;
   eo.external = g.external_data ? ExternalData::Always : ExternalData::Auto;
+  eo.overwrite_external = g.force || g.in_place;  // OUT.data is an output like OUT
   ExportStats es;
   EFFOPT_TRY(save_model(*model, out, eo, &es));
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -174,12 +177,13 @@ Status run_transform(const GlobalOptions& g, const TransformJob& job) {
                  es.external_path.empty() ? "" : ", external data " + es.external_path + " " +
                                                      std::to_string(es.external_bytes) + " bytes",
                  secs);
-  auto footprint = footprint_before_after(g, job.input, out, report_file != nullptr);
+  auto footprint = footprint_before_after(g, job.input, out, report_file != nullptr, bf.shapes);
   if (!footprint) spdlog::warn("footprint report: {}", footprint.error().message);
   if (report_file) {
     report.set_output_bytes(es.model_bytes, es.external_bytes);
     report.set_seconds(secs);
     nlohmann::json rj = report.to_json();
+    if (!bf.shapes.empty()) rj["shape_bindings"] = bf.shapes;
     if (footprint && !footprint->is_null()) {
       rj["input"]["sha256"] = (*footprint)["before"]["sha256"];
       rj["output"]["sha256"] = (*footprint)["after"]["sha256"];

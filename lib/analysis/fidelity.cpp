@@ -174,9 +174,16 @@ Expected<SampleFiles> npy_files(const std::string& label, const std::vector<fs::
     for (size_t j = 0; j < inputs.size(); ++j)
       if (inputs[j]->name() == stem) k = j;
     if (k == inputs.size() && files.size() == 1 && inputs.size() == 1) k = 0;  // a lone file, a single input
-    if (k == inputs.size())
+    if (k == inputs.size()) {
+      // An initializer listed among the graph inputs (ONNX Runtime's overridable initializers) is not fed:
+      // samples hold the runtime inputs only, as ONNX Runtime's input list and ONNX's test data sets do.
+      for (const Value* v : g.inputs())
+        if (v->name() == stem && (v->initializer || v->sparse_initializer))
+          return usage_error(p.string() + ": '" + stem + "' is an initializer of the model (listed among its graph " +
+                             "inputs); effopt feeds only the runtime inputs (" + input_names(inputs) + ")");
       return usage_error(p.string() + ": '" + stem + "' is not an input of the model (its inputs: " + input_names(inputs) +
                          "); name each file INPUT.npy");
+    }
     if (!f.inputs[k].empty())
       return usage_error(p.string() + ": input '" + inputs[k]->name() + "' is also given by " + f.inputs[k]);
     f.inputs[k] = p.string();

@@ -10,6 +10,7 @@
 #include "analysis/shape_propagation.h"
 #include "ir/constants.h"
 #include "ir/dtype.h"
+#include "support/shell_quote.h"
 
 namespace effopt {
 
@@ -154,7 +155,13 @@ WeightRef weight_of(const Node& n) {
   return {};
 }
 
-struct MacResult { std::optional<uint64_t> macs; uint64_t elementwise = 0; std::string unknown; bool is_mac_op = false; };
+struct MacResult {
+  std::optional<uint64_t> macs;
+  uint64_t elementwise = 0;
+  bool elementwise_unknown = false;  // the node does element-wise work whose size is unknown
+  std::string unknown;
+  bool is_mac_op = false;
+};
 
 MacResult count_macs(const Node& n) {
   MacResult r;
@@ -179,7 +186,10 @@ MacResult count_macs(const Node& n) {
       if (per && out) r.macs = *out * *per;
     }
     const Value* bias = n.input(op == "QLinearConv" ? 8 : (op == "ConvInteger" ? 99 : 2));
-    if (bias && out_elems) r.elementwise = *out_elems;
+    if (bias) {
+      if (out_elems) r.elementwise = *out_elems;
+      else r.elementwise_unknown = true;
+    }
     return r;
   }
   if (op == "MatMul" || op == "MatMulInteger" || op == "QLinearMatMul") {
@@ -200,7 +210,10 @@ MacResult count_macs(const Node& n) {
     need(k, n.input(0), "input A");
     auto out = need(out_elems, n.output(0), "output");
     if (k && out) r.macs = *out * *k;
-    if (n.input(2) && out_elems) r.elementwise = *out_elems;
+    if (n.input(2)) {
+      if (out_elems) r.elementwise = *out_elems;
+      else r.elementwise_unknown = true;
+    }
     return r;
   }
   if (op == "Einsum") {
@@ -215,7 +228,11 @@ MacResult count_macs(const Node& n) {
       if (c == std::string::npos) break;
       pos = c + 1;
     }
-    if (terms.size() < 2) { if (out_elems) r.elementwise = *out_elems; return r; }
+    if (terms.size() < 2) {
+      if (out_elems) r.elementwise = *out_elems;
+      else r.elementwise_unknown = true;
+      return r;
+    }
     r.is_mac_op = true;
     if (eq.find("...") != std::string::npos) { r.unknown = "Einsum with '...' is not counted"; return r; }
     std::map<char, uint64_t> size;
@@ -242,12 +259,17 @@ MacResult count_macs(const Node& n) {
     auto rr = need(elements(n.input(2)), n.input(2), "R");
     (void)batch_first;  // [seq, batch] or [batch, seq]: the product is the same
     if (seq_batch && w && rr) r.macs = *seq_batch * (*w + *rr);
-    if (n.input(3) && seq_batch) {
-      if (auto b = elements(n.input(3))) r.elementwise = *seq_batch * *b;
+    if (n.input(3)) {
+      auto b = elements(n.input(3));
+      if (seq_batch && b) r.elementwise = *seq_batch * *b;
+      else r.elementwise_unknown = true;
     }
     return r;
   }
-  if (elementwise_ops().count(op) && out_elems) r.elementwise = *out_elems;
+  if (elementwise_ops().count(op)) {
+    if (out_elems) r.elementwise = *out_elems;
+    else r.elementwise_unknown = true;
+  }
   return r;
 }
 
@@ -272,20 +294,25 @@ std::string label_of(const Node& n) {
 struct Cost {
   bool has_macs = false;                  // a MAC op, or bodies that hold MAC ops
   uint64_t counted = 0;                   // what could be counted
+  uint64_t lower = 0;                     // a proven lower bound of the real MACs
   std::map<std::string, uint64_t> by_op;  // counted, by op type
   uint64_t elementwise = 0;
   uint64_t params = 0;
   std::vector<std::string> unknown;       // "path: reason", one per node that could not be counted
   std::vector<std::string> upper_bound;   // "path: why", nodes whose figure is an upper bound
+  std::vector<std::string> elementwise_unknown;  // "path", nodes whose element-wise work could not be counted
   std::optional<uint64_t> total() const { return unknown.empty() ? std::optional<uint64_t>(counted) : std::nullopt; }
+  bool has_elementwise() const { return elementwise > 0 || !elementwise_unknown.empty(); }
   void add(const Cost& c, uint64_t times = 1) {
     has_macs |= c.has_macs;
     counted += c.counted * times;
+    lower += c.lower * times;
     for (auto& [op, m] : c.by_op) by_op[op] += m * times;
     elementwise += c.elementwise * times;
     params += c.params;
     unknown.insert(unknown.end(), c.unknown.begin(), c.unknown.end());
     upper_bound.insert(upper_bound.end(), c.upper_bound.begin(), c.upper_bound.end());
+    elementwise_unknown.insert(elementwise_unknown.end(), c.elementwise_unknown.begin(), c.elementwise_unknown.end());
   }
 };
 
@@ -321,7 +348,16 @@ NodeCost node_cost(const Node& n, const std::string& path, int64_t opset) {
     Cost t = graph_cost(*body_attr(n, "then_branch"), inner + "then_branch > ", opset);
     Cost e = graph_cost(*body_attr(n, "else_branch"), inner + "else_branch > ", opset);
     c.params += t.params + e.params;
-    if (!t.has_macs && !e.has_macs) { c.elementwise = std::max(t.elementwise, e.elementwise); return r; }
+    auto take_elementwise_unknown = [&] {
+      for (Cost* b : {&t, &e})
+        c.elementwise_unknown.insert(c.elementwise_unknown.end(), b->elementwise_unknown.begin(),
+                                     b->elementwise_unknown.end());
+    };
+    if (!t.has_macs && !e.has_macs) {
+      c.elementwise = std::max(t.elementwise, e.elementwise);
+      take_elementwise_unknown();
+      return r;
+    }
     SubgraphMacs s;
     s.then_macs = t.total();
     s.else_macs = e.total();
@@ -339,8 +375,10 @@ NodeCost node_cost(const Node& n, const std::string& path, int64_t opset) {
       Cost& small = then_larger ? e : t;
       c.has_macs = true;
       c.counted = big.counted;
+      c.lower = std::min(t.lower, e.lower);  // either branch may run
       c.by_op = big.by_op;
       c.elementwise = big.elementwise;
+      take_elementwise_unknown();
       for (Cost* b : {&t, &e}) {
         c.unknown.insert(c.unknown.end(), b->unknown.begin(), b->unknown.end());
         c.upper_bound.insert(c.upper_bound.end(), b->upper_bound.begin(), b->upper_bound.end());
@@ -362,7 +400,15 @@ NodeCost node_cost(const Node& n, const std::string& path, int64_t opset) {
     c.params += b.params;
     b.params = 0;
     LoopTripCount tc = loop_trip_count(n);
-    if (!b.has_macs) { if (tc.trips) c.elementwise = b.elementwise * static_cast<uint64_t>(*tc.trips); return r; }
+    if (!tc.trips && b.has_elementwise()) c.elementwise_unknown.push_back(label + ": trip count unknown");
+    if (!b.has_macs) {
+      if (tc.trips) {
+        c.elementwise = b.elementwise * static_cast<uint64_t>(*tc.trips);
+        c.elementwise_unknown.insert(c.elementwise_unknown.end(), b.elementwise_unknown.begin(),
+                                     b.elementwise_unknown.end());
+      }
+      return r;
+    }
     SubgraphMacs s;
     s.body_macs = b.total();
     if (tc.trips) {
@@ -370,6 +416,7 @@ NodeCost node_cost(const Node& n, const std::string& path, int64_t opset) {
       s.iterations = *tc.trips;
       c.add(b, trips);
       s.upper_bound = tc.may_stop_early && trips > 0;
+      if (s.upper_bound) c.lower = 0;  // the condition may end it before the first iteration
       s.derivation = "body " + count_text(b.total()) + " MACs x trip count M = " + std::to_string(trips) +
                      (s.upper_bound ? "; an upper bound: its condition can end the loop earlier" : ", exact");
       if (s.upper_bound && b.total())
@@ -395,7 +442,15 @@ NodeCost node_cost(const Node& n, const std::string& path, int64_t opset) {
     std::string why;
     std::optional<int64_t> iters = opset >= 9 ? scan_iterations(n, &why) : std::nullopt;
     if (opset < 9) why = "Scan-8 (batched, with sequence_lens) is not counted";
-    if (!b.has_macs) { if (iters) c.elementwise = b.elementwise * static_cast<uint64_t>(*iters); return r; }
+    if (!iters && b.has_elementwise()) c.elementwise_unknown.push_back(label + ": iteration count unknown");
+    if (!b.has_macs) {
+      if (iters) {
+        c.elementwise = b.elementwise * static_cast<uint64_t>(*iters);
+        c.elementwise_unknown.insert(c.elementwise_unknown.end(), b.elementwise_unknown.begin(),
+                                     b.elementwise_unknown.end());
+      }
+      return r;
+    }
     SubgraphMacs s;
     s.body_macs = b.total();
     if (iters) {
@@ -416,10 +471,12 @@ NodeCost node_cost(const Node& n, const std::string& path, int64_t opset) {
   }
   MacResult mr = count_macs(n);
   c.elementwise = mr.elementwise;
+  if (mr.elementwise_unknown) c.elementwise_unknown.push_back(label);
   if (mr.is_mac_op) {
     c.has_macs = true;
     if (mr.macs) {
       c.counted = *mr.macs;
+      c.lower = *mr.macs;
       c.by_op[is_onnx_domain(n.domain) ? n.op_type : n.domain + "." + n.op_type] = *mr.macs;
     } else {
       c.unknown.push_back(label + ": " + mr.unknown);
@@ -429,6 +486,12 @@ NodeCost node_cost(const Node& n, const std::string& path, int64_t opset) {
     if (contains_mac_op(*sg)) {
       c.has_macs = true;
       c.unknown.push_back(label + ": MAC ops inside a subgraph of " + n.op_type + " are not counted");
+      break;
+    }
+  for (Graph* sg : n.subgraphs())
+    if (graph_cost(*sg, inner, opset).has_elementwise()) {
+      c.elementwise_unknown.push_back(label + ": element-wise work inside a subgraph of " + n.op_type +
+                                      " is not counted");
       break;
     }
   return r;
@@ -519,8 +582,12 @@ Footprint compute_footprint(const Model& model, const FootprintOptions& opts) {
     const Cost& c = nc.cost;
     nf.params = c.params;
     nf.elementwise_ops = c.elementwise;
+    nf.elementwise_unknown = !c.elementwise_unknown.empty();
     f.elementwise_ops += c.elementwise;
+    f.elementwise_unknown_nodes.insert(f.elementwise_unknown_nodes.end(), c.elementwise_unknown.begin(),
+                                       c.elementwise_unknown.end());
     f.macs += c.counted;
+    f.macs_lower_bound += c.lower;
     for (auto& [op, m] : c.by_op) f.macs_by_op[op] += m;
     if (c.has_macs) {
       nf.macs = c.total();
@@ -599,7 +666,135 @@ Footprint compute_footprint(const Model& model, const FootprintOptions& opts) {
     }
   }
   f.inference_ram_bytes = f.weight_bytes + f.peak_activation_bytes;
+  f.unbound_inputs = unbound_inputs(g);
   return f;
+}
+
+namespace {
+
+std::string list_some(const std::vector<std::string>& items, size_t max = 3) {
+  std::string s;
+  for (size_t i = 0; i < items.size() && i < max; ++i) s += (i ? "; " : "") + items[i];
+  if (items.size() > max) s += "; and " + std::to_string(items.size() - max) + " more";
+  return s;
+}
+
+std::string nodes_word(size_t n) { return std::to_string(n) + (n == 1 ? " node" : " nodes"); }
+
+// The reason a total is unknown, with the --shape that would bind the inputs.
+std::string with_hint(std::string reason, const std::vector<UnboundInput>& inputs) {
+  if (inputs.empty())
+    return reason + "; every graph input's dims are known, so --shape cannot help: these depend on values known at "
+                    "run time only, or on ops effopt's shape inference does not size";
+  return reason + "; the graph inputs have unknown dims " + unbound_dims_text(inputs) + ": bind them, e.g. " +
+         suggested_shape_flags(inputs);
+}
+
+Total make_total(uint64_t counted, uint64_t lower, bool complete, std::string reason) {
+  Total t;
+  if (complete) {
+    t.value = counted;
+    t.lower_bound = counted;
+  } else {
+    t.lower_bound = lower;
+    t.unknown_reason = std::move(reason);
+  }
+  return t;
+}
+
+}  // namespace
+
+Total Footprint::macs_total() const {
+  return make_total(macs, macs_lower_bound, macs_complete(),
+                    with_hint(nodes_word(macs_unknown_nodes.size()) + " could not be counted: " +
+                                  list_some(macs_unknown_nodes),
+                              unbound_inputs));
+}
+
+Total Footprint::elementwise_total() const {
+  // No lower bound: If counts its larger branch here, not the smaller.
+  return make_total(elementwise_ops, 0, elementwise_complete(),
+                    with_hint("the element-wise work of " + nodes_word(elementwise_unknown_nodes.size()) +
+                                  " could not be counted: " + list_some(elementwise_unknown_nodes),
+                              unbound_inputs));
+}
+
+namespace {
+std::string activation_reason(const Footprint& f) {
+  return with_hint(nodes_word(f.activation_unknown_nodes.size()) + " of the main graph have outputs of unknown size: " +
+                       list_some(f.activation_unknown_nodes),
+                   f.unbound_inputs);
+}
+}  // namespace
+
+// Tensors of unknown size only add bytes: what was counted is a lower bound.
+Total Footprint::activation_total() const {
+  return make_total(activation_bytes, activation_bytes, activations_complete(), activation_reason(*this));
+}
+
+Total Footprint::peak_activation_total() const {
+  return make_total(peak_activation_bytes, peak_activation_bytes, activations_complete(), activation_reason(*this));
+}
+
+Total Footprint::inference_ram_total() const {
+  return make_total(inference_ram_bytes, inference_ram_bytes, activations_complete(),
+                    "the peak activation bytes are unknown: " + activation_reason(*this));
+}
+
+std::string unbound_dims_text(const std::vector<UnboundInput>& inputs) {
+  std::string s;
+  for (const UnboundInput& u : inputs) {
+    if (!u.shape) {
+      s += (s.empty() ? "" : ", ") + std::string("rank unknown (") + u.input + ")";
+      continue;
+    }
+    for (size_t i = 0; i < u.shape->size(); ++i) {
+      const Dim& d = (*u.shape)[i];
+      if (d.is_known()) continue;
+      s += (s.empty() ? "" : ", ") + (d.param.empty() ? std::string("?") : d.param) + " (" + u.input + "[" +
+           std::to_string(i) + "])";
+    }
+  }
+  return s;
+}
+
+std::string suggested_shape_flags(const std::vector<UnboundInput>& inputs) {
+  std::string s;
+  std::set<std::string> added;
+  auto add = [&](const std::string& binding) {
+    if (added.insert(binding).second) s += (s.empty() ? "" : " ") + std::string("--shape ") + shell_quote(binding);
+  };
+  for (const UnboundInput& u : inputs) {
+    if (!u.suggested_binding.empty()) add(u.suggested_binding);
+    else if (!u.shape) add(u.input + "=D0,D1,...");
+    else  // the input's name holds '=': bind its named dims instead
+      for (const Dim& d : *u.shape)
+        if (!d.is_known() && !d.param.empty() && d.param.find('=') == std::string::npos) add(d.param + "=1");
+  }
+  return s;
+}
+
+std::vector<UnboundInput> unbound_inputs(const Graph& g) {
+  std::vector<UnboundInput> out;
+  for (const Value* v : g.inputs()) {
+    if (v->initializer || v->sparse_initializer || v->type.kind != Type::Kind::Tensor) continue;
+    UnboundInput u;
+    u.input = v->name();
+    u.shape = v->type.shape;
+    if (u.shape) {
+      bool unknown = false;
+      std::string dims;
+      for (const Dim& d : *u.shape) {
+        unknown |= !d.is_known();
+        dims += (dims.empty() ? "" : ",") + (d.is_known() ? std::to_string(*d.value) : std::string("1"));
+      }
+      if (!unknown) continue;
+      // --shape splits NAME=DIMS at the first '=': an input name holding one cannot be bound.
+      if (u.input.find('=') == std::string::npos) u.suggested_binding = u.input + "=" + dims;
+    }
+    out.push_back(std::move(u));
+  }
+  return out;
 }
 
 nlohmann::json to_json(const Footprint& f, bool per_node) {
@@ -634,13 +829,18 @@ nlohmann::json to_json(const Footprint& f, bool per_node) {
                               "iterations (scan axis length), Loop body x M known before run time (an upper bound when "
                               "its condition can end it earlier; unknown M: not counted), If the larger branch (an "
                               "upper bound; a constant condition picks its branch)"}};
-  j["elementwise_ops"] = f.elementwise_ops;
-  j["activations"] = {{"total_bytes", f.activation_bytes},
-                      {"peak_bytes", f.peak_activation_bytes},
-                      {"peak_after_node", f.peak_after_node},
+  auto known = [](const Total& t) { return t.value ? json(*t.value) : json(nullptr); };
+  j["macs"]["lower_bound"] = f.macs_lower_bound;
+  j["elementwise_ops"] = known(f.elementwise_total());
+  j["elementwise_unknown_nodes"] = f.elementwise_unknown_nodes;
+  j["activations"] = {{"total_bytes", known(f.activation_total())},
+                      {"peak_bytes", known(f.peak_activation_total())},
+                      {"counted_total_bytes", f.activation_bytes},
+                      {"counted_peak_bytes", f.peak_activation_bytes},
+                      {"peak_after_node", f.activations_complete() ? json(f.peak_after_node) : json(nullptr)},
                       {"complete", f.activations_complete()},
                       {"unknown_nodes", f.activation_unknown_nodes}};
-  j["inference_ram_bytes"] = f.inference_ram_bytes;
+  j["inference_ram_bytes"] = known(f.inference_ram_total());
   j["op_counts"] = f.op_counts;
   j["node_count"] = f.node_count;
   if (per_node) {
@@ -662,7 +862,7 @@ nlohmann::json to_json(const Footprint& f, bool per_node) {
         }
         nj["subgraph_macs"] = sj;
       }
-      nj["elementwise_ops"] = n.elementwise_ops;
+      nj["elementwise_ops"] = n.elementwise_unknown ? json(nullptr) : json(n.elementwise_ops);
       nj["output_bytes"] = n.output_bytes ? json(*n.output_bytes) : json(nullptr);
       nodes.push_back(nj);
     }

@@ -9,6 +9,7 @@
 #include <new>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "exec/batch_norm_fold.h"
 #include "exec/kernel_registry.h"
@@ -212,6 +213,12 @@ struct Session::Impl {
   GraphPlan* main = nullptr;
   std::vector<std::string> input_names, output_names;
   std::vector<const Value*> input_values;
+  // IR >= 4: initializers also listed among the main graph's inputs are defaults that a feed of the same name
+  // overrides (ONNX Runtime's overridable initializers); in graph order. IR < 4: they are constants.
+  std::vector<std::string> overridable_names;
+  std::vector<const Value*> overridable_values;
+  std::unordered_set<const Value*> overridable;
+  bool overrides_in_state = false;  // the last run fed an override: kernel caches may hold its tensors
   RunStats stats;
   uint64_t live = 0;  // bytes of live intermediates, over every active frame
   std::map<std::string, double> op_ms;
@@ -221,10 +228,19 @@ struct Session::Impl {
   std::vector<std::string> errors;
 
   GraphPlan* compile(const Graph& g, const std::string& where, bool is_main);
+  // The constant behind `v` (ir/constants.h), unless it is an initializer a feed may override: the plan may
+  // bake only those in (constant steps, fused bounds, folded weights).
+  TensorPtr fixed_constant(const Value* v) const;
   Status check_input(const Value* v, const TensorValue& t, std::map<std::string, int64_t>& symbols) const;
-  Expected<std::vector<RuntimeValue>> run_main(std::vector<RuntimeValue> inputs);
+  // `overrides`: (index into overridable_values, value) for the initializers this run feeds.
+  Expected<std::vector<RuntimeValue>> run_main(std::vector<RuntimeValue> inputs,
+                                               const std::vector<std::pair<size_t, TensorValue>>& overrides = {});
+  // run_main on tensors, in input_names() order; every output must be a tensor.
+  Expected<std::vector<TensorValue>> run_tensors(const std::vector<TensorValue>& inputs,
+                                                 const std::vector<std::pair<size_t, TensorValue>>& overrides);
   Expected<std::vector<RuntimeValue>> run_plan(const GraphPlan& p, std::vector<RuntimeValue> inputs,
-                                               const std::vector<RuntimeValue>* enclosing);
+                                               const std::vector<RuntimeValue>* enclosing,
+                                               const std::vector<std::pair<int, RuntimeValue>>* overrides = nullptr);
 };
 
 namespace {
@@ -253,7 +269,18 @@ Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Session::~Session() { release_cached_buffers(); }
 const std::vector<std::string>& Session::input_names() const { return impl_->input_names; }
 const std::vector<std::string>& Session::output_names() const { return impl_->output_names; }
+const std::vector<std::string>& Session::overridable_initializer_names() const { return impl_->overridable_names; }
 const RunStats& Session::last_stats() const { return impl_->stats; }
+
+TensorPtr Session::Impl::fixed_constant(const Value* v) const {
+  for (const Value* at = v; at;) {  // constant_tensor's Identity chain, down to the value holding the tensor
+    if (at->initializer) return overridable.count(at) ? nullptr : at->initializer;
+    const Node* p = at->producer();
+    if (!p || !is_onnx_domain(p->domain) || p->op_type != "Identity") break;
+    at = p->input(0);
+  }
+  return constant_tensor(v);
+}
 
 GraphPlan* Session::Impl::compile(const Graph& g, const std::string& where, bool is_main) {
   auto owned = std::make_unique<GraphPlan>();
@@ -282,7 +309,14 @@ GraphPlan* Session::Impl::compile(const Graph& g, const std::string& where, bool
   };
 
   for (const Value* v : g.inputs()) {
-    if (v->initializer || v->sparse_initializer) continue;
+    if (v->initializer || v->sparse_initializer) {
+      if (is_main && v->initializer && model->ir_version >= 4) {
+        overridable_names.push_back(v->name());
+        overridable_values.push_back(v);
+        overridable.insert(v);
+      }
+      continue;
+    }
     if (is_main) {
       input_names.push_back(v->name());
       input_values.push_back(v);
@@ -299,7 +333,7 @@ GraphPlan* Session::Impl::compile(const Graph& g, const std::string& where, bool
     // Constant nodes and Identity chains of constants are weights: no step.
     bool all_const = !n.outputs().empty();
     for (const Value* o : n.outputs())
-      if (!o || !is_constant(o)) all_const = false;
+      if (!o || !fixed_constant(o)) all_const = false;
     if (all_const && (n.op_type == "Constant" || n.op_type == "Identity") && is_onnx_domain(n.domain)) {
       for (const Value* o : n.outputs()) add_constant(o);
       continue;
@@ -383,7 +417,7 @@ GraphPlan* Session::Impl::compile(const Graph& g, const std::string& where, bool
           for (size_t k = 1; k < 3; ++k) {
             const Value* b = act->input(k);
             if (!b) continue;
-            TensorPtr t = constant_tensor(b);
+            TensorPtr t = fixed_constant(b);
             if (!t || t->data_type != DataType::Float || t->byte_size() != 4) { ok_bounds = false; break; }
             float v;
             std::memcpy(&v, t->bytes().data(), 4);
@@ -514,9 +548,23 @@ Status Session::Impl::check_input(const Value* v, const TensorValue& t, std::map
 Expected<std::vector<TensorValue>> Session::run(const std::vector<std::pair<std::string, TensorValue>>& inputs) {
   std::vector<TensorValue> ordered(impl_->input_names.size());
   std::vector<bool> seen(ordered.size(), false);
+  std::vector<std::pair<size_t, TensorValue>> overrides;
   for (auto& [name, t] : inputs) {
     auto it = std::find(impl_->input_names.begin(), impl_->input_names.end(), name);
     if (it == impl_->input_names.end()) {
+      auto ov = std::find(impl_->overridable_names.begin(), impl_->overridable_names.end(), name);
+      if (ov != impl_->overridable_names.end()) {
+        size_t k = static_cast<size_t>(ov - impl_->overridable_names.begin());
+        for (auto& [j, v] : overrides)
+          if (j == k) return usage_error("input '" + name + "' is given twice");
+        overrides.emplace_back(k, t);
+        continue;
+      }
+      const Value* v = impl_->model->graph->find(name);
+      if (v && v->initializer && v->is_graph_input())
+        return usage_error("'" + name + "' is an initializer listed among the graph inputs of an IR version " +
+                           std::to_string(impl_->model->ir_version) +
+                           " model: a constant that cannot be fed (from IR version 4 on, a feed overrides it)");
       std::string known;
       for (auto& n : impl_->input_names) known += (known.empty() ? "" : ", ") + n;
       return usage_error("the model has no input '" + name + "' (its inputs: " + known + ")");
@@ -528,25 +576,30 @@ Expected<std::vector<TensorValue>> Session::run(const std::vector<std::pair<std:
   }
   for (size_t i = 0; i < seen.size(); ++i)
     if (!seen[i]) return usage_error("input '" + impl_->input_names[i] + "' is missing");
-  return run(ordered);
+  return impl_->run_tensors(ordered, overrides);
 }
 
 Expected<std::vector<TensorValue>> Session::run(const std::vector<TensorValue>& inputs) {
-  if (inputs.size() != impl_->input_names.size())
-    return usage_error("the model takes " + std::to_string(impl_->input_names.size()) + " inputs, got " +
+  return impl_->run_tensors(inputs, {});
+}
+
+Expected<std::vector<TensorValue>> Session::Impl::run_tensors(
+    const std::vector<TensorValue>& inputs, const std::vector<std::pair<size_t, TensorValue>>& overrides) {
+  if (inputs.size() != input_names.size())
+    return usage_error("the model takes " + std::to_string(input_names.size()) + " inputs, got " +
                        std::to_string(inputs.size()));
   std::vector<RuntimeValue> values;
   values.reserve(inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i) {
-    if (!inputs[i].defined()) return usage_error("input '" + impl_->input_names[i] + "' is empty");
+    if (!inputs[i].defined()) return usage_error("input '" + input_names[i] + "' is empty");
     values.push_back(RuntimeValue::of(inputs[i]));
   }
-  EFFOPT_TRY_ASSIGN(auto outs, impl_->run_main(std::move(values)));
+  EFFOPT_TRY_ASSIGN(auto outs, run_main(std::move(values), overrides));
   std::vector<TensorValue> tensors;
   tensors.reserve(outs.size());
   for (size_t i = 0; i < outs.size(); ++i) {
     if (!outs[i].is_tensor())
-      return usage_error("graph output '" + impl_->output_names[i] + "' is " + outs[i].kind_name() +
+      return usage_error("graph output '" + output_names[i] + "' is " + outs[i].kind_name() +
                          ", not a tensor: use Session::run_values");
     tensors.push_back(std::move(outs[i].tensor));
   }
@@ -560,7 +613,8 @@ Expected<std::vector<RuntimeValue>> Session::run_values(const std::vector<Runtim
   return impl_->run_main(inputs);
 }
 
-Expected<std::vector<RuntimeValue>> Session::Impl::run_main(std::vector<RuntimeValue> inputs) {
+Expected<std::vector<RuntimeValue>> Session::Impl::run_main(
+    std::vector<RuntimeValue> inputs, const std::vector<std::pair<size_t, TensorValue>>& overrides) {
   std::map<std::string, int64_t> symbols;
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (!inputs[i].defined()) return usage_error("input '" + input_names[i] + "' is empty");
@@ -573,10 +627,21 @@ Expected<std::vector<RuntimeValue>> Session::Impl::run_main(std::vector<RuntimeV
       return usage_error("input '" + input_names[i] + "' must be a tensor, got a sequence");
     }
   }
+  std::vector<std::pair<int, RuntimeValue>> fed;
+  for (auto& [k, t] : overrides) {
+    EFFOPT_TRY(check_input(overridable_values[k], t, symbols));
+    fed.emplace_back(main->slot_of.at(overridable_values[k]), RuntimeValue::of(t));
+  }
+  // Kernels may cache what they derive from constant inputs (packed weights, keyed by address): an override
+  // in this run or the last one makes those caches stale.
+  if (!fed.empty() || overrides_in_state)
+    for (auto& [g, plan] : plans)
+      for (const Step& st : plan->steps) st.kernel_state.reset();
+  overrides_in_state = !fed.empty();
   stats = RunStats{};
   live = 0;
   op_ms.clear();
-  auto outs = run_plan(*main, std::move(inputs), nullptr);
+  auto outs = run_plan(*main, std::move(inputs), nullptr, fed.empty() ? nullptr : &fed);
   stats.op_ms.assign(op_ms.begin(), op_ms.end());
   std::sort(stats.op_ms.begin(), stats.op_ms.end(), [](auto& a, auto& b) { return a.second > b.second; });
   return outs;
@@ -593,10 +658,13 @@ Expected<std::vector<RuntimeValue>> FrameRunner::run(const Graph& body, std::vec
 }
 
 Expected<std::vector<RuntimeValue>> Session::Impl::run_plan(const GraphPlan& p, std::vector<RuntimeValue> inputs,
-                                                            const std::vector<RuntimeValue>* enclosing) {
+                                                            const std::vector<RuntimeValue>* enclosing,
+                                                            const std::vector<std::pair<int, RuntimeValue>>* overrides) {
   std::vector<RuntimeValue> slots(p.slot_value.size());
   for (size_t i = 0; i < inputs.size(); ++i) slots[p.input_slots[i]] = std::move(inputs[i]);
   for (auto& [s, t] : p.constants) slots[s] = RuntimeValue::of(t);
+  if (overrides)
+    for (auto& [s, v] : *overrides) slots[s] = v;  // a fed value replaces the initializer's default
   if (enclosing)
     for (auto [here, there] : p.outer) slots[here] = (*enclosing)[there];
   uint64_t frame_live = 0;  // what this frame added to `live` and still holds

@@ -59,11 +59,17 @@ class Session {
   static Expected<std::unique_ptr<Session>> create(const Model& model, const RunOptions& opts = {});
   ~Session();
 
-  // Input names (graph inputs that are not initializers), in graph order.
+  // Input names (graph inputs that are not initializers), in graph order: what ONNX Runtime lists as the
+  // session's inputs.
   const std::vector<std::string>& input_names() const;
   const std::vector<std::string>& output_names() const;
+  // IR version 4 and later: initializers also listed among the graph inputs, in graph order. Their tensor
+  // is a default that a feed of the same name overrides for that run (ONNX Runtime's overridable
+  // initializers). In IR < 4 models such initializers are constants, and feeding one is an error.
+  const std::vector<std::string>& overridable_initializer_names() const;
 
-  // Inputs by name (every input must be given once), or in input_names() order.
+  // Inputs by name (every input must be given once; overridable initializers may be given too), or in
+  // input_names() order.
   Expected<std::vector<TensorValue>> run(const std::vector<std::pair<std::string, TensorValue>>& inputs);
   Expected<std::vector<TensorValue>> run(const std::vector<TensorValue>& inputs);
   // Same, for graphs whose inputs or outputs may be sequences or optionals.

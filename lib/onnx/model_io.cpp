@@ -159,6 +159,9 @@ Status save_model(const Model& model, const std::string& path, const ExportOptio
     data_name = opts.external_file.empty() ? fs::path(path).filename().string() + ".data" : opts.external_file;
     fs::path p(path);
     data_path = ((p.has_parent_path() ? p.parent_path() : fs::path(".")) / data_name).string();
+    std::error_code ec;
+    if (!opts.overwrite_external && fs::exists(data_path, ec))
+      return usage_error("external data file " + data_path + " exists (use --force to replace it)");
   }
 
   ProtoExportContext ctx;

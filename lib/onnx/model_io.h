@@ -55,6 +55,10 @@ struct ExportOptions {
   std::string external_file;
   // Overwrite an existing output (the CLI checks --force before this).
   bool overwrite = true;
+  // Replace an existing external-data file. False: an existing one is a
+  // usage error naming it, before anything is written (the CLI passes
+  // --force / --in-place here, as it checks them for the model file).
+  bool overwrite_external = true;
 };
 
 struct ExportStats {

@@ -51,28 +51,36 @@ Expected<uint64_t> parse_count(const std::string& text) {
 
 std::vector<BudgetResult> check_budgets(const Budgets& b, const Footprint& f, const ModelFileStats* files) {
   std::vector<BudgetResult> out;
-  auto check = [&](const char* name, const std::optional<uint64_t>& limit, uint64_t actual, bool bytes,
-                   bool complete, const std::vector<std::string>& unknown) {
+  auto check = [&](const char* name, const std::optional<uint64_t>& limit, const Total& total, bool bytes) {
     if (!limit) return;
     BudgetResult r;
     r.name = name;
     r.limit = *limit;
-    r.actual = actual;
+    r.actual = total.value;
     auto fmt = [&](uint64_t x) { return std::to_string(x) + " (" + (bytes ? human_bytes(x) : human_count(x)) + ")"; };
-    if (!complete) {
+    auto pct = [&](uint64_t over) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.1f%%", 100.0 * static_cast<double>(over) / static_cast<double>(*limit ? *limit : 1));
+      return std::string(buf);
+    };
+    if (!total.known() && total.lower_bound > *limit) {
+      // What was counted already passes the limit: exceeded, whatever the rest is.
       r.passed = false;
-      std::string nodes;
-      for (size_t i = 0; i < unknown.size() && i < 5; ++i) nodes += (i ? "; " : "") + unknown[i];
-      if (unknown.size() > 5) nodes += "; and " + std::to_string(unknown.size() - 5) + " more";
-      r.message = std::string("--") + name + " " + fmt(*limit) + ": cannot be checked, " +
-                  std::to_string(unknown.size()) + " nodes could not be counted (" + nodes +
-                  "); bind unknown dims with --shape NAME=DIMS";
-    } else if (actual > *limit) {
+      const uint64_t over = total.lower_bound - *limit;
+      r.message = std::string("--") + name + " " + fmt(*limit) + " exceeded: at least " + fmt(total.lower_bound) +
+                  ", over by at least " + fmt(over) + " (" + pct(over) + "); the rest is unknown: " +
+                  total.unknown_reason;
+    } else if (!total.known()) {
       r.passed = false;
-      char pct[32];
-      std::snprintf(pct, sizeof pct, "%.1f%%", 100.0 * static_cast<double>(actual - *limit) / static_cast<double>(*limit ? *limit : 1));
-      r.message = std::string("--") + name + " " + fmt(*limit) + " exceeded: " + fmt(actual) + ", over by " +
-                  fmt(actual - *limit) + " (" + pct + ")";
+      r.unchecked = true;
+      r.message = std::string("--") + name + " " + fmt(*limit) + ": could not be checked, the total is unknown" +
+                  (total.lower_bound > 0 ? " (at least " + fmt(total.lower_bound) + ")" : std::string()) + ": " +
+                  total.unknown_reason;
+    } else if (*total.value > *limit) {
+      r.passed = false;
+      const uint64_t over = *total.value - *limit;
+      r.message = std::string("--") + name + " " + fmt(*limit) + " exceeded: " + fmt(*total.value) + ", over by " +
+                  fmt(over) + " (" + pct(over) + ")";
       // An upper bound over the limit does not prove the real count is: say so, and where.
       if (std::string_view(name) == "max-macs" && !f.macs_upper_bound_nodes.empty())
         r.message += "; the count is an upper bound (" + f.macs_upper_bound_nodes.front() +
@@ -83,27 +91,38 @@ std::vector<BudgetResult> check_budgets(const Budgets& b, const Footprint& f, co
     }
     out.push_back(r);
   };
-  static const std::vector<std::string> none;
+  auto known = [](uint64_t v) {
+    Total t;
+    t.value = v;
+    return t;
+  };
   if (files) {
-    check("max-bytes", b.max_bytes, files->total_bytes(), true, true, none);
-    check("max-gzip-bytes", b.max_gzip_bytes, files->total_gzip_bytes(), true, true, none);
-    check("max-zstd-bytes", b.max_zstd_bytes, files->total_zstd_bytes(), true, true, none);
+    check("max-bytes", b.max_bytes, known(files->total_bytes()), true);
+    check("max-gzip-bytes", b.max_gzip_bytes, known(files->total_gzip_bytes()), true);
+    check("max-zstd-bytes", b.max_zstd_bytes, known(files->total_zstd_bytes()), true);
   }
-  check("max-params", b.max_params, f.params, false, true, none);
-  check("max-macs", b.max_macs, f.macs, false, f.macs_complete(), f.macs_unknown_nodes);
-  check("max-peak-activation-bytes", b.max_peak_activation_bytes, f.peak_activation_bytes, true,
-        f.activations_complete(), f.activation_unknown_nodes);
+  check("max-params", b.max_params, known(f.params), false);
+  check("max-macs", b.max_macs, f.macs_total(), false);
+  check("max-peak-activation-bytes", b.max_peak_activation_bytes, f.peak_activation_total(), true);
   return out;
 }
 
 Status budget_status(const std::vector<BudgetResult>& results, const std::string& model) {
   std::string msg;
-  size_t failed = 0;
-  for (auto& r : results)
-    if (!r.passed) { msg += "\n  " + r.message; ++failed; }
-  if (!failed) return ok();
-  return make_error(ErrorKind::CheckFailed, model + ": " + std::to_string(failed) + " budget" +
-                                                (failed > 1 ? "s" : "") + " failed:" + msg);
+  size_t exceeded = 0, unchecked = 0;
+  for (auto& r : results) {
+    if (r.passed) continue;
+    msg += "\n  " + r.message;
+    ++(r.unchecked ? unchecked : exceeded);
+  }
+  if (!exceeded && !unchecked) return ok();
+  auto count = [](size_t n) { return std::to_string(n) + " budget" + (n > 1 ? "s" : ""); };
+  std::string head;
+  if (exceeded) head = count(exceeded) + " failed";
+  if (unchecked)
+    head += (head.empty() ? count(unchecked) : " and " + std::to_string(unchecked)) +
+            " could not be checked (a budget on an unknown total fails)";
+  return make_error(ErrorKind::CheckFailed, model + ": " + head + ":" + msg);
 }
 
 }  // namespace effopt

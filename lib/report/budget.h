@@ -1,6 +1,8 @@
 // Budgets for CI: `effopt check MODEL --max-bytes 5MB ...` and the same flags
 // on transforming commands. A budget never passes on a guess: a MAC or
-// activation budget on a model with unknown dims fails, naming the nodes.
+// activation budget on a total that is not known fails ("could not be
+// checked", naming the nodes and the --shape that binds the inputs), or
+// fails as exceeded when what was counted already passes the limit.
 #pragma once
 
 #include <cstdint>
@@ -31,9 +33,10 @@ struct Budgets {
 struct BudgetResult {
   std::string name;     // "max-bytes"
   uint64_t limit = 0;
-  uint64_t actual = 0;
+  std::optional<uint64_t> actual;  // nullopt: the total is not known
   bool passed = true;
-  std::string message;  // why it failed ("exceeded by ...", "unknown dims in ...")
+  bool unchecked = false;  // failed because the total is not known (and its lower bound is within the limit)
+  std::string message;  // why it failed ("exceeded by ...", "could not be checked: ...")
 };
 
 // Checks every set budget. `files` is needed when a size budget is set.

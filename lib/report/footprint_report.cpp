@@ -23,6 +23,32 @@ json file_json(const FileStats& f) {
           {"sha256", f.sha256}};
 }
 
+// A total: the number, or null with KEY_unknown_reason beside it.
+void put_total(json& j, const std::string& key, const Total& t) {
+  if (t.value) {
+    j[key] = *t.value;
+  } else {
+    j[key] = nullptr;
+    j[key + "_unknown_reason"] = t.unknown_reason;
+  }
+}
+
+json unbound_inputs_json(const std::vector<UnboundInput>& inputs) {
+  json a = json::array();
+  for (const UnboundInput& u : inputs) {
+    json shape = nullptr;
+    if (u.shape) {
+      shape = json::array();
+      for (const Dim& d : *u.shape)
+        shape.push_back(d.is_known() ? json(*d.value) : d.param.empty() ? json(nullptr) : json(d.param));
+    }
+    a.push_back({{"input", u.input},
+                 {"shape", shape},
+                 {"suggested_shape", u.suggested_binding.empty() ? json(nullptr) : json(u.suggested_binding)}});
+  }
+  return a;
+}
+
 }  // namespace
 
 json model_section(const std::string& path, const Footprint& f, const ModelFileStats* files, bool per_node) {
@@ -34,15 +60,16 @@ json model_section(const std::string& path, const Footprint& f, const ModelFileS
     j["params_nonzero"] = *f.params_nonzero;
     j["sparsity"] = f.params ? 1.0 - static_cast<double>(*f.params_nonzero) / static_cast<double>(f.params) : 0.0;
   }
-  j["macs"] = f.macs;
+  put_total(j, "macs", f.macs_total());
   j["macs_complete"] = f.macs_complete();
   j["macs_upper_bound"] = !f.macs_upper_bound_nodes.empty();
-  j["elementwise_ops"] = f.elementwise_ops;
+  put_total(j, "elementwise_ops", f.elementwise_total());
   j["weight_bytes"] = f.weight_bytes;
-  j["activation_bytes"] = f.activation_bytes;
-  j["peak_activation_bytes"] = f.peak_activation_bytes;
+  put_total(j, "activation_bytes", f.activation_total());
+  put_total(j, "peak_activation_bytes", f.peak_activation_total());
   j["activations_complete"] = f.activations_complete();
-  j["inference_ram_bytes"] = f.inference_ram_bytes;
+  put_total(j, "inference_ram_bytes", f.inference_ram_total());
+  j["unbound_inputs"] = unbound_inputs_json(f.unbound_inputs);
   j["nodes"] = f.node_count;
   if (files) {
     j["file_bytes"] = files->total_bytes();
@@ -76,7 +103,9 @@ json diff_block(const json& before, const json& after) {
   json d = json::object();
   for (const std::string& k : total_keys()) {
     if (!before.contains(k) || !after.contains(k)) continue;
-    d[k] = after[k].get<int64_t>() - before[k].get<int64_t>();
+    // Unknown on either side: the change is unknown too.
+    if (before[k].is_null() || after[k].is_null()) d[k] = nullptr;
+    else d[k] = after[k].get<int64_t>() - before[k].get<int64_t>();
   }
   json ops = json::object();
   const json& bo = before["footprint"]["op_counts"];
@@ -125,6 +154,37 @@ std::string human_count(uint64_t n) {
   return buf;
 }
 
+std::string total_text(const Total& t, bool bytes) {
+  auto fmt = [&](uint64_t x) { return std::to_string(x) + " (" + (bytes ? human_bytes(x) : human_count(x)) + ")"; };
+  if (t.value) return fmt(*t.value);
+  if (t.lower_bound > 0)
+    return ">= " + std::to_string(t.lower_bound) + " (>= " + (bytes ? human_bytes(t.lower_bound) : human_count(t.lower_bound)) + ")";
+  return "?";
+}
+
+std::string total_short(const Total& t, bool bytes) {
+  if (t.value) return bytes ? human_bytes(*t.value) : human_count(*t.value);
+  if (t.lower_bound > 0) return ">= " + (bytes ? human_bytes(t.lower_bound) : human_count(t.lower_bound));
+  return "?";
+}
+
+std::string unknown_dims_note(const Footprint& before, const Footprint* after, const std::string& command) {
+  if (!before.any_total_unknown() && !(after && after->any_total_unknown())) return "";
+  std::vector<UnboundInput> inputs = before.unbound_inputs;
+  if (after)
+    for (const UnboundInput& u : after->unbound_inputs) {
+      bool seen = false;
+      for (const UnboundInput& b : inputs) seen |= b.input == u.input && b.suggested_binding == u.suggested_binding;
+      if (!seen) inputs.push_back(u);
+    }
+  if (inputs.empty())
+    return "? = unknown: every graph input's dims are known, so --shape cannot help: the nodes listed depend on "
+           "values known at run time only, or on ops effopt's shape inference does not size";
+  return "? = unknown: the graph inputs have unknown dims " + unbound_dims_text(inputs) + "; count them with " +
+         (command.empty() ? "" : command + " ") + suggested_shape_flags(inputs) +
+         " (1 stands for each unknown dim: put the sizes you run)";
+}
+
 std::string model_text(const std::string& path, const Footprint& f, const ModelFileStats* files) {
   std::string s;
   auto line = [&](const std::string& k, const std::string& v) {
@@ -150,19 +210,26 @@ std::string model_text(const std::string& path, const Footprint& f, const ModelF
   }
   line("weight bytes", std::to_string(f.weight_bytes) + " (" + human_bytes(f.weight_bytes) + ")");
   for (auto& [t, b] : f.weight_bytes_by_type) line("  " + t, std::to_string(b));
-  line("MACs", std::to_string(f.macs) + " (" + human_count(f.macs) + ")" +
-                   (f.macs_complete() ? "" : ", INCOMPLETE: " + std::to_string(f.macs_unknown_nodes.size()) +
-                                                 " nodes could not be counted (see below)") +
+  auto nodes = [](size_t n) { return std::to_string(n) + (n == 1 ? " node" : " nodes"); };
+  const Total macs = f.macs_total();
+  line("MACs", total_text(macs, false) +
+                   (macs.known() ? "" : ", unknown: " + nodes(f.macs_unknown_nodes.size()) +
+                                            " could not be counted (see below)") +
                    (f.macs_upper_bound_nodes.empty() ? "" : ", an upper bound (If / Loop)"));
-  for (auto& [op, m] : f.macs_by_op) line("  " + op, human_count(m));
-  line("element-wise ops", human_count(f.elementwise_ops));
-  line("activation bytes", std::to_string(f.activation_bytes) + " (" + human_bytes(f.activation_bytes) + ")");
-  line("peak activation bytes",
-       std::to_string(f.peak_activation_bytes) + " (" + human_bytes(f.peak_activation_bytes) + ")" +
-           (f.activations_complete() ? "" : ", INCOMPLETE: " + std::to_string(f.activation_unknown_nodes.size()) +
-                                                " nodes have outputs of unknown size"));
-  line("inference RAM (est.)", std::to_string(f.inference_ram_bytes) + " (" + human_bytes(f.inference_ram_bytes) +
-                                   ": weights + peak activation)");
+  for (auto& [op, m] : f.macs_by_op)
+    line("  " + op, human_count(m) + (macs.known() ? "" : " (counted nodes only)"));
+  const Total ew = f.elementwise_total();
+  line("element-wise ops", total_short(ew, false) +
+                               (ew.known() ? "" : ", unknown: " + nodes(f.elementwise_unknown_nodes.size()) +
+                                                      " of unknown size"));
+  const std::string act_unknown =
+      ", unknown: " + nodes(f.activation_unknown_nodes.size()) + " have outputs of unknown size";
+  const Total act = f.activation_total(), peak = f.peak_activation_total();
+  line("activation bytes", total_text(act, true) + (act.known() ? "" : act_unknown));
+  line("peak activation bytes", total_text(peak, true) + (peak.known() ? "" : act_unknown));
+  const Total ram = f.inference_ram_total();
+  line("inference RAM (est.)", total_text(ram, true) + ", weights + peak activation" +
+                                   (ram.known() ? "" : " (the peak is unknown)"));
   line("nodes", std::to_string(f.node_count));
   std::string ops;
   for (auto& [op, c] : f.op_counts) ops += (ops.empty() ? "" : ", ") + op + " " + std::to_string(c);
@@ -177,16 +244,22 @@ std::string model_text(const std::string& path, const Footprint& f, const ModelF
     if (shown++ == 10) { s += "  ... " + std::to_string(f.macs_upper_bound_nodes.size() - 10) + " more\n"; break; }
     s += "  MACs upper bound: " + u + "\n";
   }
+  std::string note = unknown_dims_note(f, nullptr, "");
+  if (!note.empty()) s += "  " + note + "\n";
   return s;
 }
 
 std::string compact_table(const Footprint& before, const Footprint& after, bool color,
-                          const ModelFileStats* bf, const ModelFileStats* af) {
+                          const ModelFileStats* bf, const ModelFileStats* af, const std::string& command) {
   std::string s;
-  auto row = [&](const std::string& name, uint64_t b, uint64_t a, bool bytes) {
-    std::string bs = bytes ? human_bytes(b) : human_count(b), as = bytes ? human_bytes(a) : human_count(a);
+  auto row_total = [&](const std::string& name, const Total& bt, const Total& at, bool bytes) {
+    std::string bs = total_short(bt, bytes), as = total_short(at, bytes);
     std::string change;
-    if (a != b) {
+    const bool differs = bt.value != at.value || (!bt.known() && !at.known() && bt.lower_bound != at.lower_bound);
+    if (!bt.known() || !at.known()) {
+      change = "?";  // a change involving an unknown total is unknown, even between equal lower bounds
+    } else if (*at.value != *bt.value) {
+      const uint64_t b = *bt.value, a = *at.value;
       char buf[64];
       if (b) std::snprintf(buf, sizeof buf, "%+.1f%%", 100.0 * (static_cast<double>(a) - static_cast<double>(b)) / static_cast<double>(b));
       else std::snprintf(buf, sizeof buf, "new");
@@ -194,7 +267,13 @@ std::string compact_table(const Footprint& before, const Footprint& after, bool 
     }
     char line[256];
     std::snprintf(line, sizeof line, "  %-22s %14s %14s  %s", name.c_str(), bs.c_str(), as.c_str(), change.c_str());
-    s += (a != b && color) ? std::string("\033[1;33m") + line + "\033[0m\n" : std::string(line) + "\n";
+    s += (differs && color) ? std::string("\033[1;33m") + line + "\033[0m\n" : std::string(line) + "\n";
+  };
+  auto row = [&](const std::string& name, uint64_t b, uint64_t a, bool bytes) {
+    Total bt, at;
+    bt.value = b;
+    at.value = a;
+    row_total(name, bt, at, bytes);
   };
   char head[256];
   std::snprintf(head, sizeof head, "  %-22s %14s %14s  %s\n", "", "before", "after", "change");
@@ -211,9 +290,10 @@ std::string compact_table(const Footprint& before, const Footprint& after, bool 
   row("parameters", before.params, after.params, false);
   row("weight bytes", before.weight_bytes, after.weight_bytes, true);
   if (bf && af) row("file bytes", bf->total_bytes(), af->total_bytes(), true);
-  row(std::string("MACs") + (before.macs_complete() && after.macs_complete() ? "" : " (incomplete)"), before.macs,
-      after.macs, false);
-  row("peak activation", before.peak_activation_bytes, after.peak_activation_bytes, true);
+  row_total("MACs", before.macs_total(), after.macs_total(), false);
+  row_total("peak activation", before.peak_activation_total(), after.peak_activation_total(), true);
+  std::string note = unknown_dims_note(before, &after, command);
+  if (!note.empty()) s += "  " + note + "\n";
   return s;
 }
 

@@ -11,7 +11,8 @@ namespace effopt {
 
 class RunReport {
  public:
-  static constexpr int kSchemaVersion = 1;
+  // docs/report.md lists what changed from one version to the next.
+  static constexpr int kSchemaVersion = 2;
   RunReport(std::string command, std::string input, std::string output);
   void set_pipeline(std::string pipeline) { pipeline_ = std::move(pipeline); }
   void add_change(const std::string& key, nlohmann::json value) { changes_[key] = std::move(value); }

@@ -828,6 +828,57 @@ TEST_CASE("--external-data writes <out>.data and the result loads back", "[cli][
   }
 }
 
+TEST_CASE("an existing OUT.data is replaced only with --force, like any output", "[cli][bad-output][convert]") {
+  TempDir d;
+  std::string text = big_weight_model_text();
+  std::string model = write_model(d, "model.onnx", text.c_str());
+  std::string out = d.file("out.onnx"), data = out + ".data";
+  write_file(data, "precious");
+
+  SECTION("--external-data: refused before anything is written") {
+    auto r = run_effopt({"convert", model, "-o", out, "--external-data"});
+    check_failure(r, 1, {"out.onnx.data", "exists", "--force"});
+    CHECK(read_file(data) == "precious");
+    CHECK_FALSE(fs::exists(out));
+    CHECK(temp_files(d.path()).empty());
+    // fuse and run, with a report: nothing written either.
+    auto f = run_effopt({"fuse", model, "-o", out, "--external-data", "--report", d.file("r.json")});
+    check_failure(f, 1, {"out.onnx.data", "exists"});
+    CHECK_FALSE(fs::exists(out));
+    CHECK_FALSE(fs::exists(d.file("r.json")));
+    CHECK(read_file(data) == "precious");
+  }
+  SECTION("external data chosen by the model (its input used it): refused too") {
+    std::string ext = d.file("ext.onnx");
+    REQUIRE(run_effopt({"convert", model, "-o", ext, "--external-data"}).exit_code == 0);
+    auto r = run_effopt({"convert", ext, "-o", out});
+    check_failure(r, 1, {"out.onnx.data", "exists", "--force"});
+    CHECK(read_file(data) == "precious");
+    CHECK_FALSE(fs::exists(out));
+    CHECK(temp_files(d.path()).empty());
+  }
+  SECTION("--force replaces both files; the model reads the new data") {
+    write_file(out, "old model");
+    auto r = run_effopt({"convert", model, "-o", out, "--external-data", "--force"});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(read_file(data) != "precious");
+    CHECK(fs::file_size(data) >= 32 * 32 * 4);
+    auto back = load_or_fail(out);
+    CHECK(floats_of(*back, "W") == floats_of(*load_or_fail(model), "W"));
+    CHECK(temp_files(d.path()).empty());
+  }
+  SECTION("--in-place rewrites the model's own data file") {
+    std::string ext = d.file("ext.onnx");
+    REQUIRE(run_effopt({"convert", model, "-o", ext, "--external-data"}).exit_code == 0);
+    auto r = run_effopt({"convert", ext, "--in-place"});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(floats_of(*load_or_fail(ext), "W") == floats_of(*load_or_fail(model), "W"));
+    CHECK(temp_files(d.path()).empty());
+  }
+}
+
 TEST_CASE("output does not depend on --threads and conversion is idempotent", "[cli][convert]") {
   TempDir d;
   write_proto(d.file("model.onnx"), proto_from_text(R"(

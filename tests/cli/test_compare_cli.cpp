@@ -523,3 +523,46 @@ TEST_CASE("compare resnet18 against ONNX Runtime's outputs on effopt's random in
   CHECK(y["cosine_similarity"].get<double>() > 0.999999);
   CHECK(y["top1_agreement"] == 1.0);
 }
+
+TEST_CASE("compare feeds only the runtime inputs, never an initializer listed among the graph inputs",
+          "[cli][compare][feed-initializer]") {
+  // w is an initializer listed as a graph input (IR 8: a default ONNX Runtime lets a feed override). compare,
+  // --data and random inputs take the runtime inputs only (X), as ONNX Runtime's input list does: Y = X * w
+  // with w's stored values.
+  const char* kOverridable = R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[3,4] X, float[4] w) => (float[3,4] Y) <float[4] w = {1, 2, 3, 4}> {
+  Y = Mul(X, w)
+}
+)";
+  test::TempDir dir;
+  std::string a = write_model(dir, "a.onnx", kOverridable);
+  auto rnd = test::run_effopt({"compare", a, a, "--json"});
+  INFO(rnd.err);
+  REQUIRE(rnd.exit_code == 0);
+  CHECK(parse_valid(rnd.out)["fidelity"]["outputs"][0]["max_abs_error"] == 0.0);
+  fs::create_directory(dir.file("npy"));
+  test::write_file(dir.file("npy/X.npy"), npy_f32(kX, "(3, 4)"));
+  auto data = test::run_effopt({"compare", a, a, "--data", dir.file("npy")});
+  INFO(data.err);
+  CHECK(data.exit_code == 0);
+  // The expected output as ONNX's test data would hold it (X * {1, 2, 3, 4}), in one-model mode.
+  fs::create_directory(dir.file("set"));
+  std::vector<float> y(kX.size());
+  for (size_t i = 0; i < y.size(); ++i) y[i] = kX[i] * static_cast<float>(i % 4 + 1);
+  REQUIRE(exec::write_tensor_pb(dir.file("set/input_0.pb"), exec::TensorValue::from_vector(DataType::Float, {3, 4}, kX)));
+  REQUIRE(exec::write_tensor_pb(dir.file("set/output_0.pb"), exec::TensorValue::from_vector(DataType::Float, {3, 4}, y)));
+  auto one = test::run_effopt({"compare", a, "--data", dir.file("set"), "--max-error", "0", "--metric", "max-abs"});
+  INFO(one.err);
+  CHECK(one.exit_code == 0);
+  // A file for w is refused, naming it and the runtime inputs.
+  test::write_file(dir.file("npy/w.npy"), npy_f32({1, 1, 1, 1}, "(4,)"));
+  auto w = test::run_effopt({"compare", a, a, "--data", dir.file("npy")});
+  CHECK(w.exit_code == 1);
+  CHECK(w.err.find("'w' is an initializer of the model (listed among its graph inputs); effopt feeds only the runtime "
+                   "inputs (X)") != std::string::npos);
+  REQUIRE(exec::write_tensor_pb(dir.file("set/input_1.pb"), exec::TensorValue::from_vector(DataType::Float, {4}, y)));
+  auto extra = test::run_effopt({"compare", a, "--data", dir.file("set")});
+  CHECK(extra.exit_code == 1);
+  CHECK(extra.err.find("the model has only 1 input (X)") != std::string::npos);
+}

@@ -83,7 +83,15 @@ TEST_CASE("check --max-macs fails on a Loop whose trip count is unknown, naming 
   REQUIRE(rep.exit_code == 0);
   json j = parse_valid(rep.out);
   CHECK(j["macs_complete"] == false);
-  CHECK(j["macs"] == 0);
+  // Unknown, never 0: null with the reason, which names the Loop and says --shape cannot help (n is a value).
+  CHECK(j["macs"].is_null());
+  CHECK(j["footprint"]["macs"]["counted"] == 0);
+  std::string why = j["macs_unknown_reason"];
+  CHECK(why.find("decoder_loop (Loop)") != std::string::npos);
+  CHECK(why.find("--shape cannot help") != std::string::npos);
+  auto text = test::run_effopt({"report", model});
+  REQUIRE(text.exit_code == 0);
+  CHECK(text.out.find("  MACs                     ?, unknown: 1 node could not be counted") != std::string::npos);
 }
 
 TEST_CASE("report and check count a constant-trip Loop's body x M", "[cli][report][footprint-subgraph]") {

@@ -18,8 +18,10 @@
 //              cpu_ms: the node process's CPU time per timed run, all threads)
 //          or {"id":N, "ok":false, "error":"message"}
 // Tensors are serialized onnx.TensorProto files (the ONNX backend test-data layout). Outputs are written
-// with raw_data (strings with string_data). A model that fails to load or run gives ok:false; only EOF on
-// stdin ends the process.
+// with raw_data (strings with string_data). A model that fails to load or run gives ok:false, and so does a
+// feed whose name is not among the session's inputs (onnxruntime-node would drop it silently, so an
+// initializer listed among the graph inputs cannot be overridden through it); only EOF on stdin ends the
+// process.
 //
 // onnxruntime-node is looked up in --ort-dir DIR, else $EFFOPT_ORT_DIR, else $HOME/.cache/effopt/ort
 // (DIR is the npm prefix: it holds node_modules/onnxruntime-node). Only that package is used.
@@ -278,6 +280,15 @@ async function handle(req, ort) {
   const session = await ort.InferenceSession.create(req.model, sessionOptions(req.session));
   const loadMs = performance.now() - t0;
   try {
+    // onnxruntime-node passes only the names in session.inputNames to ORT and silently drops any other
+    // feed (an unknown name, or an initializer listed among the graph inputs, which ORT's C API would let
+    // override the initializer from IR version 4 on): refuse them rather than run without them.
+    for (const name of Object.keys(feeds)) {
+      if (!session.inputNames.includes(name)) {
+        throw new Error(`input '${name}' is not among the session's inputs (${session.inputNames.join(', ')}): ` +
+                        'onnxruntime-node would ignore it');
+      }
+    }
     for (let i = 0; i < warmup; i++) await session.run(feeds);
     const latency = [], cpu = [];
     let results;

@@ -66,7 +66,9 @@ class OrtHarness {
   static std::string unavailable_reason();
 
   // Runs model_path on the given (graph input name, tensor) pairs. Never throws for model or runtime
-  // errors: those come back as !ok. Thread-safe (requests are serialized).
+  // errors: those come back as !ok. A name that is not among ORT's session inputs is refused (!ok):
+  // onnxruntime-node would drop it silently, so it cannot override an initializer listed among the graph
+  // inputs (run a copy without that initializer instead). Thread-safe (requests are serialized).
   OrtRun run(const std::string& model_path,
              const std::vector<std::pair<std::string, onnx::TensorProto>>& inputs,
              const OrtOptions& opts = {});
