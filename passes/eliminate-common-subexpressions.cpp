@@ -18,9 +18,9 @@
 //   Before: A = Relu(X)  B = Relu(X)  Y = Add(A, B)
 //   After:  A = Relu(X)               Y = Add(A, A)
 #include <bit>
-#include <cstring>
 #include <unordered_map>
 
+#include "ir/constants.h"
 #include "passes/cleanup_util.h"
 #include "passes/passes.h"
 
@@ -31,11 +31,7 @@ namespace {
 using namespace cleanup;
 
 bool same_tensor(const TensorPtr& a, const TensorPtr& b) {
-  if (a == b) return true;
-  if (!a || !b || a->data_type != b->data_type || a->dims != b->dims) return false;
-  if (a->data_type == DataType::String) return a->strings == b->strings;
-  return a->byte_size() == b->byte_size() &&
-         (a->byte_size() == 0 || std::memcmp(a->bytes().data(), b->bytes().data(), a->byte_size()) == 0);
+  return a == b || (a && b && same_tensor_contents(*a, *b));
 }
 
 bool same_floats(const std::vector<float>& a, const std::vector<float>& b) {
