@@ -425,26 +425,20 @@ Expected<std::vector<TensorPtr>> evaluate_node(const Node& n, const std::vector<
   return result;
 }
 
-bool try_fold_node(Graph& g, Node* n, pass::PassContext& ctx, uint64_t max_bytes, const Pinned& pinned,
-                   pass::PassResult& r) {
-  if (never_folded(*n) || n->outputs().empty()) return false;
+std::optional<std::vector<TensorPtr>> fold_results(Node* n, const std::vector<TensorPtr>& ins,
+                                                   pass::PassContext& ctx, uint64_t max_bytes, const Pinned& pinned,
+                                                   pass::PassResult& r) {
+  if (never_folded(*n) || n->outputs().empty()) return std::nullopt;
   bool read = false;  // a node nobody reads is eliminate-dead-code's, not worth computing
   for (Value* o : n->outputs()) read = read || (o && pinned.is_read(o));
-  if (!read) return false;
-  std::vector<TensorPtr> ins;
+  if (!read) return std::nullopt;
   bool any = false;
-  for (Value* v : n->inputs()) {
-    if (!v) { ins.push_back(nullptr); continue; }
-    TensorPtr t = fixed_constant(v, ctx.model);
-    if (!t) return false;
-    ins.push_back(t);
-    any = true;
-  }
-  if (!any) return false;
+  for (const TensorPtr& t : ins) any = any || t;
+  if (!any) return std::nullopt;
   for (Value* o : n->outputs())
     if (o && pinned(o)) {
       r.note(node_label(*n) + ": not folded, its output '" + o->name() + "' is a graph output");
-      return false;
+      return std::nullopt;
     }
   auto pred = predicted_elements(*n, ins);
   if (!pred) {
@@ -458,7 +452,7 @@ bool try_fold_node(Graph& g, Node* n, pass::PassContext& ctx, uint64_t max_bytes
         auto e = s ? elems(*s) : std::nullopt;
         if (!e) {
           r.note(node_label(*n) + ": not folded, its output size is unknown before running it");
-          return false;
+          return std::nullopt;
         }
         pred = *e;
       }
@@ -480,24 +474,22 @@ bool try_fold_node(Graph& g, Node* n, pass::PassContext& ctx, uint64_t max_bytes
              (bytes == UINT64_MAX ? std::string("too many") : std::to_string(bytes)) + " bytes (max-bytes " +
              std::to_string(max_bytes) + ")");
       r.count("folds-skipped-size");
-      return false;
+      return std::nullopt;
     }
   }
   auto res = evaluate_node(*n, ins, ctx);
   if (!res) {
     r.note(node_label(*n) + ": not folded: " + res.error().message);
-    return false;
+    return std::nullopt;
   }
-  uint64_t total = 0;
   for (size_t i = 0; i < res->size(); ++i) {
     const TensorPtr& t = (*res)[i];
     if (!t) continue;
-    total += t->byte_size();
     if (t->byte_size() > max_bytes) {
       r.note(node_label(*n) + ": not folded, output '" + n->output(i)->name() + "' has " +
              std::to_string(t->byte_size()) + " bytes (max-bytes " + std::to_string(max_bytes) + ")");
       r.count("folds-skipped-size");
-      return false;
+      return std::nullopt;
     }
     // The result must agree with what the graph declares.
     const Type& ty = n->output(i)->type;
@@ -511,10 +503,26 @@ bool try_fold_node(Graph& g, Node* n, pass::PassContext& ctx, uint64_t max_bytes
       if (!ok_type) {
         r.note(node_label(*n) + ": not folded, the result " + std::string(data_type_name(t->data_type)) +
                " does not match the declared type " + ty.to_string());
-        return false;
+        return std::nullopt;
       }
     }
   }
+  return std::move(*res);
+}
+
+bool try_fold_node(Graph& g, Node* n, pass::PassContext& ctx, uint64_t max_bytes, const Pinned& pinned,
+                   pass::PassResult& r) {
+  std::vector<TensorPtr> ins;
+  for (Value* v : n->inputs()) {
+    if (!v) { ins.push_back(nullptr); continue; }
+    TensorPtr t = fixed_constant(v, ctx.model);
+    if (!t) return false;
+    ins.push_back(t);
+  }
+  auto res = fold_results(n, ins, ctx, max_bytes, pinned, r);
+  if (!res) return false;
+  uint64_t total = 0;
+  for (const TensorPtr& t : *res) total += t ? t->byte_size() : 0;
   allow_plain_initializers(ctx.model, r);
   replace_node_by_initializers(g, n, *res);
   r.count("tensors-folded");

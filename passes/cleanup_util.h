@@ -111,6 +111,14 @@ Expected<std::vector<TensorPtr>> evaluate_node(const Node& n, const std::vector<
 bool try_fold_node(Graph& g, Node* n, pass::PassContext& ctx, uint64_t max_bytes, const Pinned& pinned,
                    pass::PassResult& r);
 
+// The checks and the evaluation of try_fold_node without changing the graph:
+// `n`'s results given constant `inputs` (one per input slot, nullptr for
+// absent ones; at least one present), or nullopt (with a note when `n` was a
+// candidate). fold-constants decides itself which results to store.
+std::optional<std::vector<TensorPtr>> fold_results(Node* n, const std::vector<TensorPtr>& inputs,
+                                                   pass::PassContext& ctx, uint64_t max_bytes, const Pinned& pinned,
+                                                   pass::PassResult& r);
+
 }  // namespace effopt::passes::cleanup
 
 namespace effopt::passes::cleanup {
