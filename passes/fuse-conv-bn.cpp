@@ -6,7 +6,9 @@
 // inference mode (training_mode unset or 0, is_test=1 before opset 7, spatial
 // unset or 1 before opset 9, and only its first output used); BN's scale, B,
 // mean and var and the conv's W (and B, if present) are constants of one
-// float type (float, double, float16) with one value per output channel.
+// float type (float, double, float16) with one value per output channel, and
+// W is read by this conv alone (a folded copy of a shared weight would be
+// stored beside the original: the file would grow by the weight's size).
 // Not when any of that fails (a note says why).
 //
 // Before:  y = Conv(x, W[, b]);  z = BatchNormalization(y, gamma, beta, mean, var)
@@ -47,6 +49,8 @@ std::optional<Match> match(Node& bn, pass::PassContext& ctx, SkipNotes& notes) {
   if (bn.inputs().size() < 5 || conv->inputs().size() < 2) return std::nullopt;
   TensorPtr w = constant_tensor(conv->input(1));
   if (!w) return notes.skip(*conv, "weights are not constant");
+  if (!weight_read_only_by(conv->input(1), conv))
+    return notes.skip(*conv, "weights are shared with other nodes (a folded copy would be stored beside them)");
   DataType dt = w->data_type;
   if (!is_foldable_float(dt)) return notes.skip(*conv, "weights are not float, double or float16");
   if (w->dims.size() < 3) return std::nullopt;
@@ -123,7 +127,8 @@ void register_fuse_conv_bn(pass::PassRegistry& r) {
       "Fires when the conv output feeds only the BN (and is not a graph output), BN is in inference mode "
       "(training_mode 0, is_test 1 before opset 7, spatial 1 before opset 9, only its first output used), and "
       "W, the conv bias and the four BN parameters are constants of one type (float, double, float16) with one "
-      "value per output channel.\n"
+      "value per output channel, and W is read by this conv alone (a folded copy of a shared weight would be "
+      "stored beside it).\n"
       "Before: y = Conv(x, W, b); z = BatchNormalization(y, gamma, beta, mean, var)\n"
       "After:  z = Conv(x, W', b'), s = gamma/sqrt(var+eps), W' = W*s per output channel (ConvTranspose: "
       "axis 1, per group), b' = (b - mean)*s + beta; computed in double, rounded once.";

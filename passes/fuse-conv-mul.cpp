@@ -4,8 +4,9 @@
 // Fires when: Mul (opset >= 7) has a Conv output as one operand and, as the
 // other, a constant of the weights' float type (float, double, float16) that
 // varies at most along the channel axis ([Cout, 1, 1], [1, Cout, 1, 1], a
-// scalar, ...); the Conv's W (and bias) are constants; its output has no other
-// consumer and is not a graph output.
+// scalar, ...); the Conv's W (and bias) are constants and W is read by this
+// Conv alone (a scaled copy of a shared weight would be stored beside it); its
+// output has no other consumer and is not a graph output.
 //
 // Before:  y = Conv(x, W[, b]);  z = Mul(y, s)
 // After:   z = Conv(x, W', b')   (named after the Conv; z keeps its name)
@@ -37,6 +38,8 @@ std::optional<Match> match(Node& mul, pass::PassContext& ctx, SkipNotes& notes) 
     if (!only_feeds(mul.input(side), &mul)) return notes.skip(*conv, "output has other consumers or is a graph output");
     TensorPtr w = constant_tensor(conv->input(1));
     if (!w || w->dims.size() < 3) return notes.skip(*conv, "weights are not constant");
+    if (!weight_read_only_by(conv->input(1), conv))
+      return notes.skip(*conv, "weights are shared with other nodes (a folded copy would be stored beside them)");
     if (!is_foldable_float(w->data_type) || elem_type(s) != w->data_type)
       return notes.skip(mul, "types are not one float type");
     if (conv->input(2) && !is_constant(conv->input(2))) return notes.skip(*conv, "bias is not constant");
@@ -75,8 +78,9 @@ void register_fuse_conv_mul(pass::PassRegistry& r) {
   p.summary = "Fold a per-channel constant scale after a Conv into its weights and bias";
   p.doc =
       "Folds a per-channel constant scale after a Conv into its weights and bias.\n"
-      "Fires when the scale has the weights' float type and varies at most along the channel axis, and the Conv "
-      "output feeds only the Mul (opset >= 7).\n"
+      "Fires when the scale has the weights' float type and varies at most along the channel axis, the Conv "
+      "output feeds only the Mul (opset >= 7), and W is read by this Conv alone (a scaled copy of a shared weight "
+      "would be stored beside it).\n"
       "Before: y = Conv(x, W, b); z = Mul(y, s)\n"
       "After:  z = Conv(x, W*s, b*s), s per output channel.";
   p.run_on_graph = [](Graph& g, pass::PassContext& ctx) -> Expected<pass::PassResult> {

@@ -7,8 +7,9 @@
 // graph output; BN is in inference mode (as fuse-conv-bn checks) with constant
 // [F] parameters of the weights' float type (float, double, float16); Gemm's C
 // is absent or a constant that does not vary along N ([], [1], [F], [1, F],
-// [1, 1]). Not for MatMul of other ranks (BN's axis 1 is then not the last
-// axis) or non-constant weights.
+// [1, 1]); B is read by this Gemm/MatMul alone (a scaled copy of a shared
+// weight would be stored beside it). Not for MatMul of other ranks (BN's axis
+// 1 is then not the last axis) or non-constant weights.
 //
 // Before:  y = Gemm(A, B, C) (or MatMul(A, B));  z = BatchNormalization(y, gamma, beta, mean, var)
 // After:   z = Gemm(A, B', C')  (MatMul becomes Gemm; named after the Gemm/MatMul)
@@ -51,6 +52,8 @@ std::optional<Match> match(Node& bn, pass::PassContext& ctx, SkipNotes& notes) {
   if (opset < 7) return notes.skip(bn, "opset < 7: Gemm would need the legacy broadcast attribute");
   TensorPtr b = constant_tensor(mm->input(1));
   if (!b || b->dims.size() != 2) return notes.skip(*mm, "weights are not a constant matrix");
+  if (!weight_read_only_by(mm->input(1), mm))
+    return notes.skip(*mm, "weights are shared with other nodes (a folded copy would be stored beside them)");
   DataType dt = b->data_type;
   if (!is_foldable_float(dt)) return notes.skip(*mm, "weights are not float, double or float16");
   auto a_shape = shape_of(mm->input(0));
@@ -116,8 +119,9 @@ void register_fuse_matmul_bn(pass::PassRegistry& r) {
   p.doc =
       "Folds an inference-mode BatchNormalization over the feature axis into the Gemm or 2-D MatMul before it.\n"
       "Fires when A is known to be 2-D, the weights are a constant matrix, the BN parameters are constant [F] "
-      "tensors of the weights' type, Gemm's C (if any) does not vary along N, and the producer's output feeds "
-      "only the BN. Not for batched MatMul (BN's axis 1 is then not the feature axis).\n"
+      "tensors of the weights' type, Gemm's C (if any) does not vary along N, the producer's output feeds "
+      "only the BN, and B is read by the producer alone (a scaled copy of a shared weight would be stored beside "
+      "it). Not for batched MatMul (BN's axis 1 is then not the feature axis).\n"
       "Before: y = Gemm(A, B, C) or MatMul(A, B); z = BatchNormalization(y, gamma, beta, mean, var)\n"
       "After:  z = Gemm(A, B', C'), columns of op(B) scaled by s = gamma/sqrt(var+eps), "
       "C' = (beta_attr*C - mean)*s + beta.";

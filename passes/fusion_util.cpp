@@ -336,3 +336,19 @@ void replace_with_value(Graph& g, const std::vector<Node*>& pattern, Value* out,
 }
 
 }  // namespace effopt::passes::fusion
+
+// ---- No growth (issue 24).
+namespace effopt::passes::fusion {
+
+bool weight_read_only_by(const Value* w, const Node* reader) {
+  for (int hops = 0; w && hops < 1000; ++hops) {
+    if (!used_only_by(w, {reader})) return false;
+    const Node* p = w->producer();
+    if (!p || !is_op(p, "Identity")) return true;
+    reader = p;
+    w = p->input(0);
+  }
+  return false;
+}
+
+}  // namespace effopt::passes::fusion

@@ -147,3 +147,15 @@ pass::PassResult run_pattern(Graph& g, pass::PassContext& ctx, std::string_view 
 }
 
 }  // namespace effopt::passes::fusion
+
+// ---- No growth (issue 24, "lossless passes never make a model bigger").
+namespace effopt::passes::fusion {
+
+// True when the constant `w` (through any Identity chain) is read by `reader`
+// alone and is no graph output: a fusion that rewrites it then stores the new
+// tensor instead of the old one. Fusions that fold maths into a weight (Conv
+// W, MatMul/Gemm B) require it, so a weight shared by two layers is never
+// stored twice; per-channel vectors (bias, scale) may be shared.
+bool weight_read_only_by(const Value* w, const Node* reader);
+
+}  // namespace effopt::passes::fusion
