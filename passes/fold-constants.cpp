@@ -20,10 +20,14 @@
 // - equal results are stored once, in the main graph, where every subgraph
 //   can read them: two If branches that Unsqueeze the same outer weight share
 //   one tensor (a constant belongs to no scope: its inputs are constants too).
-// The choice is exact: a minimum s-t cut over the candidates (keep a node =
-// pay its bytes; fold it = pay for its stored results if a kept reader needs
-// them; an input constant costs its bytes while a kept node reads it), taking
-// the largest fold set among the smallest models. So a ConstantOfShape whose
+// The choice is a minimum s-t cut over the candidates (keep a node = pay its
+// bytes; fold it = pay for its stored results if a kept reader needs them; an
+// input constant costs its bytes while a kept node reads it), taking the
+// largest fold set among the smallest models. Kept nodes with equal results
+// count once per graph and equal input constants once, as
+// eliminate-common-subexpressions and dedup-initializers leave them: that
+// underestimates keeping, never folding, so the pass alone never grows a
+// model either. So a ConstantOfShape whose
 // 4-byte value becomes a 9 MB weight stays, a Transpose of a weight that only
 // it reads folds (same bytes, one node less), shape arithmetic folds.
 // max-growth-bytes G (default 0) then lets the pass fold further kept nodes,
@@ -178,17 +182,20 @@ struct Candidate {
 // Candidates with equal results: folded or kept together, stored once.
 struct FoldClass {
   std::vector<size_t> members;  // candidate indices, in graph order
-  int64_t keep_bytes = 0;       // the members' node bytes
+  int64_t keep_bytes = 0;       // the members' node bytes, one member per graph
   int64_t store_bytes = 0;      // the results' initializer bytes
   bool outside_reader = false;  // read by a node that is not a candidate
   std::vector<size_t> reader_classes;
 };
 
-// A constant read by candidates and, while nothing else reads it, removable.
+// Input constants of candidates with equal contents (dedup-initializers
+// merges them): alive while a kept candidate reads one of them. Groups that a
+// non-candidate reads stay whatever is folded and are left out.
 struct Leaf {
-  Value* value;
-  int64_t bytes;
+  std::vector<Value*> values;
+  int64_t bytes = 0;  // one copy
   std::vector<size_t> reader_classes;
+  bool stays = false;
 };
 
 bool same_results(const std::vector<TensorPtr>& a, const std::vector<TensorPtr>& b) {
@@ -274,15 +281,24 @@ class Folder {
     return cands_[it->second].cls;
   }
 
+  // Costs are what the model costs once eliminate-common-subexpressions and
+  // dedup-initializers have merged what they can: kept members of one class
+  // count once per graph, equal input constants once. That underestimates
+  // keeping (never folding), so a model whose kept nodes are not merged
+  // later still does not grow.
   void build_costs() {
-    std::unordered_map<const Value*, size_t> leaf_index;
+    std::unordered_map<const Value*, size_t> leaf_of;  // input constant -> leaf group
+    std::unordered_map<uint64_t, std::vector<size_t>> leaf_by_hash;
     for (size_t k = 0; k < classes_.size(); ++k) {
       FoldClass& c = classes_[k];
       const Candidate& rep = cands_[c.members[0]];
       std::vector<bool> output_read(rep.results.size(), false);
+      std::unordered_map<const Graph*, int64_t> per_graph;  // cheapest member of each graph
       for (size_t m : c.members) {
         const Candidate& cand = cands_[m];
-        c.keep_bytes += static_cast<int64_t>(stored_node_bytes(*cand.node, external_));
+        int64_t bytes = static_cast<int64_t>(stored_node_bytes(*cand.node, external_));
+        auto [it, fresh] = per_graph.emplace(cand.node->graph(), bytes);
+        if (!fresh) it->second = std::min(it->second, bytes);
         for (size_t i = 0; i < cand.node->outputs().size(); ++i) {
           const Value* o = cand.node->output(i);
           if (!o) continue;
@@ -294,11 +310,12 @@ class Folder {
         }
         for (Value* v : cand.node->inputs()) {
           if (!v || computed_.count(v)) continue;
-          auto [it, fresh] = leaf_index.emplace(v, leaves_.size());
-          if (fresh) leaves_.push_back(removable_leaf(v));
-          if (leaves_[it->second].value) leaves_[it->second].reader_classes.push_back(k);
+          auto it_leaf = leaf_of.find(v);
+          if (it_leaf == leaf_of.end()) it_leaf = leaf_of.emplace(v, leaf_group(v, leaf_by_hash)).first;
+          leaves_[it_leaf->second].reader_classes.push_back(k);
         }
       }
+      for (auto& [g, bytes] : per_graph) c.keep_bytes += bytes;
       for (size_t i = 0; i < rep.results.size(); ++i)
         if (output_read[i] && rep.results[i])
           c.store_bytes +=
@@ -308,29 +325,41 @@ class Folder {
     for (Leaf& l : leaves_) dedup(l.reader_classes);
   }
 
+  // The leaf group of constant input `v` (a new one unless an equal constant has one).
+  size_t leaf_group(Value* v, std::unordered_map<uint64_t, std::vector<size_t>>& by_hash) {
+    TensorPtr t = fixed_constant(v, ctx_.model);
+    uint64_t h = tensor_content_hash(*t);
+    for (size_t i : by_hash[h])
+      if (same_tensor_contents(*fixed_constant(leaves_[i].values[0], ctx_.model), *t)) {
+        add_to_leaf(leaves_[i], v);
+        return i;
+      }
+    by_hash[h].push_back(leaves_.size());
+    leaves_.emplace_back();
+    add_to_leaf(leaves_.back(), v);
+    return leaves_.size() - 1;
+  }
+
+  // Adds `v` to `l`; the group stays whatever is folded when `v` is read by a
+  // non-candidate, pinned, overridable, or reached through an Identity chain.
+  void add_to_leaf(Leaf& l, Value* v) {
+    l.values.push_back(v);
+    int64_t bytes = -1;
+    if (!pinned_(v)) {
+      if (v->initializer && !is_overridable_initializer(v, ctx_.model))
+        bytes = static_cast<int64_t>(stored_initializer_bytes(*v->initializer, v->name(), external_));
+      else if (Node* p = v->producer(); p && p->op_type == "Constant" && p->outputs().size() == 1)
+        bytes = static_cast<int64_t>(stored_node_bytes(*p, external_));
+      for (const Use& u : v->uses())
+        if (!class_of(u.node)) bytes = -1;
+    }
+    if (bytes < 0) l.stays = true;
+    else l.bytes = l.values.size() == 1 ? bytes : std::min(l.bytes, bytes);
+  }
+
   static void dedup(std::vector<size_t>& v) {
     std::sort(v.begin(), v.end());
     v.erase(std::unique(v.begin(), v.end()), v.end());
-  }
-
-  // The leaf for constant input `v`; value nullptr when `v` stays whatever is
-  // folded (read by a non-candidate, pinned, overridable, or reached through
-  // an Identity chain).
-  Leaf removable_leaf(Value* v) {
-    Leaf l{nullptr, 0, {}};
-    if (pinned_(v)) return l;
-    for (const Use& u : v->uses())
-      if (!class_of(u.node)) return l;
-    if (v->initializer) {
-      if (is_overridable_initializer(v, ctx_.model)) return l;
-      l.bytes = static_cast<int64_t>(stored_initializer_bytes(*v->initializer, v->name(), external_));
-    } else if (Node* p = v->producer(); p && p->op_type == "Constant" && p->outputs().size() == 1) {
-      l.bytes = static_cast<int64_t>(stored_node_bytes(*p, external_));
-    } else {
-      return l;
-    }
-    l.value = v;
-    return l;
   }
 
   // Stored bytes of the candidates' part of the model when the classes with
@@ -348,7 +377,7 @@ class Folder {
       if (needed) total += c.store_bytes;
     }
     for (const Leaf& l : leaves_) {
-      if (!l.value) continue;
+      if (l.stays) continue;
       bool alive = false;
       for (size_t j : l.reader_classes) alive = alive || !fold[j];
       if (alive) total += l.bytes;
@@ -376,7 +405,7 @@ class Folder {
       }
     }
     for (const Leaf& l : leaves_) {
-      if (!l.value) continue;
+      if (l.stays) continue;
       size_t y = flow.add_node();  // kept = the constant stays
       flow.add_edge(s, y, l.bytes);
       for (size_t j : l.reader_classes) flow.add_edge(y, base + j, kInf);
@@ -472,18 +501,19 @@ class Folder {
       r_.count("nodes-folded");
     }
     // Constants that only folded nodes read.
-    for (const Leaf& l : leaves_) {
-      if (!l.value || !l.value->uses().empty() || pinned_(l.value)) continue;
-      Graph* g = l.value->graph();
-      touched.insert(g);
-      if (l.value->initializer) {
-        if (l.value->is_graph_input()) continue;
-        g->remove_initializer(l.value);
-        r_.count("constants-removed");
-      } else if (Node* p = l.value->producer()) {
-        if (erase_if_dead(*g, p, pinned_)) r_.count("constants-removed");
+    for (const Leaf& l : leaves_)
+      for (Value* v : l.values) {
+        if (!v->uses().empty() || pinned_(v)) continue;
+        Graph* g = v->graph();
+        touched.insert(g);
+        if (v->initializer) {
+          if (v->is_graph_input()) continue;  // an overridable default (IR >= 4) stays
+          g->remove_initializer(v);
+          r_.count("constants-removed");
+        } else if (Node* p = v->producer(); p && p->op_type == "Constant") {
+          if (erase_if_dead(*g, p, pinned_)) r_.count("constants-removed");
+        }
       }
-    }
     for (Graph* g : touched) g->prune_dead_values();
     r_.changed = true;
   }
@@ -526,7 +556,9 @@ void register_fold_constants(pass::PassRegistry& r) {
       "cut: a folded node's bytes go, and so does every initializer or Constant node that only folded nodes read; "
       "a result is stored only if a node that stays reads it (a chain costs its final tensor alone); equal "
       "results are stored once, in the main graph, where every subgraph reads them (If branches that Unsqueeze "
-      "one outer weight share one tensor). Among equally small models the most nodes fold. max-growth-bytes G then "
+      "one outer weight share one tensor); kept nodes with equal results and equal input constants count once, "
+      "as eliminate-common-subexpressions and dedup-initializers leave them. Among equally small models the most "
+      "nodes fold. max-growth-bytes G then "
       "folds further nodes in graph order while the model stays within G bytes of that smallest size: a run "
       "grows the model by at most G bytes (never with the default 0). So a ConstantOfShape whose 4-byte value "
       "would become a 9 MB weight stays, a Transpose of a weight only it reads folds. External-data models count "
