@@ -221,13 +221,11 @@ class Folder {
     group();
     build_costs();
     std::vector<bool> fold = smallest();
-    int64_t base = cost(std::vector<bool>(classes_.size(), false));
-    int64_t best = cost(fold);
-    spend_growth(fold, best);
-    int64_t final_cost = cost(fold);
-    note_kept(fold, final_cost);
+    spend_growth(fold);
+    int64_t saved = cost(std::vector<bool>(classes_.size(), false)) - cost(fold);
+    note_kept(fold);
     apply(fold);
-    r_.count("bytes-saved", base - final_cost);
+    r_.count("bytes-saved", saved);
   }
 
  private:
@@ -323,6 +321,13 @@ class Folder {
       dedup(c.reader_classes);
     }
     for (Leaf& l : leaves_) dedup(l.reader_classes);
+    input_classes_.assign(classes_.size(), {});
+    input_leaves_.assign(classes_.size(), {});
+    for (size_t j = 0; j < classes_.size(); ++j)
+      for (size_t k : classes_[j].reader_classes) input_classes_[k].push_back(j);
+    for (size_t l = 0; l < leaves_.size(); ++l)
+      if (!leaves_[l].stays)
+        for (size_t k : leaves_[l].reader_classes) input_leaves_[k].push_back(l);
   }
 
   // The leaf group of constant input `v` (a new one unless an equal constant has one).
@@ -417,27 +422,71 @@ class Folder {
     return fold;
   }
 
+  // The cost change of folding kept classes one at a time, kept up to date
+  // as they fold (cost() per candidate would be quadratic in the candidates).
+  class Tally {
+   public:
+    Tally(const Folder& f, std::vector<bool>& fold)
+        : f_(f), fold_(fold), kept_readers_(f.classes_.size(), 0), leaf_kept_(f.leaves_.size(), 0) {
+      for (size_t j = 0; j < f.classes_.size(); ++j)
+        for (size_t k : f.classes_[j].reader_classes) kept_readers_[j] += !fold[k];
+      for (size_t l = 0; l < f.leaves_.size(); ++l)
+        for (size_t k : f.leaves_[l].reader_classes) leaf_kept_[l] += !fold[k];
+    }
+    // Bytes the model gains when kept class k folds too.
+    int64_t fold_delta(size_t k) const {
+      const FoldClass& c = f_.classes_[k];
+      int64_t d = -c.keep_bytes;
+      auto needed_after = [&](size_t j) {
+        bool reads_self = std::binary_search(f_.classes_[j].reader_classes.begin(),
+                                             f_.classes_[j].reader_classes.end(), k);
+        return f_.classes_[j].outside_reader || kept_readers_[j] - (reads_self ? 1 : 0) > 0;
+      };
+      if (needed_after(k)) d += c.store_bytes;
+      for (size_t j : f_.input_classes_[k]) {
+        if (j == k || !fold_[j]) continue;
+        bool needed_before = f_.classes_[j].outside_reader || kept_readers_[j] > 0;
+        if (needed_before && !needed_after(j)) d -= f_.classes_[j].store_bytes;
+      }
+      for (size_t l : f_.input_leaves_[k])
+        if (leaf_kept_[l] == 1) d -= f_.leaves_[l].bytes;
+      return d;
+    }
+    void fold(size_t k) {
+      fold_[k] = true;
+      for (size_t j : f_.input_classes_[k]) --kept_readers_[j];
+      for (size_t l : f_.input_leaves_[k]) --leaf_kept_[l];
+    }
+
+   private:
+    const Folder& f_;
+    std::vector<bool>& fold_;
+    std::vector<int64_t> kept_readers_, leaf_kept_;
+  };
+
   // max-growth-bytes: folds kept classes in graph order while the stored
   // bytes stay within the budget above the smallest model.
-  void spend_growth(std::vector<bool>& fold, int64_t best) const {
+  void spend_growth(std::vector<bool>& fold) const {
     if (max_growth_ <= 0) return;
+    Tally tally(*this, fold);
+    int64_t spent = 0;
     for (size_t k = 0; k < classes_.size(); ++k) {
       if (fold[k]) continue;
-      fold[k] = true;
-      if (cost(fold) - best > max_growth_) fold[k] = false;
+      int64_t d = tally.fold_delta(k);
+      if (spent + d > max_growth_) continue;
+      tally.fold(k);
+      spent += d;
     }
   }
 
-  void note_kept(std::vector<bool> fold, int64_t final_cost) {
+  void note_kept(std::vector<bool> fold) {
+    Tally tally(*this, fold);
     for (size_t k = 0; k < classes_.size(); ++k) {
       if (fold[k]) continue;
-      fold[k] = true;
-      int64_t growth = cost(fold) - final_cost;
-      fold[k] = false;
       const FoldClass& c = classes_[k];
       std::string also = c.members.size() > 1 ? " (and " + std::to_string(c.members.size() - 1) + " equal nodes)" : "";
       r_.note(node_label(*cands_[c.members[0]].node) + also + ": not folded, storing its result would grow the model by " +
-              std::to_string(growth) + " bytes (max-growth-bytes " + std::to_string(max_growth_) + ")");
+              std::to_string(tally.fold_delta(k)) + " bytes (max-growth-bytes " + std::to_string(max_growth_) + ")");
       r_.count("folds-skipped-growth", static_cast<int64_t>(c.members.size()));
     }
   }
@@ -530,6 +579,8 @@ class Folder {
   std::unordered_map<const Value*, TensorPtr> computed_;
   std::vector<FoldClass> classes_;
   std::vector<Leaf> leaves_;
+  std::vector<std::vector<size_t>> input_classes_;  // per class: the classes whose results it reads
+  std::vector<std::vector<size_t>> input_leaves_;   // per class: the leaf groups it reads (not staying)
 };
 
 Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {

@@ -14,7 +14,9 @@
 // - any node reading a value folded here whose inputs are now all constant
 //   (Gather, Slice, Concat, Cast, Unsqueeze, arithmetic on shape vectors...)
 //   is evaluated on the executor (at most 64 KiB per output), so a Reshape
-//   target built from shapes becomes a constant.
+//   target built from shapes becomes a constant; a result larger than its
+//   inputs (ConstantOfShape of a shape, Range up to a size) is left to
+//   fold-constants, which stores it only where the model does not grow.
 // Shape nodes left without readers are removed. Must not fire where a needed
 // dim is symbolic or unknown. Skipped in function bodies (no initializers).
 //
@@ -167,12 +169,33 @@ Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
     bool reads_derived = false;
     for (Value* in : n->inputs()) reads_derived = reads_derived || (in && derived.count(in));
     if (!reads_derived) continue;
-    pass::PassResult fr;
-    if (try_fold_node(g, n, ctx, kMaxDerivedBytes, pinned, fr)) {
-      derived.insert(out);
-      r.count("derived-folded");
-      r.changed = true;
+    // A result larger than its inputs (ConstantOfShape of a shape, Range up
+    // to a size) is left to fold-constants, which stores one only where the
+    // model does not grow.
+    std::vector<TensorPtr> ins;
+    uint64_t in_bytes = 0;
+    for (Value* v : n->inputs()) {
+      TensorPtr t = v ? fixed_constant(v, ctx.model) : nullptr;
+      if (v && !t) break;
+      ins.push_back(t);
+      in_bytes += t ? t->byte_size() : 0;
     }
+    if (ins.size() != n->inputs().size()) continue;
+    pass::PassResult fr;
+    auto res = fold_results(n, ins, ctx, kMaxDerivedBytes, pinned, fr);
+    if (!res) continue;
+    uint64_t out_bytes = 0;
+    for (const TensorPtr& t : *res) out_bytes += t ? t->byte_size() : 0;
+    if (out_bytes > in_bytes) {
+      r.note(node_label(*n) + ": left to fold-constants, its result (" + std::to_string(out_bytes) +
+             " bytes) is larger than its inputs");
+      continue;
+    }
+    allow_plain_initializers(ctx.model, r);
+    replace_node_by_initializers(g, n, *res);
+    derived.insert(out);
+    r.count("derived-folded");
+    r.changed = true;
   }
   for (Value* v : shape_outputs)
     if (Node* s = v->producer(); s && erase_if_dead(g, s, pinned)) r.count("shapes-removed");
@@ -189,7 +212,9 @@ void register_fold_shapes(pass::PassRegistry& r) {
   info.doc =
       "Runs shape inference, then replaces Shape and Size by constants where the dims they read are known, "
       "Gather/Slice of a Shape where the picked dims are known, and evaluates the nodes computing on those "
-      "(Concat, Cast, Unsqueeze, arithmetic, ...) so Reshape targets become constants.\n"
+      "(Concat, Cast, Unsqueeze, arithmetic, ...) so Reshape targets become constants. A result larger than its "
+      "inputs (ConstantOfShape of a shape, Range up to a size) is left to fold-constants, which stores it only "
+      "where the model does not grow.\n"
       "Before (X: float[N,64,7,7]): s = Shape(X); c = Gather(s, 1); u = Unsqueeze(c, 0); t = Concat(-1, u); "
       "Y = Reshape(X, t)\n"
       "After:  initializer int64[2] t = {-1, 64}; Y = Reshape(X, t)";

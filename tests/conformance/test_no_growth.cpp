@@ -9,7 +9,8 @@
 // Cases: every corpus model (models/*), the onnx-backend light models (weights
 // built by ConstantOfShape), and generated models from this file: If branches
 // (also nested) that Unsqueeze one outer weight, and weights built by
-// ConstantOfShape, Expand, Tile and Range feeding a Conv or a MatMul. Before
+// ConstantOfShape, Expand, Tile and Range feeding a Conv or a MatMul, and a
+// ConstantOfShape of a static Shape (fold-shapes' derived folding). Before
 // issue 24 fuse grew the light models up to 300x and the generated ones by the
 // size of their weights.
 #include <catch2/catch.hpp>
@@ -265,6 +266,15 @@ g (float[2,256] X) => (float[2,128] Y) <float start = {0}, float limit = {32768}
 }
 )",
                    {{}}});
+  cases.push_back({"constantofshape_of_shape", header + R"(
+g (float[1,8,32,32] X) => (float[1,16,30,30] Y) <float[16,8,3,3] W = )" + values(16 * 8 * 9) + R"(> {
+  s = Shape(X)
+  Z = ConstantOfShape<value = float[1] {0.5}>(s)
+  A = Add(X, Z)
+  Y = Conv(A, W)
+}
+)",
+                   {{}}});
   return cases;
 }
 
@@ -319,5 +329,5 @@ TEST_CASE("effopt fuse never grows generated If / ConstantOfShape / Expand / Til
     check_case(g.name, path, sets, ort, tmp.path());
     ++cases;
   }
-  CHECK(cases == 10);
+  CHECK(cases == 11);
 }

@@ -160,8 +160,15 @@ g (float[1,8,6,6] X) => (float[1,16,4,4] Y) <int64[4] S = {16, 8, 3, 3}> {
   INFO(notes(r));
   CHECK(notes(r).find("would grow the model by") != std::string::npos);
   CHECK(stored_size(*m) == before);
+  // The note's growth is the budget folding needs, to the byte.
+  std::string text_notes = notes(r);
+  size_t at = text_notes.find("grow the model by ");
+  REQUIRE(at != std::string::npos);
+  int64_t growth = std::stoll(text_notes.substr(at + 18));
+  CHECK(growth > 16 * 8 * 9 * 4 - 200);
+  CHECK(!apply(*m, "fold-constants", {{"max-growth-bytes", std::to_string(growth - 1)}}).changed);
   // Told it may grow, it folds as before issue 24.
-  auto r2 = apply(*m, "fold-constants", {{"max-growth-bytes", "100000"}});
+  auto r2 = apply(*m, "fold-constants", {{"max-growth-bytes", std::to_string(growth)}});
   CHECK(r2.counter("nodes-folded") == 1);
   CHECK(count_op(*m, "ConstantOfShape") == 0);
   // The pass's own count of the growth is the measured one (up to the graph's length prefix).
@@ -304,6 +311,26 @@ g (float[100] X, float[1000] Z) => (float[100] Y, float[1000] V) <int64[1] S1 = 
   uint64_t after = stored_size(*m);
   CHECK(after > before);
   CHECK(after <= before + 1000);
+}
+
+TEST_CASE("fold-shapes: a result larger than its inputs (ConstantOfShape of a Shape) is left to fold-constants", "[no-growth]") {
+  auto m = test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[1,8,32,32] X) => (float[1,8,32,32] Y) {
+  s = Shape(X)
+  Z = ConstantOfShape<value = float[1] {0.5}>(s)
+  Y = Add(X, Z)
+}
+)");
+  uint64_t before = stored_size(*m);
+  auto r = apply(*m, "fold-shapes");
+  CHECK(r.counter("shapes-folded") == 1);
+  CHECK(r.counter("derived-folded") == 0);
+  CHECK(notes(r).find("left to fold-constants") != std::string::npos);
+  CHECK(count_op(*m, "ConstantOfShape") == 1);
+  apply(*m, "fold-constants");
+  CHECK(count_op(*m, "ConstantOfShape") == 1);  // 32 KB: it would grow the model
+  CHECK(stored_size(*m) < before + 64);          // the int64[4] shape in place of the Shape node
 }
 
 // ---------------------------------------------------------------- dedup-initializers across scopes
@@ -482,4 +509,83 @@ g (float[600] X) => (float[600] Y) <float[600] W = )" + values(600) + R"(> { Y =
     REQUIRE(bytes);
     CHECK(*bytes == stats->total_bytes());
   }
+}
+
+TEST_CASE("fold-constants: random constant graphs never grow beyond max-growth-bytes and keep their outputs",
+          "[no-growth]") {
+  // Seeded random DAGs over initializers of 4 or 64 floats: unary, binary,
+  // Tile (4 -> 64) and Slice (64 -> 4) nodes reading earlier values (so
+  // values are shared and chains branch), a few read by Adds with graph
+  // inputs. Whatever the graph and budget, the stored model grows by at most
+  // the budget, and outputs stay bit-identical.
+  uint64_t state = 12345;
+  auto next = [&](uint64_t n) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return (state >> 33) % n;
+  };
+  int64_t folded = 0, kept = 0;
+  for (int trial = 0; trial < 40; ++trial) {
+    INFO("trial " << trial);
+    std::vector<std::pair<std::string, int>> vals;  // name, size
+    std::string inits, body;
+    int n_init = 2 + static_cast<int>(next(3));
+    for (int i = 0; i < n_init; ++i) {
+      int size = next(2) ? 64 : 4;
+      std::string name = "c" + std::to_string(i);
+      inits += std::string(i ? ", " : "") + "float[" + std::to_string(size) + "] " + name + " = " +
+               values(static_cast<size_t>(size), 0.25, static_cast<double>(i));
+      vals.push_back({name, size});
+    }
+    inits += ", int64[1] reps = {16}, int64[1] s0 = {0}, int64[1] s4 = {4}";
+    int n_nodes = 3 + static_cast<int>(next(8));
+    for (int i = 0; i < n_nodes; ++i) {
+      std::string out = "v" + std::to_string(i);
+      auto [a, sa] = vals[next(vals.size())];
+      int op = static_cast<int>(next(5));
+      if (op == 0) body += "  " + out + " = Neg(" + a + ")\n", vals.push_back({out, sa});
+      else if (op == 1) body += "  " + out + " = Abs(" + a + ")\n", vals.push_back({out, sa});
+      else if (op == 2) {
+        std::vector<std::string> same;
+        for (auto& [nm, sz] : vals)
+          if (sz == sa) same.push_back(nm);
+        std::string b = same[next(same.size())];
+        body += "  " + out + " = " + (next(2) ? "Add(" : "Mul(") + a + ", " + b + ")\n", vals.push_back({out, sa});
+      } else if (op == 3 && sa == 4) {
+        body += "  " + out + " = Tile(" + a + ", reps)\n", vals.push_back({out, 64});
+      } else if (sa == 64) {
+        body += "  " + out + " = Slice(" + a + ", s0, s4)\n", vals.push_back({out, 4});
+      } else {
+        body += "  " + out + " = Neg(" + a + ")\n", vals.push_back({out, sa});
+      }
+    }
+    std::string ins, outs;
+    Inputs feeds;
+    int n_out = 1 + static_cast<int>(next(3));
+    for (int k = 0; k < n_out; ++k) {
+      auto [v, sv] = vals[vals.size() - 1 - next(std::min<size_t>(vals.size(), 4))];
+      std::string x = "X" + std::to_string(k), y = "Y" + std::to_string(k), sz = std::to_string(sv);
+      ins += std::string(k ? ", " : "") + "float[" + sz + "] " + x;
+      outs += std::string(k ? ", " : "") + "float[" + sz + "] " + y;
+      body += "  " + y + " = Add(" + x + ", " + v + ")\n";
+      feeds.push_back({x, F({sv}, std::vector<float>(static_cast<size_t>(sv), 0.5f * static_cast<float>(k + 1)))});
+    }
+    std::string text = "<ir_version: 8, opset_import: [\"\" : 13]>\ng (" + ins + ") => (" + outs + ") <" + inits +
+                       "> {\n" + body + "}\n";
+    INFO(text);
+    for (int64_t budget : {0, 100, 1000, 100000}) {
+      INFO("max-growth-bytes " << budget);
+      auto m = test::parse_or_fail(text);
+      auto want = run_exec(*m, feeds);
+      uint64_t before = stored_size(*m);
+      auto r = apply(*m, "fold-constants", {{"max-growth-bytes", std::to_string(budget)}});
+      folded += r.counter("nodes-folded");
+      kept += r.counter("folds-skipped-growth");
+      // +2: the graph's length prefix may take one more byte.
+      CHECK(stored_size(*m) <= before + static_cast<uint64_t>(budget) + 2);
+      check_same(want, run_exec(*m, feeds));
+    }
+  }
+  // Both decisions happen: the graphs are not all foldable or all kept.
+  CHECK(folded > 40);
+  CHECK(kept > 40);
 }
