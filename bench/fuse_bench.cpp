@@ -13,6 +13,8 @@
 //          after effopt fuse (fastest of R runs after W warm-ups), as CPU time
 //          of the runner process (far less disturbed by a loaded machine than
 //          wall time);
+//   file bytes before and after effopt fuse (the report's file_bytes: model
+//          plus external data);
 //   seconds effopt fuse took (wall, including process start).
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,6 +29,7 @@
 
 #include "analysis/node_count.h"
 #include "onnx/model_io.h"
+#include "report/file_stats.h"
 #include "support/ort_harness.h"
 
 using namespace effopt;
@@ -56,6 +59,13 @@ int64_t work_nodes(const fs::path& p) {
     return -1;
   }
   return static_cast<int64_t>(count_work_nodes(**m).work_nodes);
+}
+
+int64_t file_bytes(const fs::path& p) {
+  auto m = load_model(p.string());
+  if (!m) return -1;
+  auto n = model_file_bytes(p.string(), **m);
+  return n ? static_cast<int64_t>(*n) : -1;
 }
 
 std::string ms(double v) {
@@ -92,7 +102,7 @@ int main(int argc, char** argv) {
   fs::path tmp(tmpl);
   std::printf(
       "| model | nodes before | after effopt fuse | after ORT basic | ORT CPU ms (optimizer off) before | after "
-      "effopt fuse | effopt fuse s |\n|---|---|---|---|---|---|---|\n");
+      "effopt fuse | file bytes before | after effopt fuse | effopt fuse s |\n|---|---|---|---|---|---|---|---|---|\n");
   for (auto& d : dirs) {
     fs::path dir(d), model = dir / "model.onnx";
     std::string name = dir.filename().string();
@@ -101,7 +111,7 @@ int main(int argc, char** argv) {
     int rc = run_fuse(bin, model, fused);
     double fuse_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (rc != 0) {
-      std::printf("| %s | effopt fuse failed (exit %d) | | | | | |\n", name.c_str(), rc);
+      std::printf("| %s | effopt fuse failed (exit %d) | | | | | | | |\n", name.c_str(), rc);
       continue;
     }
     onnx::ModelProto proto = test::load_model(model.string());
@@ -125,9 +135,11 @@ int main(int argc, char** argv) {
     auto r0 = ort->run(model.string(), inputs, off);
     auto r1 = ort->run(fused.string(), inputs, off);
     if (!r1) std::fprintf(stderr, "%s: ORT on the fused model: %s\n", name.c_str(), r1.error.c_str());
-    std::printf("| %s | %lld | %lld | %s | %s | %s | %.2f |\n", name.c_str(), (long long)work_nodes(model),
-                (long long)work_nodes(fused), n_ort >= 0 ? std::to_string(n_ort).c_str() : "n/a",
-                ms(r0 ? fastest(r0->cpu_ms) : 0).c_str(), ms(r1 ? fastest(r1->cpu_ms) : 0).c_str(), fuse_s);
+    std::printf("| %s | %lld | %lld | %s | %s | %s | %lld | %lld | %.2f |\n", name.c_str(),
+                (long long)work_nodes(model), (long long)work_nodes(fused),
+                n_ort >= 0 ? std::to_string(n_ort).c_str() : "n/a", ms(r0 ? fastest(r0->cpu_ms) : 0).c_str(),
+                ms(r1 ? fastest(r1->cpu_ms) : 0).c_str(), (long long)file_bytes(model), (long long)file_bytes(fused),
+                fuse_s);
     std::fflush(stdout);
     fs::remove(ort_basic);
   }

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "ir/constants.h"
 #include "passes/pass_util.h"
 #include "passes/passes.h"
 
@@ -12,7 +13,7 @@ namespace {
 
 using namespace util;
 
-bool same_tensors(const TensorPtr& a, const TensorPtr& b) { return a == b || (a && b && same_tensor(*a, *b)); }
+bool same_tensors(const TensorPtr& a, const TensorPtr& b) { return a == b || (a && b && same_tensor_contents(*a, *b)); }
 
 bool same_floats(const std::vector<float>& a, const std::vector<float>& b) {
   if (a.size() != b.size()) return false;

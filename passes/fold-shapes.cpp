@@ -104,7 +104,7 @@ struct Match {
 // its readers candidates later in the same round.
 class Folder {
  public:
-  std::optional<Match> match(Node& n, pass::PassContext& ctx) {
+  std::optional<Match> match(Node& n, pass::PassContext& ctx, SkipNotes& notes) {
     if (!is_onnx_domain(n.domain) || n.outputs().size() != 1 || !n.output(0) || (*ctx.pinned)(n.output(0)))
       return std::nullopt;
     std::optional<std::vector<int64_t>> dims;
@@ -141,6 +141,18 @@ class Folder {
       failed_.insert(&n);
       return std::nullopt;
     }
+    // A result larger than its inputs (ConstantOfShape of a shape, Range up
+    // to a size) is left to fold-constants, which stores one only where the
+    // model does not grow.
+    uint64_t in_bytes = 0, out_bytes = 0;
+    for (Value* v : n.inputs())
+      if (TensorPtr t = v ? fixed_constant(v) : nullptr) in_bytes += t->byte_size();
+    for (const TensorPtr& t : *results) out_bytes += t ? t->byte_size() : 0;
+    if (out_bytes > in_bytes) {
+      failed_.insert(&n);
+      return notes.skip(n, "left to fold-constants, its result (" + std::to_string(out_bytes) +
+                               " bytes) is larger than its inputs");
+    }
     return Match{&n, std::move(*results), "derived-folded"};
   }
 
@@ -167,7 +179,7 @@ Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
     r.note("shape inference failed, using the types already known: " + st.error().message);
   Folder folder;
   r.merge(util::run_pattern(
-      g, ctx, "", [&](Node& n, pass::PassContext& c, SkipNotes&) { return folder.match(n, c); },
+      g, ctx, "", [&](Node& n, pass::PassContext& c, SkipNotes& notes) { return folder.match(n, c, notes); },
       [&](Graph& gr, pass::PassContext& c, const Match& m, pass::PassResult& res) { folder.rewrite(gr, c, m, res); }));
   // Shape nodes left without readers (their readers folded) go.
   // Values, not nodes: one erasure may take an earlier producer with it.
@@ -202,6 +214,9 @@ void register_fold_shapes(pass::PassRegistry& r) {
       "folds); any node reading a value folded here whose inputs are now all constant (Gather, Slice, Concat, "
       "Cast, Unsqueeze, arithmetic on shape vectors, ...) is evaluated on the executor (at most 64 KiB per "
       "output), so a Reshape target built from shapes becomes a constant.\n"
+      "\n"
+      "A derived result larger than its inputs (ConstantOfShape of a shape, Range up to a size) is left to "
+      "fold-constants, which stores it only where the model does not grow.\n"
       "\n"
       "Not when: a needed dim is symbolic or unknown; the node writes a graph output; function bodies (no "
       "initializers).\n"

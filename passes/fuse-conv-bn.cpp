@@ -21,6 +21,7 @@ std::optional<Match> match(Node& bn, pass::PassContext& ctx, SkipNotes& notes) {
   if (!is_op(conv, "Conv") && !is_op(conv, "ConvTranspose")) return std::nullopt;
   exec::BatchNormFold fold = exec::fold_batch_norm(*conv, bn, ctx.opset(), ctx.model);
   if (!fold) return notes.skip(*fold.refused, fold.refusal);
+  if (!weight_read_only_by(conv->input(1), conv, *ctx.pinned)) return notes.skip(*conv, "weights are shared with other nodes (a folded copy would be stored beside them)");
   return Match{conv, &bn, std::move(fold)};
 }
 
@@ -51,9 +52,10 @@ void register_fuse_conv_bn(pass::PassRegistry& r) {
       "is_test = 1 before opset 7, spatial unset or 1 before opset 9, and only its first output used); "
       "BN's scale, B, mean and var and the conv's W (and B, if present) are fixed constants (never an "
       "initializer a feed can override) of one float type (float, double, float16) with one value per "
-      "output channel.\n"
+      "output channel; and W is read by this conv alone.\n"
       "\n"
-      "Not when: any of that fails (a note says why).\n"
+      "Not when: any of that fails (a note says why); in particular a weight shared with other nodes, whose "
+      "folded copy would be stored beside it (the file would grow by the weight's size).\n"
       "\n"
       "Before: y = Conv(x, W, b); z = BatchNormalization(y, gamma, beta, mean, var)\n"
       "After:  z = Conv(x, W', b')   (named after the Conv; z keeps its name)\n"

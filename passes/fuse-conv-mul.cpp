@@ -24,6 +24,7 @@ std::optional<Match> match(Node& mul, pass::PassContext& ctx, SkipNotes& notes) 
       return notes.skip(*conv, "output has other consumers or is a graph output");
     TensorPtr w = fixed_constant(conv->input(1));
     if (!w || w->dims.size() < 3) return notes.skip(*conv, "weights are not constant");
+    if (!weight_read_only_by(conv->input(1), conv, *ctx.pinned)) return notes.skip(*conv, "weights are shared with other nodes (a folded copy would be stored beside them)");
     if (!is_ieee_float_type(w->data_type) || elem_type(s) != w->data_type)
       return notes.skip(mul, "types are not one float type");
     if (conv->input(2) && !is_fixed_constant(conv->input(2))) return notes.skip(*conv, "bias is not constant");
@@ -70,7 +71,8 @@ void register_fuse_conv_mul(pass::PassRegistry& r) {
       "1], [1, Cout, 1, 1], a scalar, ...); the Conv's W (and bias) are constants; its output has no other "
       "consumer and is not a graph output.\n"
       "\n"
-      "Not when: the scale varies along a spatial axis or would enlarge the output.\n"
+      "Not when: the scale varies along a spatial axis or would enlarge the output, or W is shared with "
+      "other nodes (a scaled copy would be stored beside it).\n"
       "\n"
       "Before: y = Conv(x, W, b); z = Mul(y, s)\n"
       "After:  z = Conv(x, W', b')   (named after the Conv; z keeps its name)\n"

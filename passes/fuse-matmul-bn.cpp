@@ -21,6 +21,7 @@ std::optional<Match> match(Node& bn, pass::PassContext& ctx, SkipNotes& notes) {
   if (!is_op(mm, "Gemm") && !is_op(mm, "MatMul")) return std::nullopt;
   exec::BatchNormFold fold = exec::fold_batch_norm(*mm, bn, ctx.opset(), ctx.model);
   if (!fold) return notes.skip(*fold.refused, fold.refusal);
+  if (!weight_read_only_by(mm->input(1), mm, *ctx.pinned)) return notes.skip(*mm, "weights are shared with other nodes (a folded copy would be stored beside them)");
   return Match{mm, &bn, std::move(fold)};
 }
 
@@ -53,7 +54,8 @@ void register_fuse_matmul_bn(pass::PassRegistry& r) {
       "constant [F] parameters of the weights' float type (float, double, float16); Gemm's C is absent or "
       "a constant that does not vary along N ([], [1], [F], [1, F], [1, 1]).\n"
       "\n"
-      "Not when: MatMul of other ranks (BN's axis 1 is then not the last axis) or non-constant weights.\n"
+      "Not when: MatMul of other ranks (BN's axis 1 is then not the last axis), non-constant weights, or "
+      "weights shared with other nodes (a scaled copy would be stored beside them).\n"
       "\n"
       "Before: y = Gemm(A, B, C) (or MatMul(A, B)); z = BatchNormalization(y, gamma, beta, mean, var)\n"
       "After:  z = Gemm(A, B', C')   (named after the Gemm/MatMul; z keeps its name)\n"

@@ -99,6 +99,17 @@ bool used_only_by(const Value* v, const std::vector<const Node*>& nodes, const P
   return true;
 }
 
+bool weight_read_only_by(const Value* w, const Node* reader, const Pinned& pinned) {
+  for (int hops = 0; w && hops < 1000; ++hops) {
+    if (!used_only_by(w, {reader}, pinned)) return false;
+    const Node* p = w->producer();
+    if (!p || !is_op(p, "Identity")) return true;
+    reader = p;
+    w = p->input(0);
+  }
+  return false;
+}
+
 Node* sole_consumer(const Value* v, const Pinned& pinned) {
   if (!v || v->uses().size() != 1 || pinned(v)) return nullptr;
   Node* n = v->uses()[0].node;

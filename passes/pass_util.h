@@ -94,6 +94,13 @@ Node* producer_of(const Value* v, std::string_view op);
 // link of a pattern goes through this (or an equivalent check), so patterns
 // never span graphs.
 bool only_feeds(const Value* v, const Node* consumer, const Pinned& pinned);
+// True when the constant `w` (through any Identity chain) is read by `reader`
+// alone and is not pinned: a fusion that rewrites it then stores the new
+// tensor instead of the old one. Fusions that fold maths into a weight (Conv
+// W, MatMul/Gemm B) require it, so a weight shared by two layers is never
+// stored twice (lossless passes never grow a file); per-channel vectors
+// (bias, scale) may be shared.
+bool weight_read_only_by(const Value* w, const Node* reader, const Pinned& pinned);
 // Every use of `v` is by one of `nodes`, and `v` is not pinned.
 bool used_only_by(const Value* v, const std::vector<const Node*>& nodes, const Pinned& pinned);
 // The single consumer of `v`: exactly one use, in `v`'s graph, and `v` not pinned (else nullptr).
@@ -128,8 +135,6 @@ std::optional<std::vector<int64_t>> tensor_ints(const Tensor& t);
 // Every element of a numeric tensor equals `x` (float types compared as
 // double; float16/bfloat16 decoded). False for strings and empty tensors.
 bool tensor_all_equal(const Tensor& t, double x);
-// Same element type, dims and contents (strings compared as strings).
-bool same_tensor(const Tensor& a, const Tensor& b);
 // A new int64 tensor (dims {} for a scalar).
 TensorPtr tensor_from_ints(std::vector<int64_t> dims, const std::vector<int64_t>& vals);
 
@@ -204,6 +209,13 @@ Expected<std::vector<TensorPtr>> evaluate_node(const Node& n, const std::vector<
 // value or nodes nobody reads.
 std::optional<std::vector<TensorPtr>> fold_node(const Node& n, pass::PassContext& ctx, uint64_t max_bytes,
                                                 pass::PassResult& r);
+// The checks and the evaluation of fold_node for given constant `inputs` (one
+// per input slot, nullptr for absent ones; at least one present), which may
+// be results not yet stored in the graph; `pinned` is that of the graph
+// holding `n`'s readers. fold-constants decides itself which results to store.
+std::optional<std::vector<TensorPtr>> fold_results(const Node& n, const std::vector<TensorPtr>& inputs,
+                                                   pass::PassContext& ctx, uint64_t max_bytes, const Pinned& pinned,
+                                                   pass::PassResult& r);
 // fold_node, then replace_node_by_initializers; counts tensors-folded and
 // bytes-folded. Returns whether `n` was folded.
 bool try_fold_node(Graph& g, Node* n, pass::PassContext& ctx, uint64_t max_bytes, pass::PassResult& r);

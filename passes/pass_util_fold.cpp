@@ -180,24 +180,29 @@ Expected<std::vector<TensorPtr>> evaluate_node(const Node& n, const std::vector<
   return result;
 }
 
-std::optional<std::vector<TensorPtr>> fold_node(const Node& node, pass::PassContext& ctx, uint64_t max_bytes,
+std::optional<std::vector<TensorPtr>> fold_node(const Node& n, pass::PassContext& ctx, uint64_t max_bytes,
                                                 pass::PassResult& r) {
   assert(ctx.pinned);
-  const Pinned& pinned = *ctx.pinned;
+  std::vector<TensorPtr> ins;
+  for (Value* v : n.inputs()) {
+    if (!v) { ins.push_back(nullptr); continue; }
+    TensorPtr t = fixed_constant(v);
+    if (!t) return std::nullopt;
+    ins.push_back(t);
+  }
+  return fold_results(n, ins, ctx, max_bytes, *ctx.pinned, r);
+}
+
+std::optional<std::vector<TensorPtr>> fold_results(const Node& node, const std::vector<TensorPtr>& ins,
+                                                   pass::PassContext& ctx, uint64_t max_bytes, const Pinned& pinned,
+                                                   pass::PassResult& r) {
   const Node* n = &node;
   if (never_folded(*n) || n->outputs().empty()) return std::nullopt;
   bool read = false;  // a node nobody reads is eliminate-dead-code's, not worth computing
   for (Value* o : n->outputs()) read = read || (o && pinned.is_read(o));
   if (!read) return std::nullopt;
-  std::vector<TensorPtr> ins;
   bool any = false;
-  for (Value* v : n->inputs()) {
-    if (!v) { ins.push_back(nullptr); continue; }
-    TensorPtr t = fixed_constant(v);
-    if (!t) return std::nullopt;
-    ins.push_back(t);
-    any = true;
-  }
+  for (const TensorPtr& t : ins) any = any || t;
   if (!any) return std::nullopt;
   for (Value* o : n->outputs())
     if (o && pinned(o)) {

@@ -39,13 +39,6 @@ bool tensor_all_equal(const Tensor& t, double x) {
   return true;
 }
 
-bool same_tensor(const Tensor& a, const Tensor& b) {
-  if (a.data_type != b.data_type || a.dims != b.dims) return false;
-  if (a.data_type == DataType::String) return a.strings == b.strings;
-  if (a.byte_size() != b.byte_size()) return false;
-  return a.byte_size() == 0 || std::memcmp(a.bytes().data(), b.bytes().data(), a.byte_size()) == 0;
-}
-
 TensorPtr tensor_from_ints(std::vector<int64_t> dims, const std::vector<int64_t>& vals) {
   auto t = std::make_shared<Tensor>();
   t->data_type = DataType::Int64;

@@ -1,6 +1,7 @@
 #include "ir/constants.h"
 
 #include <cstring>
+#include <string_view>
 
 namespace effopt {
 
@@ -116,6 +117,35 @@ size_t detach_initializer_inputs(Graph& g) {
     if (v->initializer || v->sparse_initializer) drop.push_back(v);
   for (Value* v : drop) g.remove_input(v);
   return drop.size();
+}
+
+bool same_tensor_contents(const Tensor& a, const Tensor& b) {
+  if (a.data_type != b.data_type || a.dims != b.dims) return false;
+  if (a.data_type == DataType::String) return a.strings == b.strings;
+  if (a.byte_size() != b.byte_size()) return false;
+  return a.byte_size() == 0 || std::memcmp(a.bytes().data(), b.bytes().data(), a.byte_size()) == 0;
+}
+
+namespace {
+
+uint64_t fnv1a(const void* data, size_t n, uint64_t h = 1469598103934665603ull) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
+}  // namespace
+
+uint64_t tensor_content_hash(const Tensor& t) {
+  uint64_t h = fnv1a(&t.data_type, sizeof t.data_type);
+  for (int64_t d : t.dims) h = fnv1a(&d, sizeof d, h);
+  if (t.data_type == DataType::String) {
+    for (const std::string& s : t.strings) h = fnv1a(s.data(), s.size(), h ^ s.size());
+    return h;
+  }
+  auto b = t.bytes();
+  // std::hash over the bytes is much faster than a byte loop on big weights.
+  return h ^ std::hash<std::string_view>{}(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
 }
 
 }  // namespace effopt

@@ -4,6 +4,7 @@
 // as weights.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 
 #include "ir/ir.h"
@@ -42,6 +43,12 @@ enum class ConstantHolder { Initializer, ConstantNode, SparseInitializer, Attrib
 // read it), in the main graph, subgraphs and functions. Sparse initializers
 // report their values tensor.
 void for_each_stored_tensor(const Model& m, const std::function<void(const Tensor&, ConstantHolder)>& fn);
+
+// Same element type, dims and contents (strings: the same strings).
+bool same_tensor_contents(const Tensor& a, const Tensor& b);
+// A hash of element type, dims and contents: equal for tensors that are
+// same_tensor_contents (reads every byte).
+uint64_t tensor_content_hash(const Tensor& t);
 
 // IR < 4 models list initializers among the graph inputs. Removes them from
 // the inputs (they become plain weights); returns how many were removed.

@@ -545,6 +545,9 @@ void attribute_to_proto(const Attribute& a, onnx::AttributeProto* p, ProtoExport
   }
 }
 
+
+}  // namespace
+
 void node_to_proto(const Node& n, onnx::NodeProto* p, ProtoExportContext& ctx) {
   for (Value* v : n.inputs()) p->add_input(v ? v->name() : std::string());
   for (Value* v : n.outputs()) p->add_output(v ? v->name() : std::string());
@@ -554,8 +557,6 @@ void node_to_proto(const Node& n, onnx::NodeProto* p, ProtoExportContext& ctx) {
   for (auto& a : n.attributes) attribute_to_proto(a, p->add_attribute(), ctx);
   if (!n.doc_string.empty()) p->set_doc_string(n.doc_string);
 }
-
-}  // namespace
 
 void graph_to_proto(const Graph& g, onnx::GraphProto* p, ProtoExportContext& ctx) {
   for (auto& n : g.nodes()) node_to_proto(*n, p->add_node(), ctx);

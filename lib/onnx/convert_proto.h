@@ -48,6 +48,7 @@ struct ProtoExportContext {
 
 void model_to_proto(const Model& model, onnx::ModelProto* proto, ProtoExportContext& ctx);
 void graph_to_proto(const Graph& graph, onnx::GraphProto* proto, ProtoExportContext& ctx);
+void node_to_proto(const Node& node, onnx::NodeProto* proto, ProtoExportContext& ctx);
 // `name` overrides t.name (initializers take their value's name).
 void tensor_to_proto(const Tensor& t, onnx::TensorProto* proto, ProtoExportContext& ctx,
                      const std::string* name = nullptr);

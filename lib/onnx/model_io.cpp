@@ -141,13 +141,68 @@ Status write_tensor(AtomicFile& out, const Tensor& t) {
 }
 
 constexpr uint64_t kExternalAlign = 4096;  // lets runtimes map tensors in place
+// ExternalData::Auto moves tensors of at least this many bytes to the data file.
+constexpr uint64_t kAutoExternalThreshold = 1024;
+
+uint64_t align_external(uint64_t offset) { return (offset + kExternalAlign - 1) / kExternalAlign * kExternalAlign; }
+
+// Bytes one part of a graph takes in what save_model writes, from `proto`: a
+// ModelProto whose graph holds that part alone.
+uint64_t spliced_size(const onnx::ModelProto& proto, const ProtoExportContext& ctx) {
+  std::string skeleton;
+  if (!proto.SerializeToString(&skeleton)) return 0;
+  std::vector<uint64_t> sizes;
+  for (const Tensor* t : ctx.tensors) sizes.push_back(t->byte_size());
+  uint64_t total = 0;
+  if (!wire::splice_tensor_data(skeleton, sizes, &total)) return skeleton.size();
+  // total = 1 (ModelProto.graph's tag) + varint(G) + G, G the part's bytes in the graph.
+  auto varint_size = [](uint64_t v) {
+    uint64_t n = 1;
+    for (; v >= 128; v >>= 7) ++n;
+    return n;
+  };
+  for (uint64_t v = 1; v <= 10 && v + 1 <= total; ++v)
+    if (varint_size(total - 1 - v) == v) return total - 1 - v;
+  return total;
+}
+
+// Places tensors as save_model's Auto mode does, recording the data-file bytes.
+void place_like_auto(ProtoExportContext& ctx, uint64_t* data_bytes) {
+  ctx.place_external = [data_bytes](const Tensor& t) -> std::optional<std::pair<std::string, uint64_t>> {
+    if (t.data_type == DataType::String || t.byte_size() < kAutoExternalThreshold) return std::nullopt;
+    *data_bytes += align_external(t.byte_size());
+    std::string location = t.external ? t.external->location : std::string("model.onnx.data");
+    return std::make_pair(location, *data_bytes);
+  };
+}
 
 }  // namespace
 
+bool writes_external_data(const Model& model) {
+  return model.graph && (uses_external(*model.graph) || total_tensor_bytes(*model.graph) >= kProtobufLimit);
+}
+
+uint64_t stored_initializer_bytes(const Tensor& t, const std::string& name, bool external) {
+  ProtoExportContext ctx;
+  uint64_t data_bytes = 0;
+  if (external) place_like_auto(ctx, &data_bytes);
+  onnx::ModelProto proto;
+  tensor_to_proto(t, proto.mutable_graph()->add_initializer(), ctx, &name);
+  return spliced_size(proto, ctx) + data_bytes;
+}
+
+uint64_t stored_node_bytes(const Node& n, bool external) {
+  ProtoExportContext ctx;
+  uint64_t data_bytes = 0;
+  if (external) place_like_auto(ctx, &data_bytes);
+  onnx::ModelProto proto;
+  node_to_proto(n, proto.mutable_graph()->add_node(), ctx);
+  return spliced_size(proto, ctx) + data_bytes;
+}
+
 Status save_model(const Model& model, const std::string& path, const ExportOptions& opts, ExportStats* stats) {
   bool external = opts.external == ExternalData::Always;
-  if (opts.external == ExternalData::Auto)
-    external = uses_external(*model.graph) || total_tensor_bytes(*model.graph) >= kProtobufLimit;
+  if (opts.external == ExternalData::Auto) external = writes_external_data(model);
   if (external && path == "-")
     return usage_error("this model needs external data (over 2 GB, or --external-data), which cannot be written to "
                        "standard output; give -o FILE");
@@ -168,12 +223,13 @@ Status save_model(const Model& model, const std::string& path, const ExportOptio
   std::vector<const Tensor*> external_tensors;
   uint64_t ext_offset = 0;
   if (external) {
-    uint64_t threshold = opts.external == ExternalData::Always ? opts.external_threshold
-                                                                : std::min<uint64_t>(opts.external_threshold, 1024);
+    uint64_t threshold = opts.external == ExternalData::Always
+                             ? opts.external_threshold
+                             : std::min<uint64_t>(opts.external_threshold, kAutoExternalThreshold);
     // `threshold` by value: this block ends before model_to_proto calls the lambda.
     ctx.place_external = [&, threshold](const Tensor& t) -> std::optional<std::pair<std::string, uint64_t>> {
       if (t.data_type == DataType::String || t.byte_size() < threshold) return std::nullopt;
-      ext_offset = (ext_offset + kExternalAlign - 1) / kExternalAlign * kExternalAlign;
+      ext_offset = align_external(ext_offset);
       uint64_t at = ext_offset;
       ext_offset += t.byte_size();
       external_tensors.push_back(&t);

@@ -74,4 +74,19 @@ Status save_model(const Model& model, const std::string& path, const ExportOptio
 // Serializes to memory (tensors inline); fails past 2 GB.
 Expected<std::string> serialize_model(const Model& model);
 
+// ---- Stored sizes: what save_model (ExternalData::Auto) writes for one part
+// of a model, so passes can keep a model from growing without writing it.
+// Counted with the exporter's own serialization; exact up to the length
+// prefixes of the enclosing graph (a few bytes).
+// Whether save_model with ExternalData::Auto writes external data for `model`
+// (the input had some, or the tensors pass protobuf's 2 GB limit).
+bool writes_external_data(const Model& model);
+// Bytes an initializer named `name` holding `t` adds: its TensorProto entry in
+// the graph and, when `external`, its 4096-byte-aligned slot in the data file
+// (tensors of 1 KiB or more, as save_model places them).
+uint64_t stored_initializer_bytes(const Tensor& t, const std::string& name, bool external);
+// Bytes a node adds: its NodeProto entry with attributes, attribute tensors
+// and subgraphs.
+uint64_t stored_node_bytes(const Node& n, bool external);
+
 }  // namespace effopt

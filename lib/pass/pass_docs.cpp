@@ -154,6 +154,10 @@ std::string passes_markdown(const PassRegistry& registry) {
   }
   o += "\n`effopt fuse` runs `@fuse`; `effopt fuse --opset N` puts `convert-opset{to=N}` first and `--shape "
        "NAME=DIMS`\nadds `fix-shapes{shapes=...}` after it; `effopt fuse` never changes the opset by itself.\n\n"
+       "A lossless named pipeline never makes a model file bigger than 1% + 4 KB over its input (the report's\n"
+       "`file_bytes`, external data included; tests/conformance/test_no_growth.cpp checks every corpus, light and\n"
+       "generated model): fold-constants stores results only where the stored model does not grow, and fusions\n"
+       "never store a rewritten copy beside a weight that other nodes read.\n\n"
        "## Every pass\n\nEach pass is one file, `passes/NAME.cpp`, listed in `passes/passes.def`; its text below "
        "is its registry entry.\n\n| pass | scope | lossy | summary |\n|---|---|---|---|\n";
   for (const PassInfo* p : registry.all())

@@ -179,17 +179,37 @@ Expected<ModelFileStats> model_file_stats(const std::string& path, const Model& 
   ModelFileStats ms;
   ms.zstd_level = opts.zstd_level;
   EFFOPT_TRY_ASSIGN(ms.model, file_stats(path, opts));
+  for (const std::string& p : external_data_paths(path, model)) {
+    EFFOPT_TRY_ASSIGN(FileStats fs, file_stats(p, opts));
+    fs.path = p;
+    ms.external.push_back(std::move(fs));
+  }
+  return ms;
+}
+
+std::vector<std::string> external_data_paths(const std::string& path, const Model& model) {
   std::set<std::string> locations;
   for_each_stored_tensor(model, [&](const Tensor& t, ConstantHolder) {
     if (t.external && !t.external->location.empty()) locations.insert(t.external->location);
   });
   auto dir = std::filesystem::path(path).parent_path();
-  for (const std::string& loc : locations) {
-    EFFOPT_TRY_ASSIGN(FileStats fs, file_stats((dir / loc).string(), opts));
-    fs.path = (dir / loc).string();
-    ms.external.push_back(std::move(fs));
+  std::vector<std::string> out;
+  for (const std::string& loc : locations) out.push_back((dir / loc).string());
+  return out;
+}
+
+Expected<uint64_t> model_file_bytes(const std::string& path, const Model& model) {
+  if (path == "-") return usage_error("file sizes of a model read from standard input are not known");
+  uint64_t total = 0;
+  std::vector<std::string> files = external_data_paths(path, model);
+  files.insert(files.begin(), path);
+  for (const std::string& f : files) {
+    std::error_code ec;
+    uint64_t n = std::filesystem::file_size(f, ec);
+    if (ec) return io_error("cannot read the size of " + f + ": " + ec.message());
+    total += n;
   }
-  return ms;
+  return total;
 }
 
 }  // namespace effopt

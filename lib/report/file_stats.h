@@ -54,5 +54,10 @@ Expected<FileStats> file_stats(const std::string& path, const CompressOptions& o
 // (locations relative to the model's folder). `path` may not be "-".
 Expected<ModelFileStats> model_file_stats(const std::string& path, const Model& model,
                                           const CompressOptions& opts = {});
+// The external-data files `model` references, as paths beside `path`.
+std::vector<std::string> external_data_paths(const std::string& path, const Model& model);
+// ModelFileStats::total_bytes() (the report's file_bytes) from the file sizes
+// alone, without reading the files.
+Expected<uint64_t> model_file_bytes(const std::string& path, const Model& model);
 
 }  // namespace effopt

@@ -310,12 +310,18 @@ g (float[2,3] X) => (float[2,3] Y) <float[3] B = {1, 2, 3}> {
 }
 )");
   auto r = apply_checked(*m, "fold-constants", {{"X", F({2, 3}, {1, 2, 3, 4, 5, 6})}});
-  CHECK(r.counter("tensors-folded") == 3);
-  CHECK(r.counter("bytes-folded") == 3 * 24);
+  CHECK(r.counter("nodes-folded") == 3);
+  // Only the chain's final result is stored: Z and E feed nothing but the chain.
+  CHECK(r.counter("tensors-folded") == 1);
+  CHECK(r.counter("bytes-folded") == 24);
+  CHECK(!m->graph->find("Z"));
+  CHECK(!m->graph->find("E"));
   REQUIRE(m->graph->find("N")->initializer);
   auto v = m->graph->find("N")->initializer->as<float>();
   CHECK(std::vector<float>(v.begin(), v.end()) == std::vector<float>{-1.5f, -2.5f, -3.5f, -1.5f, -2.5f, -3.5f});
-  CHECK(m->graph->nodes().size() == 2);  // Constant S (dead now) and Mul
+  CHECK(m->graph->nodes().size() == 1);  // Mul: Constant S and B fed only the folded chain
+  CHECK(!m->graph->find("B"));
+  CHECK(r.counter("constants-removed") == 2);
   CHECK(!apply(*m, "fold-constants").changed);
 }
 
@@ -335,9 +341,16 @@ g (float[1000,1000] X) => (float[1000,1000] Y) {
   const pass::PassInfo* info = pass::PassRegistry::global().find("fold-constants");
   pass::PassOptions opts(&info->options);
   REQUIRE(opts.set("max-bytes", "4000000"));
+  // Within max-bytes now, but the 4 MB tensor would grow the model.
   auto r2 = pass::apply_pass(*info, *m, opts);
   REQUIRE(r2);
-  CHECK(r2->counter("tensors-folded") == 1);
+  CHECK(!r2->changed);
+  CHECK(r2->counter("folds-skipped-growth") == 1);
+  CHECK(count_op(*m, "ConstantOfShape") == 1);
+  REQUIRE(opts.set("max-growth-bytes", "5000000"));
+  auto r3 = pass::apply_pass(*info, *m, opts);
+  REQUIRE(r3);
+  CHECK(r3->counter("tensors-folded") == 1);
   CHECK(count_op(*m, "ConstantOfShape") == 0);
 }
 
@@ -680,7 +693,27 @@ g (bool C, float[2] X) => (float[2] Y) {
 
 // ---------------------------------------------------------------- subgraphs, outputs, determinism
 
-TEST_CASE("fold-constants: a node inside an If branch reading outer constants folds into the branch", "[pass]") {
+TEST_CASE("fold-constants: a node inside an If branch reading outer constants folds into the main graph", "[pass]") {
+  auto m = test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (bool C, float[2] X) => (float[2] Y) <float[2] W = {1, 2}, float[2] V = {3, 4}> {
+  Y = If(C) <then_branch = t () => (float[2] TY) { N = Neg(W) TY = Add(X, N) },
+             else_branch = e () => (float[2] EY) { EY = Mul(X, V) }>
+}
+)");
+  auto r = apply_checked(*m, "fold-constants", {{"C", TensorValue::from_vector(DataType::Bool, {}, std::vector<uint8_t>{1})},
+                                                {"X", F({2}, {5, 7})}});
+  CHECK(r.counter("tensors-folded") == 1);
+  Graph* then_g = m->graph->nodes()[0]->attr("then_branch")->g.get();
+  CHECK(!then_g->find_local("N"));
+  REQUIRE(m->graph->find_local("N"));  // stored where every branch can read it
+  REQUIRE(m->graph->find_local("N")->initializer);
+  auto v = m->graph->find_local("N")->initializer->as<float>();
+  CHECK(std::vector<float>(v.begin(), v.end()) == std::vector<float>{-1, -2});
+  CHECK(!m->graph->find("W"));  // only the folded Neg read it
+}
+
+TEST_CASE("fold-constants: a branch node whose input stays for other readers is kept (growth)", "[pass]") {
   auto m = test::parse_or_fail(R"(
 <ir_version: 8, opset_import: ["" : 13]>
 g (bool C, float[2] X) => (float[2] Y) <float[2] W = {1, 2}> {
@@ -689,12 +722,16 @@ g (bool C, float[2] X) => (float[2] Y) <float[2] W = {1, 2}> {
 }
 )");
   auto r = apply(*m, "fold-constants");
-  CHECK(r.counter("tensors-folded") == 1);
-  Graph* then_g = m->graph->nodes()[0]->attr("then_branch")->g.get();
-  REQUIRE(then_g->find_local("N"));
-  REQUIRE(then_g->find_local("N")->initializer);
-  auto v = then_g->find_local("N")->initializer->as<float>();
-  CHECK(std::vector<float>(v.begin(), v.end()) == std::vector<float>{-1, -2});
+  CHECK(!r.changed);  // N would be stored beside W, which the else branch still reads
+  CHECK(r.counter("folds-skipped-growth") == 1);
+  CHECK(notes(r).find("would grow the model") != std::string::npos);
+  const pass::PassInfo* info = pass::PassRegistry::global().find("fold-constants");
+  pass::PassOptions opts(&info->options);
+  REQUIRE(opts.set("max-growth-bytes", "100"));
+  auto r2 = pass::apply_pass(*info, *m, opts);
+  REQUIRE(r2);
+  CHECK(r2->counter("tensors-folded") == 1);
+  REQUIRE(m->graph->find_local("N"));
   CHECK(m->graph->find("W")->uses().size() == 1);  // the else branch still reads W
 }
 
