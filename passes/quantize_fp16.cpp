@@ -187,6 +187,13 @@ struct Fp16 {
         if (has_float) ++blocked_by_reason[why];
       }
     }
+    // A Constant only blocked nodes read stays float32 (Resize's scales).
+    for (Node* n : nodes)
+      if (n->op_type == "Constant" && !blocked.count(n) && n->output(0) && !n->output(0)->uses().empty() &&
+          !n->output(0)->is_output_of_any_graph() &&
+          std::all_of(n->output(0)->uses().begin(), n->output(0)->uses().end(),
+                      [&](const Use& u) { return is_blocked(u.node); }))
+        blocked.insert(n);
     // The float32 values as they were, before any type changes.
     std::vector<Value*> f32;
     for (const auto& v : g.values())
