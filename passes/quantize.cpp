@@ -323,9 +323,13 @@ void register_quantize(pass::PassRegistry& r) {
       "range at ratios evenly spaced from 1 down to 0.5; the one with the smallest sum (w - s q)^2 wins (ratio 1 "
       "is max-abs rounding, so the error is never above it). (docs/benchmarks.md has what it gains on "
       "PaddleOCR.) Results do not depend on threads. `reduce-range` uses 7 bits (int8 [-63, 63]) for "
-      "integer kernels whose u8 x s8 products saturate (AVX2 without VNNI). fp16: float32 constants are rounded "
-      "to float16 (values beyond +-65504 clamped to it); inputs ONNX Runtime needs in float32 stay float32 with "
-      "Casts around; `keep-io-types` keeps the graph's float32 inputs and outputs. `emit=ort` (last step) "
+      "integer kernels whose u8 x s8 products saturate (AVX2 without VNNI). fp16 (as ONNX Runtime's float16 "
+      "converter): float32 constants are rounded to float16 (values beyond +-65504 clamped to it); the ops of its "
+      "block list (Resize, Upsample, Range, TopK, NonMaxSuppression, RoiAlign, CumSum, Min, Max), Q/DQ ops, ops of "
+      "other domains, nodes with subgraphs and what `exclude-op` / `exclude-node` name stay float32 with Casts "
+      "around, and constants only they read stay float32; `keep-io-types` keeps the graph's float32 inputs and "
+      "outputs. ONNX Runtime's x86 CPU provider has float16 kernels for few ops: an fp16 model is smaller there, "
+      "not faster (a note says so). `emit=ort` (last step) "
       "rewrites int4 DequantizeLinear -> MatMul into com.microsoft MatMulNBits. The notes count the "
       "DequantizeLinear nodes ONNX Runtime is predicted to run at every inference.";
   p.options = {
