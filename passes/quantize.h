@@ -196,9 +196,9 @@ Status convert_to_float16(Model& m, const Options& o, pass::PassContext& ctx, pa
 
 // ---- emit=ort (quantize_ort.cpp)
 
-// Rewrites int4 DequantizeLinear -> MatMul into com.microsoft MatMulNBits and
-// gather-then-dequantize into GatherBlockQuantized where ONNX Runtime's
-// kernels take them. Counts in `r`.
+// Rewrites every MatMul reading an int4 block-wise DequantizeLinear (as B)
+// into com.microsoft MatMulNBits (shared weights share the packed tensors).
+// Gather tables stay standard ONNX (no GatherBlockQuantized yet). Counts in `r`.
 Status emit_ort_contrib_ops(Model& m, pass::PassContext& ctx, pass::PassResult& r);
 
 }  // namespace effopt::passes::quant

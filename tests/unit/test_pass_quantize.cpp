@@ -502,3 +502,30 @@ TEST_CASE("quantize: mode=fp16 clamps constants beyond float16's range (a -1e9 m
   REQUIRE(v);
   CHECK((*v)[1] == -65504.0);
 }
+
+TEST_CASE("quantize: emit=ort turns MatMuls on int4 weights into com.microsoft MatMulNBits", "[quantize]") {
+  std::string text = header(13) +
+                     "g (float[2,256] x, float[3,256] u) => (float[2,32] y, float[3,32] z) {\n"
+                     "W = Constant<value = float[256,32] {" + numbers(8192, 4) + "}>()\n"
+                     "y = MatMul(x, W)\n"
+                     "z = MatMul(u, W)\n}\n";
+  auto before = test::parse_or_fail(text), m = test::parse_or_fail(text);
+  auto r = quantize(*m, "bits=4 emit=ort");
+  INFO(notes_text(r));
+  CHECK(r.counter("matmulnbits") == 2);
+  CHECK(first_op(*m, "MatMul") == nullptr);
+  CHECK(first_op(*m, "DequantizeLinear") == nullptr);
+  Node* nb = first_op(*m, "MatMulNBits");
+  REQUIRE(nb);
+  CHECK(nb->domain == "com.microsoft");
+  CHECK(nb->attr_int("K", 0) == 256);
+  CHECK(nb->attr_int("N", 0) == 32);
+  CHECK(nb->attr_int("block_size", 0) == 128);
+  REQUIRE(util::fixed_constant(nb->input(1)));
+  CHECK(util::fixed_constant(nb->input(1))->dims == std::vector<int64_t>{32, 2, 64});
+  CHECK(m->graph->initializers().size() == 2);  // the packed weight and its scales, shared by both
+  if (auto e = ort_error(*before, *m)) {
+    INFO("rel-l2 " << *e);
+    CHECK(*e < 0.1);
+  }
+}
