@@ -189,9 +189,14 @@ Expected<pass::PassResult> run(Model& m, pass::PassContext& ctx) {
   pass::PassResult r;
   EFFOPT_TRY_ASSIGN(Options o, parse_options(ctx.options));
   if (!m.graph) return invalid_model("the model has no graph");
+  // The hook for static mode: it needs calibration data (a PassContext
+  // member filled from --calibration, with the executor's observer) to plan
+  // activation Q/DQ pairs; until that is wired here it is a usage error, not
+  // a fake calibration.
   if (o.mode == Mode::Static)
-    return usage_error("quantize: mode=static is not yet implemented (it needs calibration data); use mode=weight "
-                       "(smaller files), mode=dynamic (integer MatMuls) or mode=fp16");
+    return usage_error("quantize: mode=static needs calibration data, which effopt cannot pass to the quantize "
+                       "pass yet (--calibration is not wired); use mode=weight (smaller files), mode=dynamic "
+                       "(integer MatMuls) or mode=fp16");
   for (const std::string& n : o.auto_notes) r.note(n);
   if (size_t detached = pass::allow_plain_initializers(m)) {
     r.count("initializer-inputs-detached", static_cast<int64_t>(detached));
