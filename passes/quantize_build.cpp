@@ -158,7 +158,7 @@ class Builder {
 
   // Makes `v` (the planned constant) the output of a new node instead of an
   // initializer or a Constant node; the node is placed where the Constant was,
-  // or first in the graph (after the ones placed before) for an initializer.
+  // or right before its first reader for an initializer.
   Node* replace_producer(Graph& g, const Item& it, std::string op, std::vector<Value*> inputs) {
     Value* v = it.value;
     if (it.constant_node) {
@@ -169,9 +169,19 @@ class Builder {
       util::restore_uses(v, saved);
       return n;
     }
+    // Right before its first reader: the float tensor lives only as long as
+    // needed (placed first, every dequantized weight would be alive from the
+    // start: resnet18's peak activation memory went 6.4 MB -> 53 MB), and ONNX
+    // Runtime fused an int4 DequantizeLinear -> MatMul pair into MatMulNBits
+    // only when the DequantizeLinear sat right before its MatMul.
+    size_t pos = g.nodes().size();
+    for (const Use& u : v->uses()) {
+      const Node* n = u.node;
+      while (n && n->graph() != &g) n = n->graph()->owner_node();
+      if (n) pos = std::min(pos, g.index_of(n));
+    }
     g.remove_initializer(v);
-    size_t& pos = front_[&g];
-    Node* n = g.create_node_with_outputs(std::move(op), std::move(inputs), {v}, "", pos++);
+    Node* n = g.create_node_with_outputs(std::move(op), std::move(inputs), {v}, "", pos);
     return n;
   }
 
@@ -346,7 +356,6 @@ class Builder {
   const Options& o_;
   pass::PassContext& ctx_;
   pass::PassResult& r_;
-  std::map<Graph*, size_t> front_;
   std::map<std::pair<Graph*, Value*>, std::array<Value*, 3>> dql_;
   std::set<Graph*> touched_;
 };
