@@ -15,6 +15,7 @@
 #include <limits>
 
 #include "fusion_test_util.h"
+#include "ir/dtype.h"
 #include "ir/verifier.h"
 #include "onnx/convert_proto.h"
 #include "pass/pass.h"
@@ -527,5 +528,110 @@ TEST_CASE("quantize: emit=ort turns MatMuls on int4 weights into com.microsoft M
   if (auto e = ort_error(*before, *m)) {
     INFO("rel-l2 " << *e);
     CHECK(*e < 0.1);
+  }
+}
+
+TEST_CASE("quantize: a DequantizeLinear sits right before its first reader, not first in the graph", "[quantize]") {
+  auto m = test::parse_or_fail(header(13) +
+                               "g (float[2,64] x) => (float[2,64] y) {\n"
+                               "W0 = Constant<value = float[64,64] {" + numbers(4096, 4) + "}>()\n"
+                               "W1 = Constant<value = float[64,64] {" + numbers(4096, 5) + "}>()\n"
+                               "t = MatMul(x, W0)\n"
+                               "r = Relu(t)\n"
+                               "y = MatMul(r, W1)\n}\n");
+  quantize(*m);
+  const auto& nodes = m->graph->nodes();
+  std::vector<std::string> ops;
+  for (const auto& n : nodes) ops.push_back(n->op_type);
+  CHECK(ops == std::vector<std::string>{"DequantizeLinear", "MatMul", "Relu", "DequantizeLinear", "MatMul"});
+}
+
+TEST_CASE("quantize: a ConvTranspose weight is per channel along axis 1", "[quantize]") {
+  std::string text = header(13) +
+                     "g (float[1,16,4,4] x) => (float[1,8,6,6] y) {\n"
+                     "W = Constant<value = float[16,8,3,3] {" + numbers(1152, 1) + "}>()\n"
+                     "y = ConvTranspose(x, W)\n}\n";
+  auto before = test::parse_or_fail(text), m = test::parse_or_fail(text);
+  quantize(*m);
+  Node* dq = first_op(*m, "DequantizeLinear");
+  REQUIRE(dq);
+  CHECK(dq->attr_int("axis", -1) == 1);
+  CHECK(util::fixed_constant(dq->input(1))->dims == std::vector<int64_t>{8});
+  if (auto e = ort_error(*before, *m)) CHECK(*e < 0.02);
+}
+
+TEST_CASE("quantize: bits=4 stores a Gemm(transB=1) weight as [K, N] and clears transB", "[quantize]") {
+  std::string text = header(13) +
+                     "g (float[3,256] x) => (float[3,32] y) {\n"
+                     "W = Constant<value = float[32,256] {" + numbers(8192, 7) + "}>()\n"
+                     "y = Gemm<transB = 1>(x, W)\n}\n";
+  auto before = test::parse_or_fail(text), m = test::parse_or_fail(text);
+  auto r = quantize(*m, "bits=4");
+  INFO(notes_text(r));
+  Node* gemm = first_op(*m, "Gemm");
+  REQUIRE(gemm);
+  CHECK(gemm->attr_int("transB", 0) == 0);
+  Node* dq = first_op(*m, "DequantizeLinear");
+  REQUIRE(dq);
+  CHECK(util::fixed_constant(dq->input(0))->dims == std::vector<int64_t>{256, 32});
+  CHECK(dq->attr_int("block_size", 0) == 128);
+  if (auto e = ort_error(*before, *m)) CHECK(*e < 0.1);
+}
+
+TEST_CASE("quantize: a float16 model gets float16 scales (opset 19), or stays float under max-opset 18",
+          "[quantize]") {
+  std::string text = header(13) +
+                     "g (float16[2,64] x) => (float16[2,32] y) {\n"
+                     "W = Constant<value = float[64,32] {" + numbers(2048, 4) + "}>()\n"
+                     "y = MatMul(x, W)\n}\n";
+  // (ONNX text has no float16 literals: W is made float16 after parsing.)
+  auto parse16 = [&] {
+    auto m = test::parse_or_fail(text);
+    for (auto& n : m->graph->nodes())
+      if (n->op_type == "Constant") {
+        Attribute* a = n->attr("value");
+        REQUIRE(a);
+        auto v = to_doubles(*a->t);
+        REQUIRE(v);
+        a->t = tensor_from_values(DataType::Float16, a->t->dims, *v);
+        n->output(0)->type.elem_type = DataType::Float16;
+      }
+    return m;
+  };
+  SECTION("opset 19") {
+    auto before = parse16(), m = parse16();
+    quantize(*m);
+    CHECK(m->opset() == 19);
+    Node* dq = first_op(*m, "DequantizeLinear");
+    REQUIRE(dq);
+    CHECK(util::fixed_constant(dq->input(1))->data_type == DataType::Float16);
+    if (auto e = ort_error(*before, *m)) CHECK(*e < 0.02);
+  }
+  SECTION("max-opset 18") {
+    auto m = parse16();
+    auto r = quantize(*m, "max-opset=18");
+    CHECK(first_op(*m, "DequantizeLinear") == nullptr);
+    CHECK(has_note(r, "scales need opset 19"));
+  }
+}
+
+TEST_CASE("quantize: weights inside an If branch are quantized in the branch", "[quantize]") {
+  std::string w = numbers(2048, 4);
+  std::string ok = header(13) +
+                   "g (bool c, float[2,64] x) => (float[2,32] y) {\n"
+                   "  y = If<then_branch = t () => (float[2,32] a) { W = Constant<value = float[64,32] {" + w +
+                   "}>() a = MatMul(x, W) },\n"
+                   "         else_branch = e () => (float[2,32] b) { V = Constant<value = float[64,32] {" +
+                   numbers(2048, 5) + "}>() b = MatMul(x, V) }>(c)\n}\n";
+  auto m = test::parse_or_fail(ok);
+  auto r = quantize(*m);
+  INFO(notes_text(r));
+  CHECK(r.counter("tensors-int8") == 2);
+  Node* iff = first_op(*m, "If");
+  REQUIRE(iff);
+  for (Graph* sg : iff->subgraphs()) {
+    bool dq = false;
+    for (const auto& n : sg->nodes()) dq |= n->op_type == "DequantizeLinear";
+    CHECK(dq);
   }
 }
