@@ -635,3 +635,50 @@ TEST_CASE("quantize: weights inside an If branch are quantized in the branch", "
     CHECK(dq);
   }
 }
+
+TEST_CASE("quantize: a strided channel or block gets the scale and integers it gets on its own", "[quantize]") {
+  // Each channel (block) quantized by itself as one per-tensor group is the
+  // reference; the fast path copies strided channels and blocks together first.
+  std::vector<float> x;
+  for (int i = 0; i < 6 * 40 * 5; ++i) x.push_back(static_cast<float>(std::sin(i * 0.7) * (1 + i % 13)));
+  auto alone = [&](const std::vector<float>& vals, quant::Precision p) {
+    return quant::quantize_values(vals, {static_cast<int64_t>(vals.size())}, p, {}, true, false, 51, 1);
+  };
+  SECTION("per channel along the middle axis of [6, 40, 5]") {
+    std::vector<int64_t> dims = {6, 40, 5};
+    auto q = quant::quantize_values(x, dims, quant::Precision::Int8, {quant::Granularity::Kind::PerAxis, 1, 0}, true,
+                                    false, 51, 2);
+    REQUIRE(q.scales.size() == 40);
+    for (int c = 0; c < 40; ++c) {
+      std::vector<float> vals;
+      std::vector<int8_t> ints;
+      for (int a = 0; a < 6; ++a)
+        for (int b = 0; b < 5; ++b) {
+          vals.push_back(x[static_cast<size_t>((a * 40 + c) * 5 + b)]);
+          ints.push_back(q.values[static_cast<size_t>((a * 40 + c) * 5 + b)]);
+        }
+      auto ref = alone(vals, quant::Precision::Int8);
+      CHECK(q.scales[static_cast<size_t>(c)] == ref.scales[0]);
+      CHECK(ints == ref.values);
+    }
+  }
+  SECTION("int4 blocks of 16 along K of [48, 25]") {
+    std::vector<float> w(x.begin(), x.begin() + 48 * 25);
+    auto q = quant::quantize_values(w, {48, 25}, quant::Precision::Int4, {quant::Granularity::Kind::Blocked, 0, 16},
+                                    true, false, 51, 2);
+    REQUIRE(q.scales.size() == 3 * 25);
+    CHECK(q.scale_dims == std::vector<int64_t>{3, 25});
+    for (int blk = 0; blk < 3; ++blk)
+      for (int n = 0; n < 25; ++n) {
+        std::vector<float> vals;
+        std::vector<int8_t> ints;
+        for (int k = blk * 16; k < blk * 16 + 16; ++k) {
+          vals.push_back(w[static_cast<size_t>(k * 25 + n)]);
+          ints.push_back(q.values[static_cast<size_t>(k * 25 + n)]);
+        }
+        auto ref = alone(vals, quant::Precision::Int4);
+        CHECK(q.scales[static_cast<size_t>(blk * 25 + n)] == ref.scales[0]);
+        CHECK(ints == ref.values);
+      }
+  }
+}
