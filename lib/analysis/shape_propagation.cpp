@@ -122,6 +122,7 @@ class Propagator {
       if (is_onnx_domain(n.domain) && n.op_type == "Loop") { loop_op(n); continue; }
       if (is_onnx_domain(n.domain) && n.op_type == "Scan" && opset_ >= 9) { scan_op(n); continue; }
       if (is_onnx_domain(n.domain)) node(n);
+      else if (n.domain == "com.microsoft" && n.op_type == "MatMulNBits") matmul_nbits(n);
       for (Graph* sg : n.subgraphs()) run_graph(*sg);
     }
   }
@@ -759,6 +760,17 @@ class Propagator {
     if (n.op_type == "MatMulInteger") dt = DataType::Int32;
     if (q) dt = n.input(7) ? elem_of(n.input(7)) : DataType::UInt8;
     set(n.output(0), dt, o);
+  }
+
+  // com.microsoft MatMulNBits (effopt quantize emit=ort): A[..., K] x B (N
+  // columns, attribute N) -> [..., N], A's type.
+  void matmul_nbits(Node& n) {
+    auto as = shape_of(n.input(0));
+    int64_t N = n.attr_int("N", 0);
+    if (!as || as->empty() || N <= 0) return;
+    Shape o = *as;
+    o.back() = Dim::known(N);
+    set(n.output(0), elem_of(n.input(0)), o);
   }
 
   void gemm(Node& n) {

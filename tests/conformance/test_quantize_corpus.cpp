@@ -57,18 +57,6 @@ double accuracy(const onnx::TensorProto& logits, const onnx::TensorProto& labels
 // (model/options) pairs whose ORT prediction is known to differ from real ONNX Runtime, and why.
 const std::map<std::string, std::string>& known_wrong() {
   static const std::map<std::string, std::string> m = {
-      {"tiny_bert {}",
-       "ORT gives each consumer of a shared DequantizeLinear its own copy (EnsureUniqueDQForNodeUnit: 5 -> 17); "
-       "the prediction keeps them shared"},
-      {"tiny_bert {bits=4}",
-       "the shared DequantizeLinear copies as above, and at opset 21 the prediction misses ORT's LayerNormalization "
-       "and Gelu fusions (its rules stop at the ops' older versions)"},
-      {"tiny_bert {bits=4 emit=ort}",
-       "the shared int8 DequantizeLinear copies and the missed opset-21 LayerNormalization / Gelu fusions, as "
-       "under bits=4"},
-      {"tiny_bert {mode=dynamic}",
-       "ORT fuses DynamicQuantizeLinear + MatMulInteger + Cast + Mul into com.microsoft.DynamicQuantizeMatMul; "
-       "the prediction has no rule for it"},
       {"resnet18 {mode=fp16 keep-io-types=true}",
        "ORT casts around float16 nodes that have no x86 CPU kernel (InsertCastTransformer); not predicted"},
       {"tiny_bert {mode=fp16 keep-io-types=true}",
