@@ -331,12 +331,9 @@ TEST_CASE("compare MODEL --data with labels.pb: accuracy and --min-accuracy", "[
 }
 
 TEST_CASE("compare digits_cnn against its test set reproduces the corpus accuracy 0.994", "[cli][compare][corpus]") {
-  auto c = test::corpus_dir();
-  if (!c || !fs::exists(*c / "models/digits_cnn/model.onnx")) {
-    WARN(test::corpus_missing_message());
-    return;
-  }
-  fs::path d = *c / "models/digits_cnn";
+  auto c = test::corpus_case_or_skip("models/digits_cnn");
+  if (!c) return;
+  fs::path d = *c;
   auto r = test::run_effopt({"compare", (d / "model.onnx").string(), "--data", (d / "test_data_set_0").string(), "--json",
                              "--min-accuracy", "0.99", "--max-error", "1e-4"});
   INFO(r.err);
@@ -487,17 +484,11 @@ TEST_CASE("compare: bad inputs get a clear message and the documented exit code"
 #include "support/ort_harness.h"
 
 TEST_CASE("compare resnet18 against ONNX Runtime's outputs on effopt's random input files", "[cli][compare][corpus][ort]") {
-  auto c = test::corpus_dir();
-  if (!c || !fs::exists(*c / "models/resnet18/model.onnx")) {
-    WARN(test::corpus_missing_message());
-    return;
-  }
-  auto* ort = test::OrtHarness::get();
-  if (!ort) {
-    WARN(test::OrtHarness::unavailable_reason());
-    return;
-  }
-  std::string model = (*c / "models/resnet18/model.onnx").string();
+  auto c = test::corpus_case_or_skip("models/resnet18");
+  if (!c) return;
+  auto* ort = test::ort_or_skip();
+  if (!ort) return;
+  std::string model = (*c / "model.onnx").string();
   auto m = load_model(model);
   REQUIRE(m);
   exec::RandomInputOptions ro;
