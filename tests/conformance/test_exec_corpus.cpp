@@ -214,6 +214,7 @@ TEST_CASE("exec: every supported corpus case matches its expected outputs", "[ex
   }
   std::sort(cases.begin(), cases.end());
   test::skip_if_no_corpus_case(cases.size(), c->string());
+  if (cases.empty()) return;
   // Cases whose expected outputs no other summation order reproduces: their logits (the input of the last
   // Softmax) are compared with ONNX Runtime's instead.
   const std::map<std::string, std::string> ill_conditioned = {

@@ -168,11 +168,11 @@ TEST_CASE("cleanup passes on the corpus models keep outputs (ONNX Runtime)", "[p
 }
 
 TEST_CASE("cleanup passes on the onnx-backend models keep outputs (ONNX Runtime)", "[pass][corpus]") {
-  auto corpus = test::corpus_or_skip();
-  if (!corpus) return;
   auto* ort = test::ort_or_skip();  // without it only the verifier checks the passes
   std::vector<fs::path> dirs;
-  for (auto& suite : fs::directory_iterator(*corpus / "onnx-backend"))
+  auto backend = test::corpus_case_or_skip("onnx-backend");
+  if (!backend) return;
+  for (auto& suite : fs::directory_iterator(*backend))
     if (suite.is_directory())
       for (auto& c : fs::directory_iterator(suite.path()))
         if (fs::exists(c.path() / "model.onnx")) dirs.push_back(c.path());
@@ -186,5 +186,5 @@ TEST_CASE("cleanup passes on the onnx-backend models keep outputs (ONNX Runtime)
   }
   std::printf("cleanup corpus: onnx-backend %zu models (%zu checked in ONNX Runtime), nodes %zu -> %zu\n",
               dirs.size(), checked, before, after);
-  if (ort) test::skip_if_no_corpus_case(checked, (*corpus / "onnx-backend").string());
+  if (ort) test::skip_if_no_corpus_case(checked, backend->string());
 }
