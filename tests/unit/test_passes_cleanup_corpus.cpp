@@ -72,13 +72,13 @@ CaseResult run_case(const fs::path& dir, test::OrtHarness* ort) {
   std::vector<std::pair<std::string, onnx::TensorProto>> inputs;
   std::optional<std::vector<onnx::TensorProto>> ref;
   bool to_opset_13 = false;  // ORT refused the original below opset 7: compare with the expected outputs
-  const std::string name = dir.filename().string();
-  if (ort && test::ort_host_can_run_case(name)) {
+  const std::string case_name = dir.filename().string();
+  if (ort && test::ort_host_can_run_case(case_name)) {
     REQUIRE(fs::exists(dir / "test_data_set_0"));
     onnx::ModelProto proto = to_proto_inline(model);
     inputs = test::bind_inputs(proto, test::load_test_data_set((dir / "test_data_set_0").string()));
     auto r = ort->run_model(proto, inputs);
-    if (auto it = test::ort_cannot_run().find(name); it != test::ort_cannot_run().end()) {
+    if (auto it = test::ort_cannot_run().find(case_name); it != test::ort_cannot_run().end()) {
       INFO("expected ONNX Runtime to refuse the original: " << it->second);
       CHECK_FALSE(r.ok);  // on the list: only the verifier checks it
     } else if (r.ok) {
