@@ -1,12 +1,15 @@
 // Per-inference latency of effopt's executor vs ONNX Runtime 1.30 on corpus
 // models (inputs from test_data_set_0). Results and command: docs/benchmarks.md.
 //
-//   exec_bench [--threads N] [--repeat R] [--warmup W] [--rounds K] [--profile] MODEL_DIR...
+//   exec_bench [--threads N] [--repeat R] [--warmup W] [--rounds K] [--profile] [--max-ratio X] MODEL_DIR...
 //
 // Prints one markdown table row per model: the fastest run's ms of effopt and ONNX
 // Runtime (all graph optimizations, same thread count) and their ratio. With
 // --rounds K the two take turns K times (R runs each per turn), so on a shared
-// machine both see the same quiet and busy moments.
+// machine both see the same quiet and busy moments. With --max-ratio X (issue 17's
+// target is 1.5) each row ends in PASS or FAIL against it, and the exit code is 1
+// when a model fails it or could not be measured. ONNX Runtime comes from
+// $EFFOPT_ORT_DIR (tests/support/ort_harness.h).
 #include <time.h>
 
 #include <algorithm>
@@ -60,6 +63,7 @@ double process_cpu_ms() {
 
 int main(int argc, char** argv) {
   int threads = 1, repeat = 20, warmup = 3, rounds = 1;
+  double max_ratio = 0;  // 0: no target
   bool profile = false;
   std::vector<std::string> dirs;
   for (int i = 1; i < argc; ++i) {
@@ -69,25 +73,37 @@ int main(int argc, char** argv) {
     else if (a == "--warmup" && i + 1 < argc) warmup = std::atoi(argv[++i]);
     else if (a == "--rounds" && i + 1 < argc) rounds = std::max(1, std::atoi(argv[++i]));
     else if (a == "--profile") profile = true;
+    else if (a == "--max-ratio" && i + 1 < argc) max_ratio = std::atof(argv[++i]);
     else dirs.push_back(a);
   }
   if (dirs.empty()) {
-    std::fprintf(stderr, "usage: exec_bench [--threads N] [--repeat R] [--warmup W] [--rounds K] [--profile] MODEL_DIR...\n");
+    std::fprintf(stderr,
+                 "usage: exec_bench [--threads N] [--repeat R] [--warmup W] [--rounds K] [--profile] [--max-ratio X] "
+                 "MODEL_DIR...\n");
     return 1;
   }
   auto* ort = test::OrtHarness::get();
   if (!ort) std::fprintf(stderr, "ONNX Runtime unavailable: %s\n", test::OrtHarness::unavailable_reason().c_str());
-  std::printf("| model | effopt ms | ONNX Runtime ms | ratio | peak live intermediates |\n|---|---|---|---|---|\n");
+  bool failed = false;
+  if (max_ratio > 0) {
+    if (!ort) return 1;  // nothing to judge the target against
+    std::printf("| model | effopt ms | ONNX Runtime ms | ratio | peak live intermediates | target <= %.2fx |\n"
+                "|---|---|---|---|---|---|\n", max_ratio);
+  } else {
+    std::printf("| model | effopt ms | ONNX Runtime ms | ratio | peak live intermediates |\n|---|---|---|---|---|\n");
+  }
   for (auto& d : dirs) {
     fs::path dir(d), model = dir / "model.onnx";
     auto m = load_model(model.string());
     if (!m) {
       std::fprintf(stderr, "%s: %s\n", model.c_str(), m.error().message.c_str());
+      failed = true;
       continue;
     }
     auto s = exec::Session::create(**m, {threads, profile});
     if (!s) {
       std::printf("| %s | unsupported: %s | | | |\n", dir.filename().c_str(), s.error().message.c_str());
+      failed = true;
       continue;
     }
     std::vector<exec::TensorValue> in((*s)->input_names().size());
@@ -100,6 +116,7 @@ int main(int argc, char** argv) {
     }
     if (!good) {
       std::fprintf(stderr, "%s: cannot read inputs\n", dir.c_str());
+      failed = true;
       continue;
     }
     std::vector<double> ms, cpu_ms, ort_ms, ort_cpu_ms;
@@ -131,7 +148,10 @@ int main(int argc, char** argv) {
         }
       }
     }
-    if (!good) continue;
+    if (!good) {
+      failed = true;
+      continue;
+    }
     std::fprintf(stderr, "%s: effopt fastest wall %.2f ms, fastest CPU time %.2f ms\n", dir.filename().c_str(),
                  fastest(ms), fastest(cpu_ms));
     if (profile) {
@@ -145,11 +165,17 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s: ONNX Runtime fastest wall %.2f ms, fastest CPU time %.2f ms\n", dir.filename().c_str(),
                    o, fastest(ort_cpu_ms));
     }
-    std::printf("| %s | %.2f | %s | %s | %.1f MiB |\n", dir.filename().c_str(), e,
+    std::string verdict;
+    if (max_ratio > 0) {
+      const bool pass = o > 0 && e / o <= max_ratio;
+      failed = failed || !pass;
+      verdict = pass ? " PASS |" : " FAIL |";
+    }
+    std::printf("| %s | %.2f | %s | %s | %.1f MiB |%s\n", dir.filename().c_str(), e,
                 o > 0 ? std::to_string(o).substr(0, std::to_string(o).find('.') + 3).c_str() : "n/a",
                 o > 0 ? (std::to_string(e / o).substr(0, std::to_string(e / o).find('.') + 3) + "x").c_str() : "n/a",
-                static_cast<double>((*s)->last_stats().peak_live_bytes) / (1024.0 * 1024.0));
+                static_cast<double>((*s)->last_stats().peak_live_bytes) / (1024.0 * 1024.0), verdict.c_str());
     std::fflush(stdout);
   }
-  return 0;
+  return failed ? 1 : 0;
 }
