@@ -205,12 +205,13 @@ Expected<SampleFiles> npy_files(const std::string& label, const std::vector<fs::
 
 }  // namespace
 
-Expected<std::unique_ptr<SampleSource>> data_samples(const std::vector<std::string>& paths, const Graph& g) {
+Expected<std::unique_ptr<SampleSource>> data_samples(const std::vector<std::string>& paths, const Graph& g,
+                                                     const std::string& flag) {
   std::vector<SampleFiles> samples;
   for (const std::string& path : paths) {
     fs::path p(path);
     std::error_code ec;
-    if (!fs::exists(p, ec)) return io_error("--data " + path + ": no such file or folder");
+    if (!fs::exists(p, ec)) return io_error(flag + " " + path + ": no such file or folder");
     if (fs::is_directory(p, ec)) {
       if (is_data_set_dir(p)) {
         EFFOPT_TRY_ASSIGN(SampleFiles f, pb_folder(p, g));
@@ -223,11 +224,11 @@ Expected<std::unique_ptr<SampleSource>> data_samples(const std::vector<std::stri
         if (e.is_directory() && name.rfind("test_data_set_", 0) == 0 && is_data_set_dir(e.path())) sets.push_back(e.path());
         else if (e.path().extension() == ".npy") npys.push_back(e.path());
       }
-      if (ec) return io_error("--data " + path + ": cannot list the folder: " + ec.message());
+      if (ec) return io_error(flag + " " + path + ": cannot list the folder: " + ec.message());
       std::sort(sets.begin(), sets.end());
       std::sort(npys.begin(), npys.end());
       if (!sets.empty() && !npys.empty())
-        return usage_error("--data " + path + ": holds both test_data_set_* folders and .npy files; give one kind");
+        return usage_error(flag + " " + path + ": holds both test_data_set_* folders and .npy files; give one kind");
       if (!sets.empty()) {
         for (const fs::path& s : sets) {
           EFFOPT_TRY_ASSIGN(SampleFiles f, pb_folder(s, g));
@@ -236,7 +237,7 @@ Expected<std::unique_ptr<SampleSource>> data_samples(const std::vector<std::stri
         continue;
       }
       if (npys.empty())
-        return usage_error("--data " + path +
+        return usage_error(flag + " " + path +
                            ": holds no input_0.pb, no NAME.npy files and no test_data_set_* folders");
       EFFOPT_TRY_ASSIGN(SampleFiles f, npy_files(path, npys, g));
       if (fs::exists(p / "labels.pb", ec)) f.labels = (p / "labels.pb").string();
@@ -249,7 +250,7 @@ Expected<std::unique_ptr<SampleSource>> data_samples(const std::vector<std::stri
     } else if (p.extension() == ".pb") {
       auto inputs = graph_inputs(g);
       if (inputs.size() != 1)
-        return usage_error("--data " + path + ": a single .pb file fits a single-input model; this one has " +
+        return usage_error(flag + " " + path + ": a single .pb file fits a single-input model; this one has " +
                            std::to_string(inputs.size()) + " (" + input_names(inputs) +
                            "): give a folder with input_K.pb files");
       SampleFiles f;
@@ -257,7 +258,7 @@ Expected<std::unique_ptr<SampleSource>> data_samples(const std::vector<std::stri
       f.inputs = {path};
       samples.push_back(std::move(f));
     } else {
-      return usage_error("--data " + path + ": expected a folder, a .npy file or a .pb file");
+      return usage_error(flag + " " + path + ": expected a folder, a .npy file or a .pb file");
     }
   }
   std::string desc = std::to_string(samples.size()) + " sample" + (samples.size() == 1 ? "" : "s") + " from --data";

@@ -74,7 +74,9 @@ class SampleSource {
 // Usage errors name the file: unknown input names, missing inputs, element
 // types or shapes that contradict the model's declared input types. IO
 // errors for unreadable or malformed files.
-Expected<std::unique_ptr<SampleSource>> data_samples(const std::vector<std::string>& paths, const Graph& graph);
+// `flag` names the paths in messages ("--data PATH: no such file or folder").
+Expected<std::unique_ptr<SampleSource>> data_samples(const std::vector<std::string>& paths, const Graph& graph,
+                                                     const std::string& flag = "--data");
 // `count` samples drawn with exec::random_tensor.
 std::unique_ptr<SampleSource> random_samples(std::vector<exec::RandomInputPlan> plan, uint64_t seed, size_t count);
 
