@@ -9,7 +9,9 @@
 
 #include "budget_flags.h"
 #include "cli.h"
+#include "fidelity_flags.h"
 #include "pass/pipeline.h"
+#include "pass_data.h"
 
 namespace effopt::cli {
 
@@ -35,8 +37,14 @@ struct TransformJob {
   bool record = false;
   const BudgetFlags* budgets = nullptr;
   PassFlags flags;
+  // Calibration and quality-guard data (pass_data.h); unset = none given. The
+  // pipeline's data options are filled from them before it runs.
+  const CalibrationFlags* calibration = nullptr;
+  const SampleFlags* samples = nullptr;
 };
 
+// A pass whose quality guard failed (PassResult::quality_guard) makes it exit 3
+// after the output and the report are written, as a broken budget does.
 Status run_transform(const GlobalOptions& g, const TransformJob& job);
 
 // Parses pipeline text; prints it expanded to stdout when flags.print_pipeline.

@@ -91,6 +91,7 @@ std::string other_value(const OptionSpec& s) {
       return s.default_value;
     case OptionType::String: return "a b{c}\"d\\e";  // needs quoting
     case OptionType::File: return "/some dir/calib.bin";
+    case OptionType::Files: return "/some dir/a.pb;b c.npy";
   }
   return "";
 }
@@ -203,7 +204,8 @@ TEST_CASE("pipeline: every registered pass round-trips, with defaults and with o
     REQUIRE(p);
     for (const OptionSpec& s : info->options) {
       INFO("option " << s.name);
-      if (s.type == OptionType::String || s.type == OptionType::File || s.type == OptionType::Enum)
+      if (s.type == OptionType::String || s.type == OptionType::File || s.type == OptionType::Files ||
+          s.type == OptionType::Enum)
         CHECK(p->items[0].options.get_string(s.name) == other_value(s));
       CHECK(p->items[0].options.get_string(s.name) != s.default_value);
     }
