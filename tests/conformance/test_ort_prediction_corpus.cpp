@@ -1,5 +1,5 @@
 // effopt's prediction of ONNX Runtime 1.30's CPU optimizer
-// (analysis/ort_prediction.h) against real ORT on every corpus model under
+// (ort/ort_prediction.h) against real ORT on every corpus model under
 // ../shared/corpus/models and the light zoo models under
 // ../shared/corpus/onnx-backend/light, at levels extended and all: the predicted op
 // counts must equal those of the graph ORT saves (optimized_model_path), and
@@ -14,9 +14,9 @@
 #include <map>
 #include <string>
 
-#include "analysis/ort_prediction.h"
 #include "analysis/shape_propagation.h"
 #include "onnx/model_io.h"
+#include "ort/ort_prediction.h"
 #include "support/ort_harness.h"
 #include "util/test_util.h"
 

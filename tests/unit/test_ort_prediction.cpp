@@ -1,5 +1,5 @@
 // effopt's prediction of ONNX Runtime 1.30's CPU optimizer
-// (analysis/ort_prediction.h): one rule per test, where it fires and where
+// (ort/ort_prediction.h): one rule per test, where it fires and where
 // its condition fails, and every test graph also run in real ONNX Runtime at
 // the same optimization level: the op counts of the graph ORT saves
 // (optimized_model_path) must equal the prediction. The ORT half skips with a
@@ -9,11 +9,11 @@
 #include <map>
 #include <string>
 
-#include "analysis/ort_prediction.h"
 #include "analysis/shape_propagation.h"
 #include "fusion_test_util.h"
 #include "onnx/convert_proto.h"
 #include "onnx/model_io.h"
+#include "ort/ort_prediction.h"
 #include "support/ort_harness.h"
 #include "util/test_util.h"
 

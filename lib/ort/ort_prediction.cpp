@@ -5,7 +5,7 @@
 // fates fall out at the end. Rule conditions follow ORT's sources
 // (onnxruntime/core/optimizer/*.cc, qdq_transformer/selectors_actions/*.cc,
 // nchwc_transformer.cc); each rule names its ORT transformer.
-#include "analysis/ort_prediction.h"
+#include "ort/ort_prediction.h"
 
 #include <algorithm>
 #include <array>
