@@ -14,7 +14,7 @@
 
 #include "exec/tensor_io.h"
 #include "onnx/model_io.h"
-#include "report/json_schema.h"
+#include "util/json_schema.h"
 #include "util/test_util.h"
 
 using namespace effopt;

@@ -1,5 +1,5 @@
 // effopt's prediction of ONNX Runtime 1.30's CPU optimizer
-// (analysis/ort_prediction.h) against ONNX Runtime's optimized graphs on
+// (ort/ort_prediction.h) against ONNX Runtime's optimized graphs on
 // every corpus model under ../shared/corpus/models and the light zoo models
 // under ../shared/corpus/onnx-backend/light, at levels extended and all: the
 // predicted op counts must equal those of the graph ORT saves
@@ -19,7 +19,7 @@
 #include <set>
 #include <string>
 
-#include "analysis/ort_prediction.h"
+#include "ort/ort_prediction.h"
 #include "analysis/shape_propagation.h"
 #include "onnx/model_io.h"
 #include "support/ort_harness.h"

@@ -8,7 +8,7 @@
 #include "report/budget.h"
 #include "report/file_stats.h"
 #include "report/footprint_report.h"
-#include "report/json_schema.h"
+#include "util/json_schema.h"
 #include "util/test_util.h"
 
 using namespace effopt;

@@ -1,5 +1,5 @@
 // effopt's prediction of ONNX Runtime 1.30's CPU optimizer
-// (analysis/ort_prediction.h): one rule per test, where it fires and where
+// (ort/ort_prediction.h): one rule per test, where it fires and where
 // its condition fails, and every test graph's prediction compared with the
 // graph ONNX Runtime saves (optimized_model_path) at the same optimization
 // level: op counts and node fates must be equal. ORT's graphs are kept in
@@ -11,7 +11,7 @@
 #include <map>
 #include <string>
 
-#include "analysis/ort_prediction.h"
+#include "ort/ort_prediction.h"
 #include "analysis/shape_propagation.h"
 #include "fusion_test_util.h"
 #include "onnx/convert_proto.h"

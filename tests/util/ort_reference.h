@@ -1,6 +1,6 @@
 // ONNX Runtime's optimized graphs as a checked-in reference for the ORT-prediction tests.
 //
-// The prediction (analysis/ort_prediction.h) is compared with the graph real ONNX Runtime 1.30 saves
+// The prediction (ort/ort_prediction.h) is compared with the graph real ONNX Runtime 1.30 saves
 // (optimized_model_path), summarized as op counts and, for every input-model node, the kind of node that
 // produces its first output there (its fate). ORT's level-all graph (NCHWc) depends on the CPU: the
 // prediction is for block 16, what ORT does with AVX-512F. So ORT's summaries from an AVX-512F host are kept
@@ -22,7 +22,7 @@
 #include <utility>
 #include <vector>
 
-#include "analysis/ort_prediction.h"
+#include "ort/ort_prediction.h"
 #include "ir/ir.h"
 
 namespace effopt::test {
