@@ -210,7 +210,6 @@ g (float[1,4,2,2] X, float[4,4,1,1] W) => (float[1,4,2,2] Y) <int64[1] i0 = {0},
   Y = Relu(C)
 }
 )");
-  register_effopt_shape_propagation();
   ShapeInferenceOptions opts;
   opts.use_onnx = false;  // effopt's propagation alone
   REQUIRE(infer_shapes(*m, opts));
@@ -238,7 +237,6 @@ g (float[1,3,9,9] X) => (float[1,27] Y) <float[4] sc = {1, 1, 2, 2}, int64[2] sl
   Y = Identity(R)
 }
 )");
-  register_effopt_shape_propagation();
   ShapeInferenceOptions opts;
   opts.use_onnx = false;
   REQUIRE(infer_shapes(*m, opts));
