@@ -328,3 +328,36 @@ g (float[5,4] X) => (float[5,4] Y) {
   CHECK((*whole)->size() == 1);
   CHECK((*whole)->describe().find("5 rows") != std::string::npos);
 }
+
+TEST_CASE("calibration: ranges do not depend on the thread count", "[calibration]") {
+  auto m = test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[1,3,16,16] X, float[8,3,3,3] W) => (float[1,8,14,14] Y) {
+  C = Conv(X, W)
+  Y = Relu(C)
+}
+)");
+  exec::RandomInputOptions ro;
+  ro.ranges = {{"", -1, 1}};
+  auto plan = exec::plan_random_inputs(*m->graph, ro);
+  REQUIRE(plan);
+  auto src = random_samples(*plan, 5, 3);
+  for (CalibrationMethod method : {CalibrationMethod::MinMax, CalibrationMethod::Percentile, CalibrationMethod::Entropy}) {
+    INFO(calibration_method_name(method));
+    CalibrationOptions o;
+    o.method = method;
+    o.num_bins = method == CalibrationMethod::Entropy ? 1024 : 0;
+    o.threads = 1;
+    auto one = calibrate(*m, *src, {"C", "Y"}, o);
+    o.threads = 3;
+    auto three = calibrate(*m, *src, {"C", "Y"}, o);
+    REQUIRE(one);
+    REQUIRE(three);
+    REQUIRE(one->ranges.size() == 2);
+    for (size_t i = 0; i < 2; ++i) {
+      CHECK(one->ranges[i].second.lo == three->ranges[i].second.lo);
+      CHECK(one->ranges[i].second.hi == three->ranges[i].second.hi);
+      CHECK(one->ranges[i].second.values == 8 * 14 * 14 * 3);
+    }
+  }
+}
