@@ -3,6 +3,7 @@
 // exec_bench and the corpus use, and prints a table of node and parameter counts.
 //
 //   gen_families OUT_DIR [--opset 13|17]... [--tiny] [--seed S] [NAME...]
+//   gen_families --list [--tiny]       (the instance names, one a line)
 //
 // Default: both opsets, the twelve bench sizes (--tiny: the six tiny instances).
 // Exit codes: 1 usage, 4 I/O, 5 internal.
@@ -20,19 +21,25 @@ int main(int argc, char** argv) {
   std::string out;
   std::vector<int64_t> opsets;
   std::vector<std::string> names;
-  bool tiny = false, bad = false;
+  bool tiny = false, bad = false, list = false;
   uint64_t seed = 1;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--opset" && i + 1 < argc) opsets.push_back(std::atoll(argv[++i]));
     else if (a == "--seed" && i + 1 < argc) seed = std::strtoull(argv[++i], nullptr, 10);
     else if (a == "--tiny") tiny = true;
+    else if (a == "--list") list = true;
     else if (a.rfind("--", 0) == 0) bad = true;
     else if (out.empty()) out = a;
     else names.push_back(a);
   }
+  if (list && !bad) {
+    for (const std::string& name : bench::family_names(tiny)) std::printf("%s\n", name.c_str());
+    return 0;
+  }
   if (out.empty() || bad) {
-    std::fprintf(stderr, "usage: gen_families OUT_DIR [--opset 13|17]... [--tiny] [--seed S] [NAME...]\n");
+    std::fprintf(stderr, "usage: gen_families OUT_DIR [--opset 13|17]... [--tiny] [--seed S] [NAME...]\n"
+                 "       gen_families --list [--tiny]\n");
     return 1;
   }
   if (opsets.empty()) opsets = {13, 17};
