@@ -12,6 +12,7 @@
 #   bench/families_bench.sh [BUILD_DIR] [WORK_DIR] [NAME...]
 #
 # Environment: EFFOPT_BENCH_ROUNDS (default 5), EFFOPT_BENCH_REPEAT (runs per round, default 10),
+# EFFOPT_BENCH_CPU_TIME=1 (judge process CPU time instead of wall time: for a loaded machine),
 # EFFOPT_BENCH_OPSETS (default "13 17"), EFFOPT_CORPUS (default ../shared/corpus; its six models join the
 # table when present), EFFOPT_ORT_DIR (default ~/.cache/effopt/ort). NAME... limits the families (e.g.
 # efficientnet_b0 gpt_seq128) and leaves the corpus models out.
@@ -44,5 +45,7 @@ fi
 
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), flags:$(grep -m1 -o -w -E 'avx512f|avx2' /proc/cpuinfo | sort -u | tr '\n' ' ')"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-exec "$BUILD/bench/exec_bench" --threads 1 --rounds "$ROUNDS" --repeat "$REPEAT" --warmup 2 \
+extra=()
+[ "${EFFOPT_BENCH_CPU_TIME:-0}" = 1 ] && extra+=(--cpu-time)
+exec "$BUILD/bench/exec_bench" "${extra[@]}" --threads 1 --rounds "$ROUNDS" --repeat "$REPEAT" --warmup 2 \
   --max-ratio 1.5 --max-geomean 1.25 --rewrites-off-max-ratio 2.0 "${models[@]}"
