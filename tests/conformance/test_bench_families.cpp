@@ -2,12 +2,14 @@
 // opsets 13 and 17: the model passes ONNX's checker and strict shape
 // inference; effopt's executor (default options, and with its internal
 // rewrites off as calibration and --check-outputs run it) matches ONNX Runtime
-// 1.30 within the executor's usual tolerances (atol 1e-5, rtol 1e-4); and
-// `effopt fuse`'s pipeline keeps ONNX Runtime's outputs (relative L2 1e-4, as
-// for the corpus). Calls test::skip when ONNX Runtime is absent.
+// 1.30 within the executor's usual tolerances (atol 1e-5, rtol 1e-4) and gives
+// bit-identical results with 1 and 2 threads; and `effopt fuse`'s pipeline
+// keeps ONNX Runtime's outputs (relative L2 1e-4, as for the corpus). Calls
+// test::skip when ONNX Runtime is absent.
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstring>
 
 #include "exec/executor.h"
 #include "families/families.h"
@@ -144,6 +146,29 @@ TEST_CASE("bench families: the executor matches ONNX Runtime on every tiny insta
       REQUIRE(fused.ok);
       REQUIRE(fused->outputs.size() == 1);
       CHECK(rel_l2(fused->outputs[0], want->outputs[0]) <= 1e-4);
+    }
+  }
+}
+
+TEST_CASE("bench families: the executor's outputs are bit-identical with 1 and 2 threads on every tiny instance",
+          "[families]") {
+  for (const std::string& name : bench::family_names(/*tiny=*/true)) {
+    for (int64_t opset : {13, 17}) {
+      INFO(name << " at opset " << opset);
+      auto c = bench::build_family(name, {opset, 1});
+      REQUIRE(c);
+      std::vector<exec::TensorValue> outs;
+      for (int threads : {1, 2}) {
+        auto s = exec::Session::create(*c->model, {threads});
+        REQUIRE(s);
+        auto out = (*s)->run(c->inputs);
+        REQUIRE(out);
+        REQUIRE(out->size() == 1);
+        const exec::TensorValue& t = (*out)[0];  // copied out: the session may own the buffer
+        outs.push_back(exec::TensorValue::from_bytes(t.dtype(), t.dims(), {t.raw(), t.byte_size()}));
+      }
+      REQUIRE(outs[0].byte_size() == outs[1].byte_size());
+      CHECK(std::memcmp(outs[0].raw(), outs[1].raw(), outs[0].byte_size()) == 0);
     }
   }
 }
