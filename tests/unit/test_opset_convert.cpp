@@ -5,8 +5,6 @@
 // warning when the harness is unavailable). Corpus cases skip cleanly when
 // ../shared/corpus is absent.
 #include <catch2/catch.hpp>
-#include <onnx/checker.h>
-#include <onnx/shape_inference/implementation.h>
 
 #include <algorithm>
 #include <cmath>
@@ -26,28 +24,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// ONNX's checker and strict shape inference; "" when the model passes. ONNX
-// 1.12 knows opsets up to 17 and IR up to 8, so newer models are not checked here.
-std::string onnx_check(const Model& m) {
-  if (m.opset("") > 17 || m.ir_version > 8) return "";
-  try {
-    onnx::ModelProto p = to_proto_inline(m);
-    onnx::checker::check_model(p);
-    onnx::ShapeInferenceOptions opts{true, 1, false};
-    onnx::shape_inference::InferShapes(p, onnx::OpSchemaRegistry::Instance(), opts);
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
-
 std::unique_ptr<Model> convert_ok(const std::string& text, int64_t to, OpsetConvertStats* stats = nullptr) {
   auto m = test::parse_or_fail(text);
   auto st = convert_opset(*m, to, stats);
   if (!st) FAIL("conversion failed: " << st.error().message);
   auto v = verify(*m);
   if (!v) FAIL("converted model does not verify: " << v.error().message);
-  std::string err = onnx_check(*m);
+  std::string err = test::onnx_check(*m);
   if (!err.empty()) FAIL("ONNX checker rejects the converted model: " << err);
   REQUIRE(m->opset("") == to);
   return m;
@@ -1013,7 +996,7 @@ void convert_corpus_case(const fs::path& dir, int64_t to, bool run) {
     FAIL_CHECK("does not verify: " << v.error().message);
     return;
   }
-  std::string err = onnx_check(**m);
+  std::string err = test::onnx_check(**m);
   if (!err.empty()) {
     FAIL_CHECK("ONNX checker: " << err);
     return;

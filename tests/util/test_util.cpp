@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <onnx/checker.h>
+#include <onnx/shape_inference/implementation.h>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -129,6 +131,19 @@ RunResult run_program(const std::string& binary, const std::vector<std::string>&
   r.out = read_file(out_path);
   r.err = read_file(err_path);
   return r;
+}
+
+std::string onnx_check(const Model& m) {
+  if (m.opset("") > 17 || m.ir_version > 8) return "";
+  try {
+    onnx::ModelProto p = to_proto_inline(m);
+    onnx::checker::check_model(p);
+    onnx::ShapeInferenceOptions opts{true, 1, false};
+    onnx::shape_inference::InferShapes(p, onnx::OpSchemaRegistry::Instance(), opts);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
 }
 
 std::unique_ptr<Model> parse_or_fail(const std::string& text) {

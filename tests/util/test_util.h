@@ -68,6 +68,10 @@ RunResult run_effopt(const std::vector<std::string>& args, const std::string& st
 RunResult run_program(const std::string& binary, const std::vector<std::string>& args,
                       const std::string& stdin_file = "");
 
+// ONNX 1.12's checker and strict shape inference on `m`; "" when the model passes (or when its IR version or
+// opset is newer than ONNX 1.12 knows, 8 and 17: such models are not checked), else the checker's message.
+std::string onnx_check(const Model& m);
+
 // Parses ONNX text and fails the current test on error.
 std::unique_ptr<Model> parse_or_fail(const std::string& text);
 
