@@ -1,5 +1,5 @@
 // effopt's prediction of ONNX Runtime 1.30's CPU graph optimizer
-// (lib/analysis/ort_prediction.h) next to what real ORT does. Results and the
+// (lib/ort/ort_prediction.h) next to what real ORT does. Results and the
 // command: docs/benchmarks.md.
 //
 //   ort_prediction_bench [--level extended|all] [--nchwc-block N] [--details] MODEL_DIR...
@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "analysis/ort_prediction.h"
 #include "analysis/shape_propagation.h"
 #include "onnx/model_io.h"
+#include "ort/ort_prediction.h"
 #include "support/ort_harness.h"
 
 using namespace effopt;

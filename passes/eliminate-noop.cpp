@@ -1,7 +1,7 @@
 // eliminate-noop: removes nodes that provably return their input unchanged.
 #include <climits>
 
-#include "analysis/shape_propagation.h"
+#include "analysis/shape_inference.h"
 #include "passes/pass_util.h"
 #include "passes/passes.h"
 
@@ -210,7 +210,6 @@ Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
         if (in && !static_shape(in)) needs_types = true;
   // Types decide every rule here: refine them first (only Value::type changes).
   if (needs_types && !in_function_body(g, ctx.model)) {
-    register_effopt_shape_propagation();
     if (auto st = infer_shapes(ctx.model); !st)
       r.note("shape inference failed, using the types already known: " + st.error().message);
   }

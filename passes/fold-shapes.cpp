@@ -1,5 +1,5 @@
 // fold-shapes: folds Shape/Size and the integer computations on them where the dims they read are static.
-#include "analysis/shape_propagation.h"
+#include "analysis/shape_inference.h"
 #include "passes/pass_util.h"
 #include "passes/passes.h"
 
@@ -173,7 +173,6 @@ Expected<pass::PassResult> run(Graph& g, pass::PassContext& ctx) {
   bool any = false;
   for (auto& n : g.nodes()) any = any || (is_onnx_domain(n->domain) && (n->op_type == "Shape" || n->op_type == "Size"));
   if (!any) return r;
-  register_effopt_shape_propagation();
   ShapeInferenceStats stats;
   if (auto st = infer_shapes(ctx.model, {}, &stats); !st)
     r.note("shape inference failed, using the types already known: " + st.error().message);

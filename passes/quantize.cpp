@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <sstream>
 
-#include "analysis/ort_prediction.h"
+#include "ort/ort_prediction.h"
 #include "analysis/shape_inference.h"
 #include "onnx/opset_convert.h"
 #include "pass/pipeline.h"

@@ -9,11 +9,11 @@
 #include <thread>
 
 #include "analysis/latency.h"
-#include "analysis/ort_prediction.h"
 #include "cli.h"
 #include "fidelity_flags.h"
 #include "ir/constants.h"
 #include "onnx/model_io.h"
+#include "ort/ort_prediction.h"
 #include "report/footprint_report.h"
 #include "support/shell_quote.h"
 

@@ -1,7 +1,9 @@
 // effopt run MODEL --passes PIPELINE [-o OUT]: any pipeline (docs/passes.md).
 // effopt fuse MODEL [-o OUT] [--shape NAME=DIMS ...] [--opset N]: the named
 // lossless cleanup-and-fusion pipeline (lib/pass/named_pipelines.cpp).
-// Both: --verify-each, --check-outputs, --print-pipeline, budget flags.
+// Both: --verify-each, --check-outputs, --print-pipeline, budget flags; run
+// also the data of calibrating and guarded passes (--calibration,
+// --calibration-samples, --data, --random, --seed, --range: pass_data.h).
 #include <cstdio>
 
 #include "cli.h"
@@ -18,6 +20,9 @@ std::function<Status()> setup_run(CLI::App& sub, GlobalOptions& g) {
       ->required();
   add_pass_flags(sub, o->flags);
   add_budget_flags(sub, o->budgets);
+  add_calibration_flags(sub, o->calibration);
+  add_sample_flags(sub, o->samples, /*with_shape=*/false);
+  o->with_data = true;
   return [o, &g]() -> Status {
     EFFOPT_TRY_ASSIGN(pass::Pipeline p, build_pipeline(o->passes));
     return run_or_print(g, *o, "run", "opt", std::move(p));

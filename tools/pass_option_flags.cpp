@@ -7,6 +7,8 @@ namespace effopt::cli {
 
 PassOptionFlags::PassOptionFlags(CLI::App& sub, const pass::PassInfo& info) {
   for (const pass::OptionSpec& spec : info.options) {
+    // Data options (--calibration, --data, ...) get their flags from pass_data.h, which reads the files.
+    if (spec.data != pass::DataOption::None) continue;
     auto f = std::make_unique<Flag>();
     f->spec = &spec;
     std::string help = spec.help + " (" + info.name + " option " + spec.name + "; default " +

@@ -44,7 +44,7 @@ std::optional<nlohmann::json> quantization_summary(const std::vector<pass::PassR
                        {"after", file_bytes_after},
                        {"ratio", static_cast<double>(file_bytes_before) / static_cast<double>(file_bytes_after)}};
   q["dequantize_nodes"] = r.counter("dequantize-nodes");
-  // Predicted on the pass's result (lib/analysis/ort_prediction.h).
+  // Predicted on the pass's result (lib/ort/ort_prediction.h).
   q["dequantize_nodes_run_per_inference"] = {{"value", r.counter("dequantize-nodes-run-per-inference")},
                                              {"prediction", true},
                                              {"runtime", "onnxruntime 1.30 CPU"}};

@@ -12,6 +12,7 @@
 #include "onnx/model_io.h"
 #include "pass/manager.h"
 #include "quantize_summary.h"
+#include "report/fidelity_report.h"
 #include "report/file_stats.h"
 #include "report/run_report.h"
 #include "support/atomic_file.h"
@@ -66,6 +67,12 @@ Status run_or_print(const GlobalOptions& g, const PipelineOpts& o, const char* c
   job.budgets = &o.budgets;
   job.flags = o.flags;
   job.record = true;
+  SampleFlags samples = o.samples;
+  samples.shapes = o.budgets.shapes;  // --shape is the budget flags' (and sizes --random inputs)
+  if (o.with_data) {
+    job.calibration = &o.calibration;
+    job.samples = &samples;
+  }
   return run_transform(g, job);
 }
 
@@ -77,7 +84,7 @@ std::string counters_text(const pass::PassResult& r) {
   return out;
 }
 
-nlohmann::json pass_json(const pass::PassRun& p) {
+nlohmann::json pass_json(const pass::PassRun& p, const FidelitySubjects& subjects) {
   nlohmann::json counters = nlohmann::json::object();
   for (const auto& [k, v] : p.result.counters) counters[k] = v;
   nlohmann::json j = {{"name", p.name},
@@ -91,7 +98,25 @@ nlohmann::json pass_json(const pass::PassRun& p) {
                       {"nodes_after", p.nodes_after},
                       {"outputs_checked", p.outputs_checked}};
   if (p.outputs_checked) j["max_rel_l2"] = p.max_rel_l2;
+  if (p.result.quality_guard) j["quality_guard"] = quality_guard_block(*p.result.quality_guard, subjects);
   return j;
+}
+
+// One line per quality guard, its warnings, and the failures (exit 3 once the output is written).
+std::string log_quality_guards(const pass::PipelineRun& run) {
+  std::string failures;
+  for (const pass::PassRun& p : run.passes) {
+    const GuardResult* q = p.result.quality_guard.get();
+    if (!q) continue;
+    for (const std::string& w : q->warnings) spdlog::warn("{}: {}", p.name, w);
+    size_t stepped = 0;
+    for (const GuardUnitResult& u : q->units) stepped += u.level > 0;
+    spdlog::info("{}: quality guard {} on {}: {} of {} unit{} stepped back, {} candidate{} measured", p.name,
+                 q->passed ? "passed" : "failed", q->samples, stepped, q->units.size(), q->units.size() == 1 ? "" : "s",
+                 q->evaluations, q->evaluations == 1 ? "" : "s");
+    if (!q->passed) failures += "\n  pass '" + p.name + "': " + q->failure;
+  }
+  return failures;
 }
 
 void add_fix_shapes_bindings(const std::vector<pass::PipelineItem>& items,
@@ -132,9 +157,19 @@ Status run_transform(const GlobalOptions& g, const TransformJob& job) {
   if (!is.was_sorted) spdlog::info("{}: nodes were not in topological order; sorted them", job.input);
   RunReport report(job.command, job.input, out);
   std::vector<pass::PassRun> passes_run;
-  if (job.record || !job.pipeline.empty()) {
+  // The pipeline with its data options filled in from the flags (pass_data.h).
+  pass::Pipeline pipeline = job.pipeline;
+  static const CalibrationFlags kNoCalibration;
+  static const SampleFlags kNoSamples;
+  EFFOPT_TRY_ASSIGN(std::unique_ptr<PassData> data,
+                    bind_pass_data(pipeline, job.calibration ? *job.calibration : kNoCalibration,
+                                   job.samples ? *job.samples : kNoSamples, *model->graph));
+  std::string guard_failures;
+  nlohmann::json guard_fidelity;  // the last quality guard's fidelity block, for the report's top level
+  if (job.record || !pipeline.empty()) {
     pass::ManagerOptions mo;
     mo.threads = g.threads > 0 ? g.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    mo.samples = &data->samples;
     mo.verify_each = job.flags.verify_each;
     mo.check_outputs = job.flags.check_outputs;
     mo.tolerance = job.flags.tolerance;
@@ -146,7 +181,7 @@ Status run_transform(const GlobalOptions& g, const TransformJob& job) {
     }
     // Bindings of fix-shapes in the pipeline size the random inputs too
     // (after --shape, which wins).
-    add_fix_shapes_bindings(job.pipeline.items, mo.input_shapes);
+    add_fix_shapes_bindings(pipeline.items, mo.input_shapes);
     mo.file_digest = file_sha256;
     mo.on_pass = [](const pass::PassRun& p) {
       std::string counters = counters_text(p.result);
@@ -166,13 +201,17 @@ Status run_transform(const GlobalOptions& g, const TransformJob& job) {
       else
         spdlog::info("{}: fixed point after {} iteration{}", gr.name, gr.iterations, gr.iterations == 1 ? "" : "s");
     };
-    EFFOPT_TRY_ASSIGN(pass::PipelineRun run, pass::run_pipeline(job.pipeline, *model, mo));
-    EFFOPT_TRY_ASSIGN(std::string recorded, pass::record_pipeline(job.pipeline, file_sha256));
+    EFFOPT_TRY_ASSIGN(pass::PipelineRun run, pass::run_pipeline(pipeline, *model, mo));
+    EFFOPT_TRY_ASSIGN(std::string recorded, pass::record_pipeline(pipeline, file_sha256));
+    guard_failures = log_quality_guards(run);
     model->set_metadata("effopt.version", EFFOPT_VERSION);
     model->set_metadata("effopt.pipeline", recorded);
     report.set_pipeline(recorded);
+    const FidelitySubjects subjects{job.input, out};
     for (const pass::PassRun& p : run.passes) {
-      report.add_pass(pass_json(p));
+      report.add_pass(pass_json(p, subjects));
+      if (p.result.quality_guard)
+        guard_fidelity = fidelity_block(p.result.quality_guard->fidelity, p.result.quality_guard->checks, subjects);
       if (p.name == "convert-opset" && p.result.changed)
         report.add_change("opset", {{"from", p.result.counter("from-opset")},
                                     {"to", p.result.counter("to-opset")},
@@ -219,6 +258,7 @@ Status run_transform(const GlobalOptions& g, const TransformJob& job) {
     nlohmann::json rj = report.to_json();
     if (!bf.shapes.empty()) rj["shape_bindings"] = bf.shapes;
     if (quantization) rj["quantization"] = *quantization;
+    if (!guard_fidelity.is_null()) rj["fidelity"] = guard_fidelity;
     if (footprint && !footprint->is_null()) {
       rj["input"]["sha256"] = (*footprint)["before"]["sha256"];
       rj["output"]["sha256"] = (*footprint)["after"]["sha256"];
@@ -234,9 +274,14 @@ Status run_transform(const GlobalOptions& g, const TransformJob& job) {
       return st;
     }
   }
-  // Budgets are checked on the written output (exit 3; output and report stay).
-  if (budgets.any()) EFFOPT_TRY(check_model_budgets(g, out, budgets, bf));
-  return ok();
+  // Budgets are checked on the written output (exit 3; output and report stay), quality guards reported with them.
+  Status budget_status = budgets.any() ? check_model_budgets(g, out, budgets, bf) : ok();
+  if (!guard_failures.empty()) {
+    std::string msg = "the quality guard failed:" + guard_failures;
+    if (!budget_status) msg += "\n" + budget_status.error().message;
+    return make_error(ErrorKind::CheckFailed, msg);
+  }
+  return budget_status;
 }
 
 }  // namespace effopt::cli

@@ -9,7 +9,9 @@
 
 #include "budget_flags.h"
 #include "cli.h"
+#include "fidelity_flags.h"
 #include "pass/pipeline.h"
+#include "pass_data.h"
 
 namespace effopt::cli {
 
@@ -35,8 +37,14 @@ struct TransformJob {
   bool record = false;
   const BudgetFlags* budgets = nullptr;
   PassFlags flags;
+  // Calibration and quality-guard data (pass_data.h); unset = none given. The
+  // pipeline's data options are filled from them before it runs.
+  const CalibrationFlags* calibration = nullptr;
+  const SampleFlags* samples = nullptr;
 };
 
+// A pass whose quality guard failed (PassResult::quality_guard) makes it exit 3
+// after the output and the report are written, as a broken budget does.
 Status run_transform(const GlobalOptions& g, const TransformJob& job);
 
 // What the pipeline commands (run, fuse, quantize) share: a model, the budget
@@ -45,6 +53,9 @@ struct PipelineOpts {
   std::string model;
   BudgetFlags budgets;
   PassFlags flags;
+  CalibrationFlags calibration;
+  SampleFlags samples;
+  bool with_data = false;  // the command takes the data flags (pass_data.h)
 };
 // Runs `pipeline` on o.model as `command` (default output model.<suffix>.onnx),
 // or with --print-pipeline prints it expanded without reading a model.

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Generate the ONNX Runtime CPU kernel table in lib/onnx/ort_ops.cpp from OperatorKernels.md.
+"""Generate the ONNX Runtime CPU kernel table in lib/ort/ort_ops.cpp from OperatorKernels.md.
 
 Usage:
     python3 docs/tools/gen_ort_ops.py PATH/TO/OperatorKernels.md            # print the table rows
-    python3 docs/tools/gen_ort_ops.py PATH/TO/OperatorKernels.md --update lib/onnx/ort_ops.cpp
+    python3 docs/tools/gen_ort_ops.py PATH/TO/OperatorKernels.md --update lib/ort/ort_ops.cpp
 
 Input: a local copy of ONNX Runtime's docs/OperatorKernels.md (generated upstream from the registered
 kernels by tools/python/gen_opkernel_doc.py). Only its "Operators implemented by CPUExecutionProvider"
@@ -18,7 +18,7 @@ The table in effopt was generated from microsoft/onnxruntime docs/OperatorKernel
 opset 25, so it predates ONNX Runtime 1.30, which accepts ai.onnx opset 26). The CAPS and EXTRA lists
 below correct it where ONNX Runtime 1.30 behaves differently, and add ops ORT runs without a kernel
 (functions, Constant); every entry was checked against onnxruntime-node 1.30.0 by loading one-node
-models (see lib/onnx/ort_ops.h).
+models (see lib/ort/ort_ops.h).
 """
 import re
 import sys

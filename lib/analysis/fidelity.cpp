@@ -100,6 +100,14 @@ class DataSource : public SampleSource {
       : inputs_(graph_inputs(g)), files_(std::move(files)), desc_(std::move(desc)) {}
   size_t size() const override { return files_.size(); }
   std::string describe() const override { return desc_; }
+  std::vector<std::string> files() const override {
+    std::vector<std::string> out;
+    for (const SampleFiles& f : files_) {
+      out.insert(out.end(), f.inputs.begin(), f.inputs.end());
+      if (!f.labels.empty()) out.push_back(f.labels);
+    }
+    return out;
+  }
   Expected<Sample> load(size_t i) const override {
     const SampleFiles& f = files_[i];
     Sample s;
@@ -197,12 +205,13 @@ Expected<SampleFiles> npy_files(const std::string& label, const std::vector<fs::
 
 }  // namespace
 
-Expected<std::unique_ptr<SampleSource>> data_samples(const std::vector<std::string>& paths, const Graph& g) {
+Expected<std::unique_ptr<SampleSource>> data_samples(const std::vector<std::string>& paths, const Graph& g,
+                                                     const std::string& flag) {
   std::vector<SampleFiles> samples;
   for (const std::string& path : paths) {
     fs::path p(path);
     std::error_code ec;
-    if (!fs::exists(p, ec)) return io_error("--data " + path + ": no such file or folder");
+    if (!fs::exists(p, ec)) return io_error(flag + " " + path + ": no such file or folder");
     if (fs::is_directory(p, ec)) {
       if (is_data_set_dir(p)) {
         EFFOPT_TRY_ASSIGN(SampleFiles f, pb_folder(p, g));
@@ -215,11 +224,11 @@ Expected<std::unique_ptr<SampleSource>> data_samples(const std::vector<std::stri
         if (e.is_directory() && name.rfind("test_data_set_", 0) == 0 && is_data_set_dir(e.path())) sets.push_back(e.path());
         else if (e.path().extension() == ".npy") npys.push_back(e.path());
       }
-      if (ec) return io_error("--data " + path + ": cannot list the folder: " + ec.message());
+      if (ec) return io_error(flag + " " + path + ": cannot list the folder: " + ec.message());
       std::sort(sets.begin(), sets.end());
       std::sort(npys.begin(), npys.end());
       if (!sets.empty() && !npys.empty())
-        return usage_error("--data " + path + ": holds both test_data_set_* folders and .npy files; give one kind");
+        return usage_error(flag + " " + path + ": holds both test_data_set_* folders and .npy files; give one kind");
       if (!sets.empty()) {
         for (const fs::path& s : sets) {
           EFFOPT_TRY_ASSIGN(SampleFiles f, pb_folder(s, g));
@@ -228,7 +237,7 @@ Expected<std::unique_ptr<SampleSource>> data_samples(const std::vector<std::stri
         continue;
       }
       if (npys.empty())
-        return usage_error("--data " + path +
+        return usage_error(flag + " " + path +
                            ": holds no input_0.pb, no NAME.npy files and no test_data_set_* folders");
       EFFOPT_TRY_ASSIGN(SampleFiles f, npy_files(path, npys, g));
       if (fs::exists(p / "labels.pb", ec)) f.labels = (p / "labels.pb").string();
@@ -241,7 +250,7 @@ Expected<std::unique_ptr<SampleSource>> data_samples(const std::vector<std::stri
     } else if (p.extension() == ".pb") {
       auto inputs = graph_inputs(g);
       if (inputs.size() != 1)
-        return usage_error("--data " + path + ": a single .pb file fits a single-input model; this one has " +
+        return usage_error(flag + " " + path + ": a single .pb file fits a single-input model; this one has " +
                            std::to_string(inputs.size()) + " (" + input_names(inputs) +
                            "): give a folder with input_K.pb files");
       SampleFiles f;
@@ -249,7 +258,7 @@ Expected<std::unique_ptr<SampleSource>> data_samples(const std::vector<std::stri
       f.inputs = {path};
       samples.push_back(std::move(f));
     } else {
-      return usage_error("--data " + path + ": expected a folder, a .npy file or a .pb file");
+      return usage_error(flag + " " + path + ": expected a folder, a .npy file or a .pb file");
     }
   }
   std::string desc = std::to_string(samples.size()) + " sample" + (samples.size() == 1 ? "" : "s") + " from --data";
@@ -285,6 +294,103 @@ class RandomSource : public SampleSource {
 
 std::unique_ptr<SampleSource> random_samples(std::vector<exec::RandomInputPlan> plan, uint64_t seed, size_t count) {
   return std::make_unique<RandomSource>(std::move(plan), seed, count);
+}
+
+namespace {
+
+// Rows of a tensor along axis 0, copied.
+TensorValue row_of(const TensorValue& t, int64_t row) {
+  std::vector<int64_t> dims = t.dims();
+  const uint64_t row_bytes = t.byte_size() / static_cast<uint64_t>(dims[0]);
+  dims[0] = 1;
+  return TensorValue::from_bytes(t.dtype(), std::move(dims),
+                                 {t.raw() + static_cast<uint64_t>(row) * row_bytes, static_cast<size_t>(row_bytes)});
+}
+
+class RowSource : public SampleSource {
+ public:
+  struct Group {
+    size_t sample = 0;
+    uint64_t first = 0;  // index of its first row among all rows
+    uint64_t rows = 0;   // rows taken from it
+    bool split = false;  // one sample per row; else the sample whole
+  };
+  RowSource(std::unique_ptr<SampleSource> base, std::vector<Group> groups, uint64_t total_rows)
+      : base_(std::move(base)), groups_(std::move(groups)), total_rows_(total_rows) {}
+  size_t size() const override {
+    size_t n = 0;
+    for (const Group& g : groups_) n += g.split ? g.rows : 1;
+    return n;
+  }
+  std::string describe() const override {
+    return std::to_string(total_rows_) + " row" + (total_rows_ == 1 ? "" : "s") + " of " + base_->describe();
+  }
+  std::vector<std::string> files() const override { return base_->files(); }
+  Expected<Sample> load(size_t i) const override {
+    size_t k = 0;  // the group holding sample i, and i's offset in it
+    for (; k < groups_.size(); ++k) {
+      size_t n = groups_[k].split ? groups_[k].rows : 1;
+      if (i < n) break;
+      i -= n;
+    }
+    if (k == groups_.size()) return internal_error("row sample index out of range");
+    const Group& g = groups_[k];
+    if (cached_ != g.sample) {
+      cached_ = SIZE_MAX;
+      EFFOPT_TRY_ASSIGN(cache_, base_->load(g.sample));
+      cached_ = g.sample;
+    }
+    if (!g.split) return cache_;
+    Sample out;
+    out.label = cache_.label + " row " + std::to_string(i);
+    if (i == 0) out.warnings = cache_.warnings;
+    for (const auto& [name, t] : cache_.inputs) out.inputs.emplace_back(name, row_of(t, static_cast<int64_t>(i)));
+    if (cache_.labels && cache_.labels->rank() >= 1 && cache_.labels->dim(0) == cache_.inputs.front().second.dim(0)) {
+      out.labels = row_of(*cache_.labels, static_cast<int64_t>(i));
+      out.labels_file = cache_.labels_file;
+    }
+    return out;
+  }
+
+ private:
+  std::unique_ptr<SampleSource> base_;
+  std::vector<Group> groups_;
+  uint64_t total_rows_ = 0;
+  mutable size_t cached_ = SIZE_MAX;
+  mutable Sample cache_;
+};
+
+}  // namespace
+
+Expected<std::unique_ptr<SampleSource>> split_rows(std::unique_ptr<SampleSource> samples, const Graph& graph,
+                                                   uint64_t max_rows) {
+  // A batch axis: no graph input fixes its dim 0.
+  bool batch_axis = true;
+  for (const Value* v : graph_inputs(graph))
+    if (v->type.is_tensor() && v->type.shape && !v->type.shape->empty() && (*v->type.shape)[0].value)
+      batch_axis = false;
+  std::vector<RowSource::Group> groups;
+  uint64_t rows = 0;
+  for (size_t i = 0; i < samples->size() && (max_rows == 0 || rows < max_rows); ++i) {
+    EFFOPT_TRY_ASSIGN(Sample s, samples->load(i));
+    bool split = batch_axis && !s.inputs.empty();
+    int64_t n = -1;
+    for (const auto& [name, t] : s.inputs) {
+      if (t.rank() == 0 || t.dtype() == DataType::String || (n >= 0 && t.dim(0) != n)) split = false;
+      if (n < 0) n = t.rank() ? t.dim(0) : 1;
+    }
+    if (n < 0) n = 1;
+    RowSource::Group g;
+    g.sample = i;
+    g.first = rows;
+    g.split = split && n > 0;
+    g.rows = static_cast<uint64_t>(n);
+    if (g.split && max_rows) g.rows = std::min<uint64_t>(g.rows, max_rows - rows);
+    if (g.split && g.rows == 0) continue;  // an empty batch
+    rows += g.rows;
+    groups.push_back(g);
+  }
+  return std::unique_ptr<SampleSource>(new RowSource(std::move(samples), std::move(groups), rows));
 }
 
 // ----------------------------------------------------------------- limits
@@ -496,6 +602,7 @@ struct Runner {
   const Model* cand_model;  // null: against expected outputs
   const SampleSource& samples;
   const FidelityOptions& opts;
+  const ReferenceOutputs* cached = nullptr;  // the reference's outputs, computed before
 
   Expected<FidelityResult> run() {
     FidelityResult r;
@@ -565,7 +672,7 @@ struct Runner {
     ro.threads = std::max(1, opts.threads);
     ro.fold_batch_norm = false;  // both models as written: the difference is theirs, not the executor's
     std::unique_ptr<exec::Session> ref_session, cand_session;
-    if (cand_model) {
+    if (cand_model && !cached) {
       auto s = exec::Session::create(*ref_run, ro);
       if (!s) return with_context(std::move(s).error(), ("reference model"));
       ref_session = std::move(*s);
@@ -599,9 +706,14 @@ struct Runner {
       std::vector<TensorValue> ref_vals, cand_vals;
       std::vector<bool> have_ref(ref_outs.size(), true);
       if (cand_model) {
-        auto rv = ref_session->run(s.inputs);
-        if (!rv) return with_context(std::move(rv).error(), ("reference model on " + s.label));
-        ref_vals = std::move(*rv);
+        if (cached) {
+          if (si >= cached->outputs.size()) return internal_error("the reference outputs hold fewer samples than the source");
+          ref_vals = cached->outputs[si];
+        } else {
+          auto rv = ref_session->run(s.inputs);
+          if (!rv) return with_context(std::move(rv).error(), ("reference model on " + s.label));
+          ref_vals = std::move(*rv);
+        }
         std::vector<std::pair<std::string, TensorValue>> cin;
         for (size_t k = 0; k < s.inputs.size(); ++k) {
           size_t ri = static_cast<size_t>(std::find(ref_ins.begin(), ref_ins.end(), s.inputs[k].first) - ref_ins.begin());
@@ -773,6 +885,41 @@ struct Runner {
 Expected<FidelityResult> compare_models(const Model& reference, const Model& candidate, const SampleSource& samples,
                                         const FidelityOptions& opts) {
   Runner run{reference, &candidate, samples, opts};
+  try {
+    return run.run();
+  } catch (const std::bad_alloc&) {
+    return io_error("out of memory while comparing the models");
+  }
+}
+
+Expected<ReferenceOutputs> reference_outputs(const Model& reference, const SampleSource& samples,
+                                             const FidelityOptions& opts) {
+  ReferenceOutputs out;
+  out.model = &reference;
+  out.samples = &samples;
+  exec::RunOptions ro;
+  ro.threads = std::max(1, opts.threads);
+  ro.fold_batch_norm = false;  // as compare_models runs it
+  auto session = exec::Session::create(reference, ro);
+  if (!session) return with_context(std::move(session).error(), "reference model");
+  try {
+    for (size_t i = 0; i < samples.size(); ++i) {
+      EFFOPT_TRY_ASSIGN(Sample s, samples.load(i));
+      auto r = (*session)->run(s.inputs);
+      if (!r) return with_context(std::move(r).error(), "reference model on " + s.label);
+      out.outputs.push_back(std::move(*r));
+    }
+  } catch (const std::bad_alloc&) {
+    return io_error("out of memory while keeping the reference model's outputs");
+  }
+  return out;
+}
+
+Expected<FidelityResult> compare_to_reference(const ReferenceOutputs& reference, const Model& candidate,
+                                              const FidelityOptions& opts) {
+  if (opts.per_node) return usage_error("--per-node is not available against stored reference outputs");
+  assert(reference.model && reference.samples);
+  Runner run{*reference.model, &candidate, *reference.samples, opts, &reference};
   try {
     return run.run();
   } catch (const std::bad_alloc&) {

@@ -59,6 +59,9 @@ class SampleSource {
   virtual Expected<Sample> load(size_t i) const = 0;
   // "2 data folders", "3 random samples (seed 7)"
   virtual std::string describe() const = 0;
+  // The files the samples are read from, in order (each input_K.pb / NAME.npy, and labels.pb): what a
+  // recorded pipeline names (docs/passes.md, "Data files"). Empty for generated samples.
+  virtual std::vector<std::string> files() const { return {}; }
 };
 
 // One sample per path, binding files to `graph`'s non-initializer inputs:
@@ -71,9 +74,24 @@ class SampleSource {
 // Usage errors name the file: unknown input names, missing inputs, element
 // types or shapes that contradict the model's declared input types. IO
 // errors for unreadable or malformed files.
-Expected<std::unique_ptr<SampleSource>> data_samples(const std::vector<std::string>& paths, const Graph& graph);
+// `flag` names the paths in messages ("--data PATH: no such file or folder").
+Expected<std::unique_ptr<SampleSource>> data_samples(const std::vector<std::string>& paths, const Graph& graph,
+                                                     const std::string& flag = "--data");
 // `count` samples drawn with exec::random_tensor.
 std::unique_ptr<SampleSource> random_samples(std::vector<exec::RandomInputPlan> plan, uint64_t seed, size_t count);
+
+// The samples cut into single rows, for calibration: a sample whose inputs all
+// have the same size N along axis 0, where no input of `graph` declares a
+// fixed dim 0, becomes N samples of one row each (dim 0 = 1; labels.pb split
+// alike; expected outputs dropped). Others (a fixed batch dim, rank-0 or
+// string inputs, sizes that differ) stay whole and count as N rows (1 for
+// rank 0). At most `max_rows` rows are taken (0 = all): rows of the last
+// sample beyond it are left out, a sample that cannot be split is taken
+// whole when it starts below the limit. Memory: one source sample at a time
+// (the one being cut), plus the row handed out. Counting the rows reads each
+// sample once when the source is built; load() then reads each once more.
+Expected<std::unique_ptr<SampleSource>> split_rows(std::unique_ptr<SampleSource> samples, const Graph& graph,
+                                                   uint64_t max_rows = 0);
 
 // ----------------------------------------------------------------- limits
 
@@ -157,6 +175,22 @@ Expected<FidelityResult> compare_models(const Model& reference, const Model& can
 // skipped and listed). per_node is not available here.
 Expected<FidelityResult> compare_to_expected(const Model& model, const SampleSource& samples,
                                              const FidelityOptions& opts = {});
+
+// The reference model's outputs on every sample, computed once, so that many
+// candidates can be measured without running the reference again (the
+// quality guard). Holds every output of every sample in memory. The model
+// and the samples must outlive it.
+struct ReferenceOutputs {
+  const Model* model = nullptr;
+  const SampleSource* samples = nullptr;
+  std::vector<std::vector<exec::TensorValue>> outputs;  // per sample, in graph-output order
+};
+Expected<ReferenceOutputs> reference_outputs(const Model& reference, const SampleSource& samples,
+                                             const FidelityOptions& opts = {});
+// compare_models(reference, candidate, samples) with the reference's outputs
+// taken from `reference` (the same result); per_node is not available here.
+Expected<FidelityResult> compare_to_reference(const ReferenceOutputs& reference, const Model& candidate,
+                                              const FidelityOptions& opts = {});
 
 struct LimitCheck {
   std::string output;  // output name, or the accuracy's output

@@ -3,7 +3,7 @@
 #include <sstream>
 
 #include "ir/constants.h"
-#include "onnx/ort_ops.h"
+#include "ort/ort_ops.h"
 
 namespace effopt {
 

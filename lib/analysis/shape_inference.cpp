@@ -2,23 +2,14 @@
 
 #include <onnx/shape_inference/implementation.h>
 
-#include <mutex>
 #include <unordered_map>
 
+#include "analysis/shape_propagation.h"
 #include "onnx/convert_proto.h"
 
 namespace effopt {
 
 namespace {
-
-struct Registry {
-  std::mutex mu;
-  std::vector<std::pair<std::string, ShapeProvider>> providers;
-};
-Registry& registry() {
-  static Registry r;
-  return r;
-}
 
 bool has_no_data(const onnx::TensorProto& t) {
   return !t.has_raw_data() && t.float_data_size() == 0 && t.int32_data_size() == 0 && t.int64_data_size() == 0 &&
@@ -123,12 +114,6 @@ bool refine_type(Type& known, const Type& inferred) {
   return changed;
 }
 
-void register_shape_provider(std::string name, ShapeProvider provider) {
-  auto& r = registry();
-  std::lock_guard<std::mutex> lock(r.mu);
-  r.providers.emplace_back(std::move(name), std::move(provider));
-}
-
 Status infer_shapes(Model& model, const ShapeInferenceOptions& opts, ShapeInferenceStats* stats_out) {
   ShapeInferenceStats stats;
   if (opts.use_onnx) {
@@ -140,19 +125,13 @@ Status infer_shapes(Model& model, const ShapeInferenceOptions& opts, ShapeInfere
       merge_back(*model.graph, proto.graph(), stats);
     } catch (const std::exception& e) {
       // ONNX's inference gives up on some models (unknown opsets, types it
-      // cannot merge); providers may still do better.
+      // cannot merge); effopt's propagation may still do better.
       stats.notes.push_back(std::string("ONNX shape inference stopped: ") + e.what());
     }
   }
-  std::vector<std::pair<std::string, ShapeProvider>> providers;
-  {
-    auto& r = registry();
-    std::lock_guard<std::mutex> lock(r.mu);
-    providers = r.providers;
-  }
-  for (auto& [name, p] : providers) {
-    auto st = p(model, stats);
-    if (!st) return std::move(st).error().context("shape provider '" + name + "'");
+  if (opts.use_effopt) {
+    auto st = propagate_shapes(model, stats);
+    if (!st) return std::move(st).error().context("effopt shape propagation");
   }
   if (stats_out) *stats_out = std::move(stats);
   return ok();

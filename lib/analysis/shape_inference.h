@@ -1,14 +1,13 @@
 // Shape inference as a service for passes and analyses. ONNX 1.12's own
 // inference runs first where it applies (it knows opsets up to 17 and skips
-// ops it does not know); then every registered provider runs, in
-// registration order, to fill in what is still unknown. effopt's own
-// propagation (report and executor) plugs in as such a provider.
+// ops it does not know); then effopt's own propagation (shape_propagation.h)
+// fills in what is still unknown. Both are called directly: no registration,
+// so every caller gets the same result whatever ran before in the process.
 //
 // Results go to Value::type. They are not written to the output model unless
 // a pass adds the value to the graph's value_info.
 #pragma once
 
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -19,6 +18,7 @@ namespace effopt {
 
 struct ShapeInferenceOptions {
   bool use_onnx = true;
+  bool use_effopt = true;        // effopt's propagation after ONNX's (propagate_shapes)
   bool data_propagation = true;  // ONNX's partial data propagation (Shape -> Gather -> Reshape)
   // Tensors larger than this are not copied into the protobuf handed to
   // ONNX's inference: they become typed graph inputs instead (their values
@@ -30,11 +30,6 @@ struct ShapeInferenceStats {
   size_t values_refined = 0;  // values whose type became more precise
   std::vector<std::string> notes;
 };
-
-// A provider refines Value::type across the model; it must not change
-// anything else.
-using ShapeProvider = std::function<Status(Model&, ShapeInferenceStats&)>;
-void register_shape_provider(std::string name, ShapeProvider provider);
 
 Status infer_shapes(Model& model, const ShapeInferenceOptions& opts = {}, ShapeInferenceStats* stats = nullptr);
 

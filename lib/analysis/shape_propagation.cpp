@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <unordered_map>
@@ -1029,11 +1028,6 @@ std::optional<int64_t> scan_iterations(const Node& scan, std::string* why) {
   return n;
 }
 
-void register_effopt_shape_propagation() {
-  static std::once_flag once;
-  std::call_once(once, [] { register_shape_provider("effopt-propagation", propagate_shapes); });
-}
-
 Expected<ShapeBinding> parse_shape_binding(const std::string& text) {
   auto eq = text.find('=');
   auto bad = [&](const std::string& why) {
@@ -1131,7 +1125,6 @@ bool binding_matches(const Model& model, const ShapeBinding& b) {
 
 Status infer_shapes_with_bindings(Model& model, const std::vector<ShapeBinding>& bindings,
                                   ShapeInferenceStats* stats) {
-  register_effopt_shape_propagation();
   EFFOPT_TRY(apply_shape_bindings(model, bindings));
   return infer_shapes(model, {}, stats);
 }

@@ -1,5 +1,5 @@
-// effopt's own shape propagation, a provider of the shape-inference service
-// (shape_inference.h). It fills in what ONNX 1.12's inference leaves unknown
+// effopt's own shape propagation, the second step of the shape-inference
+// service (infer_shapes in shape_inference.h, after ONNX's). It fills in what ONNX 1.12's inference leaves unknown
 // for the common ops, including small integer values computed from shapes
 // (Shape -> Gather -> Unsqueeze -> Concat -> Reshape, as in ShuffleNet's
 // channel shuffle), in subgraphs too. It only refines Value::type.
@@ -27,11 +27,7 @@
 
 namespace effopt {
 
-// Registers effopt's provider with the shape-inference service (once; safe
-// to call again and from several threads).
-void register_effopt_shape_propagation();
-
-// Runs effopt's propagation by itself (what the provider does).
+// Runs effopt's propagation by itself (infer_shapes runs it after ONNX's).
 Status propagate_shapes(Model& model, ShapeInferenceStats& stats);
 
 // Control flow, as the shape propagation and the footprint read it.
@@ -65,7 +61,7 @@ Status apply_shape_bindings(Model& model, const std::vector<ShapeBinding>& bindi
 // True if `b.name` names a graph input of the main graph or a symbolic dim of one of its values.
 bool binding_matches(const Model& model, const ShapeBinding& b);
 
-// Binds, then runs ONNX's inference and every provider (effopt's included).
+// Binds, then runs infer_shapes (ONNX's inference, then effopt's propagation).
 Status infer_shapes_with_bindings(Model& model, const std::vector<ShapeBinding>& bindings,
                                   ShapeInferenceStats* stats = nullptr);
 

@@ -641,6 +641,9 @@ Expected<std::vector<RuntimeValue>> Session::Impl::run_main(
   stats = RunStats{};
   live = 0;
   op_ms.clear();
+  if (opts.observer)
+    for (size_t i = 0; i < inputs.size(); ++i)
+      if (inputs[i].is_tensor()) opts.observer->observe(*input_values[i], inputs[i].tensor);
   auto outs = run_plan(*main, std::move(inputs), nullptr, fed.empty() ? nullptr : &fed);
   stats.op_ms.assign(op_ms.begin(), op_ms.end());
   std::sort(stats.op_ms.begin(), stats.op_ms.end(), [](auto& a, auto& b) { return a.second > b.second; });
@@ -746,6 +749,7 @@ Expected<std::vector<RuntimeValue>> Session::Impl::run_plan(const GraphPlan& p, 
         live += b;
         frame_live += b;
         slots[s] = std::move(out);
+        if (opts.observer && slots[s].is_tensor()) opts.observer->observe(*p.slot_value[s], slots[s].tensor);
       }
       stats.peak_live_bytes = std::max(stats.peak_live_bytes, live);
       for (int s : st.free_after) {

@@ -24,6 +24,23 @@
 
 namespace effopt::exec {
 
+// Sees every tensor value of a run once, as it is produced: the main graph's
+// inputs when the run starts, then each node output right after its node ran
+// (in If / Loop / Scan bodies once per execution of the body), before the
+// executor frees anything. The tensor is valid only during the call: an
+// observer keeps statistics, never the tensor, so observing adds nothing to
+// the run's live bytes (RunStats::peak_live_bytes is the same with and without
+// one). Values that are not tensors (sequences, empty optionals) and constants
+// are not observed. With RunOptions::internal_rewrites, values an internal
+// rewrite hides (a Conv output fused with its Relu, folded into a
+// BatchNormalization) are never produced, so not observed: calibration turns
+// the rewrites off. Called on the thread that called run(), in execution order.
+class ValueObserver {
+ public:
+  virtual ~ValueObserver() = default;
+  virtual void observe(const Value& value, const TensorValue& tensor) = 0;
+};
+
 struct RunOptions {
   int threads = 1;  // results are bit-identical for any value
   bool profile = false;  // time every node (RunStats::op_ms)
@@ -38,6 +55,8 @@ struct RunOptions {
   // of conv then BN), so `effopt compare` and the pass manager's output checks
   // turn it off and measure the models as written, not the executor's rounding.
   bool fold_batch_norm = true;
+  // Not owned; must outlive the Session's runs. nullptr = none.
+  ValueObserver* observer = nullptr;
 };
 
 struct RunStats {

@@ -223,7 +223,11 @@ Expected<TensorPtr> tensor_from_proto(const onnx::TensorProto& p, ProtoImportCon
 
   if (p.has_raw_data()) {
     uint64_t index;
-    if (ctx.spans && wire::parse_marker(p.raw_data(), &index) && index < ctx.spans->size()) {
+    if (ctx.shared_tensors && wire::parse_marker(p.raw_data(), &index) && index < ctx.shared_tensors->size()) {
+      const Tensor& shared = *(*ctx.shared_tensors)[index];
+      EFFOPT_TRY(check_size(shared.byte_size()));
+      t->storage = shared.storage;
+    } else if (ctx.spans && wire::parse_marker(p.raw_data(), &index) && index < ctx.spans->size()) {
       const auto& span = (*ctx.spans)[index];
       EFFOPT_TRY(check_size(span.length));
       t->storage = TensorStorage::view(ctx.file, span.offset, span.length);

@@ -26,6 +26,8 @@ struct ProtoImportContext {
   std::string base_dir;                          // external data folder; empty = refuse external data
   std::map<std::string, std::shared_ptr<MappedFile>> external_files;
   uint64_t external_bytes = 0;
+  // Markers index these tensors instead of `spans`: the imported tensors share their bytes (clone_model).
+  const std::vector<const Tensor*>* shared_tensors = nullptr;
 };
 
 // Builds the IR from a ModelProto (whose raw_data may hold markers). Does not

@@ -89,6 +89,16 @@ Expected<std::string> serialize_model(const Model& model) {
   return proto.SerializeAsString();
 }
 
+Expected<std::unique_ptr<Model>> clone_model(const Model& model) {
+  onnx::ModelProto proto;
+  ProtoExportContext ectx;  // markers: tensor bytes never enter the proto
+  model_to_proto(model, &proto, ectx);
+  ProtoImportContext ictx;
+  ictx.model_name = "a copy of the model";
+  ictx.shared_tensors = &ectx.tensors;
+  return model_from_proto(proto, ictx);
+}
+
 namespace {
 
 uint64_t total_tensor_bytes(const Graph& g);

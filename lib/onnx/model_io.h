@@ -73,6 +73,11 @@ Status save_model(const Model& model, const std::string& path, const ExportOptio
                   ExportStats* stats = nullptr);
 // Serializes to memory (tensors inline); fails past 2 GB.
 Expected<std::string> serialize_model(const Model& model);
+// A deep copy of the model (graphs, subgraphs, functions, metadata) whose
+// tensors share their bytes with the original's (tensor bytes are immutable:
+// passes replace a tensor's storage, never write it), so copying a large
+// model costs its structure only. Candidates of the quality guard start from it.
+Expected<std::unique_ptr<Model>> clone_model(const Model& model);
 
 // ---- Stored sizes: what save_model (ExternalData::Auto) writes for one part
 // of a model, so passes can keep a model from growing without writing it.

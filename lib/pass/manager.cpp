@@ -122,7 +122,7 @@ class Runner {
     pr.group = group;
     pr.nodes_before = count_nodes(model_);
     auto t0 = std::chrono::steady_clock::now();
-    auto r = apply_pass(info, model_, item.options, opts_.threads);
+    auto r = apply_pass(info, model_, item.options, opts_.threads, opts_.samples);
     pr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!r) return std::move(r).error().context("pass '" + info.name + "'");
     pr.result = std::move(*r);
@@ -196,13 +196,17 @@ Status check_file_digests(const std::vector<PipelineItem>& items, const FileDige
     }
     const auto& values = item.options.values();
     for (size_t i = 0; i < values.size(); ++i) {
-      if (item.pass->options[i].type != OptionType::File) continue;
-      auto [path, hex] = split_file_value(values[i].second);
-      if (hex.empty()) continue;
-      EFFOPT_TRY_ASSIGN(std::string actual, digest(path));
-      if (actual != hex)
-        return usage_error("pass '" + item.pass->name + "' option '" + values[i].first + "': " + path +
-                           " has SHA-256 " + actual + ", the pipeline records " + hex);
+      const OptionType type = item.pass->options[i].type;
+      if (type != OptionType::File && type != OptionType::Files) continue;
+      for (const std::string& file :
+           type == OptionType::File ? std::vector<std::string>{values[i].second} : split_file_list(values[i].second)) {
+        auto [path, hex] = split_file_value(file);
+        if (hex.empty()) continue;
+        EFFOPT_TRY_ASSIGN(std::string actual, digest(path));
+        if (actual != hex)
+          return usage_error("pass '" + item.pass->name + "' option '" + values[i].first + "': " + path +
+                             " has SHA-256 " + actual + ", the pipeline records " + hex);
+      }
     }
   }
   return ok();

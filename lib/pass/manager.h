@@ -71,9 +71,11 @@ struct ManagerOptions {
   // Dims for the random inputs: NAME = a graph input (its whole shape) or a
   // symbolic dim (one value), as --shape takes them.
   std::vector<std::pair<std::string, std::vector<int64_t>>> input_shapes;
-  // Checks File options recorded as NAME@sha256:HEX against the file (unset:
-  // not checked).
+  // Checks File and Files options recorded as NAME@sha256:HEX against the
+  // file (unset: not checked).
   FileDigest file_digest;
+  // Input samples for the passes (PassContext::samples); not owned.
+  const PassSamples* samples = nullptr;
   // Progress hooks for logging (tools/ prints one line per pass).
   std::function<void(const PassRun&)> on_pass;
   std::function<void(const GroupRun&)> on_group;

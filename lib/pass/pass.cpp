@@ -23,6 +23,7 @@ const char* type_name(OptionType t) {
     case OptionType::String: return "a string";
     case OptionType::Enum: return "one of";
     case OptionType::File: return "a file path";
+    case OptionType::Files: return "a list of file paths separated by ';'";
   }
   return "?";
 }
@@ -83,6 +84,10 @@ Status check_option_value(const OptionSpec& spec, std::string_view value) {
     }
     case OptionType::String: return ok();
     case OptionType::File: return ok();  // "" = no file; the pass says whether it needs one
+    case OptionType::Files:
+      for (const std::string& f : split_file_list(std::string(value)))
+        if (f.empty()) return bad("a list of file paths (an empty entry between ';')");
+      return ok();
     case OptionType::Enum: {
       if (std::find(spec.choices.begin(), spec.choices.end(), value) != spec.choices.end()) return ok();
       std::string list;
@@ -180,8 +185,52 @@ int64_t PassResult::counter(std::string_view name) const {
 
 void PassResult::merge(const PassResult& other) {
   changed = changed || other.changed;
+  if (other.quality_guard) quality_guard = other.quality_guard;
   for (const auto& [k, v] : other.counters) count(k, v);
   notes.insert(notes.end(), other.notes.begin(), other.notes.end());
+}
+
+std::vector<std::string> split_file_list(const std::string& value) {
+  std::vector<std::string> out;
+  if (value.empty()) return out;
+  for (size_t start = 0;;) {
+    size_t end = value.find(';', start);
+    out.push_back(value.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    if (end == std::string::npos) return out;
+    start = end + 1;
+  }
+}
+
+std::string join_file_list(const std::vector<std::string>& paths) {
+  std::string out;
+  for (const std::string& p : paths) out += (out.empty() ? "" : ";") + p;
+  return out;
+}
+
+std::vector<OptionSpec> calibration_data_options() {
+  std::vector<OptionSpec> specs(2);
+  specs[0] = {"calibration", OptionType::Files, "",
+              "calibration data files (--calibration fills it; recorded as NAME@sha256)", {}};
+  specs[0].data = DataOption::Calibration;
+  specs[1] = {"calibration-samples", OptionType::Int, "0",
+              "rows of the calibration data used (batches are split into rows); 0 = all", {}, 0, 1e15};
+  specs[1].data = DataOption::CalibrationSamples;
+  return specs;
+}
+
+std::vector<OptionSpec> evaluation_data_options() {
+  std::vector<OptionSpec> specs(4);
+  specs[0] = {"data", OptionType::Files, "",
+              "the quality guard's data files (--data fills it; recorded as NAME@sha256)", {}};
+  specs[0].data = DataOption::Evaluation;
+  specs[1] = {"random", OptionType::Int, "0", "the quality guard's seeded random samples (--random); 0 = none", {},
+              0, 1000000};
+  specs[1].data = DataOption::Random;
+  specs[2] = {"seed", OptionType::Int, "0", "seed of the random samples (--seed)", {}, 0, 9.2e18};
+  specs[2].data = DataOption::Seed;
+  specs[3] = {"range", OptionType::String, "", "value range of the random samples (--range, ';'-separated)", {}};
+  specs[3].data = DataOption::Range;
+  return specs;
 }
 
 int64_t PassContext::opset(std::string_view domain) const {
@@ -271,8 +320,10 @@ bool lists_initializer_inputs(const Graph& g) {
 
 }  // namespace
 
-Expected<PassResult> apply_pass(const PassInfo& info, Model& model, const PassOptions& options, int threads) {
+Expected<PassResult> apply_pass(const PassInfo& info, Model& model, const PassOptions& options, int threads,
+                                const PassSamples* samples) {
   PassContext ctx{model, options, threads, nullptr};
+  ctx.samples = samples;
   PassResult total;
   if (info.run_on_model) {
     auto r = info.run_on_model(model, ctx);

@@ -23,16 +23,39 @@
 #include <utility>
 #include <vector>
 
+#include "exec/random_inputs.h"
 #include "ir/ir.h"
 #include "support/error.h"
 
+namespace effopt {
+class SampleSource;  // analysis/fidelity.h
+struct GuardResult;  // analysis/quality_guard.h
+}  // namespace effopt
+
 namespace effopt::pass {
 
-// File: a path to a file the pass reads (calibration data, a sensitivity
-// table). The pipeline recorded in outputs and reports names such a file by
-// its file name and SHA-256, never by its path (lib/pass/pipeline.h), so
-// output bytes do not depend on where the files live.
-enum class OptionType { Bool, Int, Float, String, Enum, File };
+// File: a path to a file the pass reads (a sensitivity table). Files: a list
+// of such paths separated by ';' (the data files of a sample set). The
+// pipeline recorded in outputs and reports names each file by its file name
+// and SHA-256, never by its path (lib/pass/pipeline.h), so output bytes do
+// not depend on where the files live.
+enum class OptionType { Bool, Int, Float, String, Enum, File, Files };
+
+// The input samples an option stands for. The command line fills such an
+// option from its flag of the same name (tools/pass_data.h), so the pipeline
+// recorded in outputs and reports names the data a pass read and how much of
+// it (docs/passes.md, "Data files"); the pass reads the samples themselves
+// from PassContext::samples, never the files. Declare them with
+// calibration_data_options() / evaluation_data_options().
+enum class DataOption {
+  None,
+  Calibration,         // Files `calibration`: --calibration
+  CalibrationSamples,  // Int `calibration-samples`: rows of the calibration data used, 0 = all
+  Evaluation,          // Files `data`: --data, the quality guard's data
+  Random,              // Int `random`: --random N seeded random samples for the guard (0 = none)
+  Seed,                // Int `seed`: --seed of --random
+  Range,               // String `range`: --range of --random, ';'-separated
+};
 
 // One typed option of a pass. Values are kept as text in the pipeline
 // (`name=value`) and checked against the spec when parsed.
@@ -47,7 +70,19 @@ struct OptionSpec {
   // command generates its flags from this table (`effopt quantize`:
   // `--per-channel` / `--per-tensor` both set per-channel).
   std::string cli_negation = "";
+  DataOption data = DataOption::None;
 };
+
+// The options of a pass that reads calibration samples: `calibration` and
+// `calibration-samples`. Append them to the pass's option table.
+std::vector<OptionSpec> calibration_data_options();
+// The options of a pass whose quality guard reads evaluation samples:
+// `data`, `random`, `seed`, `range`.
+std::vector<OptionSpec> evaluation_data_options();
+
+// The paths of a Files value ("" = none), and back.
+std::vector<std::string> split_file_list(const std::string& value);
+std::string join_file_list(const std::vector<std::string>& paths);
 
 // Checks `value` against `spec`; the error message names the option and says
 // what is accepted (Usage error).
@@ -92,10 +127,15 @@ struct PassResult {
   // has 2 consumers"); they go to the report's per-pass section.
   std::vector<std::string> notes;
 
+  // A quality guard's search and verdict (analysis/quality_guard.h), for the
+  // report's passes[].quality_guard block; a failed guard (passed = false)
+  // makes the command exit 3 after writing the output and the report.
+  std::shared_ptr<const GuardResult> quality_guard;
+
   void count(std::string_view counter, int64_t n = 1);
   int64_t counter(std::string_view name) const;  // 0 if absent
   void note(std::string text) { notes.push_back(std::move(text)); }
-  // Adds another result (changed ORed, counters summed, notes appended).
+  // Adds another result (changed ORed, counters summed, notes appended, a quality guard kept).
   void merge(const PassResult& other);
 };
 
@@ -116,6 +156,21 @@ class Pinned {
   std::unordered_set<const Value*> outer_;
 };
 
+// Input samples for passes, owned by the caller (tools/ builds them from
+// --calibration, --data, --random; tests build their own) and read-only: a
+// sample is one set of inputs by graph-input name (analysis/fidelity.h,
+// SampleSource, loaded one at a time). Passes that read them declare the
+// matching options (DataOption), so the recorded pipeline names the data.
+struct PassSamples {
+  // --calibration: single rows (split_rows), at most calibration-samples of them; nullptr = none.
+  const SampleSource* calibration = nullptr;
+  // The quality guard's data: --data, or --random N; nullptr = none (the guard then falls back to the
+  // calibration data, else to seeded random inputs drawn with `random`, with a warning).
+  const SampleSource* evaluation = nullptr;
+  // Seed, --shape dims and --range for random inputs a pass draws itself.
+  exec::RandomInputOptions random;
+};
+
 // What a pass sees besides the IR.
 struct PassContext {
   Model& model;
@@ -127,6 +182,8 @@ struct PassContext {
   // Graph-scoped passes: the pinned values of the graph being processed
   // (set by apply_pass); nullptr for model-scoped passes.
   const Pinned* pinned = nullptr;
+  // Input samples (calibration, the quality guard's); nullptr = none given.
+  const PassSamples* samples = nullptr;
   int64_t opset(std::string_view domain = "") const;
 };
 
@@ -198,7 +255,8 @@ class PassRegistry {
 // allow_plain_initializers when the main graph of an IR < 4 model lists
 // initializers among its inputs. This is the building block of the pass
 // manager; tests of single passes call it directly.
-Expected<PassResult> apply_pass(const PassInfo& info, Model& model, const PassOptions& options, int threads = 1);
+Expected<PassResult> apply_pass(const PassInfo& info, Model& model, const PassOptions& options, int threads = 1,
+                                const PassSamples* samples = nullptr);
 // By name from PassRegistry::global(), with all-default options; asserts the
 // pass exists (defined in passes/registry.cpp).
 Expected<PassResult> apply_pass(std::string_view name, Model& model, int threads = 1);

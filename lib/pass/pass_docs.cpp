@@ -90,6 +90,7 @@ std::string option_type_text(const OptionSpec& spec) {
     case OptionType::Float: return "float" + range(spec);
     case OptionType::String: return "string";
     case OptionType::File: return "file";
+    case OptionType::Files: return "files";
     case OptionType::Enum: {
       std::string c;
       for (const auto& x : spec.choices) c += (c.empty() ? "" : "|") + x;
@@ -143,6 +144,16 @@ std::string passes_markdown(const PassRegistry& registry) {
       "Options of type `file` are recorded in outputs (metadata_props `effopt.pipeline`) and reports as\n"
       "`NAME@sha256:HEX`: the file's name without its folder and its SHA-256, so output bytes do not depend on\n"
       "where the files live. A pipeline holding that form checks the file's hash before running.\n\n"
+      "### Data files\n\n"
+      "A pass that calibrates or runs a quality guard declares data options (type `files`: paths separated by "
+      "`;`):\n`calibration` and `calibration-samples` (rows of the calibration data used, batches split into rows; 0 "
+      "= all),\nand for the guard `data`, `random`, `seed`, `range`. The command line fills them from `--calibration`,\n"
+      "`--calibration-samples`, `--data`, `--random`, `--seed` and `--range`, which take the forms `compare --data` "
+      "takes\n(test_data_set folders, `.pb`, `.npy`). The recorded pipeline lists every data file read, in order, as\n"
+      "`NAME@sha256:HEX`, and how many rows were used; to rerun it, give the same files with the same flags: effopt\n"
+      "checks their SHA-256 against the record (a mismatch, or a recorded file without its flag, is a usage error).\n"
+      "A flag no pass in the pipeline reads is a usage error. The passes read the samples from effopt, never the "
+      "files.\n\n"
       "## Named pipelines\n\n| pipeline | command | what | expands to |\n|---|---|---|---|\n";
   for (const NamedPipeline& p : named_pipelines()) {
     std::string expanded = "(no pass registered yet)";

@@ -283,17 +283,22 @@ std::string print_options(const PassOptions& opts, const std::vector<OptionSpec>
   const auto& values = opts.values();
   for (size_t i = 0; i < values.size(); ++i) {
     std::string v = values[i].second;
-    if (digest && specs && (*specs)[i].type == OptionType::File && !v.empty()) {
-      auto [path, hex] = split_file_value(v);
-      if (hex.empty()) {
-        auto d = (*digest)(path);
-        if (!d) {
-          *status = std::move(d).error();
-          return "";
+    const OptionType type = specs ? (*specs)[i].type : OptionType::String;
+    if (digest && (type == OptionType::File || type == OptionType::Files) && !v.empty()) {
+      std::vector<std::string> recorded;
+      for (const std::string& file : type == OptionType::File ? std::vector<std::string>{v} : split_file_list(v)) {
+        auto [path, hex] = split_file_value(file);
+        if (hex.empty()) {
+          auto d = (*digest)(path);
+          if (!d) {
+            *status = std::move(d).error();
+            return "";
+          }
+          hex = *d;
         }
-        hex = *d;
+        recorded.push_back(std::filesystem::path(path).filename().string() + "@sha256:" + hex);
       }
-      v = std::filesystem::path(path).filename().string() + "@sha256:" + hex;
+      v = join_file_list(recorded);
     }
     out += (out.empty() ? "" : " ") + values[i].first + "=" + quote_option_value(v);
   }

@@ -20,10 +20,11 @@
 // print_pipeline gives the expanded form: every `@name` replaced by its
 // passes and groups, every option of every pass with its value, defaults
 // filled in, in the pass's option order; parsing that text gives the same
-// pipeline again. record_pipeline is the same text with each
-// File option written as `NAME@sha256:HEX` (the file's name without its folder
-// and its SHA-256), the form effopt stores in metadata_props and reports, so
-// outputs do not depend on where files live.
+// pipeline again. record_pipeline is the same text with each file of a File
+// or Files option written as `NAME@sha256:HEX` (the file's name without its
+// folder and its SHA-256; a Files list keeps its order and ';'), the form
+// effopt stores in metadata_props and reports, so outputs do not depend on
+// where files live.
 #pragma once
 
 #include <cstddef>
@@ -76,8 +77,8 @@ std::string print_options(const PassOptions& options);
 // SHA-256 (64 lowercase hex digits) of a file; an I/O error if unreadable.
 // Supplied by the caller (lib/report has the hash; lib/pass sits below it).
 using FileDigest = std::function<Expected<std::string>(const std::string& path)>;
-// The expanded text with File options as `NAME@sha256:HEX` (a value already
-// in that form stays as it is; "" stays "").
+// The expanded text with File and Files options as `NAME@sha256:HEX` (a value
+// already in that form stays as it is; "" stays "").
 Expected<std::string> record_pipeline(const Pipeline& p, const FileDigest& digest);
 
 // Splits a File option's value `PATH@sha256:HEX` into path and digest (empty

@@ -139,6 +139,41 @@ json fidelity_block(const FidelityResult& r, const std::vector<LimitCheck>& chec
   return j;
 }
 
+json quality_guard_block(const GuardResult& r, const FidelitySubjects& subjects) {
+  json units = json::array();
+  for (const GuardUnitResult& u : r.units) {
+    units.push_back({{"name", u.name},
+                     {"levels", u.levels},
+                     {"level", u.levels[u.level]},
+                     {"level_index", u.level},
+                     {"macs", u.macs},
+                     {"sensitivity", u.sensitivity ? json_metric(*u.sensitivity) : json(nullptr)},
+                     {"rank", u.rank ? json(u.rank) : json(nullptr)},
+                     {"reason", u.reason}});
+  }
+  json steps = json::array();
+  for (const GuardStep& s : r.steps) {
+    const GuardUnitResult& u = r.units[s.unit];
+    steps.push_back({{"unit", u.name},
+                     {"level", u.levels[s.level]},
+                     {"value", s.value ? json_metric(*s.value) : json(nullptr)},
+                     {"passed", s.passed}});
+  }
+  return {{"passed", r.passed},
+          {"failure", r.failure},
+          {"metric", r.metric},
+          {"higher_is_worse", r.higher_is_worse},
+          {"data", {{"origin", r.origin}, {"description", r.samples}}},
+          {"first_value", json_metric(r.first_value)},
+          {"evaluations", r.evaluations},
+          {"top_fraction", r.top_fraction},
+          {"max_top_fraction", r.max_top_fraction ? json(*r.max_top_fraction) : json(nullptr)},
+          {"units", std::move(units)},
+          {"steps", std::move(steps)},
+          {"warnings", r.warnings},
+          {"fidelity", fidelity_block(r.fidelity, r.checks, subjects)}};
+}
+
 json fidelity_report(const FidelityResult& r, const std::vector<LimitCheck>& checks, const FidelitySubjects& subjects) {
   json j;
   j["schema"] = "effopt.report";

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/fidelity.h"
+#include "analysis/quality_guard.h"
 
 namespace effopt {
 
@@ -28,6 +29,11 @@ nlohmann::json fidelity_block(const FidelityResult& r, const std::vector<LimitCh
 // `effopt compare --json`: the report header (command "compare") + "fidelity".
 nlohmann::json fidelity_report(const FidelityResult& r, const std::vector<LimitCheck>& checks,
                                const FidelitySubjects& subjects);
+// A quality guard's search and verdict (analysis/quality_guard.h; docs/report.md, "The quality_guard
+// block"): "passed", "failure", "metric", "data", "first_value", "evaluations", "top_fraction",
+// "max_top_fraction", "units", "steps", "warnings" and the final candidate's "fidelity" block (the reference is
+// `subjects.reference`, the input model).
+nlohmann::json quality_guard_block(const GuardResult& r, const FidelitySubjects& subjects);
 // A number, or "inf" / "-inf" / "nan".
 nlohmann::json json_metric(double v);
 

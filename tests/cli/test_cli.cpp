@@ -1039,7 +1039,7 @@ TEST_CASE("SIGTERM while writing leaves neither output nor temporary file", "[cl
     if (interrupted) break;
   }
   if (!interrupted) {
-    WARN("skipped: effopt finished writing before SIGTERM arrived every time");
+    test::skip(test::Needs::HostFeature, "effopt finished writing before SIGTERM arrived every time (a fast host)");
     return;
   }
   CHECK(temp_files(d.path()).empty());

@@ -10,8 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "exec/tensor_io.h"
 #include "onnx/model_io.h"
-#include "report/json_schema.h"
+#include "util/json_schema.h"
 #include "util/test_util.h"
 
 using namespace effopt;
@@ -350,4 +351,131 @@ TEST_CASE("run and fuse take the budget flags", "[cli][fuse]") {
   CHECK(fs::exists(d.file("f.onnx")));  // budgets are checked on the written output
   auto ok = test::run_effopt({"run", model, "--passes", "fix-shapes", "-o", d.file("g.onnx"), "--max-bytes", "10MB"});
   CHECK(ok.exit_code == 0);
+}
+
+// ---------------------------------------------------------------- data for passes (--calibration, --data)
+
+namespace {
+
+// X [rows, 4] = row-major 0, 1, 2, ... scaled by `scale`, as a TensorProto file.
+void write_batch(const std::string& path, int64_t rows, float scale) {
+  std::vector<float> v(static_cast<size_t>(rows * 4));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i) * scale;
+  fs::create_directories(fs::path(path).parent_path());
+  REQUIRE(exec::write_tensor_pb(path, exec::TensorValue::from_vector(DataType::Float, {rows, 4}, v), "X"));
+}
+
+}  // namespace
+
+TEST_CASE("run --calibration: batches cut into rows, every file recorded as NAME@sha256, reruns checked",
+          "[cli][run][calibration]") {
+  test::TempDir d;
+  std::string model = write_model(d);
+  std::string folder = (d.path() / "cal" / "test_data_set_0").string();
+  write_batch(folder + "/input_0.pb", 5, 0.1f);
+  std::string file = d.file("more.pb");
+  write_batch(file, 2, -0.1f);
+  auto r = run_test_passes({"run", model, "--passes", "test-calibrate", "--calibration", folder, "--calibration", file,
+                            "--calibration-samples", "6", "-o", d.file("o.onnx"), "--report", d.file("r.json")});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const std::string recorded = "test-calibrate{calibration=input_0.pb@sha256:" + sha256sum(folder + "/input_0.pb") +
+                               ";more.pb@sha256:" + sha256sum(file) + " calibration-samples=6}";
+  CHECK(load(d.file("o.onnx"))->metadata("effopt.pipeline") == recorded);
+  json j = parse_valid(test::read_file(d.file("r.json")));
+  CHECK(j["pipeline"] == recorded);
+  // 5 rows of the folder's batch and 1 of the file's.
+  CHECK(j["passes"][0]["counters"]["calibration-rows"] == 6);
+  REQUIRE(j["passes"][0]["notes"].size() == 1);
+  CHECK(j["passes"][0]["notes"][0].get<std::string>().rfind("Y [", 0) == 0);
+
+  // The recorded pipeline with the same files runs again; with another file, or without the files, it does not.
+  auto again = run_test_passes({"run", model, "--passes", recorded, "--calibration", folder, "--calibration", file,
+                                "-o", d.file("again.onnx")});
+  INFO(again.err);
+  CHECK(again.exit_code == 0);
+  CHECK(load(d.file("again.onnx"))->metadata("effopt.pipeline") == recorded);
+  auto other = run_test_passes({"run", model, "--passes", recorded, "--calibration", folder, "--calibration", folder +
+                                "/input_0.pb", "-o", d.file("other.onnx")});
+  CHECK(other.exit_code == 1);
+  CHECK(other.err.find("not the data the pipeline was run with") != std::string::npos);
+  CHECK_FALSE(fs::exists(d.file("other.onnx")));
+  auto bare = run_test_passes({"run", model, "--passes", recorded, "-o", d.file("bare.onnx")});
+  CHECK(bare.exit_code == 1);
+  CHECK(bare.err.find("give those files with --calibration") != std::string::npos);
+  auto rows = run_test_passes({"run", model, "--passes", recorded, "--calibration", folder, "--calibration", file,
+                               "--calibration-samples", "2", "-o", d.file("rows.onnx")});
+  CHECK(rows.exit_code == 1);
+  CHECK(rows.err.find("--calibration-samples 2 contradicts") != std::string::npos);
+}
+
+TEST_CASE("run --calibration: errors name the file or the flag, no output written", "[cli][run][calibration]") {
+  test::TempDir d;
+  std::string model = write_model(d);
+  SECTION("a path that does not exist") {
+    auto r = run_test_passes({"run", model, "--passes", "test-calibrate", "--calibration", d.file("nope.pb"), "-o",
+                              d.file("o.onnx")});
+    CHECK(r.exit_code == 4);
+    CHECK(r.err.find("--calibration " + d.file("nope.pb") + ": no such file or folder") != std::string::npos);
+    CHECK_FALSE(fs::exists(d.file("o.onnx")));
+  }
+  SECTION("a malformed .pb") {
+    test::write_file(d.file("bad.pb"), "this is not a tensor");
+    auto r = run_test_passes({"run", model, "--passes", "test-calibrate", "--calibration", d.file("bad.pb"), "-o",
+                              d.file("o.onnx")});
+    CHECK(r.exit_code == 4);  // as compare --data reports it
+    CHECK(r.err.find("--calibration: " + d.file("bad.pb") + ": not a serialized onnx.TensorProto") != std::string::npos);
+    CHECK_FALSE(fs::exists(d.file("o.onnx")));
+  }
+  SECTION("no pass reads it") {
+    write_batch(d.file("x.pb"), 1, 1);
+    auto r = test::run_effopt({"run", model, "--passes", "fix-shapes", "--calibration", d.file("x.pb"), "-o",
+                               d.file("o.onnx")});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("--calibration: no pass in the pipeline reads calibration data") != std::string::npos);
+    auto data = test::run_effopt({"run", model, "--passes", "fix-shapes", "--data", d.file("x.pb"), "-o",
+                                  d.file("o.onnx")});
+    CHECK(data.exit_code == 1);
+    CHECK(data.err.find("--data: no pass in the pipeline reads quality-guard data") != std::string::npos);
+    CHECK_FALSE(fs::exists(d.file("o.onnx")));
+  }
+}
+
+TEST_CASE("run: a quality guard's search in the report; a failed guard exits 3 with output and report written",
+          "[cli][run][quality-guard]") {
+  test::TempDir d;
+  auto m = test::parse_or_fail(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[N,4] X) => (float[N,4] Y) <float[4] A = {1, 1, 1, 1}, float[4] B = {2, 2, 2, 2}> {
+  P = Mul(X, A)
+  Y = Add(P, B)
+}
+)");
+  std::string model = d.file("w.onnx");
+  REQUIRE(save_model(*m, model));
+  std::string data = d.file("eval.pb");
+  write_batch(data, 3, 0.5f);
+  // delta 0.001 on A, 0.01 on B: B alone is the larger error; a limit between them keeps B exact.
+  auto r = run_test_passes({"run", model, "--passes", "test-guarded-offsets{max-error=0.002}", "--data", data, "-o",
+                            d.file("o.onnx"), "--report", d.file("r.json")});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  json j = parse_valid(test::read_file(d.file("r.json")));
+  const json& g = j["passes"][0]["quality_guard"];
+  CHECK(g["passed"] == true);
+  CHECK(g["data"]["origin"] == "evaluation data");
+  CHECK(g["units"][0]["name"] == "A");
+  CHECK(g["units"][0]["level"] == "offset");
+  CHECK(g["units"][1]["level"] == "exact");
+  CHECK(g["units"][1]["rank"] == 1);
+  CHECK(j["fidelity"]["passed"] == true);
+  CHECK(j["pipeline"].get<std::string>().find("data=eval.pb@sha256:" + sha256sum(data)) != std::string::npos);
+
+  auto fail = run_test_passes({"run", model, "--passes", "test-guarded-offsets{max-error=0}", "--data", data, "-o",
+                               d.file("f.onnx"), "--report", d.file("f.json")});
+  CHECK(fail.exit_code == 3);
+  CHECK(fail.err.find("the quality guard failed") != std::string::npos);
+  CHECK(fs::exists(d.file("f.onnx")));
+  json f = parse_valid(test::read_file(d.file("f.json")));
+  CHECK(f["passes"][0]["quality_guard"]["passed"] == false);
 }

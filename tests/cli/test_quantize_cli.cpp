@@ -11,7 +11,7 @@
 
 #include "onnx/model_io.h"
 #include "pass/pass.h"
-#include "report/json_schema.h"
+#include "util/json_schema.h"
 #include "util/test_util.h"
 
 using namespace effopt;

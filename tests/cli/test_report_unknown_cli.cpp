@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "onnx/model_io.h"
-#include "report/json_schema.h"
+#include "util/json_schema.h"
 #include "util/test_util.h"
 
 using namespace effopt;

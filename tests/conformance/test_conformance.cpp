@@ -7,7 +7,7 @@
 //  - PaddleOCR models at opsets 13, 17 and 21: within 1e-4 of the expected
 //    outputs;
 //  - an unsorted copy of a corpus model imports, converts and runs.
-// Skips with a message when ../shared/corpus or ONNX Runtime is absent.
+// Calls test::skip when ../shared/corpus or ONNX Runtime is absent.
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -40,24 +40,11 @@ std::vector<Case> cases_under(const fs::path& root) {
   return out;
 }
 
-// Cases ONNX Runtime 1.30 cannot run whatever effopt does, with the reason.
-// Each was observed on the original model (so they are not effopt's doing);
-// the test re-checks that the original still fails, so the list cannot go stale
-// silently.
-const std::map<std::string, std::string>& ort_cannot_run() {
-  static const std::map<std::string, std::string> m = {
-      {"test_gradient_of_add", "ai.onnx.preview.training Gradient is a training op ONNX Runtime's CPU build lacks"},
-      {"test_gradient_of_add_and_mul",
-       "ai.onnx.preview.training Gradient is a training op ONNX Runtime's CPU build lacks"},
-  };
-  return m;
-}
-
 bool prerequisites(test::OrtHarness** ort, fs::path* corpus) {
-  auto c = test::corpus_dir();
-  if (!c) { WARN(test::corpus_missing_message()); return false; }
-  *ort = test::OrtHarness::get();
-  if (!*ort) { WARN("skipped: " + test::OrtHarness::unavailable_reason()); return false; }
+  auto c = test::corpus_or_skip();
+  if (!c) return false;
+  *ort = test::ort_or_skip();
+  if (!*ort) return false;
   *corpus = *c;
   return true;
 }
@@ -187,9 +174,10 @@ void round_trip_case(test::OrtHarness& ort, const Case& c, const test::TempDir& 
   INFO(err);
   REQUIRE(err.empty());
   check_same_meaning(model, out);
+  if (!test::ort_host_can_run_case(c.name)) return;
   auto a = ort.run(model.string(), inputs);
-  auto it = ort_cannot_run().find(c.name);
-  if (it != ort_cannot_run().end()) {
+  auto it = test::ort_cannot_run().find(c.name);
+  if (it != test::ort_cannot_run().end()) {
     INFO("expected ONNX Runtime to refuse the original: " << it->second);
     CHECK_FALSE(a.ok);
     return;
@@ -209,7 +197,9 @@ TEST_CASE("convert round trip is bit-identical in ONNX Runtime: models/", "[conf
   fs::path corpus;
   if (!prerequisites(&ort, &corpus)) return;
   test::TempDir tmp;
-  for (auto& c : cases_under(corpus / "models")) {
+  auto cases = cases_under(corpus / "models");
+  test::skip_if_no_corpus_case(cases.size(), (corpus / "models").string());
+  for (auto& c : cases) {
     DYNAMIC_SECTION(c.name) { round_trip_case(*ort, c, tmp); }
   }
 }
@@ -219,11 +209,15 @@ TEST_CASE("convert round trip is bit-identical in ONNX Runtime: onnx-backend/", 
   fs::path corpus;
   if (!prerequisites(&ort, &corpus)) return;
   test::TempDir tmp;
+  size_t found = 0;
   for (const char* group : {"light", "pytorch-converted", "pytorch-operator", "simple"}) {
-    for (auto& c : cases_under(corpus / "onnx-backend" / group)) {
+    auto cases = cases_under(corpus / "onnx-backend" / group);
+    found += cases.size();
+    for (auto& c : cases) {
       DYNAMIC_SECTION(group << "/" << c.name) { round_trip_case(*ort, c, tmp); }
     }
   }
+  test::skip_if_no_corpus_case(found, (corpus / "onnx-backend").string());
 }
 
 TEST_CASE("PaddleOCR models convert to opsets 13, 17 and 21 and still match", "[conformance][opset]") {
@@ -232,7 +226,9 @@ TEST_CASE("PaddleOCR models convert to opsets 13, 17 and 21 and still match", "[
   if (!prerequisites(&ort, &corpus)) return;
   test::TempDir tmp;
   for (const char* name : {"ppocr_cls_v2", "ppocr_det_v4"}) {
-    fs::path dir = corpus / "models" / name;
+    auto case_dir = test::corpus_case_or_skip(std::string("models/") + name);
+    if (!case_dir) continue;
+    fs::path dir = *case_dir;
     for (int64_t opset : {13, 17, 21}) {
       DYNAMIC_SECTION(name << " -> opset " << opset) {
         fs::path out = tmp.path() / (std::string(name) + "_" + std::to_string(opset) + ".onnx");
@@ -254,8 +250,10 @@ TEST_CASE("an unsorted model imports, converts and runs", "[conformance][sort]")
   if (!prerequisites(&ort, &corpus)) return;
   test::TempDir tmp;
   for (const char* name : {"digits_cnn", "tiny_bert"}) {
+    auto case_dir = test::corpus_case_or_skip(std::string("models/") + name);
+    if (!case_dir) continue;
     DYNAMIC_SECTION(name) {
-      fs::path dir = corpus / "models" / name;
+      fs::path dir = *case_dir;
       auto proto = test::load_model((dir / "model.onnx").string());
       // Reverse the node list: the most unsorted order there is.
       auto* nodes = proto.mutable_graph()->mutable_node();

@@ -2,7 +2,7 @@
 // report's peak activation bytes exactly when its internal rewrites are off
 // (RunOptions::internal_rewrites = false), on the corpus models; with them on
 // it can only be lower, and the difference (what the rewrites save) is
-// reported. Skips with a message when ../shared/corpus is absent.
+// reported. Calls test::skip when ../shared/corpus is absent.
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -29,17 +29,10 @@ exec::TensorValue read_input(const fs::path& p) {
 
 TEST_CASE("exec: peak live bytes equal the footprint report's peak activation without internal rewrites",
           "[exec][corpus][footprint]") {
-  auto corpus = test::corpus_dir();
-  if (!corpus) {
-    WARN(test::corpus_missing_message());
-    return;
-  }
   for (std::string name : {"resnet18", "mobilenet_v2", "tiny_bert", "digits_cnn"}) {
-    fs::path dir = *corpus / "models" / name;
-    if (!fs::exists(dir / "model.onnx")) {
-      WARN("skipped " << name << ": " << (dir / "model.onnx").string() << " is missing");
-      continue;
-    }
+    auto case_dir = test::corpus_case_or_skip("models/" + name);
+    if (!case_dir) continue;
+    fs::path dir = *case_dir;
     INFO(name);
     auto m = load_model((dir / "model.onnx").string());
     REQUIRE(m);

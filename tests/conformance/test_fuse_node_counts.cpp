@@ -4,8 +4,8 @@
 // input, plus their subgraphs' nodes) as ONNX Runtime's offline-optimized
 // model, while staying standard ONNX (every op in the default domain), and it
 // runs in ONNX Runtime with its optimizer disabled, giving the original's
-// answers (rel-l2 <= 1e-4). Skips with a message when the corpus or ONNX
-// Runtime is absent.
+// answers (rel-l2 <= 1e-4). Calls test::skip when the corpus or ONNX Runtime
+// is absent.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
@@ -31,14 +31,13 @@ double rel_l2(const onnx::TensorProto& ref, const onnx::TensorProto& got) {
 }  // namespace
 
 TEST_CASE("effopt fuse leaves at most ONNX Runtime basic's node count on every corpus model", "[conformance][fuse]") {
-  auto corpus = test::corpus_dir();
-  if (!corpus) { WARN(test::corpus_missing_message()); return; }
-  auto* ort = test::OrtHarness::get();
-  if (!ort) { WARN("skipped: " + test::OrtHarness::unavailable_reason()); return; }
+  auto* ort = test::ort_or_skip();
+  if (!ort) return;
   test::TempDir tmp;
   for (const char* name : {"digits_cnn", "resnet18", "mobilenet_v2", "tiny_bert", "ppocr_det_v4", "ppocr_cls_v2"}) {
-    fs::path dir = *corpus / "models" / name, model = dir / "model.onnx";
-    if (!fs::exists(model)) { WARN("skipped " << name << ": not in the corpus"); continue; }
+    auto case_dir = test::corpus_case_or_skip(std::string("models/") + name);
+    if (!case_dir) continue;
+    fs::path dir = *case_dir, model = dir / "model.onnx";
     INFO(name);
     std::string fused = tmp.file(std::string(name) + ".fused.onnx");
     auto r = test::run_effopt({"fuse", model.string(), "-o", fused, "-q"});

@@ -1,23 +1,29 @@
 // effopt's prediction of ONNX Runtime 1.30's CPU optimizer
-// (analysis/ort_prediction.h) against real ORT on every corpus model under
-// ../shared/corpus/models and the light zoo models under
-// ../shared/corpus/onnx-backend/light, at levels extended and all: the predicted op
-// counts must equal those of the graph ORT saves (optimized_model_path), and
-// the predicted producer of every node's first output must be ORT's. Where
+// (ort/ort_prediction.h) against ONNX Runtime's optimized graphs on
+// every corpus model under ../shared/corpus/models and the light zoo models
+// under ../shared/corpus/onnx-backend/light, at levels extended and all: the
+// predicted op counts must equal those of the graph ORT saves
+// (optimized_model_path), and the predicted producer of every node's first
+// output must be ORT's. ORT's graphs are kept in
+// tests/ort/reference/ort_prediction_corpus.json (from an AVX-512F host, see
+// tests/util/ort_reference.h): the prediction is compared with that file on
+// every host, and live ORT with the file where this host reproduces it. Where
 // the prediction is knowingly wrong for a model, the model is listed below
-// with the reason and the test requires the known difference instead, so a
-// fix shows up as a failure to update. Skips with a WARN when the corpus or
-// ORT is absent.
+// with the reason and its exact differences, which the test requires, so a
+// fix (or a new difference) shows up as a failure to update. Calls test::skip
+// when the corpus is absent.
 #include <catch2/catch.hpp>
 
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
 
-#include "analysis/ort_prediction.h"
+#include "ort/ort_prediction.h"
 #include "analysis/shape_propagation.h"
 #include "onnx/model_io.h"
 #include "support/ort_harness.h"
+#include "util/ort_reference.h"
 #include "util/test_util.h"
 
 using namespace effopt;
@@ -25,96 +31,189 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// (model/level) pairs whose prediction is known to differ from ORT, and why.
-const std::map<std::string, std::string>& known_wrong() {
-  static const std::map<std::string, std::string> m = {
-      {"densenet121/all",
-       "ORT takes 62 BatchNormalization -> Mul pairs into NCHWc convolutions; the prediction keeps the Mul in "
-       "NCHW (cause not found)"},
-      {"inception_v1/extended", "ORT does not fuse 2 Conv -> Relu pairs the prediction fuses (cause not found)"},
-      {"inception_v1/all", "the same 2 Conv -> Relu pairs as at level extended"},
-      {"inception_v2/extended",
-       "ORT keeps 6 Conv -> BatchNormalization -> Mul -> Add -> Relu chains apart that the prediction folds and "
-       "fuses (cause not found)"},
-      {"inception_v2/all", "the same 6 chains as at level extended, and their NCHWc reorders"},
-      {"shufflenet/all",
-       "around the grouped convolutions the prediction rewrites 6 more convolutions to NCHWc than ORT does "
-       "(cause not found)"},
+// Where the prediction is known to differ from ORT for a model at a level ("group/model/level"): why, and
+// the exact differences (measured against real ONNX Runtime 1.30 on an AVX-512F host).
+struct KnownDifference {
+  std::string reason;
+  std::map<std::string, std::pair<uint64_t, uint64_t>> op_differences;  // op -> (predicted, ORT)
+  // Every node whose fate differs, grouped: "OP: predicted X, ORT Y" -> the nodes' names, in graph order.
+  std::map<std::string, std::string> fate_mismatches;
+};
+
+// test::diff_prediction's fate mismatches ("NODE (OP): predicted X, ORT Y"), grouped as KnownDifference's.
+std::map<std::string, std::string> grouped(const std::vector<std::string>& fate_mismatches) {
+  std::map<std::string, std::string> out;
+  for (const std::string& f : fate_mismatches) {
+    size_t end = f.find("): predicted "), open = f.rfind(" (", end);
+    REQUIRE(end != std::string::npos);
+    REQUIRE(open != std::string::npos);
+    std::string& nodes = out[f.substr(open + 2, end - open - 2) + f.substr(end + 1)];
+    nodes += (nodes.empty() ? "" : " ") + f.substr(0, open);
+  }
+  return out;
+}
+
+const std::map<std::string, KnownDifference>& known_differences() {
+  static const std::map<std::string, KnownDifference> m = {
+      {"onnx-backend/light/densenet121/all",
+       {"ORT takes 62 BatchNormalization -> Mul pairs into NCHWc convolutions; the prediction keeps the Mul in "
+        "NCHW (cause not found)",
+        {{"Mul", {62, 0}}, {"com.microsoft.nchwc.Conv", {183, 245}}},
+        {{"BatchNormalization: predicted com.microsoft.nchwc.ReorderOutput, ORT -",
+          "n8 n23 n38 n53 n68 n83 n98 n106 n121 n136 n151 n166 n181 n196 n211 n226 n241 n256 n271 n286 n294 "
+          "n309 n324 n339 n354 n369 n384 n399 n414 n429 n444 n459 n474 n489 n504 n519 n534 n549 n564 n579 n594 "
+          "n609 n624 n639 n654 n662 n677 n692 n707 n722 n737 n752 n767 n782 n797 n812 n827 n842 n857 n872 n887 "
+          "n902"},
+         {"Mul: predicted Mul, ORT com.microsoft.nchwc.ReorderOutput",
+          "n10 n25 n40 n55 n70 n85 n100 n108 n123 n138 n153 n168 n183 n198 n213 n228 n243 n258 n273 n288 n296 "
+          "n311 n326 n341 n356 n371 n386 n401 n416 n431 n446 n461 n476 n491 n506 n521 n536 n551 n566 n581 n596 "
+          "n611 n626 n641 n656 n664 n679 n694 n709 n724 n739 n754 n769 n784 n799 n814 n829 n844 n859 n874 n889 "
+          "n904"}}}},
+      {"onnx-backend/light/inception_v1/extended",
+       {"ORT does not fuse 2 Conv -> Relu pairs the prediction fuses: nothing in ORT's graph produces those "
+        "Relus' outputs (cause not found)",
+        {{"com.microsoft.FusedConv", {57, 55}}},
+        {{"Relu: predicted com.microsoft.FusedConv, ORT -",
+          "n25 n68"}}}},
+      {"onnx-backend/light/inception_v1/all",
+       {"ORT's graph has 2 NCHWc convolutions fewer than predicted, while every node's fate agrees (cause not "
+        "found; at level extended the same model shows 2 Conv -> Relu pairs apart)",
+        {{"com.microsoft.nchwc.Conv", {57, 55}}},
+        {}}},
+      {"onnx-backend/light/inception_v2/extended",
+       {"ORT keeps 6 Conv -> BatchNormalization -> Mul -> Add -> Relu chains apart that the prediction folds "
+        "and fuses, and 5 more Relus leave no producer in ORT's graph (cause not found)",
+        {{"Add", {0, 6}},
+         {"BatchNormalization", {0, 6}},
+         {"Conv", {0, 2}},
+         {"Mul", {0, 6}},
+         {"Relu", {0, 6}},
+         {"com.microsoft.FusedConv", {69, 58}}},
+        {{"Add: predicted -, ORT Add",
+          "n28 n35 n49 n79 n86 n100"},
+         {"BatchNormalization: predicted -, ORT BatchNormalization",
+          "n24 n31 n45 n75 n82 n96"},
+         {"Conv: predicted -, ORT Conv",
+          "n44 n95"},
+         {"Mul: predicted -, ORT Mul",
+          "n26 n33 n47 n77 n84 n98"},
+         {"Relu: predicted com.microsoft.FusedConv, ORT -",
+          "n226 n233 n277 n284 n467"},
+         {"Relu: predicted com.microsoft.FusedConv, ORT Relu",
+          "n29 n36 n50 n80 n87 n101"}}}},
+      {"onnx-backend/light/inception_v2/all",
+       {"the same 6 chains as at level extended, and their NCHWc reorders",
+        {{"Add", {0, 6}},
+         {"Relu", {0, 6}},
+         {"com.microsoft.nchwc.Conv", {69, 72}},
+         {"com.microsoft.nchwc.ReorderInput", {0, 6}},
+         {"com.microsoft.nchwc.ReorderOutput", {1, 13}}},
+        {{"Add: predicted -, ORT Add",
+          "n28 n35 n49 n79 n86 n100"},
+         {"Concat: predicted -, ORT Concat",
+          "n73 n124"},
+         {"Mul: predicted -, ORT com.microsoft.nchwc.ReorderOutput",
+          "n26 n33 n47 n77 n84 n98"},
+         {"Relu: predicted -, ORT Relu",
+          "n29 n36 n50 n80 n87 n101"},
+         {"Relu: predicted -, ORT com.microsoft.nchwc.ReorderOutput",
+          "n43 n64 n72 n94 n115 n123"}}}},
+      {"onnx-backend/light/shufflenet/all",
+       {"around the grouped convolutions the prediction rewrites 6 more convolutions to NCHWc than ORT does "
+        "(cause not found)",
+        {{"Conv", {13, 16}},
+         {"com.microsoft.FusedConv", {13, 16}},
+         {"com.microsoft.nchwc.Conv", {23, 17}},
+         {"com.microsoft.nchwc.ReorderInput", {21, 18}},
+         {"com.microsoft.nchwc.ReorderOutput", {22, 19}}},
+        {{"BatchNormalization: predicted -, ORT com.microsoft.nchwc.ReorderOutput",
+          "n170 n182 n194"},
+         {"BatchNormalization: predicted com.microsoft.nchwc.ReorderOutput, ORT Conv",
+          "n172 n184 n196"},
+         {"Relu: predicted com.microsoft.nchwc.ReorderOutput, ORT com.microsoft.FusedConv",
+          "n165 n177 n189"}}}},
   };
   return m;
 }
 
-// Checks every model folder under `models_dir` at both levels.
-void check_models(const fs::path& models_dir) {
-  auto* ort = test::OrtHarness::get();
-  if (!ort) { WARN("skipped: " + test::OrtHarness::unavailable_reason()); return; }
-  if (!fs::exists(models_dir)) { WARN("skipped: no " << models_dir.string()); return; }
+// Checks every model folder under `corpus / group` at both levels.
+void check_models(const fs::path& corpus, const std::string& group) {
+  const fs::path models_dir = corpus / group;
+  std::vector<fs::path> dirs;
+  if (fs::is_directory(models_dir))
+    for (const auto& entry : fs::directory_iterator(models_dir))
+      if (fs::exists(entry.path() / "model.onnx")) dirs.push_back(entry.path());
+  std::sort(dirs.begin(), dirs.end());
   test::TempDir tmp;
-  int models = 0;
-  for (const auto& entry : fs::directory_iterator(models_dir)) {
-    fs::path dir = entry.path(), model_path = dir / "model.onnx";
-    if (!fs::exists(model_path)) continue;
+  size_t checked = 0;
+  std::set<std::string> known_seen;
+  for (const fs::path& dir : dirs) {
+    const fs::path model_path = dir / "model.onnx";
     const std::string name = dir.filename().string();
-    ++models;
     auto m = load_model(model_path.string());
     REQUIRE(m);
     REQUIRE(infer_shapes_with_bindings(**m, {}));
-    auto proto = test::load_model(model_path.string());
-    auto inputs = fs::exists(dir / "test_data_set_0" / "input_0.pb")
-                      ? test::bind_inputs(proto, test::load_test_data_set((dir / "test_data_set_0").string()))
-                      : test::random_inputs(proto, 1);
+    const std::string model_digest = test::digest_of(test::read_file(model_path.string()));
     for (OrtOptLevel level : {OrtOptLevel::Extended, OrtOptLevel::All}) {
       const std::string lname = ort_opt_level_name(level);
-      if (level == OrtOptLevel::All && !__builtin_cpu_supports("avx512f")) {
-        // Level all predicts ORT on an AVX-512 x86 CPU (NCHWc block 16); elsewhere its layout differs.
-        WARN(name << ": level all skipped: this CPU has no AVX-512F (the prediction is for NCHWc block 16)");
-        continue;
-      }
-      INFO(name << " at level " << lname);
+      const std::string key = group + "/" + name + "/" + lname;
+      INFO(key);
       OrtPredictionOptions po;
       po.level = level;
       OrtPrediction p = predict_ort_optimization(**m, po);
-      test::OrtOptions oo;
-      oo.opt_level = lname;
-      oo.optimized_model_path = tmp.file(name + "." + lname + ".onnx");
-      auto r = ort->run(model_path.string(), inputs, oo);
-      INFO(r.error);
-      REQUIRE(r.ok);
-      auto opt = load_model(oo.optimized_model_path);
-      REQUIRE(opt);
-      OrtPredictionCheck c = check_prediction(p, **m, **opt);
-      std::string diffs;
-      for (auto& [op, pa] : c.op_differences)
-        diffs += op + ": predicted " + std::to_string(pa.first) + ", ORT " + std::to_string(pa.second) + "; ";
-      WARN(name << " (" << lname << "): predicted " << c.predicted_nodes << " nodes, ORT " << c.actual_nodes
-                << "; fates matching " << c.fates_matching << " / " << c.fates_compared
-                << (diffs.empty() ? "" : "; differences: " + diffs));
-      auto kw = known_wrong().find(name + "/" + lname);
-      if (kw != known_wrong().end()) {
-        // Knowingly wrong: the difference must still be there (a fix shows up here).
-        INFO("known to differ: " << kw->second);
-        CHECK_FALSE(c.op_counts_equal());
+      auto run_ort = [&](test::OrtHarness& ort) -> std::unique_ptr<Model> {
+        auto proto = test::load_model(model_path.string());
+        auto inputs = fs::exists(dir / "test_data_set_0" / "input_0.pb")
+                          ? test::bind_inputs(proto, test::load_test_data_set((dir / "test_data_set_0").string()))
+                          : test::random_inputs(proto, 1);
+        test::OrtOptions oo;
+        oo.opt_level = lname;
+        oo.optimized_model_path = tmp.file(name + "." + lname + ".onnx");
+        auto r = ort.run(model_path.string(), inputs, oo);
+        INFO(r.error);
+        REQUIRE(r.ok);
+        auto opt = load_model(oo.optimized_model_path);
+        REQUIRE(opt);
+        return std::move(*opt);
+      };
+      test::OrtGraphSummary ort = test::ort_reference_summary(
+          "ort_prediction_corpus.json", key, test::digest_of(model_digest + lname), level, **m, run_ort);
+      test::PredictionDiff d = test::diff_prediction(p, **m, ort);
+      ++checked;
+      INFO("predicted " << p.node_count << " nodes, ORT " << ort.nodes << "; differences:\n"
+                        << test::describe(d, 1000));
+      auto kw = known_differences().find(key);
+      if (kw != known_differences().end()) {
+        // Knowingly wrong: exactly these differences, no more and no fewer (a fix shows up here).
+        INFO("known to differ: " << kw->second.reason);
+        known_seen.insert(key);
+        CHECK(d.op_differences == kw->second.op_differences);
+        CHECK(grouped(d.fate_mismatches) == kw->second.fate_mismatches);
         continue;
       }
-      CHECK(diffs.empty());
-      CHECK(c.predicted_nodes == c.actual_nodes);
-      for (size_t i = 0; i < c.fate_mismatches.size() && i < 10; ++i) UNSCOPED_INFO(c.fate_mismatches[i]);
-      CHECK(c.fates_matching == c.fates_compared);
+      CHECK(d.op_differences.empty());
+      CHECK(p.node_count == ort.nodes);
+      CHECK(d.fate_mismatches.empty());
     }
   }
-  if (models == 0) WARN("no models under " << models_dir.string());
+  test::skip_if_no_corpus_case(checked, models_dir.string());
+  if (checked == 0) return;
+  for (auto& [key, known] : known_differences()) {
+    INFO("listed as a known difference but not met: " << key);
+    if (key.rfind(group + "/", 0) == 0) CHECK(known_seen.count(key) == 1);
+  }
 }
 
 }  // namespace
 
 TEST_CASE("ORT prediction matches real ONNX Runtime on every corpus model", "[conformance][ort-prediction]") {
-  auto corpus = test::corpus_dir();
-  if (!corpus) { WARN(test::corpus_missing_message()); return; }
-  check_models(*corpus / "models");
+  auto corpus = test::corpus_or_skip();
+  if (!corpus) return;
+  check_models(*corpus, "models");
 }
 
 TEST_CASE("ORT prediction against real ONNX Runtime on the light zoo models", "[conformance][ort-prediction]") {
-  auto corpus = test::corpus_dir();
-  if (!corpus) { WARN(test::corpus_missing_message()); return; }
-  check_models(*corpus / "onnx-backend" / "light");
+  auto corpus = test::corpus_or_skip();
+  if (!corpus) return;
+  check_models(*corpus, "onnx-backend/light");
 }

@@ -16,7 +16,7 @@
 #include <map>
 #include <string>
 
-#include "analysis/ort_prediction.h"
+#include "ort/ort_prediction.h"
 #include "analysis/shape_propagation.h"
 #include "ir/dtype.h"
 #include "onnx/model_io.h"

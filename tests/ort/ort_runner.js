@@ -23,8 +23,8 @@
 // initializer listed among the graph inputs cannot be overridden through it); only EOF on stdin ends the
 // process.
 //
-// onnxruntime-node is looked up in --ort-dir DIR, else $EFFOPT_ORT_DIR, else $HOME/.cache/effopt/ort
-// (DIR is the npm prefix: it holds node_modules/onnxruntime-node). Only that package is used.
+// onnxruntime-node is looked up in --ort-dir DIR, else $EFFOPT_ORT_DIR, and nowhere else (DIR is the npm
+// prefix: it holds node_modules/onnxruntime-node). Only that package is used.
 'use strict';
 
 const fs = require('fs');
@@ -42,8 +42,7 @@ function send(obj) {
 function ortDir() {
   const i = process.argv.indexOf('--ort-dir');
   if (i >= 0 && i + 1 < process.argv.length) return process.argv[i + 1];
-  if (process.env.EFFOPT_ORT_DIR) return process.env.EFFOPT_ORT_DIR;
-  return path.join(os.homedir(), '.cache', 'effopt', 'ort');
+  return process.env.EFFOPT_ORT_DIR || '';
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -321,13 +320,17 @@ function errorMessage(e) {
 
 function main() {
   const dir = ortDir();
+  if (!dir) {
+    send({ ready: false, error: 'no ONNX Runtime folder: pass --ort-dir DIR or set EFFOPT_ORT_DIR' });
+    process.exit(1);
+  }
   const pkg = path.join(dir, 'node_modules', 'onnxruntime-node');
   let ort;
   try {
     ort = require(pkg);
   } catch (e) {
     const hint = fs.existsSync(pkg) ? `failed to load ${pkg}: ${errorMessage(e)}`
-      : `onnxruntime-node not found in ${dir}; run .ci/run or ` +
+      : `onnxruntime-node not found in ${dir}; run tools/install-deps.sh or ` +
         `npm install --prefix ${dir} --ignore-scripts onnxruntime-node@1.30.0`;
     send({ ready: false, error: hint });
     process.exit(1);

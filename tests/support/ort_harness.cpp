@@ -47,10 +47,9 @@ std::string env_or(const char* name, const std::string& fallback) {
   return (v && *v) ? std::string(v) : fallback;
 }
 
-std::string default_ort_dir() {
-  const char* home = std::getenv("HOME");
-  return env_or("EFFOPT_ORT_DIR", std::string(home ? home : "") + "/.cache/effopt/ort");
-}
+// $EFFOPT_ORT_DIR is the one place the tests look for ONNX Runtime: no fallback, so a run never picks up
+// whichever copy happens to sit in a home folder.
+std::string ort_dir_from_env() { return env_or("EFFOPT_ORT_DIR", ""); }
 
 std::string describe_status(int status) {
   if (WIFEXITED(status)) return "exit code " + std::to_string(WEXITSTATUS(status));
@@ -115,7 +114,7 @@ OrtRun fail(std::string message) {
 struct OrtHarness::Impl {
   std::string node = env_or("EFFOPT_NODE", "node");
   std::string script = env_or("EFFOPT_ORT_RUNNER", EFFOPT_ORT_RUNNER_JS);
-  std::string ort_dir = default_ort_dir();
+  std::string ort_dir = ort_dir_from_env();
   pid_t pid = -1;
   int to_child = -1;    // child's stdin
   int from_child = -1;  // child's stdout
@@ -129,9 +128,13 @@ struct OrtHarness::Impl {
   // Starts the child and waits for its ready line. Returns "" or why it is unavailable.
   std::string start() {
     if (!fs::exists(script)) return "ORT runner script not found: " + script + " (set EFFOPT_ORT_RUNNER)";
+    if (ort_dir.empty()) {
+      return "EFFOPT_ORT_DIR is not set (tools/run-tests.sh sets it to $EFFOPT_CACHE/ort, default "
+             "~/.cache/effopt/ort, where tools/install-deps.sh installs onnxruntime-node)";
+    }
     if (!fs::exists(fs::path(ort_dir) / "node_modules" / "onnxruntime-node" / "package.json")) {
-      return "onnxruntime-node not found in " + ort_dir + "; run .ci/run or `npm install --prefix " + ort_dir +
-             " --ignore-scripts onnxruntime-node@1.30.0` (or set EFFOPT_ORT_DIR)";
+      return "onnxruntime-node not found in EFFOPT_ORT_DIR=" + ort_dir + "; run tools/install-deps.sh or `npm install --prefix " +
+             ort_dir + " --ignore-scripts onnxruntime-node@1.30.0`";
     }
     int in[2], out[2];
     if (pipe2(in, O_CLOEXEC) != 0) return std::string("pipe: ") + std::strerror(errno);

@@ -4,14 +4,15 @@
 // `node tests/ort/ort_runner.js` child (protocol documented in that script). Tensors cross as serialized
 // onnx.TensorProto files in a temporary directory, the layout of ONNX's backend test data.
 //
-// Where onnxruntime-node lives: $EFFOPT_ORT_DIR, else $HOME/.cache/effopt/ort (an npm prefix holding
-// node_modules/onnxruntime-node). Other knobs: $EFFOPT_NODE (node binary, default `node` on PATH),
+// Where onnxruntime-node lives: $EFFOPT_ORT_DIR (an npm prefix holding node_modules/onnxruntime-node), the
+// one place the tests look; unset, the harness is unavailable (tools/run-tests.sh sets it to
+// $EFFOPT_CACHE/ort, default ~/.cache/effopt/ort, where tools/install-deps.sh installs it). Other knobs: $EFFOPT_NODE (node binary, default `node` on PATH),
 // $EFFOPT_ORT_RUNNER (script path, default the source tree's tests/ort/ort_runner.js),
 // $EFFOPT_ORT_LOG_LEVEL (ORT log severity 0..4, default 3 = errors only).
 //
 // Typical test:
-//   auto* ort = OrtHarness::get();
-//   if (!ort) { WARN(OrtHarness::unavailable_reason()); return; }
+//   auto* ort = test::ort_or_skip();   // util/test_util.h: skips (or fails under EFFOPT_REQUIRE_ORT)
+//   if (!ort) return;
 //   OrtRun r = ort->run(model_path, bind_inputs(model, load_test_data_set(dir)));
 //   REQUIRE(r.ok); ... r->outputs[0] ...
 #pragma once
@@ -62,7 +63,7 @@ class OrtHarness {
   // The process-wide runner, started on first call; nullptr when node or onnxruntime-node is unavailable
   // (see unavailable_reason()). The child is stopped at process exit.
   static OrtHarness* get();
-  // Why get() returned nullptr, phrased for a test's WARN; empty when the harness is available.
+  // Why get() returned nullptr, phrased for test::skip; empty when the harness is available.
   static std::string unavailable_reason();
 
   // Runs model_path on the given (graph input name, tensor) pairs. Never throws for model or runtime

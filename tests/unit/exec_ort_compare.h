@@ -33,15 +33,12 @@ inline std::vector<exec::TensorValue> run_exec(const Model& model,
   return out;
 }
 
-// Runs `model` in both; returns false (after a WARN) when ONNX Runtime is unavailable.
+// Runs `model` in both; returns false (after test::skip) when ONNX Runtime is unavailable.
 inline bool matches_ort(const Model& model, const std::vector<std::pair<std::string, exec::TensorValue>>& in,
                         double tol = 1e-5) {
   std::vector<exec::TensorValue> ours = run_exec(model, in);
-  auto* ort = OrtHarness::get();
-  if (!ort) {
-    WARN("ONNX Runtime comparison skipped: " << OrtHarness::unavailable_reason());
-    return false;
-  }
+  auto* ort = ort_or_skip();
+  if (!ort) return false;
   std::vector<std::pair<std::string, onnx::TensorProto>> ort_in;
   for (auto& [name, t] : in) ort_in.emplace_back(name, to_proto(t, name));
   OrtRun r = ort->run_model(to_proto_inline(model), ort_in);

@@ -78,14 +78,17 @@ inline double rel_l2(const std::vector<double>& a, const std::vector<double>& b)
   return den == 0 ? std::sqrt(num) : std::sqrt(num / den);
 }
 
-inline std::vector<std::vector<double>> run_exec(const Model& m,
-                                                 const std::vector<std::pair<std::string, exec::TensorValue>>& in) {
-  // Node by node, as written: the executor's own BatchNormalization fold is
-  // exec/batch_norm_fold.h, the maths fuse-conv-bn uses, so with it on a
-  // fusion would be compared with itself.
+// The executor runs every node as written (internal_rewrites off): with its load-time BatchNormalization fold
+// or Conv+activation fusion on, a fusion pass would be checked against a second copy of its own maths.
+inline exec::RunOptions as_written() {
   exec::RunOptions o;
   o.internal_rewrites = false;
-  auto s = exec::Session::create(m, o);
+  return o;
+}
+
+inline std::vector<std::vector<double>> run_exec(const Model& m,
+                                                 const std::vector<std::pair<std::string, exec::TensorValue>>& in) {
+  auto s = exec::Session::create(m, as_written());
   if (!s) FAIL("executor: " << s.error().message);
   auto r = (*s)->run(in);
   if (!r) FAIL("executor run: " << r.error().message);
@@ -128,14 +131,11 @@ inline double exec_rel_l2(const Model& before, const Model& after, uint64_t seed
   return worst_rel_l2(before, after, random_float_inputs(before, seed));
 }
 
-// The same in ONNX Runtime (for ops the executor lacks); nullopt (with a WARN)
+// The same in ONNX Runtime (for ops the executor lacks); nullopt (after test::skip)
 // when ONNX Runtime is unavailable.
 inline std::optional<double> ort_rel_l2(const Model& before, const Model& after, uint64_t seed = 7) {
-  auto* ort = OrtHarness::get();
-  if (!ort) {
-    WARN(OrtHarness::unavailable_reason());
-    return std::nullopt;
-  }
+  auto* ort = ort_or_skip();
+  if (!ort) return std::nullopt;
   onnx::ModelProto pa = to_proto_inline(before), pb = to_proto_inline(after);
   auto inputs = random_inputs(pa, seed);
   auto ra = ort->run_model(pa, inputs), rb = ort->run_model(pb, inputs);

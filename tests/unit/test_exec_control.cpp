@@ -1,6 +1,6 @@
 // The executor's control flow (If, Loop, Scan), sequences and optionals on
-// small ONNX-text graphs, each compared with ONNX Runtime 1.30 (skipped with a
-// WARN when it is absent), plus the session's checks of malformed bodies.
+// small ONNX-text graphs, each compared with ONNX Runtime 1.30 (test::skip when
+// it is absent), plus the session's checks of malformed bodies.
 #include <catch2/catch.hpp>
 
 #include "exec_ort_compare.h"

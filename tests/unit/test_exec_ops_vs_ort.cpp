@@ -1,7 +1,7 @@
 // Randomized single-op tests of every executor kernel against ONNX Runtime 1.30: each table entry is a small
 // graph (ONNX text) run on seeded random inputs in effopt's executor and in ORT, outputs compared (float32:
 // rtol 1e-4 / atol 1e-5 unless an entry states a looser bound and why; integers and bools exactly). A second
-// test fails when a registered kernel has no entry here, so every new op gets covered. Skips with a WARN when
+// test fails when a registered kernel has no entry here, so every new op gets covered. Calls test::skip when
 // ONNX Runtime is absent.
 #include <catch2/catch.hpp>
 
@@ -493,11 +493,8 @@ const std::set<std::string> kCoveredElsewhere = {
 }  // namespace
 
 TEST_CASE("exec ops vs ONNX Runtime: every table entry matches", "[exec-ops][ort]") {
-  test::OrtHarness* ort = test::OrtHarness::get();
-  if (!ort) {
-    WARN("skipped: " << test::OrtHarness::unavailable_reason());
-    return;
-  }
+  test::OrtHarness* ort = test::ort_or_skip();
+  if (!ort) return;
   auto cases = table();
   std::set<std::string> ops;
   for (auto& c : cases) ops.insert(c.op);

@@ -140,22 +140,12 @@ std::vector<double> values(const TensorValue& t) {
   return v;
 }
 
-bool ort_warned = false;
-test::OrtHarness* ort_or_warn() {
-  auto* ort = test::OrtHarness::get();
-  if (!ort && !ort_warned) {
-    WARN("ONNX Runtime comparison skipped: " << test::OrtHarness::unavailable_reason());
-    ort_warned = true;
-  }
-  return ort;
-}
-
 // Runs the case in the executor and in ONNX Runtime; every output must agree
 // within `tol` (0: exactly). Returns the largest difference seen.
 double compare_with_ort(const OpCase& c, double tol = 0, const std::string& opt_level = "disabled") {
   INFO("case: " << c.label << " (" << c.op << ", opset " << c.opset << ")");
   auto ours = run_case(c);
-  auto* ort = ort_or_warn();
+  auto* ort = test::ort_or_skip();
   if (!ort) return 0;
   auto m = make_model(c, &ours, true);
   test::OrtOptions opts;
@@ -813,7 +803,8 @@ TEST_CASE("exec-quant: 1-D and 3-D ConvInteger match ONNX Runtime", "[exec-quant
 }
 
 TEST_CASE("exec-quant: integer GEMM cores are exact (oneDNN and loop vs an int64 reference)", "[exec-quant]") {
-  if (!exec::qgemm_uses_onednn()) WARN("this CPU has no VNNI: oneDNN's integer GEMM is not used, only the loop is checked");
+  if (!exec::qgemm_uses_onednn())
+    test::skip(test::Needs::HostFeature, "this CPU has no VNNI: oneDNN's integer GEMM is not used, only the loop is checked");
   Rng rng(99);
   struct S {
     int64_t M, N, K;
@@ -999,7 +990,7 @@ TEST_CASE("exec-quant: a QDQ model (DequantizeLinear -> Conv -> QuantizeLinear) 
     std::sort(sorted.begin(), sorted.end());
     REQUIRE(std::unique(sorted.begin(), sorted.end()) - sorted.begin() > 40);  // not just saturated
   }
-  auto* ort = ort_or_warn();
+  auto* ort = test::ort_or_skip();
   if (!ort) return;
   for (std::string level : {"disabled", "all"}) {
     test::OrtOptions opts;

@@ -1,7 +1,7 @@
 // The executor's RNN, GRU and LSTM kernels on randomized configurations
 // (direction, activations with alpha/beta, clip, linear_before_reset,
 // peepholes, input_forget, sequence_lens, initial states, layout), each
-// compared with ONNX Runtime 1.30 (skipped with a WARN when it is absent).
+// compared with ONNX Runtime 1.30 (test::skip when it is absent).
 #include <catch2/catch.hpp>
 
 #include <cstring>

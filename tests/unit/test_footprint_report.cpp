@@ -8,7 +8,7 @@
 #include "report/budget.h"
 #include "report/file_stats.h"
 #include "report/footprint_report.h"
-#include "report/json_schema.h"
+#include "util/json_schema.h"
 #include "util/test_util.h"
 
 using namespace effopt;
@@ -78,10 +78,9 @@ TEST_CASE("compressed sizes: gzip level 6, zstd independent of the thread count"
   bad.zstd_level = 20;
   CHECK_FALSE(zstd_size(bytes_of(data), bad));
   // Python's gzip.compress(data, 6) on the corpus digits_cnn model gives 561810 bytes.
-  auto dir = test::corpus_dir();
-  if (!dir) { WARN(test::corpus_missing_message()); return; }
-  auto path = *dir / "models" / "digits_cnn" / "model.onnx";
-  if (!std::filesystem::exists(path)) { WARN("skipped: " << path.string() << " is missing"); return; }
+  auto dir = test::corpus_case_or_skip("models/digits_cnn");
+  if (!dir) return;
+  auto path = *dir / "model.onnx";
   auto fs = file_stats(path.string());
   REQUIRE(fs);
   CHECK(fs->gzip_bytes == 561810u);

@@ -14,7 +14,7 @@
 #include "onnx/model_io.h"
 #include "report/budget.h"
 #include "report/footprint_report.h"
-#include "report/json_schema.h"
+#include "util/json_schema.h"
 #include "util/test_util.h"
 
 using namespace effopt;

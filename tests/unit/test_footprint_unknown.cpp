@@ -12,7 +12,7 @@
 #include "analysis/shape_propagation.h"
 #include "report/budget.h"
 #include "report/footprint_report.h"
-#include "report/json_schema.h"
+#include "util/json_schema.h"
 #include "util/test_util.h"
 
 using namespace effopt;

@@ -1,5 +1,5 @@
 // Tests of the ONNX Runtime harness (tests/support/ort_harness.*, tests/ort/ort_runner.js). Without node or
-// onnxruntime-node they skip with a WARN that says why; without ../shared/corpus the corpus case skips.
+// onnxruntime-node they call test::skip with the reason; without ../shared/corpus the corpus case skips.
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,16 +11,14 @@
 #include <fstream>
 
 #include "support/ort_harness.h"
+#include "util/test_util.h"
 
 using namespace effopt::test;
 namespace fs = std::filesystem;
 
-#define ORT_OR_SKIP(var)                    \
-  OrtHarness* var = OrtHarness::get();      \
-  if (!var) {                               \
-    WARN(OrtHarness::unavailable_reason()); \
-    return;                                 \
-  }
+#define ORT_OR_SKIP(var)             \
+  OrtHarness* var = ort_or_skip();   \
+  if (!var) return
 
 // Catch2 v2 builds INFO text when INFO runs, so the explanation is computed before it.
 #define CHECK_SAME(a, b)                                      \
@@ -75,15 +73,6 @@ onnx::ModelProto single_op_model(const std::string& op, const std::vector<onnx::
     *g->add_output() = vi;
   }
   return m;
-}
-
-std::string corpus_dir() {
-  if (const char* e = std::getenv("EFFOPT_CORPUS"); e && *e) return e;
-#ifdef EFFOPT_CORPUS_DIR
-  return EFFOPT_CORPUS_DIR;
-#else
-  return "";
-#endif
 }
 
 // A scratch directory for files the test writes itself.
@@ -167,12 +156,9 @@ TEST_CASE("ORT round-trips every supported element type through Identity", "[ort
 
 TEST_CASE("ORT reproduces digits_cnn's expected outputs", "[ort_harness][ort][corpus]") {
   ORT_OR_SKIP(ort);
-  const std::string corpus = corpus_dir();
-  const fs::path dir = fs::path(corpus) / "models" / "digits_cnn";
-  if (corpus.empty() || !fs::exists(dir / "model.onnx")) {
-    WARN("corpus not found at '" << corpus << "' (set EFFOPT_CORPUS to ../shared/corpus); digits_cnn check skipped");
-    return;
-  }
+  const auto case_dir = corpus_case_or_skip("models/digits_cnn");
+  if (!case_dir) return;
+  const fs::path dir = *case_dir;
   const std::string model_path = (dir / "model.onnx").string();
   const onnx::ModelProto model = load_model(model_path);
   const auto inputs = bind_inputs(model, load_test_data_set((dir / "test_data_set_0").string()));

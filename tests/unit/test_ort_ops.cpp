@@ -1,11 +1,11 @@
-// ONNX Runtime 1.30 CPU operator support table (lib/onnx/ort_ops.h).
+// ONNX Runtime 1.30 CPU operator support table (lib/ort/ort_ops.h).
 //
 // Every expectation here was observed with onnxruntime-node 1.30.0 (linux-x64): a one-node model with the
 // given opset import either built an InferenceSession or failed ("Could not find an implementation for
 // Op(N) node", "... is not a registered function/op", a deprecated-op error, or the released-opset check).
 #include <catch2/catch.hpp>
 
-#include "onnx/ort_ops.h"
+#include "ort/ort_ops.h"
 
 using effopt::ort_cpu_knows_domain;
 using effopt::ort_cpu_supports;

@@ -1,20 +1,23 @@
 // effopt's prediction of ONNX Runtime 1.30's CPU optimizer
-// (analysis/ort_prediction.h): one rule per test, where it fires and where
-// its condition fails, and every test graph also run in real ONNX Runtime at
-// the same optimization level: the op counts of the graph ORT saves
-// (optimized_model_path) must equal the prediction. The ORT half skips with a
-// WARN when ONNX Runtime is absent.
+// (ort/ort_prediction.h): one rule per test, where it fires and where
+// its condition fails, and every test graph's prediction compared with the
+// graph ONNX Runtime saves (optimized_model_path) at the same optimization
+// level: op counts and node fates must be equal. ORT's graphs are kept in
+// tests/ort/reference/ort_prediction_unit.json (from an AVX-512F host, see
+// tests/util/ort_reference.h): the prediction is compared with that file on
+// every host, and live ORT with the file where this host reproduces it.
 #include <catch2/catch.hpp>
 
 #include <map>
 #include <string>
 
-#include "analysis/ort_prediction.h"
+#include "ort/ort_prediction.h"
 #include "analysis/shape_propagation.h"
 #include "fusion_test_util.h"
 #include "onnx/convert_proto.h"
 #include "onnx/model_io.h"
 #include "support/ort_harness.h"
+#include "util/ort_reference.h"
 #include "util/test_util.h"
 
 using namespace effopt;
@@ -39,46 +42,35 @@ std::string counts_text(const std::map<std::string, uint64_t>& c) {
   return s;
 }
 
-// Predicts `text` at `level`, checks the prediction against real ORT at the
-// same level (when ORT is available), and returns the prediction.
+// Predicts `text` at `level` and checks the prediction against ORT's optimized graph (the reference file,
+// and live ORT where this host reproduces it); returns the prediction.
 OrtPrediction predict_and_check(const std::string& text, OrtOptLevel level) {
   auto m = parse_or_fail(text);
   OrtPrediction p = predict(*m, level);
-  auto* ort = test::OrtHarness::get();
-  if (!ort) {
-    WARN("ONNX Runtime check skipped: " << test::OrtHarness::unavailable_reason());
-    return p;
-  }
-  if (level == OrtOptLevel::All && !__builtin_cpu_supports("avx512f")) {
-    // Level all predicts ORT on an AVX-512 x86 CPU (NCHWc block 16): elsewhere ORT's layout differs.
-    WARN("ONNX Runtime check at level all skipped: this CPU has no AVX-512F (the prediction is for NCHWc block 16)");
-    return p;
-  }
-  test::TempDir tmp;
-  onnx::ModelProto proto = to_proto_inline(*parse_or_fail(text));
-  test::OrtOptions oo;
-  oo.opt_level = level_name(level);
-  oo.optimized_model_path = tmp.file("ort_optimized.onnx");
-  auto r = ort->run_model(proto, test::random_inputs(proto, 1), oo);
-  INFO(r.error);
-  REQUIRE(r.ok);
-  auto opt = load_model(oo.optimized_model_path);
-  REQUIRE(opt);
-  OrtPredictionCheck c = check_prediction(p, *m, **opt);
-  std::map<std::string, uint64_t> actual;
-  std::string ort_nodes;
-  for (auto& n : (*opt)->graph->nodes()) {
-    actual[is_onnx_domain(n->domain) ? n->op_type : n->domain + "." + n->op_type]++;
-    ort_nodes += n->op_type + "(";
-    for (const Value* v : n->inputs()) ort_nodes += (v ? v->name() : "") + ",";
-    ort_nodes += ")->" + (n->output(0) ? n->output(0)->name() : "") + " ";
-  }
-  INFO("ORT graph: " << ort_nodes);
+  // Entries are named after the test case and the call's rank in it.
+  static std::map<std::string, int> calls;
+  const std::string test_name = Catch::getResultCapture().getCurrentTestName();
+  const std::string key = test_name + " #" + std::to_string(++calls[test_name]);
+  auto run_ort = [&](test::OrtHarness& ort) -> std::unique_ptr<Model> {
+    test::TempDir tmp;
+    onnx::ModelProto proto = to_proto_inline(*parse_or_fail(text));
+    test::OrtOptions oo;
+    oo.opt_level = level_name(level);
+    oo.optimized_model_path = tmp.file("ort_optimized.onnx");
+    auto r = ort.run_model(proto, test::random_inputs(proto, 1), oo);
+    INFO(r.error);
+    REQUIRE(r.ok);
+    auto opt = load_model(oo.optimized_model_path);
+    REQUIRE(opt);
+    return std::move(*opt);
+  };
+  test::OrtGraphSummary ort = test::ort_reference_summary(
+      "ort_prediction_unit.json", key, test::digest_of(std::string(level_name(level)) + "\n" + text), level, *m, run_ort);
+  test::PredictionDiff d = test::diff_prediction(p, *m, ort);
   INFO("predicted: " << counts_text(p.op_counts));
-  INFO("ORT:       " << counts_text(actual));
-  CHECK(p.op_counts == actual);
-  for (auto& f : c.fate_mismatches) UNSCOPED_INFO("fate: " << f);
-  CHECK(c.fates_matching == c.fates_compared);
+  INFO("ORT:       " << counts_text(ort.op_counts));
+  INFO(test::describe(d));
+  CHECK(d.empty());
   return p;
 }
 

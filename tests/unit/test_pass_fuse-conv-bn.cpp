@@ -193,12 +193,9 @@ TEST_CASE("fuse-conv-bn never folds an initializer a feed can override (checked 
 }
 
 TEST_CASE("fuse-conv-bn on ppocr_cls_v2 (Constant-node weights)", "[pass][corpus]") {
-  auto dir = test::corpus_dir();
-  if (!dir) {
-    WARN(test::corpus_missing_message());
-    return;
-  }
-  std::string path = (*dir / "models/ppocr_cls_v2/model.onnx").string();
+  auto dir = test::corpus_case_or_skip("models/ppocr_cls_v2");
+  if (!dir) return;
+  std::string path = (*dir / "model.onnx").string();
   auto before = load_model(path), m = load_model(path);
   REQUIRE(before);
   REQUIRE(m);
@@ -209,7 +206,7 @@ TEST_CASE("fuse-conv-bn on ppocr_cls_v2 (Constant-node weights)", "[pass][corpus
   CHECK(bn_before > 0);
   CHECK(bn_after < bn_before);
   CHECK(r.counter("fused") == static_cast<int64_t>(bn_before - bn_after));
-  double e = worst_rel_l2(**before, **m, corpus_inputs(**before, (*dir / "models/ppocr_cls_v2").string()));
+  double e = worst_rel_l2(**before, **m, corpus_inputs(**before, dir->string()));
   WARN("ppocr_cls_v2 rel-l2 after fuse-conv-bn: " << e);
   CHECK(e <= 1e-4);
 }

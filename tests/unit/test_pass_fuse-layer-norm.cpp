@@ -130,12 +130,9 @@ TEST_CASE("fuse-layer-norm leaves a square that is not x^2", "[pass]") {
 }
 
 TEST_CASE("fuse-layer-norm and fuse-gelu on tiny_bert raised to opset 20", "[pass][corpus]") {
-  auto dir = test::corpus_dir();
-  if (!dir) {
-    WARN(test::corpus_missing_message());
-    return;
-  }
-  std::string case_dir = (*dir / "models/tiny_bert").string();
+  auto dir = test::corpus_case_or_skip("models/tiny_bert");
+  if (!dir) return;
+  std::string case_dir = dir->string();
   auto before = load_model(case_dir + "/model.onnx"), m = load_model(case_dir + "/model.onnx");
   REQUIRE(before);
   REQUIRE(m);

@@ -1,6 +1,6 @@
 // Every fusion pass, in sequence, on every corpus model: the IR verifies and
 // ONNX Runtime gives the same outputs before and after (rel-l2 <= 1e-4 on the
-// corpus inputs). Skips when the corpus or ONNX Runtime is absent.
+// corpus inputs). Calls test::skip when the corpus or ONNX Runtime is absent.
 #include "fusion_test_util.h"
 
 #include "ir/constants.h"
@@ -10,22 +10,15 @@ using namespace effopt;
 using namespace effopt::test::fusion;
 
 TEST_CASE("fusion passes keep every corpus model's outputs (ONNX Runtime)", "[pass][corpus]") {
-  auto dir = test::corpus_dir();
-  if (!dir) {
-    WARN(test::corpus_missing_message());
-    return;
-  }
-  auto* ort = test::OrtHarness::get();
-  if (!ort) {
-    WARN(test::OrtHarness::unavailable_reason());
-    return;
-  }
+  auto* ort = test::ort_or_skip();
+  if (!ort) return;
   const char* passes[] = {"fuse-pad", "fuse-conv-bn", "fuse-conv-mul", "fuse-conv-add", "fuse-matmul-bn",
                           "fuse-consecutive-transposes", "fuse-transpose-into-gemm", "fuse-matmul-add",
                           "fuse-consecutive-reshapes", "fuse-layer-norm", "fuse-gelu"};
   for (const char* name : {"digits_cnn", "resnet18", "mobilenet_v2", "tiny_bert", "ppocr_cls_v2", "ppocr_det_v4"}) {
-    std::string case_dir = (*dir / "models" / name).string();
-    if (!std::filesystem::exists(case_dir + "/model.onnx")) continue;
+    auto dir = test::corpus_case_or_skip(std::string("models/") + name);
+    if (!dir) continue;
+    std::string case_dir = dir->string();
     INFO(name);
     auto m = load_model(case_dir + "/model.onnx");
     REQUIRE(m);

@@ -1,4 +1,4 @@
-// The shape-inference service: ONNX's inference, then registered providers.
+// The shape-inference service: ONNX's inference, then effopt's propagation.
 #include <catch2/catch.hpp>
 
 #include "analysis/shape_inference.h"
@@ -32,23 +32,39 @@ g (float[N, 3, 8, 8] X) => (float[N, 256] Y) <float[4, 3, 3, 3] W = {0,0,0,0,0,0
   REQUIRE(m->graph->value_info().empty());
 }
 
-TEST_CASE("registered providers run after ONNX inference", "[shape]") {
-  auto m = test::parse_or_fail(R"(
-<ir_version: 8, opset_import: ["" : 13, "custom" : 1]>
-g (float[2, 5] X) => (float[2, 5] Y) { Y = custom.Thing(X) }
-)");
-  Value* y = m->graph->find("Y");
-  y->type = Type{};  // forget the declared type
-  static int calls = 0;
-  register_shape_provider("test-custom-thing", [](Model& model, ShapeInferenceStats& st) -> Status {
-    for (auto& n : model.graph->nodes())
-      if (n->op_type == "Thing" && refine_type(n->output(0)->type, n->input(0)->type)) ++st.values_refined;
-    ++calls;
-    return ok();
-  });
-  REQUIRE(infer_shapes(*m));
-  REQUIRE(calls >= 1);
-  REQUIRE(y->type.to_string() == "float32[2,5]");
+TEST_CASE("infer_shapes runs effopt's propagation itself, with no registration", "[shape]") {
+  // A fresh model in a process where nothing registered anything: with ONNX's
+  // inference off, every refined type comes from effopt's propagation, which
+  // infer_shapes calls directly (use_effopt, on by default).
+  const char* text = R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[1, 3, 8, 8] X) => (float[1, 3, 4, 4] Y) {
+  R = Relu(X)
+  P = MaxPool<kernel_shape = [2, 2], strides = [2, 2]>(R)
+  Y = Identity(P)
+}
+)";
+  SECTION("on by default") {
+    auto m = test::parse_or_fail(text);
+    ShapeInferenceOptions opts;
+    opts.use_onnx = false;
+    ShapeInferenceStats stats;
+    REQUIRE(infer_shapes(*m, opts, &stats));
+    CHECK(m->graph->find("R")->type.to_string() == "float32[1,3,8,8]");
+    CHECK(m->graph->find("P")->type.to_string() == "float32[1,3,4,4]");
+    CHECK(stats.values_refined >= 2);
+  }
+  SECTION("off: nothing refines the intermediate types") {
+    auto m = test::parse_or_fail(text);
+    ShapeInferenceOptions opts;
+    opts.use_onnx = false;
+    opts.use_effopt = false;
+    ShapeInferenceStats stats;
+    REQUIRE(infer_shapes(*m, opts, &stats));
+    CHECK_FALSE(m->graph->find("R")->type.shape.has_value());
+    CHECK_FALSE(m->graph->find("P")->type.shape.has_value());
+    CHECK(stats.values_refined == 0);
+  }
 }
 
 TEST_CASE("refine_type keeps known information and takes more precise dims", "[shape]") {

@@ -3,7 +3,10 @@
 
 #include <cstring>
 
+#include "analysis/calibration.h"
+#include "analysis/quality_guard.h"
 #include "exec/tensor_value.h"
+#include "onnx/model_io.h"
 
 namespace effopt::test {
 
@@ -51,6 +54,71 @@ Expected<pass::PassResult> add_constant(Graph& g, float amount) {
 Expected<pass::PassResult> add_one(Graph& g, pass::PassContext&) { return add_constant(g, 1.0f); }
 Expected<pass::PassResult> add_milli(Graph& g, pass::PassContext&) { return add_constant(g, 1e-3f); }
 
+// Calibrates the graph outputs (minmax) on PassContext::samples->calibration and notes their ranges.
+Expected<pass::PassResult> calibrate_outputs(Model& m, pass::PassContext& ctx) {
+  pass::PassResult r;
+  if (!ctx.samples || !ctx.samples->calibration) {
+    r.note("no calibration data");
+    return r;
+  }
+  std::vector<std::string> outputs;
+  for (const Value* v : m.graph->outputs()) outputs.push_back(v->name());
+  CalibrationOptions o;
+  EFFOPT_TRY_ASSIGN(CalibrationResult c, calibrate(m, *ctx.samples->calibration, outputs, o));
+  r.count("calibration-rows", static_cast<int64_t>(c.samples));
+  for (const auto& [name, range] : c.ranges)
+    r.note(name + " [" + std::to_string(range.lo) + ", " + std::to_string(range.hi) + "]");
+  return r;
+}
+
+// Adds `delta` to every element of a float32 initializer of the main graph.
+void offset_initializer(Value* v, float delta) {
+  auto t = std::make_shared<Tensor>(*v->initializer);
+  std::vector<std::byte> bytes(t->byte_size());
+  std::memcpy(bytes.data(), v->initializer->bytes().data(), bytes.size());
+  for (size_t i = 0; i + 4 <= bytes.size(); i += 4) {
+    float f;
+    std::memcpy(&f, bytes.data() + i, 4);
+    f += delta;
+    std::memcpy(bytes.data() + i, &f, 4);
+  }
+  t->set_bytes(std::move(bytes));
+  v->initializer = t;
+}
+
+// A guarded lossy pass: unit k (the k-th float32 initializer) "lowered" adds delta * 10^k to its weight; the
+// quality guard (max-error, on PassContext::samples) steps units back.
+Expected<pass::PassResult> guarded_offsets(Model& m, pass::PassContext& ctx) {
+  pass::PassResult r;
+  std::vector<GuardUnit> units;
+  std::vector<std::string> names;
+  for (const Value* v : m.graph->initializers())
+    if (v->initializer && v->initializer->data_type == DataType::Float) {
+      names.push_back(v->name());
+      units.push_back({v->name(), {"offset", "exact"}, 1});
+    }
+  const double delta = ctx.options.get_float("delta");
+  CandidateBuilder build = [&](const std::vector<size_t>& levels) -> Expected<std::unique_ptr<Model>> {
+    EFFOPT_TRY_ASSIGN(std::unique_ptr<Model> c, clone_model(m));
+    double d = delta;
+    for (size_t u = 0; u < units.size(); ++u, d *= 10)
+      if (levels[u] == 0) offset_initializer(c->graph->find(names[u]), static_cast<float>(d));
+    return c;
+  };
+  GuardOptions o;
+  o.limits.max_error = ctx.options.get_float("max-error");
+  o.top_name = "exact";
+  exec::RandomInputOptions random = ctx.samples ? ctx.samples->random : exec::RandomInputOptions{};
+  EFFOPT_TRY_ASSIGN(GuardData data, guard_samples(ctx.samples ? ctx.samples->evaluation : nullptr,
+                                                  ctx.samples ? ctx.samples->calibration : nullptr, random, *m.graph));
+  EFFOPT_TRY_ASSIGN(GuardResult g, run_quality_guard(m, units, build, data, o));
+  m = std::move(*g.model);
+  g.model.reset();
+  r.changed = true;
+  r.quality_guard = std::make_shared<GuardResult>(std::move(g));
+  return r;
+}
+
 }  // namespace
 
 void register_broken_passes(pass::PassRegistry& r) {
@@ -82,6 +150,22 @@ void register_broken_passes(pass::PassRegistry& r) {
   f.options = {{"file", pass::OptionType::File, "", "any file", {}}};
   f.run_on_graph = [](Graph&, pass::PassContext&) -> Expected<pass::PassResult> { return pass::PassResult{}; };
   r.add(std::move(f));
+  pass::PassInfo c;
+  c.name = "test-calibrate";
+  c.summary = "test only: calibrates the graph outputs (minmax) and notes their ranges; changes nothing";
+  c.options = pass::calibration_data_options();
+  c.run_on_model = calibrate_outputs;
+  r.add(std::move(c));
+  pass::PassInfo g;
+  g.name = "test-guarded-offsets";
+  g.summary = "test only: offsets float weights (delta, 10 delta, ...) under a quality guard";
+  g.lossy = true;
+  g.options = {{"delta", pass::OptionType::Float, "0.001", "offset of the first weight", {}},
+               {"max-error", pass::OptionType::Float, "0.01", "the guard's rel-l2 limit", {}}};
+  for (auto& o : pass::evaluation_data_options()) g.options.push_back(o);
+  for (auto& o : pass::calibration_data_options()) g.options.push_back(o);
+  g.run_on_model = guarded_offsets;
+  r.add(std::move(g));
 }
 
 }  // namespace effopt::test

@@ -10,7 +10,9 @@ namespace effopt::test {
 
 // Adds test-break-graph, test-add-one, test-lossy-add-one, test-add-milli
 // (adds 0.001 to the first output, float32 or float16) and
-// test-read-file{file=...} (a File option; changes nothing), once.
+// test-read-file{file=...} (a File option; changes nothing), test-calibrate
+// (notes the minmax ranges of the graph outputs on the calibration data) and
+// test-guarded-offsets (a lossy pass under the quality guard), once.
 void register_broken_passes(pass::PassRegistry& r);
 
 }  // namespace effopt::test

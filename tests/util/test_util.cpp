@@ -1,11 +1,14 @@
 #include "util/test_util.h"
 
 #include <fcntl.h>
+#include <locale.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <onnx/checker.h>
+#include <onnx/shape_inference/implementation.h>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -55,10 +58,35 @@ std::optional<fs::path> corpus_case_or_skip(const std::string& rel) {
   return *c / rel;
 }
 
+const std::map<std::string, std::string>& ort_cannot_run() {
+  static const std::map<std::string, std::string> m = {
+      {"test_gradient_of_add", "ai.onnx.preview.training Gradient is a training op ONNX Runtime's CPU build lacks"},
+      {"test_gradient_of_add_and_mul",
+       "ai.onnx.preview.training Gradient is a training op ONNX Runtime's CPU build lacks"},
+  };
+  return m;
+}
+
+void skip_if_no_corpus_case(size_t checked, const std::string& where) {
+  if (checked == 0) skip(Needs::Corpus, "no corpus case found or checked under " + where);
+}
+
 OrtHarness* ort_or_skip() {
   OrtHarness* ort = OrtHarness::get();
   if (!ort) skip(Needs::Ort, OrtHarness::unavailable_reason());
   return ort;
+}
+
+bool ort_host_can_run_case(const std::string& case_name) {
+  if (case_name.rfind("test_strnorm", 0) != 0) return true;
+  static const bool has_locale = [] {
+    locale_t l = ::newlocale(LC_ALL_MASK, "en_US.UTF-8", locale_t{});
+    if (l) ::freelocale(l);
+    return l != locale_t{};
+  }();
+  if (!has_locale)
+    skip(Needs::HostFeature, "no en_US.UTF-8 locale, which ONNX Runtime's StringNormalizer needs (locale-gen en_US.UTF-8)");
+  return has_locale;
 }
 
 TempDir::TempDir() {
@@ -103,6 +131,19 @@ RunResult run_program(const std::string& binary, const std::vector<std::string>&
   r.out = read_file(out_path);
   r.err = read_file(err_path);
   return r;
+}
+
+std::string onnx_check(const Model& m) {
+  if (m.opset("") > 17 || m.ir_version > 8) return "";
+  try {
+    onnx::ModelProto p = to_proto_inline(m);
+    onnx::checker::check_model(p);
+    onnx::ShapeInferenceOptions opts{true, 1, false};
+    onnx::shape_inference::InferShapes(p, onnx::OpSchemaRegistry::Instance(), opts);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
 }
 
 std::unique_ptr<Model> parse_or_fail(const std::string& text) {

@@ -1,4 +1,4 @@
-#include "report/json_schema.h"
+#include "util/json_schema.h"
 
 #include <regex>
 #include <set>

@@ -1,4 +1,4 @@
-#include "onnx/ort_ops.h"
+#include "ort/ort_ops.h"
 
 #include <algorithm>
 #include <cstddef>

@@ -2,7 +2,7 @@
 // model: which nodes it folds, fuses, runs in integer kernels or rewrites to
 // its NCHWc layout, and the op-type counts that result. effopt does not run
 // ONNX Runtime here: it replays its own table of ORT's transformer rules on a
-// copy of the graph (lib/analysis/ort_prediction.cpp). Every figure is a
+// copy of the graph (lib/ort/sim_graph.h; the rules by level in lib/ort/rules.h). Every figure is a
 // prediction for "onnxruntime 1.30 CPU"; tests/unit/test_ort_prediction.cpp
 // and tests/conformance/test_ort_prediction_corpus.cpp check it against real
 // ORT (its optimized_model_path output).
