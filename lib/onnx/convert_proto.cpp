@@ -125,7 +125,7 @@ Expected<std::string> resolve_external_path(const std::string& base_dir, const s
                                             const std::string& who) {
   if (base_dir.empty())
     return invalid_model(who + " uses external data (" + location +
-                         "), which is not available when reading from standard input");
+                         "), which is not available for a model read without its folder (standard input or memory)");
   if (location.empty()) return invalid_model(who + " has external data with an empty location");
   fs::path loc(location);
   if (loc.is_absolute())
