@@ -230,7 +230,7 @@ Expected<TensorPtr> tensor_from_proto(const onnx::TensorProto& p, ProtoImportCon
     } else {
       EFFOPT_TRY(check_size(p.raw_data().size()));
       std::vector<std::byte> b(p.raw_data().size());
-      std::memcpy(b.data(), p.raw_data().data(), b.size());
+      if (!b.empty()) std::memcpy(b.data(), p.raw_data().data(), b.size());  // an empty tensor has no buffer
       t->set_bytes(std::move(b));
     }
     return t;

@@ -15,6 +15,7 @@
 #include "ir/verifier.h"
 #include "onnx/model_io.h"
 #include "report/footprint_report.h"
+#include "report/run_report.h"
 
 namespace effopt::fuzz {
 
@@ -86,14 +87,14 @@ int model_report(const uint8_t* data, size_t size) {
   // inspect
   ModelSummary s = summarize(model);
   (void)to_text(s);
-  (void)to_json(s).dump();
+  (void)json_text(to_json(s));  // as the CLI prints JSON
   // report
   if (auto st = infer_shapes_with_bindings(model, {}); !st) return refused("model_report", st.error().message);
   Footprint f = compute_footprint(model);
   (void)model_text("<fuzz>", f, nullptr);
   nlohmann::json j = model_report("<fuzz>", f, nullptr, {});
   j["runtime_prediction"] = runtime_prediction_block(model);
-  (void)j.dump();
+  (void)json_text(j);
   return 0;
 }
 

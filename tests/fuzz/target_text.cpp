@@ -8,6 +8,7 @@
 #include "fuzz_targets.h"
 #include "onnx/model_io.h"
 #include "pass/pipeline.h"
+#include "report/run_report.h"
 
 namespace effopt::fuzz {
 
@@ -119,7 +120,7 @@ int shape_binding(const uint8_t* data, size_t size) {
   if (!m) invariant_broken("shape_binding", "the target's model does not import: " + m.error().message);
   for (const ShapeBinding& b : bindings) (void)binding_matches(**m, b);
   if (auto st = infer_shapes_with_bindings(**m, bindings); !st) return refused("shape_binding", st.error().message);
-  (void)to_json(compute_footprint(**m)).dump();
+  (void)json_text(to_json(compute_footprint(**m)));
   return 0;
 }
 
