@@ -154,7 +154,7 @@ EFFOPT_VECTOR_CLONES void depthwise_plane(const float* x, const float* w, float 
 // vectors in registers).
 template <int64_t KT>
 inline __attribute__((always_inline)) void block_pixels(const float* in, const float* wt, const int64_t* tap_rt,
-                                                        int64_t K_rt, Vec b, const Geometry& g, int64_t Wp,
+                                                        int64_t K_rt, const Vec& b, const Geometry& g, int64_t Wp,
                                                         bool clamp, float lo, float hi, float* out) {
   constexpr int64_t L = kDepthwiseBlock, KMax = KT > 0 ? KT : 1;
   const int64_t K = KT > 0 ? KT : K_rt;
