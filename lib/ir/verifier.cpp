@@ -128,6 +128,27 @@ std::string plural(int64_t n, const char* what) {
   return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
 }
 
+std::string attr_type_text(AttrType t) {
+  switch (t) {
+    case AttrType::Undefined: return "of no type";
+    case AttrType::Float: return "a float";
+    case AttrType::Int: return "an int";
+    case AttrType::String: return "a string";
+    case AttrType::Tensor: return "a tensor";
+    case AttrType::Graph: return "a graph";
+    case AttrType::SparseTensor: return "a sparse tensor";
+    case AttrType::TypeProto: return "a type";
+    case AttrType::Floats: return "a list of floats";
+    case AttrType::Ints: return "a list of ints";
+    case AttrType::Strings: return "a list of strings";
+    case AttrType::Tensors: return "a list of tensors";
+    case AttrType::Graphs: return "a list of graphs";
+    case AttrType::SparseTensors: return "a list of sparse tensors";
+    case AttrType::TypeProtos: return "a list of types";
+  }
+  return "of type " + std::to_string(static_cast<int>(t));
+}
+
 std::string bounds_text(int lo, int hi) {
   if (hi == INT_MAX) return "at least " + std::to_string(lo);
   if (lo == hi) return std::to_string(lo);
@@ -194,6 +215,19 @@ struct SignatureChecker {
       if (p && p->arity == OpSignature::Arity::Single && !n.outputs()[i])
         fail(who + ": output " + std::to_string(i) + " (" + p->name + ") is empty, but " + sig.label +
              " requires it");
+    }
+    // ONNX's shape inference reads required attributes without checking that
+    // they exist (Scan's num_scan_inputs, ...), and an attribute of another
+    // type reads as a default value or an absent subgraph.
+    for (const OpSignature::Attr& want : sig.attributes) {
+      const Attribute* a = n.attr(want.name);
+      if (!a) {
+        if (want.required) fail(who + " has no attribute '" + want.name + "', which " + sig.label + " requires");
+        continue;
+      }
+      if (a->ref_attr_name.empty() && a->type != AttrType::Undefined && a->type != want.type)
+        fail(who + ": attribute '" + want.name + "' is " + attr_type_text(a->type) + ", but " + sig.label +
+             " takes " + attr_type_text(want.type));
     }
   }
 

@@ -27,7 +27,8 @@ namespace effopt {
 Status verify(const Model& model);
 Status verify_graph(const Graph& graph);
 
-// An operator's formal inputs and outputs, as ONNX's OpSchema declares them.
+// An operator's formal inputs, outputs and attributes, as ONNX's OpSchema
+// declares them.
 struct OpSignature {
   enum class Arity : uint8_t {
     Single,    // exactly one value, never empty
@@ -38,9 +39,17 @@ struct OpSignature {
     std::string name;
     Arity arity = Arity::Single;
   };
+  struct Attr {
+    std::string name;
+    AttrType type = AttrType::Undefined;
+    bool required = false;
+  };
   std::string label;  // "MaxPool-12": the op and the version whose schema this is
   std::vector<Param> inputs, outputs;
   int min_inputs = 0, max_inputs = 0, min_outputs = 0, max_outputs = 0;  // INT_MAX: unbounded
+  // The attributes the schema declares; empty when effopt does not know them
+  // (they are then not checked).
+  std::vector<Attr> attributes;
 };
 
 // The signature of `op_type` in `domain` ("" for ai.onnx) at the opset the
@@ -51,8 +60,11 @@ using OpSignatureLookup =
 
 // Checks every node of the main graph, its subgraphs and the model-local
 // functions against its operator's signature, as ONNX's checker does: the
-// input and output counts are within the signature's bounds, and no Single
-// input or output (nor an input of a variadic list) is empty. Nodes that call a
+// input and output counts are within the signature's bounds, no Single
+// input or output (nor an input of a variadic list) is empty, every required
+// attribute is there, and an attribute the schema declares has the declared
+// type (when its type is set: attributes of old models may leave it
+// UNDEFINED; attributes the schema does not declare are let pass). Nodes that call a
 // model-local function are not checked. InvalidModel naming each node at fault
 // (up to 10).
 Status verify_node_signatures(const Model& model, const OpSignatureLookup& lookup);

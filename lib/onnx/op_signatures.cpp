@@ -111,6 +111,8 @@ OpSignature from_schema(const ONNX_NAMESPACE::OpSchema& s, std::string_view doma
   sig.max_inputs = s.max_input();
   sig.min_outputs = s.min_output();
   sig.max_outputs = s.max_output();
+  for (const auto& [name, a] : s.attributes())
+    sig.attributes.push_back({name, static_cast<AttrType>(a.type), a.required});
   return sig;
 }
 
@@ -134,7 +136,10 @@ std::optional<OpSignature> default_domain_signature(std::string_view op, int64_t
     }
   // A version that only widened types: the previous version's parameters.
   auto prev = default_domain_signature(op, onnx_op_version(std::string(op), version - 1));
-  if (prev) prev->label = version_label("", op, version);
+  if (prev) {
+    prev->label = version_label("", op, version);
+    prev->attributes.clear();  // the newer version may have changed them: not checked
+  }
   return prev;
 }
 

@@ -1,4 +1,4 @@
-// Operator signatures (formal inputs and outputs, ir/verifier.h) from ONNX's
+// Operator signatures (formal inputs, outputs and attributes, ir/verifier.h) from ONNX's
 // schemas, and the check every imported or executed model passes.
 //
 // Where a signature comes from:
@@ -8,7 +8,8 @@
 // - ai.onnx at opsets 18..21: an op whose version there is one ONNX 1.12
 //   knows keeps that schema; the versions added at 18..21 come from effopt's
 //   table in op_signatures.cpp (ONNX 1.16's operator documentation; most only
-//   widened types and inherit the previous version's parameters).
+//   widened types and inherit the previous version's parameters; their
+//   attributes are not checked).
 // - Anything else is unknown and its nodes are not checked: other domains
 //   (com.microsoft, custom ops), domain versions past those, ops no schema
 //   defines, and a domain the model does not import.

@@ -191,3 +191,25 @@ agraph (float[2] X) => (float[2] Y)
   CHECK(r.exit_code == 0);
   CHECK(fs::exists(d.file("out.onnx")));
 }
+
+TEST_CASE("a Scan without its required num_scan_inputs is refused by every command", "[cli][bad-input][signature]") {
+  // Found by fuzzing `report` (tests/fuzz/regressions/model_report/scan-without-num-scan-inputs-null-attribute.onnx):
+  // ONNX's Scan shape inference read the missing attribute through a null pointer (SIGSEGV).
+  onnx::ModelProto p;
+  REQUIRE(p.ParseFromString(model_bytes(R"(
+<ir_version: 8, opset_import: ["" : 16]>
+agraph (float[2] init, float[3, 2] seq) => (float[2] last, float[3, 2] outs)
+{
+  last, outs = Scan <num_scan_inputs = 1, body = b (float[2] acc, float[2] e) => (float[2] acc2, float[2] out) {
+    acc2 = Add(acc, e)
+    out = Identity(acc2)
+  }> (init, seq)
+}
+)")));
+  onnx::NodeProto* scan = p.mutable_graph()->mutable_node(0);
+  scan->set_name("scan");
+  for (auto& a : *scan->mutable_attribute())
+    if (a.name() == "num_scan_inputs") a.set_name("num_sca$_inputs");
+  check_every_command_refuses(p.SerializeAsString(),
+                              {"bad.onnx", "'scan'", "no attribute 'num_scan_inputs'", "Scan-16 requires"});
+}

@@ -219,3 +219,84 @@ g (float[2] X) => (float[2] Y)
   REQUIRE_FALSE(s);
   CHECK_THAT(s.error().message, Catch::Contains("node #0 (Relu) has 2 inputs, but Relu-14 takes 1"));
 }
+
+TEST_CASE("signatures carry the schema's attributes, required or not, with their types", "[signature]") {
+  OpSignature scan = sig_or_fail("", "Scan", 16);
+  auto find = [&](const std::string& name) -> const OpSignature::Attr* {
+    for (const auto& a : scan.attributes)
+      if (a.name == name) return &a;
+    return nullptr;
+  };
+  const OpSignature::Attr* body = find("body");
+  const OpSignature::Attr* count = find("num_scan_inputs");
+  const OpSignature::Attr* axes = find("scan_input_axes");
+  REQUIRE(body);
+  REQUIRE(count);
+  REQUIRE(axes);
+  CHECK(body->required);
+  CHECK(body->type == AttrType::Graph);
+  CHECK(count->required);
+  CHECK(count->type == AttrType::Int);
+  CHECK_FALSE(axes->required);
+  CHECK(axes->type == AttrType::Ints);
+  // A version effopt knows only by its inputs and outputs: attributes unchecked.
+  CHECK(sig_or_fail("", "Resize", 19).attributes.empty());
+  CHECK_FALSE(sig_or_fail("", "Resize", 13).attributes.empty());
+}
+
+TEST_CASE("a missing required attribute or one of the wrong type is refused", "[signature][verifier][fuzz-finding]") {
+  // Found by fuzzing `report`: a Scan whose num_scan_inputs was renamed made
+  // ONNX's Scan shape inference dereference a null attribute (SIGSEGV).
+  const char* text = R"(
+<ir_version: 8, opset_import: ["" : 16]>
+g (float[2] init, float[3, 2] seq) => (float[2] last, float[3, 2] outs)
+{
+  last, outs = Scan <num_scan_inputs = 1, body = b (float[2] acc, float[2] e) => (float[2] acc2, float[2] out) {
+    acc2 = Add(acc, e)
+    out = Identity(acc2)
+  }> (init, seq)
+}
+)";
+  auto m = test::parse_or_fail(text);
+  REQUIRE(verify_onnx_signatures(*m));
+  Node* scan = m->graph->nodes()[0].get();
+  scan->name = "scan";
+  SECTION("missing") {
+    REQUIRE(scan->remove_attr("num_scan_inputs"));
+    auto st = verify_onnx_signatures(*m);
+    REQUIRE_FALSE(st);
+    CHECK(st.error().kind == ErrorKind::InvalidModel);
+    CHECK_THAT(st.error().message,
+               Catch::Contains("node 'scan' (Scan) has no attribute 'num_scan_inputs', which Scan-16 requires"));
+  }
+  SECTION("wrong type") {
+    Attribute* count = scan->attr("num_scan_inputs");
+    REQUIRE(count);
+    count->type = AttrType::Float;
+    auto st = verify_onnx_signatures(*m);
+    REQUIRE_FALSE(st);
+    CHECK_THAT(st.error().message,
+               Catch::Contains("node 'scan' (Scan): attribute 'num_scan_inputs' is a float, but Scan-16 takes an int"));
+  }
+  SECTION("type left undefined, as some old exporters do") {
+    Attribute* count = scan->attr("num_scan_inputs");
+    REQUIRE(count);
+    count->type = AttrType::Undefined;
+    CHECK(verify_onnx_signatures(*m));
+  }
+  SECTION("an attribute the schema does not declare") {
+    Attribute extra;
+    extra.name = "made_up";
+    extra.type = AttrType::Int;
+    scan->set_attr(std::move(extra));
+    CHECK(verify_onnx_signatures(*m));
+  }
+  SECTION("the importer refuses it") {
+    std::string bad = text;
+    bad.replace(bad.find("num_scan_inputs"), 15, "num_scan_inpxts");
+    auto r = parse_model_text(bad);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().kind == ErrorKind::InvalidModel);
+    CHECK_THAT(r.error().message, Catch::Contains("(Scan) has no attribute 'num_scan_inputs'"));
+  }
+}
