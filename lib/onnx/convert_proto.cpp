@@ -330,6 +330,15 @@ Expected<std::shared_ptr<SparseTensor>> sparse_from_proto(const onnx::SparseTens
   return s;
 }
 
+// A value info's type, when it states one: a TypeProto with none of its
+// value fields set (all of them unknown fields, as a damaged file may have)
+// says nothing, and must not replace the type an initializer gave the value:
+// the export would drop the type, and importing that export again would take
+// the initializer's, so two round trips would differ.
+bool states_a_type(const onnx::ValueInfoProto& vi) {
+  return vi.has_type() && vi.type().value_case() != onnx::TypeProto::VALUE_NOT_SET;
+}
+
 struct GraphImporter {
   ProtoImportContext& ctx;
 
@@ -407,7 +416,7 @@ Status GraphImporter::import_graph(const onnx::GraphProto& gp, Graph& g, const s
     if (!v) return dup(vi.name());
     // An initializer-input keeps its declared input type, which may be more
     // general than the tensor's own.
-    if (vi.has_type()) v->type = type_from_proto(vi.type());
+    if (states_a_type(vi)) v->type = type_from_proto(vi.type());
     v->doc_string = vi.doc_string();
     g.add_input(v);
   }
@@ -431,14 +440,14 @@ Status GraphImporter::import_graph(const onnx::GraphProto& gp, Graph& g, const s
     Value* v = g.find_local(vi.name());
     if (!v) v = g.create_value(vi.name());  // stale entry: kept for the round trip
     if (v->has_value_info()) continue;
-    if (vi.has_type()) v->type = type_from_proto(vi.type());
+    if (states_a_type(vi)) v->type = type_from_proto(vi.type());
     v->doc_string = vi.doc_string();
     g.add_value_info(v);
   }
   for (auto& vi : gp.output()) {
     Value* v = g.find(vi.name());
     if (!v) return invalid_model(gname + ": graph output '" + vi.name() + "' is not produced by any node, input or initializer");
-    if (v->graph() == &g && vi.has_type() && (v->type.kind == Type::Kind::None || !v->is_graph_input()))
+    if (v->graph() == &g && states_a_type(vi) && (v->type.kind == Type::Kind::None || !v->is_graph_input()))
       v->type = type_from_proto(vi.type());
     if (v->graph() == &g && v->doc_string.empty()) v->doc_string = vi.doc_string();
     g.add_output(v);

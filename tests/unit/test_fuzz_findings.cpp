@@ -2,6 +2,9 @@
 // here at the function that was fixed. The inputs that found them are
 // replayed by the effopt_fuzz_replay_* ctest tests (tests/fuzz/regressions);
 // these tests say what the right answer is.
+#include <onnx/defs/parser.h>
+#include <onnx/onnx_pb.h>
+
 #include <catch2/catch.hpp>
 
 #include <cstring>
@@ -12,6 +15,7 @@
 #include "analysis/shape_propagation.h"
 #include "exec/tensor_io.h"
 #include "ir/tensor.h"
+#include "onnx/model_io.h"
 #include "util/test_util.h"
 
 using namespace effopt;
@@ -140,4 +144,44 @@ g (float[A, B, C, D] X) => (float[E] Y, float[F, G] Z)
   // Z's 2.7e22 elements do not fit in the footprint's counts either: unknown, not a wrapped number.
   Footprint f = compute_footprint(*m);
   CHECK(f.activation_unknown_nodes.size() == 2);
+}
+
+TEST_CASE("a graph input whose type states nothing keeps its initializer's type", "[fuzz-finding][import]") {
+  // regressions/model_roundtrip/empty-input-type-over-initializer.onnx: an IR 3
+  // initializer-input whose TypeProto held only unknown fields. The import took
+  // that empty type over the initializer's, the export then wrote no type, and
+  // importing that export took the initializer's type: the second export was
+  // 16 bytes longer than the first.
+  onnx::ModelProto p;
+  auto parsed = onnx::OnnxParser::Parse(p, R"(
+<ir_version: 3, opset_import: ["" : 2]>
+g (float[2, 2] X, float[2, 2] W) => (float[2, 2] Y)
+<float[2, 2] W = {1, 2, 3, 4}>
+{
+  Y = Add(X, W)
+}
+)");
+  REQUIRE(parsed.IsOK());
+  REQUIRE(p.graph().input_size() == 2);
+  onnx::TypeProto* w_type = p.mutable_graph()->mutable_input(1)->mutable_type();
+  w_type->Clear();
+  w_type->mutable_unknown_fields()->AddVarint(5, 12);  // map_type as a varint: an unknown field, no value set
+  std::string bytes = p.SerializeAsString();
+  auto m = load_model_from_bytes(std::vector<std::byte>(reinterpret_cast<const std::byte*>(bytes.data()),
+                                                        reinterpret_cast<const std::byte*>(bytes.data() + bytes.size())),
+                                 "m.onnx");
+  REQUIRE(m);
+  const Value* w = (*m)->graph->find("W");
+  REQUIRE(w);
+  CHECK(w->type.kind == Type::Kind::Tensor);
+  CHECK(w->type.elem_type == DataType::Float);
+  auto first = serialize_model(**m);
+  REQUIRE(first);
+  auto again = load_model_from_bytes(std::vector<std::byte>(reinterpret_cast<const std::byte*>(first->data()),
+                                                            reinterpret_cast<const std::byte*>(first->data() + first->size())),
+                                     "again.onnx");
+  REQUIRE(again);
+  auto second = serialize_model(**again);
+  REQUIRE(second);
+  CHECK(*first == *second);
 }
