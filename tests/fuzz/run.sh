@@ -14,10 +14,11 @@
 # 64 KiB (.pb), and tests/fuzz/regressions/TARGET. New inputs
 # accumulate in $EFFOPT_FUZZ_WORK/TARGET/corpus (default BUILD/fuzz-work).
 #
-# Prints one line per target: runs, executions per second, new inputs, peak RSS
-# and the result. Exit 1 when a target found a crash, leak, timeout or
-# out-of-memory: the input is in BUILD/fuzz-work/TARGET/artifacts/; replay it
-# with `BUILD/tests/fuzz/fuzz_TARGET FILE`, fix the bug, and keep the input in
+# Prints one line per target: the seconds it ran (less than SECONDS when it
+# failed), runs, executions per second, new inputs, peak RSS and the result.
+# Exit 1 when a target found a crash, leak, timeout or out-of-memory: the
+# input is in BUILD/fuzz-work/TARGET/artifacts/; replay it with
+# `BUILD/tests/fuzz/fuzz_TARGET FILE`, fix the bug, and keep the input in
 # tests/fuzz/regressions/TARGET/ (replayed by ctest in every build).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -71,10 +72,10 @@ fuzz_one() {
   [ -d "tests/fuzz/regressions/$t" ] && dirs+=("tests/fuzz/regressions/$t")
   local dict=()
   [ -s "$dir/dict" ] && dict=("-dict=$dir/dict")
-  local rc=0
+  local rc=0 start=$SECONDS
   "$BUILD/tests/fuzz/fuzz_$t" "${dirs[@]}" "${dict[@]}" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
     -max_len=262144 -print_final_stats=1 -artifact_prefix="$dir/artifacts/" >"$dir/log" 2>&1 || rc=$?
-  local runs eps new rss
+  local ran=$((SECONDS - start)) runs eps new rss
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -1)
   eps=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$dir/log" | tail -1)
   new=$(sed -n 's/^stat::new_units_added: *//p' "$dir/log" | tail -1)
@@ -84,7 +85,7 @@ fuzz_one() {
     result="FAILED (exit $rc): $(grep -m1 -E '^==[0-9]+==ERROR|^SUMMARY|ALARM|invariant broken|out-of-memory|runtime error' "$dir/log" || echo 'see the log'); log $dir/log, input in $dir/artifacts/"
   fi
   printf '%-16s %4ss  runs %-10s exec/s %-6s new inputs %-5s peak RSS %s MB  %s\n' \
-    "$t" "$seconds" "${runs:-?}" "${eps:-?}" "${new:-?}" "${rss:-?}" "$result" >"$dir/summary"
+    "$t" "$ran" "${runs:-?}" "${eps:-?}" "${new:-?}" "${rss:-?}" "$result" >"$dir/summary"
   cat "$dir/summary"
   [ "$rc" -eq 0 ]
 }
