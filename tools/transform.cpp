@@ -264,7 +264,7 @@ Status run_transform(const GlobalOptions& g, const TransformJob& job) {
       rj["output"]["sha256"] = (*footprint)["after"]["sha256"];
       for (auto it = footprint->begin(); it != footprint->end(); ++it) rj[it.key()] = it.value();
     }
-    std::string text = rj.dump(2) + "\n";
+    std::string text = json_text(rj);
     Status st = report_file->write(text.data(), text.size());
     if (st) st = report_file->commit();
     if (!st) {  // a failed run leaves no output behind
