@@ -9,7 +9,7 @@
 
 #include "analysis/footprint.h"
 #include "analysis/model_summary.h"
-#include "analysis/ort_prediction.h"
+#include "ort/ort_prediction.h"
 #include "analysis/shape_propagation.h"
 #include "fuzz_targets.h"
 #include "ir/verifier.h"
