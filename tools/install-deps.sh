@@ -8,7 +8,10 @@ set -euo pipefail
 
 CACHE="${EFFOPT_CACHE:-$HOME/.cache/effopt}"
 APT_PACKAGES=(g++ cmake ninja-build pkg-config libonnx-dev libprotobuf-dev protobuf-compiler libcli11-dev
-  libspdlog-dev nlohmann-json3-dev catch2 libzstd-dev zlib1g-dev nodejs libdnnl-dev)
+  libspdlog-dev nlohmann-json3-dev catch2 libzstd-dev zlib1g-dev nodejs libdnnl-dev
+  # CI's sanitizer and fuzzing build: clang 14, its sanitizer and libFuzzer
+  # runtimes, llvm-symbolizer for readable reports.
+  clang-14 libclang-rt-14-dev llvm-14)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
