@@ -187,6 +187,8 @@ float dequantized(const QuantizedValues& q, const std::vector<int64_t>& dims, co
 uint64_t group_of(const std::vector<int64_t>& dims, const Granularity& g, uint64_t i);
 // The stored bytes of the integers (int4/uint4 two per byte, low nibble first).
 std::vector<std::byte> pack_values(const std::vector<int8_t>& v, DataType t);
+// A new tensor of type t holding `bytes` (quantize_build.cpp).
+TensorPtr make_tensor(DataType t, std::vector<int64_t> dims, std::vector<std::byte> bytes);
 
 // ---- float16 (quantize_fp16.cpp)
 

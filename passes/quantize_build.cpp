@@ -25,10 +25,6 @@
 
 namespace effopt::passes::quant {
 
-namespace {
-
-using util::node_label;
-
 TensorPtr make_tensor(DataType t, std::vector<int64_t> dims, std::vector<std::byte> bytes) {
   auto out = std::make_shared<Tensor>();
   out->data_type = t;
@@ -36,6 +32,10 @@ TensorPtr make_tensor(DataType t, std::vector<int64_t> dims, std::vector<std::by
   out->set_bytes(std::move(bytes));
   return out;
 }
+
+namespace {
+
+using util::node_label;
 
 // Scales in the tensor's own float type (float16 only in float16 models).
 TensorPtr scale_tensor(const std::vector<float>& scales, std::vector<int64_t> dims, DataType float_type) {

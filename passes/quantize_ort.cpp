@@ -27,14 +27,6 @@ uint8_t nibble(const std::byte* data, uint64_t i) {
   return i % 2 ? b >> 4 : b & 0x0F;
 }
 
-TensorPtr make_tensor(DataType t, std::vector<int64_t> dims, std::vector<std::byte> bytes) {
-  auto out = std::make_shared<Tensor>();
-  out->data_type = t;
-  out->dims = std::move(dims);
-  out->set_bytes(std::move(bytes));
-  return out;
-}
-
 }  // namespace
 
 Status emit_ort_contrib_ops(Model& m, pass::PassContext& ctx, pass::PassResult& r) {
