@@ -204,49 +204,38 @@ struct Fp16 {
     for (Node* n : nodes)
       if (!blocked.count(n)) retarget_attributes(*n);
 
+    // The readers of v that are (or are not) blocked read Cast(v, to) instead.
+    auto recast_readers = [&](Value* v, bool blocked_readers, int64_t to, const char* suffix) {
+      std::vector<Use> moved;
+      for (const Use& u : v->uses())
+        if (is_blocked(u.node) == blocked_readers) moved.push_back(u);
+      if (moved.empty()) return;
+      Value* c = cast(v, to, suffix);
+      for (const Use& u : moved) u.node->set_input(u.index, c);
+    };
     for (Value* v : f32) {
-      bool any_fp16_reader = false;
-      for (const Use& u : v->uses()) any_fp16_reader |= !is_blocked(u.node);
       Node* p = v->producer();
       if (v->initializer) {
+        bool any_fp16_reader = false;
+        for (const Use& u : v->uses()) any_fp16_reader |= !is_blocked(u.node);
         if (!any_fp16_reader || v->is_graph_input() || (outputs.count(v) && o.keep_io_types)) continue;
         r.count("weight-bytes-before", static_cast<int64_t>(v->initializer->byte_size()));
         v->initializer = to_half(*v->initializer);
         r.count("weight-bytes-after", static_cast<int64_t>(v->initializer->byte_size()));
         r.count("tensors-float16");
         set_half(v);
-      } else if (v->is_graph_input()) {
-        if (!o.keep_io_types) {
-          set_half(v);
-          continue;
-        }
-        if (!any_fp16_reader) continue;
-        std::vector<Use> moved;
-        for (const Use& u : v->uses())
-          if (!is_blocked(u.node)) moved.push_back(u);
-        Value* v16 = cast(v, kFloat16, "_fp16");
-        for (const Use& u : moved) u.node->set_input(u.index, v16);
-      } else if (p && is_blocked(p)) {
-        if (!any_fp16_reader) continue;
-        std::vector<Use> moved;
-        for (const Use& u : v->uses())
-          if (!is_blocked(u.node)) moved.push_back(u);
-        Value* v16 = cast(v, kFloat16, "_fp16");
-        for (const Use& u : moved) u.node->set_input(u.index, v16);
+      } else if (v->is_graph_input() && !o.keep_io_types) {
+        set_half(v);
+      } else if (v->is_graph_input() || (p && is_blocked(p))) {
+        // Stays float32 (a kept graph input, or made by a blocked node): float16 readers read a Cast.
+        recast_readers(v, false, kFloat16, "_fp16");
       } else if (p) {
         set_half(v);
       }
     }
     // Blocked readers of values that became float16 read a float32 Cast.
-    for (Value* v : f32) {
-      if (v->type.elem_type != DataType::Float16) continue;
-      std::vector<Use> moved;
-      for (const Use& u : v->uses())
-        if (is_blocked(u.node)) moved.push_back(u);
-      if (moved.empty()) continue;
-      Value* v32 = cast(v, kFloat, "_fp32");
-      for (const Use& u : moved) u.node->set_input(u.index, v32);
-    }
+    for (Value* v : f32)
+      if (v->type.elem_type == DataType::Float16) recast_readers(v, true, kFloat, "_fp32");
     if (o.keep_io_types)
       for (Value* v : std::vector<Value*>(g.outputs().begin(), g.outputs().end()))
         if (was_f32.count(v) && v->type.elem_type == DataType::Float16 && v->producer()) {
