@@ -67,9 +67,13 @@ OrtPrediction predict_ort_optimization(const Model& model, const OrtPredictionOp
     }
   }
   s.resort();
+  ort_sim::inline_functions(s);
   run_level1(s);
   s.resort();
-  if (opts.level >= OrtOptLevel::Extended) run_level2(s, opts);
+  if (opts.level >= OrtOptLevel::Extended) {
+    run_level2(s, opts);
+    ort_sim::mark_not_predicted(s);
+  }
   if (opts.level >= OrtOptLevel::All) {
     run_nchwc(s, opts.nchwc_block_size, opts.nchwc_conv_input_alignment);
   }
@@ -118,6 +122,11 @@ OrtPrediction predict_ort_optimization(const Model& model, const OrtPredictionOp
       }
     }
     p.final_nodes.push_back(std::move(fn));
+  }
+  for (size_t i = 0; i < g.nodes().size(); ++i) {
+    if (s.not_predicted[i].empty()) continue;
+    p.nodes[i].not_predicted = s.not_predicted[i];
+    ++p.not_predicted_nodes;
   }
   for (size_t i = 0; i < g.nodes().size(); ++i) {
     int v = s.first_output[i];
@@ -179,13 +188,20 @@ nlohmann::json to_json(const OrtPrediction& p, bool per_node) {
   j["nchwc_nodes"] = p.nchwc_nodes;
   j["inserted_nodes"] = p.inserted_nodes;
   j["rule_applications"] = p.rule_applications;
+  j["not_predicted_nodes"] = p.not_predicted_nodes;
   std::map<std::string, uint64_t> fates;
-  for (const auto& f : p.nodes) fates[f.fate]++;
+  for (const auto& f : p.nodes) fates[f.not_predicted.empty() ? f.fate : "not predicted"]++;
   j["fate_counts"] = fates;
   if (per_node) {
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& f : p.nodes) {
       nlohmann::json e = {{"node", f.node}, {"op_type", f.op_type}, {"fate", f.fate}};
+      if (!f.not_predicted.empty()) {
+        // What the encoded rules alone predict stays visible as `predicted_fate`.
+        e["fate"] = "not predicted";
+        e["unencoded_rule"] = f.not_predicted;
+        e["predicted_fate"] = f.fate;
+      }
       if (!f.into.empty()) {
         e["into"] = f.into;
         e["into_op"] = f.into_op;

@@ -28,10 +28,19 @@
 //     DynamicQuantizeLinear + MatMulInteger + Cast + Mul [+ bias Add] graphs
 //     of dynamic quantization), GemmActivationFusion, ConvActivationFusion,
 //     LayerNormFusion (axes attribute or opset-18 input), SkipLayerNormFusion,
-//     GeluFusion (Erf form; ai.onnx Gelu from opset 20), BiasGeluFusion,
+//     GeluFusion (Erf form; ai.onnx Gelu from opset 20), BiasGeluFusion
+//     (Add -> Gelu, and Add -> FastGelu into FastGelu's bias), FastGeluFusion
+//     (both tanh-Gelu formulas), QuickGeluFusion (SiLU / x * Sigmoid(alpha * x)),
 //     MatMulScaleFusion, MatMulNBitsFusion (a bias Add into MatMulNBits),
 //     MatmulTransposeFusion (transA/B, transBatchA/B),
-//     GatherSliceToSplitFusion (its Slice form).
+//     GatherSliceToSplitFusion (a Reshape read by two Gathers and a Slice;
+//     Slices alone never become a Split). The level-2 list repeats until
+//     nothing changes, as ORT's GraphTransformerManager does.
+//   Not predicted: where an unencoded level-2 transformer's pattern starts
+//     (AttentionFusion: a LayerNormalization read by one Add and three
+//     MatMuls; EmbedLayerNormFusion: the Gather embedding Add in front of
+//     such a LayerNormalization), the nodes are reported "not predicted"
+//     (PredictedNodeFate::not_predicted, OrtPrediction::not_predicted_nodes).
 //   level all (3): NchwcTransformer (block size 16, as ORT behaves on this
 //     project's AVX-512 machines; configurable): Conv/FusedConv, MaxPool/AveragePool, and on NCHWc inputs
 //     Add/Sum (fused into the Conv as its Sum input when possible, else kept,
@@ -46,9 +55,9 @@
 // FuseReluClip, PadFusion, CastElimination, SliceElimination,
 // ExpandElimination, UnsqueezeElimination beyond folding, ReshapeFusion's Gather/Unsqueeze forms,
 // ConcatSliceElimination, TransposeOptimizer, GemmTransposeFusion,
-// GemmSumFusion, GatherSliceToSplitFusion's Gather form,
-// GatherToSplitFusion, AttentionFusion, EmbedLayerNormFusion,
-// SimplifiedLayerNormFusion, FastGeluFusion, QuickGeluFusion,
+// GemmSumFusion,
+// GatherToSplitFusion, AttentionFusion, EmbedLayerNormFusion (both marked
+// "not predicted" where their patterns start), SimplifiedLayerNormFusion,
 // BiasSoftmaxFusion, QDQ propagation and DoubleQDQPairsRemover,
 // the QDQ selectors for Concat/Softmax/Resize/Gather/Where/ArgMax/LeakyRelu/
 // Sigmoid, the InsertCastTransformer for float16, and every
@@ -107,6 +116,10 @@ struct PredictedNodeFate {
   std::string rule;            // the ORT transformer that decided it
   bool integer_kernel = false; // ends up in an integer kernel (QLinear*, MatMulInteger*, MatMulNBits, ...)
   bool nchwc = false;          // ends up in a com.microsoft.nchwc kernel
+  // Not predicted: the ORT transformer, not encoded here, whose pattern starts at (or takes in) this node
+  // in the predicted graph ("" when the fate above is a prediction). Such a node's fate is reported as
+  // "not predicted" (see mark_not_predicted in rules_extended.cpp for the patterns).
+  std::string not_predicted;
   // The kind of node predicted to produce this node's first output value in
   // the optimized graph ("" when nothing does: folded, fused away, or the
   // value now only exists in another layout). Compared with real ORT by name.
@@ -124,6 +137,7 @@ struct OrtPrediction {
   uint64_t integer_kernel_nodes = 0;  // nodes of the optimized graph that run integer kernels
   uint64_t nchwc_nodes = 0;           // nodes of the optimized graph in the com.microsoft.nchwc domain
   uint64_t inserted_nodes = 0;        // nodes ORT adds (ReorderInput/Output, Reshape around Gemm/Add, ...)
+  uint64_t not_predicted_nodes = 0;   // input-model nodes whose fate depends on a transformer not encoded
   std::map<std::string, uint64_t> rule_applications;  // ORT transformer name -> times it fired
   std::vector<PredictedNodeFate> nodes;               // one per node of the input's main graph, in order
   // Final optimized graph: (name, op) in order, and for each the input-model

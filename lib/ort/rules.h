@@ -11,6 +11,9 @@
 
 namespace effopt::ort_sim {
 
+// What ORT does at load, before any level: function ops without a CPU kernel replaced by their bodies.
+void inline_functions(Sim& s);
+
 // Level basic: ORT's level-1 transformers, to a fixed point.
 void run_level1(Sim& s);
 // ConstantFolding by itself (level extended runs it again at its end).
@@ -24,6 +27,10 @@ bool fuse_dq_matmul_nbits(Sim& s);
 
 // Level extended: the QDQ rules, then the float fusions, in ORT's order.
 void run_level2(Sim& s, const OrtPredictionOptions& o);
+
+// Marks the input-model nodes whose fate depends on a level-2 transformer effopt does not encode
+// (Sim::not_predicted): where such a transformer's pattern starts in the predicted graph.
+void mark_not_predicted(Sim& s);
 
 // Level all: NchwcTransformer with MLAS's NCHWc block size (OrtPredictionOptions::nchwc_block_size).
 void run_nchwc(Sim& s, int block_size, int conv_input_alignment);

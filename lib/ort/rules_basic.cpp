@@ -281,7 +281,11 @@ bool fuse_matmul_add(Sim& s) {
     ++s.hits["MatMulAddFusion"];
     if (!two_d) {
       // Reshape in front of and behind the Gemm.
-      int a2 = s.add_value(s.vals[a].name + "/gemm_input", s.dt(a), std::nullopt);
+      // The Reshapes' shapes are constants ORT computes from A's static shape: [rows, K] and [rows, N].
+      int64_t rows = 1;
+      for (size_t k = 0; k + 1 < as->size(); ++k) rows *= (*as)[k];
+      int a2 = s.add_value(s.vals[a].name + "/gemm_input", s.dt(a),
+                           std::vector<Dim>{Dim::known(rows), Dim::known(as->back())});
       SNode r1;
       r1.name = "gemm_input_reshape";
       r1.op = "Reshape";
@@ -290,7 +294,8 @@ bool fuse_matmul_add(Sim& s) {
       r1.inserted = true;
       r1.rule = "MatMulAddFusion";
       int y = s.out(n, 0);
-      int y2 = s.add_value(s.vals[y].name + "/gemm_output", s.dt(y), std::nullopt);
+      int y2 = s.add_value(s.vals[y].name + "/gemm_output", s.dt(y),
+                           std::vector<Dim>{Dim::known(rows), Dim::known(N)});
       SNode r2 = r1;
       r2.name = "gemm_output_reshape";
       r2.in = {y2};
@@ -334,6 +339,48 @@ std::optional<std::pair<int64_t, int64_t>> slice_range(Sim& s, int sl) {
   }
   if (st < 0 || en <= st || en > 64) return std::nullopt;
   return std::make_pair(st, en);
+}
+
+// ReshapeFusion's contiguous-Reshape form (onnxruntime/core/optimizer/reshape_fusion.cc,
+// FuseContiguousReshapes, tried first at every Reshape): a Reshape followed by a chain of Reshape /
+// Squeeze / Unsqueeze nodes, each earlier one with a single output edge and no graph output, becomes one
+// Reshape to the static output shape of the last chain node that has one (nothing fuses without). The
+// Reshape MatMulAddFusion puts in front of a Gemm merges this way with a Reshape before it (a transformer
+// block's attention output).
+bool fuse_contiguous_reshapes(Sim& s) {
+  bool changed = false;
+  for (int n : std::vector<int>(s.order)) {
+    if (!s.is(n, "Reshape")) continue;
+    std::vector<int> chain = {n};
+    for (;;) {
+      int cur = chain.back();
+      if (s.feeds_graph_output(cur) || s.output_edges(cur) != 1) break;
+      int next = s.single_consumer(cur);
+      if (!s.is(next, "Reshape") && !s.is(next, "Squeeze") && !s.is(next, "Unsqueeze")) break;
+      chain.push_back(next);
+    }
+    size_t last = 0;
+    for (size_t i = chain.size() - 1; i >= 1; --i)
+      if (s.static_shape(s.out(chain[i]))) {
+        last = i;
+        break;
+      }
+    if (last == 0) continue;
+    const int keep = chain[last];
+    auto shape = s.static_shape(s.out(keep));
+    int shape_v = s.add_value(s.nodes[keep].name + "/fused_shape", DataType::Int64,
+                              std::vector<Dim>{Dim::known(static_cast<int64_t>(shape->size()))});
+    s.vals[shape_v].is_const = true;
+    s.vals[shape_v].ints = *shape;
+    s.nodes[keep].op = "Reshape";
+    s.nodes[keep].domain.clear();
+    s.nodes[keep].in = {s.in(chain[0], 0), shape_v};
+    for (size_t i = 0; i < last; ++i) s.absorb(keep, chain[i], "ReshapeFusion");
+    ++s.hits["ReshapeFusion"];
+    changed = true;
+  }
+  if (changed) s.resort();
+  return changed;
 }
 
 // ReshapeFusion: Reshape(x, Concat(parts)) where each part is a 1-D
@@ -431,6 +478,33 @@ bool ensure_unique_dq(Sim& s) {
 
 }  // namespace
 
+// Function inlining at load (onnxruntime/core/framework/graph_partitioner.cc: a node no execution provider
+// has a kernel for is replaced by its ONNX function body, at every optimization level): ORT 1.30's CPU
+// provider has no ai.onnx HardSwish kernel, so HardSwish(x) becomes HardSigmoid<alpha 1/6, beta 0.5>(x)
+// -> Mul(x, .) (its opset-14 function body; checked in real ORT 1.30 on the MobileNetV3 family).
+void inline_functions(Sim& s) {
+  bool changed = false;
+  for (int n : std::vector<int>(s.order)) {
+    if (!s.is(n, "HardSwish")) continue;
+    int x = s.in(n, 0), y = s.out(n, 0);
+    int h = s.add_value(s.vals[y].name + "/HardSigmoid", s.dt(x), s.vals[x].shape);
+    SNode hs;
+    hs.name = s.nodes[n].name + "/HardSigmoid";
+    hs.op = "HardSigmoid";
+    hs.in = {x};
+    hs.out = {h};
+    hs.inserted = true;
+    hs.rule = "function inlining";
+    s.add_node(std::move(hs));
+    s.nodes[n].op = "Mul";
+    s.nodes[n].in = {x, h};
+    s.nodes[n].rule = "function inlining";
+    ++s.hits["function inlining"];
+    changed = true;
+  }
+  if (changed) s.resort();
+}
+
 void run_level1(Sim& s) {
   // ORT's level-1 transformers loop until nothing changes.
   for (int iter = 0; iter < 10; ++iter) {
@@ -439,6 +513,7 @@ void run_level1(Sim& s) {
     changed |= fold_constants(s);
     changed |= fuse_conv_affine(s);
     changed |= fuse_matmul_add(s);
+    changed |= fuse_contiguous_reshapes(s);
     changed |= fuse_reshape(s);
     if (!changed) break;
   }

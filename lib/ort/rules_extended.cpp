@@ -185,26 +185,170 @@ bool fuse_gelu(Sim& s) {
   return changed;
 }
 
-// BiasGeluFusion: Add(x, 1-D constant bias) -> Gelu becomes
-// com.microsoft.BiasGelu when the Add feeds only the Gelu.
+// BiasGeluFusion (onnxruntime/core/optimizer/bias_gelu_fusion.cc): Add(x, bias) -> com.microsoft.Gelu becomes
+// com.microsoft.BiasGelu(x, bias), and Add(x, bias) -> com.microsoft.FastGelu(x) becomes FastGelu(x, bias),
+// when the Add has one output edge and makes no graph output, both inputs have a known, equal last dim and
+// one of them (the bias) is 1-D. (The bias need not be constant.)
 bool fuse_bias_gelu(Sim& s) {
   bool changed = false;
-  for (int n : s.order) {
-    if (!s.is(n, "Gelu", "com.microsoft") && !s.is(n, "Gelu")) continue;
+  for (int n : std::vector<int>(s.order)) {
+    if (!s.is(n, "Gelu", "com.microsoft") && !s.is(n, "Gelu") && !s.is(n, "FastGelu", "com.microsoft")) continue;
+    const bool fast = s.nodes[n].op == "FastGelu";
+    if (fast && s.nodes[n].in.size() > 1) continue;
     int add = s.producer(s.in(n, 0));
-    if (!s.is(add, "Add") || s.use_count(s.out(add)) != 1 || s.vals[s.out(add)].graph_output) continue;
-    int bias = s.is_const(s.in(add, 1)) ? s.in(add, 1) : s.in(add, 0);
-    int x = other_input(s, add, bias);
-    auto bs = s.static_shape(bias);
-    auto xs = s.static_shape(x);
-    if (!s.is_const(bias) || !bs || bs->size() != 1 || !xs || xs->empty() || xs->back() != (*bs)[0]) continue;
-    s.nodes[n].op = "BiasGelu";
+    if (!s.is(add, "Add") || s.output_edges(add) != 1 || s.feeds_graph_output(add)) continue;
+    auto a = s.static_shape(s.in(add, 0)), b = s.static_shape(s.in(add, 1));
+    if (!a || !b || a->empty() || b->empty() || a->back() != b->back()) continue;
+    int bias = b->size() == 1 ? s.in(add, 1) : a->size() == 1 ? s.in(add, 0) : -1;
+    if (bias < 0) continue;
+    s.nodes[n].op = fast ? "FastGelu" : "BiasGelu";
     s.nodes[n].domain = "com.microsoft";
-    s.nodes[n].in = {x, bias};
+    s.nodes[n].in = {other_input(s, add, bias), bias};
     s.absorb(n, add, "BiasGeluFusion");
     ++s.hits["BiasGeluFusion"];
     changed = true;
   }
+  return changed;
+}
+
+// optimizer_utils::IsInitializerWithExpectedValue (onnxruntime/core/optimizer/utils.cc): a scalar (rank 0 or
+// [1]) constant of a floating type within atol 1e-8 + rtol 1e-5 of `expected`.
+bool is_const_near(Sim& s, int v, double expected) {
+  if (!s.is_const(v) || !is_ieee_float_type(s.dt(v))) return false;
+  auto sh = s.static_shape(v);
+  if (!sh || sh->size() > 1 || (sh->size() == 1 && (*sh)[0] != 1)) return false;
+  auto x = s.scalar(v);
+  return x && std::abs(*x - expected) <= 1e-8 + 1e-5 * std::abs(expected);
+}
+
+// The consumer of node n's first output when n has exactly one output edge and makes no graph output
+// (ORT's GetOutputEdgesCount() == 1 && !NodeProducesGraphOutput), else -1.
+int one_edge_consumer(Sim& s, int n) {
+  if (n < 0 || s.output_edges(n) != 1 || s.feeds_graph_output(n)) return -1;
+  return s.single_consumer(n);
+}
+
+// QuickGeluFusion (onnxruntime/core/optimizer/quick_gelu_fusion.cc, CPU): Sigmoid(x) -> Mul(x, .) (SiLU /
+// Swish), or Mul(x, alpha) -> Sigmoid -> Mul(x, .) with a scalar float constant alpha, becomes
+// com.microsoft.QuickGelu(x) taking the last Mul's output. The alpha Mul and the Sigmoid each need one output
+// edge and no graph output; the last Mul's other input must be x itself. No type or shape condition.
+bool fuse_quick_gelu(Sim& s) {
+  bool changed = false;
+  for (int n : std::vector<int>(s.order)) {
+    if (!s.nodes[n].alive) continue;
+    std::vector<int> parts;
+    int x = -1, sig = n;
+    if (s.is(n, "Mul") && one_edge_consumer(s, n) >= 0) {
+      for (int k = 0; k < 2 && x < 0; ++k) {
+        int c = s.in(n, k);
+        auto sh = s.static_shape(c);
+        if (s.is_const(c) && is_ieee_float_type(s.dt(c)) && sh && (sh->empty() || (sh->size() == 1 && (*sh)[0] == 1)))
+          x = s.in(n, 1 - k);
+      }
+      if (x >= 0) {
+        parts.push_back(n);
+        sig = one_edge_consumer(s, n);
+      }
+    }
+    if (!s.is(sig, "Sigmoid")) continue;
+    if (x < 0) x = s.in(sig, 0);
+    int mul = one_edge_consumer(s, sig);
+    if (!s.is(mul, "Mul") || other_input(s, mul, s.out(sig)) != x) continue;
+    parts.push_back(sig);
+    s.nodes[mul].op = "QuickGelu";
+    s.nodes[mul].domain = "com.microsoft";
+    s.nodes[mul].in = {x};
+    for (int p : parts) s.absorb(mul, p, "QuickGeluFusion");
+    s.nodes[mul].rule = "QuickGeluFusion";
+    ++s.hits["QuickGeluFusion"];
+    changed = true;
+  }
+  if (changed) s.resort();
+  return changed;
+}
+
+// FastGeluFusion (onnxruntime/core/optimizer/fast_gelu_fusion.cc, CPU: float only, every node of the
+// pattern on float inputs) fuses the tanh approximation of Gelu into com.microsoft.FastGelu(x):
+//   first formula:  Mul(x, 0.044715) -> Mul(., x) -> Add(., 1) -> Mul(., Mul(x, 0.7978845834732056)) -> Tanh
+//   second formula: Pow(x, 3) -> Mul(., 0.044715) -> Add(x, .) -> Mul(., 0.7978845834732056) -> Tanh
+// then, for both: Tanh -> Add(., 1) -> Mul(., Mul(x, 0.5)). Every node but the last Mul and the Mul(x, 0.5)
+// needs one output edge; none may make a graph output. The fused node takes the last Mul's output. (The
+// Cast-wrapped fp16 variant of the second formula is not encoded: effopt's models put no Cast there.)
+bool fuse_fast_gelu(Sim& s) {
+  bool changed = false;
+  auto float_node = [&](int n) {
+    if (n < 0 || !s.nodes[n].alive || s.feeds_graph_output(n)) return false;
+    for (int v : s.nodes[n].in)
+      if (v >= 0 && s.dt(v) != DataType::Float) return false;
+    return true;
+  };
+  auto check = [&](int n, const char* op, bool single) {
+    return s.is(n, op) && float_node(n) && (!single || s.output_edges(n) == 1);
+  };
+  auto next = [&](int n) { return s.output_edges(n) >= 1 ? s.uses(s.out(n))[0].first : -1; };
+  for (int n : std::vector<int>(s.order)) {
+    if (!s.nodes[n].alive) continue;
+    std::vector<int> parts;
+    int x = -1, tanh_in = -1;
+    // First formula, anchored at Mul(x, 0.044715).
+    if (check(n, "Mul", true)) {
+      int k = is_const_near(s, s.in(n, 0), 0.044715) ? 0 : is_const_near(s, s.in(n, 1), 0.044715) ? 1 : -1;
+      if (k >= 0) {
+        x = s.in(n, 1 - k);
+        int m2 = next(n), a1 = -1, m3 = -1, m4 = -1;
+        bool ok = check(m2, "Mul", true) && other_input(s, m2, s.out(n)) == x;
+        if (ok) a1 = next(m2);
+        ok = ok && check(a1, "Add", true) && is_const_near(s, other_input(s, a1, s.out(m2)), 1.0);
+        if (ok) m3 = next(a1);
+        ok = ok && check(m3, "Mul", true);
+        if (ok) m4 = s.producer(other_input(s, m3, s.out(a1)));
+        ok = ok && check(m4, "Mul", true);
+        if (ok) {
+          int kk = is_const_near(s, s.in(m4, 0), 0.7978845834732056) ? 0
+                   : is_const_near(s, s.in(m4, 1), 0.7978845834732056) ? 1 : -1;
+          ok = kk >= 0 && s.in(m4, 1 - kk) == x;
+        }
+        if (ok) {
+          parts = {n, m2, a1, m3, m4};
+          tanh_in = m3;
+        }
+      }
+    }
+    // Second formula, anchored at Pow(x, 3).
+    if (tanh_in < 0 && check(n, "Pow", true) && is_const_near(s, s.in(n, 1), 3.0)) {
+      x = s.in(n, 0);
+      int m1 = next(n), a1 = -1, m2 = -1;
+      bool ok = check(m1, "Mul", true) && is_const_near(s, other_input(s, m1, s.out(n)), 0.044714998453855515);
+      if (ok) a1 = next(m1);
+      ok = ok && check(a1, "Add", true) && other_input(s, a1, s.out(m1)) == x;
+      if (ok) m2 = next(a1);
+      ok = ok && check(m2, "Mul", true) && is_const_near(s, other_input(s, m2, s.out(a1)), 0.7978845834732056);
+      if (ok) {
+        parts = {n, m1, a1, m2};
+        tanh_in = m2;
+      }
+    }
+    if (tanh_in < 0) continue;
+    int th = next(tanh_in);
+    if (!check(th, "Tanh", true)) continue;
+    int a2 = next(th);
+    if (!check(a2, "Add", true) || !is_const_near(s, other_input(s, a2, s.out(th)), 1.0)) continue;
+    int m5 = next(a2);
+    if (!check(m5, "Mul", false)) continue;
+    int m6 = s.producer(other_input(s, m5, s.out(a2)));
+    if (!check(m6, "Mul", false)) continue;
+    int k6 = is_const_near(s, s.in(m6, 0), 0.5) ? 0 : is_const_near(s, s.in(m6, 1), 0.5) ? 1 : -1;
+    if (k6 < 0 || s.in(m6, 1 - k6) != x) continue;
+    for (int p : {th, a2, m6}) parts.push_back(p);
+    s.nodes[m5].op = "FastGelu";
+    s.nodes[m5].domain = "com.microsoft";
+    s.nodes[m5].in = {x};
+    for (int p : parts) s.absorb(m5, p, "FastGeluFusion");
+    s.nodes[m5].rule = "FastGeluFusion";
+    ++s.hits["FastGeluFusion"];
+    changed = true;
+  }
+  if (changed) s.resort();
   return changed;
 }
 
@@ -295,62 +439,116 @@ bool fuse_matmul_transpose(Sim& s) {
   return changed;
 }
 
-// GatherSliceToSplitFusion (Slice form): when every consumer of a value is a
-// Slice along one axis (constant starts/ends, step 1) and together they cut
-// the (known) dim into contiguous pieces from 0 to its end, they become one
-// Split.
-bool fuse_slices_to_split(Sim& s) {
-  bool changed = false;
+// GatherSliceToSplitFusion (onnxruntime/core/optimizer/gather_fusion.cc, CPU; the model's ai.onnx opset >= 13):
+// a value (a graph input or initializer read more than once, or the only output of a node other than Shape
+// with more than one output edge) whose Gather and Slice readers (as input 0) all cut one axis, with a
+// known dim there, into pieces that do not overlap and together cover it, becomes one Split; the other
+// readers stay. A Gather needs a scalar int64 constant index on that axis (a rank-0 index gets a Squeeze
+// after its Split output); a Slice needs a scalar int64 constant axes input naming the axis, scalar int64
+// constant starts and ends (clamped as Slice does, start < end) and, if given, a constant step 1. The
+// axis is the first such reader's. A channel split written as two Slices therefore becomes a Split.
+bool fuse_gather_slice_to_split(Sim& s) {
+  if (s.opset < 13) return false;
+  auto scalar_i64 = [&](int v) -> std::optional<int64_t> {
+    auto sh = s.static_shape(v);
+    if (!s.is_const(v) || s.dt(v) != DataType::Int64 || !sh || sh->size() > 1 || (sh->size() == 1 && (*sh)[0] != 1))
+      return std::nullopt;
+    auto x = s.scalar(v);
+    if (!x) return std::nullopt;
+    return static_cast<int64_t>(*x);
+  };
+  std::vector<int> candidates;
   for (size_t v = 0; v < s.vals.size(); ++v) {
-    const auto uses = s.uses(static_cast<int>(v));
-    if (uses.size() < 2 || s.vals[v].graph_output) continue;
-    auto sh = s.static_shape(static_cast<int>(v));
-    if (!sh) continue;
-    std::vector<std::pair<int64_t, int>> pieces;  // (start, slice node)
-    int64_t axis = -999;
-    bool ok = true;
-    std::map<int64_t, int64_t> end_of;
-    for (auto& u : uses) {
-      int sl = u.first;
-      if (!s.is(sl, "Slice") || u.second != 0 || s.nodes[sl].in.size() < 3) { ok = false; break; }
-      auto st = s.scalar(s.in(sl, 1)), en = s.scalar(s.in(sl, 2));
-      if (!st || !en) { ok = false; break; }
+    int p = s.producer(static_cast<int>(v));
+    if (p < 0) {
+      if (s.use_count(static_cast<int>(v)) > 1) candidates.push_back(static_cast<int>(v));
+    } else if (s.nodes[p].alive && !s.is(p, "Shape") && s.nodes[p].out.size() == 1 && s.output_edges(p) > 1 &&
+               s.nodes[p].out[0] == static_cast<int>(v)) {
+      candidates.push_back(static_cast<int>(v));
+    }
+  }
+  bool changed = false;
+  for (int v : candidates) {
+    auto sh = s.static_shape(v);
+    auto rank = s.rank(v);
+    if (!rank) continue;
+    std::vector<int> readers;
+    for (auto& u : s.uses(v))
+      if (u.second == 0 && (s.is(u.first, "Gather") || s.is(u.first, "Slice")) &&
+          std::find(readers.begin(), readers.end(), u.first) == readers.end())
+        readers.push_back(u.first);
+    if (readers.size() < 2) continue;
+    auto axis_of = [&](int n) -> std::optional<int64_t> {
       int64_t ax = 0;
-      if (s.in(sl, 3) >= 0) {
-        auto a = s.scalar(s.in(sl, 3));
-        if (!a) { ok = false; break; }
-        ax = static_cast<int64_t>(*a);
+      if (s.is(n, "Gather")) {
+        ax = s.attr_int(n, "axis", 0);
+      } else {
+        auto a = s.nodes[n].in.size() >= 4 ? scalar_i64(s.in(n, 3)) : std::nullopt;
+        if (!a) return std::nullopt;
+        ax = *a;
       }
-      if (ax < 0) ax += static_cast<int64_t>(sh->size());
-      if (s.in(sl, 4) >= 0 && s.scalar(s.in(sl, 4)).value_or(0) != 1) { ok = false; break; }
-      if (axis != -999 && ax != axis) { ok = false; break; }
-      axis = ax;
-      if (axis < 0 || axis >= static_cast<int64_t>(sh->size())) { ok = false; break; }
-      int64_t dim = (*sh)[axis];
-      int64_t b = static_cast<int64_t>(*st), e = static_cast<int64_t>(std::min<double>(*en, static_cast<double>(dim)));
-      if (b < 0 || e <= b || end_of.count(b)) { ok = false; break; }
-      end_of[b] = e;
-      pieces.push_back({b, sl});
+      return ax < 0 ? ax + *rank : ax;
+    };
+    auto axis = axis_of(readers[0]);
+    if (!axis || *axis < 0 || *axis >= *rank || !sh) continue;
+    const int64_t dim = (*sh)[static_cast<size_t>(*axis)];
+    if (dim <= 0 || dim > 4096) continue;
+    std::vector<char> consumed(static_cast<size_t>(dim), 0);
+    std::vector<std::pair<int64_t, int>> pieces;  // (start, reader)
+    std::map<int, bool> squeeze;                  // Gather with a rank-0 index
+    bool ok = true;
+    for (int n : readers) {
+      if (axis_of(n) != axis) { ok = false; break; }
+      int64_t start = 0, end = 0;
+      if (s.is(n, "Gather")) {
+        auto i = scalar_i64(s.in(n, 1));
+        if (!i) { ok = false; break; }
+        start = *i < 0 ? *i + dim : *i;
+        end = start + 1;
+        if (start < 0 || start >= dim) { ok = false; break; }
+        squeeze[n] = s.static_shape(s.in(n, 1))->empty();
+      } else {
+        auto st = scalar_i64(s.in(n, 1)), en = scalar_i64(s.in(n, 2));
+        if (!st || !en) { ok = false; break; }
+        start = std::clamp<int64_t>(*st < 0 ? *st + dim : *st, 0, dim);
+        end = std::clamp<int64_t>(*en < 0 ? *en + dim : *en, 0, dim);
+        if (start >= end) { ok = false; break; }
+        if (s.nodes[n].in.size() >= 5 && s.in(n, 4) >= 0 && scalar_i64(s.in(n, 4)).value_or(0) != 1) {
+          ok = false;
+          break;
+        }
+      }
+      for (int64_t k = start; k < end && ok; ++k) {
+        if (consumed[static_cast<size_t>(k)]) ok = false;
+        consumed[static_cast<size_t>(k)] = 1;
+      }
+      pieces.push_back({start, n});
     }
-    if (!ok) continue;
-    int64_t at = 0;
-    for (auto& [b, e] : end_of) {
-      if (b != at) { ok = false; break; }
-      at = e;
-    }
-    if (!ok || at != (*sh)[axis]) continue;
+    if (!ok || std::find(consumed.begin(), consumed.end(), 0) != consumed.end()) continue;
     std::sort(pieces.begin(), pieces.end());
-    // The Split takes the place of the last Slice in graph order.
-    int keep = pieces.front().second;
-    for (auto& pc : pieces)
-      if (std::find(s.order.begin(), s.order.end(), pc.second) > std::find(s.order.begin(), s.order.end(), keep))
-        keep = pc.second;
+    // ORT adds a new Split node; here the first reader in graph order takes its place.
+    int keep = readers[0];
     std::vector<int> outs;
-    for (auto& pc : pieces) outs.push_back(s.out(pc.second, 0));
+    for (auto& [start, n] : pieces) {
+      int y = s.out(n, 0);
+      if (squeeze[n]) {
+        int y2 = s.add_value(s.vals[y].name + "/split_output", s.dt(y), std::nullopt);
+        SNode sq;
+        sq.name = s.nodes[n].name + "/Squeeze";
+        sq.op = "Squeeze";
+        sq.in = {y2};
+        sq.out = {y};
+        sq.inserted = true;
+        sq.rule = "GatherSliceToSplitFusion";
+        s.add_node(std::move(sq));
+        y = y2;
+      }
+      outs.push_back(y);
+    }
     s.nodes[keep].op = "Split";
-    s.nodes[keep].in = {static_cast<int>(v)};
-    for (auto& pc : pieces)
-      if (pc.second != keep) s.absorb(keep, pc.second, "GatherSliceToSplitFusion");
+    s.nodes[keep].in = {v};
+    for (auto& [start, n] : pieces)
+      if (n != keep) s.absorb(keep, n, "GatherSliceToSplitFusion");
     s.nodes[keep].out.clear();
     for (size_t i = 0; i < outs.size(); ++i) s.set_output(keep, i, outs[i]);
     s.nodes[keep].rule = "GatherSliceToSplitFusion";
@@ -455,23 +653,72 @@ bool fuse_matmul_nbits_bias(Sim& s) {
 
 }  // namespace
 
+// Where a level-2 transformer effopt does not encode would start matching in the predicted graph: every
+// input-model node merged into the anchor (and the named pattern nodes) is "not predicted", so a report never
+// passes off a node such a transformer may rewrite as kept.
+void mark_not_predicted(Sim& s) {
+  auto mark = [&](int n, const char* rule) {
+    if (n < 0 || !s.nodes[n].alive) return;
+    for (int o : s.nodes[n].origins)
+      if (s.not_predicted[o].empty()) s.not_predicted[o] = rule;
+  };
+  for (int n : s.order) {
+    if (!s.nodes[n].alive) continue;
+    // AttentionFusion (onnxruntime/core/optimizer/attention_fusion.cc, CPU): starts at a LayerNormalization
+    // with four output edges, one Add (the residual) and three MatMuls (separate Q, K and V projections).
+    if (s.is(n, "LayerNormalization") && s.output_edges(n) == 4) {
+      std::vector<int> matmuls;
+      int adds = 0;
+      for (auto& u : s.uses(s.out(n))) {
+        if (s.is(u.first, "Add")) ++adds;
+        if (s.is(u.first, "MatMul")) matmuls.push_back(u.first);
+      }
+      if (adds == 1 && matmuls.size() == 3) {
+        mark(n, "AttentionFusion");
+        for (int m : matmuls) mark(m, "AttentionFusion");
+        // EmbedLayerNormFusion (embed_layer_norm_fusion.cc) needs an Attention below the LayerNormalization,
+        // so it can only follow AttentionFusion: the embedding Add (Gather + Gather, or with a segment
+        // Gather) in front of an attention's LayerNormalization is not predicted either.
+        int add = s.producer(s.in(n, 0));
+        if (s.is(add, "Add")) {
+          bool gathers = false;
+          for (int v : s.nodes[add].in) gathers |= s.is(s.producer(v), "Gather") || s.is(s.producer(v), "Add");
+          if (gathers) {
+            mark(add, "EmbedLayerNormFusion");
+            for (int v : s.nodes[add].in)
+              if (s.is(s.producer(v), "Gather")) mark(s.producer(v), "EmbedLayerNormFusion");
+          }
+        }
+      }
+    }
+  }
+}
+
 void run_level2(Sim& s, const OrtPredictionOptions& o) {
   if (o.s8_to_u8_activations && !o.int8_activations_allowed) convert_s8_activations(s);
   fuse_qdq(s, o);
   fuse_dq_matmul_nbits(s);
-  fuse_matmul_integer_to_float(s);
-  fuse_activation(s, "Gemm", "FusedGemm", "GemmActivationFusion");
-  fuse_activation(s, "Conv", "FusedConv", "ConvActivationFusion");
-  fuse_gelu(s);
-  fuse_layer_norm(s);
-  fuse_bias_gelu(s);
-  fuse_skip_layer_norm(s);
-  fuse_slices_to_split(s);
-  fuse_matmul_transpose(s);
-  fuse_matmul_scale(s);
-  fuse_matmul_nbits_bias(s);
-  fuse_matmul_transpose(s);
-  s.resort();
+  // ORT's level-2 list (optimizer/graph_transformer_utils.cc, GenerateTransformers, TransformerLevel::Level2) in
+  // its order; GraphTransformerManager repeats the list until no transformer changes the graph (at most 10
+  // steps), so a fusion that enables an earlier one (FastGelu -> BiasGelu) lands in the next step.
+  for (int step = 0; step < 10; ++step) {
+    bool changed = false;
+    changed |= fuse_matmul_integer_to_float(s);
+    changed |= fuse_activation(s, "Gemm", "FusedGemm", "GemmActivationFusion");
+    changed |= fuse_activation(s, "Conv", "FusedConv", "ConvActivationFusion");
+    changed |= fuse_gelu(s);
+    changed |= fuse_layer_norm(s);
+    changed |= fuse_gather_slice_to_split(s);
+    changed |= fuse_matmul_transpose(s);
+    changed |= fuse_bias_gelu(s);
+    changed |= fuse_skip_layer_norm(s);
+    changed |= fuse_fast_gelu(s);
+    changed |= fuse_quick_gelu(s);
+    changed |= fuse_matmul_scale(s);
+    changed |= fuse_matmul_nbits_bias(s);
+    s.resort();
+    if (!changed) break;
+  }
   // The level-1 rules run again after level 2 in ORT's loop (fusions expose new constants rarely).
   fold_constants(s);
 }

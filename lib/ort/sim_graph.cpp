@@ -32,6 +32,7 @@ Sim build_sim(const Model& m) {
   };
   for (const Value* v : g.inputs()) value_id(v);
   s.removed.assign(g.nodes().size(), {});
+  s.not_predicted.assign(g.nodes().size(), {});
   int idx = 0;
   for (auto& np : g.nodes()) {
     SNode n;

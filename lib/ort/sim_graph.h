@@ -54,6 +54,8 @@ class Sim {
   std::vector<int> order;  // topological order of alive node ids
   std::vector<Removal> removed;  // per input-model node, when removed without a successor
   std::vector<int> first_output;  // per input-model node: its first output value
+  // Per input-model node: the ORT transformer not encoded whose pattern starts at it ("" when none).
+  std::vector<std::string> not_predicted;
   std::map<std::string, uint64_t> hits;
   int64_t opset = 0;
 

@@ -31,27 +31,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Where the prediction is known to differ from ORT for a model at a level ("group/model/level"): why, and
-// the exact differences (measured against real ONNX Runtime 1.30 on an AVX-512F host).
-struct KnownDifference {
-  std::string reason;
-  std::map<std::string, std::pair<uint64_t, uint64_t>> op_differences;  // op -> (predicted, ORT)
-  // Every node whose fate differs, grouped: "OP: predicted X, ORT Y" -> the nodes' names, in graph order.
-  std::map<std::string, std::string> fate_mismatches;
-};
-
-// test::diff_prediction's fate mismatches ("NODE (OP): predicted X, ORT Y"), grouped as KnownDifference's.
-std::map<std::string, std::string> grouped(const std::vector<std::string>& fate_mismatches) {
-  std::map<std::string, std::string> out;
-  for (const std::string& f : fate_mismatches) {
-    size_t end = f.find("): predicted "), open = f.rfind(" (", end);
-    REQUIRE(end != std::string::npos);
-    REQUIRE(open != std::string::npos);
-    std::string& nodes = out[f.substr(open + 2, end - open - 2) + f.substr(end + 1)];
-    nodes += (nodes.empty() ? "" : " ") + f.substr(0, open);
-  }
-  return out;
-}
+using test::grouped;
+using test::KnownDifference;
 
 const std::map<std::string, KnownDifference>& known_differences() {
   static const std::map<std::string, KnownDifference> m = {

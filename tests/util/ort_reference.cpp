@@ -159,6 +159,18 @@ std::string describe(const PredictionDiff& d, size_t max_fates) {
   return s;
 }
 
+std::map<std::string, std::string> grouped(const std::vector<std::string>& fate_mismatches) {
+  std::map<std::string, std::string> out;
+  for (const std::string& f : fate_mismatches) {
+    size_t end = f.find("): predicted "), open = f.rfind(" (", end);
+    REQUIRE(end != std::string::npos);
+    REQUIRE(open != std::string::npos);
+    std::string& nodes = out[f.substr(open + 2, end - open - 2) + f.substr(end + 1)];
+    nodes += (nodes.empty() ? "" : " ") + f.substr(0, open);
+  }
+  return out;
+}
+
 std::string digest_of(const std::string& bytes) {
   uint64_t h = 0xcbf29ce484222325ull;
   for (unsigned char c : bytes) h = (h ^ c) * 0x100000001b3ull;

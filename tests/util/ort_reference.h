@@ -50,6 +50,18 @@ PredictionDiff diff_prediction(const OrtPrediction& p, const Model& input, const
 // One line per difference, for messages.
 std::string describe(const PredictionDiff& d, size_t max_fates = 10);
 
+// Where the prediction is knowingly wrong for a model at a level: why, and the exact differences (measured
+// against real ONNX Runtime 1.30 on an AVX-512F host). Tests require exactly these, so a fix (or a new
+// difference) shows up as a failure to update.
+struct KnownDifference {
+  std::string reason;
+  std::map<std::string, std::pair<uint64_t, uint64_t>> op_differences;  // op -> (predicted, ORT)
+  // Every node whose fate differs, grouped: "OP: predicted X, ORT Y" -> the nodes' names, in graph order.
+  std::map<std::string, std::string> fate_mismatches;
+};
+// PredictionDiff's fate mismatches ("NODE (OP): predicted X, ORT Y"), grouped as KnownDifference's.
+std::map<std::string, std::string> grouped(const std::vector<std::string>& fate_mismatches);
+
 // 64-bit FNV-1a of `bytes` as 16 hex digits: the digest that ties a reference entry to its model.
 std::string digest_of(const std::string& bytes);
 

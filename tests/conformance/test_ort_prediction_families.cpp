@@ -1,0 +1,221 @@
+// effopt's prediction of ONNX Runtime 1.30's CPU optimizer (ort/ort_prediction.h) on models its rules were
+// not tuned on: the tiny instance of every bench family (bench/families/families.h: EfficientNet-,
+// MobileNetV3-, RegNet-, ShuffleNet-style CNNs, a GPT-style decoder, a ViT-style encoder) at opsets 13
+// (LayerNorm decomposed, HardSwish as HardSigmoid + Mul, tanh-Gelu written out) and 17, at levels basic,
+// extended and all. The predicted op counts must equal those of the graph ORT saves
+// (optimized_model_path), and the predicted producer of every node's first output must be ORT's. ORT's
+// graphs are kept in tests/ort/reference/ort_prediction_families.json (from an AVX-512F host, see
+// tests/util/ort_reference.h): the prediction is compared with that file on every host, and live ORT with
+// the file where this host reproduces it (level all needs AVX-512F). Where the prediction is knowingly
+// wrong, the case is listed below with the ORT behaviour behind it and its exact differences, which the
+// test requires.
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <set>
+#include <string>
+
+#include "analysis/shape_propagation.h"
+#include "families/families.h"
+#include "onnx/convert_proto.h"
+#include "onnx/model_io.h"
+#include "ort/ort_prediction.h"
+#include "support/ort_harness.h"
+#include "util/ort_reference.h"
+#include "util/test_util.h"
+
+using namespace effopt;
+
+namespace {
+
+// "family_tiny/opsetN/level" -> why the prediction differs, and exactly how.
+const std::map<std::string, test::KnownDifference>& known_differences() {
+  // Levels basic and extended agree everywhere; these are NCHWc (level all) cases the prediction does not
+  // match yet (measured against ORT 1.30 on an AVX-512F host).
+  static const std::map<std::string, test::KnownDifference> m = {
+{"efficientnet_tiny/opset13/all",
+ {"level all only (NCHWc, not yet encoded for this pattern): ORT keeps the SiLU (QuickGelu) outputs and the squeeze-excitation GlobalAveragePools in NCHWc (5 nchwc GlobalAveragePool, 9 ReorderInput fewer) and fuses the residual Add into the Conv; the prediction's NchwcTransformer reorders back to NCHW in front of every QuickGelu",
+  {{"Add", {1, 0}}, {"GlobalAveragePool", {6, 1}}, {"com.microsoft.nchwc.GlobalAveragePool", {0, 5}}, {"com.microsoft.nchwc.ReorderInput", {13, 4}}, {"com.microsoft.nchwc.ReorderOutput", {24, 19}}},
+  {{"Add: predicted Add, ORT com.microsoft.nchwc.ReorderOutput",
+   "/features.1.0/Add"},
+   {"Conv: predicted com.microsoft.nchwc.ReorderOutput, ORT -",
+   "/features.0.0/Conv /features.1.0/block.0/Conv /features.1.0/block.1/fc1/Conv /features.1.0/block.2/Conv /features.2.0/block.0/Conv /features.2.0/block.1/Conv /features.2.0/block.2/fc1/Conv /features.2.1/block.0/Conv /features.2.1/block.1/Conv /features.2.1/block.2/fc1/Conv /features.3.0/block.0/Conv /features.3.0/block.1/Conv /features.3.0/block.2/fc1/Conv /features.3.1/block.0/Conv /features.3.1/block.1/Conv /features.3.1/block.2/fc1/Conv /features.4.0/Conv"},
+   {"GlobalAveragePool: predicted GlobalAveragePool, ORT -",
+   "/features.2.0/block.2/GlobalAveragePool /features.2.1/block.2/GlobalAveragePool /features.3.0/block.2/GlobalAveragePool /features.3.1/block.2/GlobalAveragePool"},
+   {"GlobalAveragePool: predicted GlobalAveragePool, ORT com.microsoft.nchwc.ReorderOutput",
+   "/GlobalAveragePool"},
+   {"Mul: predicted com.microsoft.QuickGelu, ORT -",
+   "/Mul /features.2.0/Mul /features.2.1/Mul /features.3.0/Mul /features.3.1/Mul /Mul_1"},
+   {"Mul: predicted com.microsoft.QuickGelu, ORT com.microsoft.nchwc.ReorderOutput",
+   "/features.1.0/Mul /features.1.0/block.1/Mul /features.2.0/Mul_1 /features.2.0/block.2/Mul /features.2.1/Mul_1 /features.2.1/block.2/Mul /features.3.0/Mul_1 /features.3.0/block.2/Mul /features.3.1/Mul_1 /features.3.1/block.2/Mul"}}}},
+{"efficientnet_tiny/opset17/all",
+ {"level all only: as at opset 13 (NCHWc through QuickGelu and the squeeze-excitation pools), and the residual Adds (Add-14) go into the NCHWc Conv in ORT",
+  {{"Add", {3, 0}}, {"GlobalAveragePool", {6, 1}}, {"com.microsoft.nchwc.GlobalAveragePool", {0, 5}}, {"com.microsoft.nchwc.ReorderInput", {14, 4}}, {"com.microsoft.nchwc.ReorderOutput", {26, 19}}},
+  {{"Add: predicted Add, ORT -",
+   "/features.3.1/Add"},
+   {"Add: predicted Add, ORT com.microsoft.nchwc.ReorderOutput",
+   "/features.1.0/Add /features.2.1/Add"},
+   {"Conv: predicted com.microsoft.nchwc.ReorderOutput, ORT -",
+   "/features.0.0/Conv /features.1.0/block.0/Conv /features.1.0/block.1/fc1/Conv /features.1.0/block.2/Conv /features.2.0/block.0/Conv /features.2.0/block.1/Conv /features.2.0/block.2/fc1/Conv /features.2.1/block.0/Conv /features.2.1/block.1/Conv /features.2.1/block.2/fc1/Conv /features.2.1/block.3/Conv /features.3.0/block.0/Conv /features.3.0/block.1/Conv /features.3.0/block.2/fc1/Conv /features.3.0/block.3/Conv /features.3.1/block.0/Conv /features.3.1/block.1/Conv /features.3.1/block.2/fc1/Conv /features.3.1/block.3/Conv /features.4.0/Conv"},
+   {"GlobalAveragePool: predicted GlobalAveragePool, ORT -",
+   "/features.2.0/block.2/GlobalAveragePool /features.2.1/block.2/GlobalAveragePool /features.3.0/block.2/GlobalAveragePool /features.3.1/block.2/GlobalAveragePool"},
+   {"GlobalAveragePool: predicted GlobalAveragePool, ORT com.microsoft.nchwc.ReorderOutput",
+   "/GlobalAveragePool"},
+   {"Mul: predicted com.microsoft.QuickGelu, ORT -",
+   "/Mul /features.2.0/Mul /features.2.1/Mul /features.3.0/Mul /features.3.1/Mul /Mul_1"},
+   {"Mul: predicted com.microsoft.QuickGelu, ORT com.microsoft.nchwc.ReorderOutput",
+   "/features.1.0/Mul /features.1.0/block.1/Mul /features.2.0/Mul_1 /features.2.0/block.2/Mul /features.2.1/Mul_1 /features.2.1/block.2/Mul /features.3.0/Mul_1 /features.3.0/block.2/Mul /features.3.1/Mul_1 /features.3.1/block.2/Mul"}}}},
+{"mobilenetv3_tiny/opset13/all",
+ {"level all only: ORT keeps the hard-swish (HardSigmoid + Mul) and squeeze-excitation blocks in NCHWc (22 nchwc Conv, HardSigmoid fused into them); the prediction's NchwcTransformer stops at HardSigmoid",
+  {{"Add", {3, 1}}, {"Conv", {3, 0}}, {"GlobalAveragePool", {4, 2}}, {"HardSigmoid", {6, 0}}, {"Mul", {10, 4}}, {"com.microsoft.FusedConv", {2, 0}}, {"com.microsoft.nchwc.Conv", {17, 22}}, {"com.microsoft.nchwc.GlobalAveragePool", {0, 2}}, {"com.microsoft.nchwc.ReorderInput", {7, 3}}, {"com.microsoft.nchwc.ReorderOutput", {14, 11}}},
+  {{"Add: predicted Add, ORT -",
+   "/features.5/Add"},
+   {"Add: predicted Add, ORT com.microsoft.nchwc.ReorderOutput",
+   "/features.3/Add"},
+   {"Conv: predicted Conv, ORT -",
+   "/features.3/block.2/Conv /features.4/block.1/Conv /features.4/block.3/Conv"},
+   {"Conv: predicted com.microsoft.nchwc.ReorderOutput, ORT -",
+   "/features.0.0/Conv /features.4/block.0/Conv /features.5/block.0/Conv /features.5/block.1/Conv /features.5/block.3/Conv /features.6/Conv"},
+   {"GlobalAveragePool: predicted GlobalAveragePool, ORT -",
+   "/features.5/block.2/GlobalAveragePool"},
+   {"GlobalAveragePool: predicted GlobalAveragePool, ORT com.microsoft.nchwc.ReorderOutput",
+   "/GlobalAveragePool"},
+   {"HardSigmoid: predicted HardSigmoid, ORT -",
+   "/HardSigmoid /features.4/HardSigmoid /features.4/HardSigmoid_1 /features.5/HardSigmoid /features.5/HardSigmoid_1 /HardSigmoid_1"},
+   {"Mul: predicted Mul, ORT -",
+   "/Mul /features.4/Mul /features.5/Mul /Mul_1"},
+   {"Mul: predicted Mul, ORT com.microsoft.nchwc.ReorderOutput",
+   "/features.4/Mul_1 /features.5/Mul_1"},
+   {"Relu: predicted com.microsoft.FusedConv, ORT -",
+   "/features.3/Relu_1 /features.4/block.2/Relu"},
+   {"Relu: predicted com.microsoft.nchwc.ReorderOutput, ORT -",
+   "/features.3/Relu"}}}},
+{"mobilenetv3_tiny/opset17/all",
+ {"level all only: the same as at opset 13 (HardSwish is inlined to HardSigmoid + Mul at load, so the graphs match)",
+  {{"Add", {3, 1}}, {"Conv", {3, 0}}, {"GlobalAveragePool", {4, 2}}, {"HardSigmoid", {6, 0}}, {"Mul", {10, 4}}, {"com.microsoft.FusedConv", {2, 0}}, {"com.microsoft.nchwc.Conv", {17, 22}}, {"com.microsoft.nchwc.GlobalAveragePool", {0, 2}}, {"com.microsoft.nchwc.ReorderInput", {7, 3}}, {"com.microsoft.nchwc.ReorderOutput", {14, 11}}},
+  {{"Add: predicted Add, ORT -",
+   "/features.5/Add"},
+   {"Add: predicted Add, ORT com.microsoft.nchwc.ReorderOutput",
+   "/features.3/Add"},
+   {"Conv: predicted Conv, ORT -",
+   "/features.3/block.2/Conv /features.4/block.1/Conv /features.4/block.3/Conv"},
+   {"Conv: predicted com.microsoft.nchwc.ReorderOutput, ORT -",
+   "/features.0.0/Conv /features.4/block.0/Conv /features.5/block.0/Conv /features.5/block.1/Conv /features.5/block.3/Conv /features.6/Conv"},
+   {"GlobalAveragePool: predicted GlobalAveragePool, ORT -",
+   "/features.5/block.2/GlobalAveragePool"},
+   {"GlobalAveragePool: predicted GlobalAveragePool, ORT com.microsoft.nchwc.ReorderOutput",
+   "/GlobalAveragePool"},
+   {"HardSwish: predicted Mul, ORT -",
+   "/HardSwish /features.4/HardSwish /features.5/HardSwish /HardSwish_1"},
+   {"HardSwish: predicted Mul, ORT com.microsoft.nchwc.ReorderOutput",
+   "/features.4/HardSwish_1 /features.5/HardSwish_1"},
+   {"Relu: predicted com.microsoft.FusedConv, ORT -",
+   "/features.3/Relu_1 /features.4/block.2/Relu"},
+   {"Relu: predicted com.microsoft.nchwc.ReorderOutput, ORT -",
+   "/features.3/Relu"}}}},
+{"regnety_tiny/opset13/all",
+ {"level all only: ORT leaves the squeeze-excitation Conv -> Relu -> Conv -> Sigmoid of 3 blocks in NCHW (FusedConv, GlobalAveragePool) where the prediction rewrites them to NCHWc",
+  {{"GlobalAveragePool", {0, 3}}, {"com.microsoft.FusedConv", {0, 3}}, {"com.microsoft.nchwc.Conv", {18, 15}}, {"com.microsoft.nchwc.GlobalAveragePool", {4, 1}}, {"com.microsoft.nchwc.ReorderInput", {3, 6}}},
+  {{"GlobalAveragePool: predicted -, ORT GlobalAveragePool",
+   "/trunk_output.block1.block1-0/f/se/GlobalAveragePool /trunk_output.block2.block2-0/f/se/GlobalAveragePool /trunk_output.block2.block2-1/f/se/GlobalAveragePool"},
+   {"Relu: predicted -, ORT com.microsoft.nchwc.ReorderOutput",
+   "/trunk_output.block1.block1-0/f/Relu /trunk_output.block2.block2-0/f/Relu /trunk_output.block2.block2-1/f/Relu"},
+   {"Relu: predicted com.microsoft.nchwc.ReorderOutput, ORT com.microsoft.FusedConv",
+   "/trunk_output.block1.block1-0/f/Relu_1 /trunk_output.block2.block2-0/f/Relu_1 /trunk_output.block2.block2-1/f/Relu_1"}}}},
+{"regnety_tiny/opset17/all",
+ {"level all only: as at opset 13, and ORT fuses the residual Add + Relu into the NCHWc Conv",
+  {{"Add", {3, 0}}, {"GlobalAveragePool", {1, 3}}, {"Relu", {3, 0}}, {"com.microsoft.FusedConv", {0, 3}}, {"com.microsoft.nchwc.Conv", {18, 15}}, {"com.microsoft.nchwc.GlobalAveragePool", {3, 1}}, {"com.microsoft.nchwc.ReorderInput", {5, 6}}, {"com.microsoft.nchwc.ReorderOutput", {15, 11}}},
+  {{"Add: predicted Add, ORT -",
+   "/trunk_output.block1.block1-0/f/Add /trunk_output.block2.block2-0/f/Add /trunk_output.block2.block2-1/f/Add"},
+   {"Conv: predicted com.microsoft.nchwc.ReorderOutput, ORT -",
+   "/trunk_output.block1.block1-0/proj/Conv /trunk_output.block1.block1-0/f/c/Conv /trunk_output.block2.block2-0/proj/Conv /trunk_output.block2.block2-0/f/c/Conv /trunk_output.block2.block2-1/f/c/Conv"},
+   {"GlobalAveragePool: predicted -, ORT GlobalAveragePool",
+   "/trunk_output.block1.block1-0/f/se/GlobalAveragePool /trunk_output.block2.block2-0/f/se/GlobalAveragePool /trunk_output.block2.block2-1/f/se/GlobalAveragePool"},
+   {"GlobalAveragePool: predicted GlobalAveragePool, ORT com.microsoft.nchwc.ReorderOutput",
+   "/GlobalAveragePool"},
+   {"Relu: predicted -, ORT com.microsoft.nchwc.ReorderOutput",
+   "/trunk_output.block1.block1-0/f/Relu /trunk_output.block2.block2-0/f/Relu /trunk_output.block2.block2-1/f/Relu"},
+   {"Relu: predicted Relu, ORT -",
+   "/trunk_output.block1.block1-0/f/Relu_2 /trunk_output.block2.block2-0/f/Relu_2 /trunk_output.block2.block2-1/f/Relu_2"},
+   {"Relu: predicted com.microsoft.nchwc.ReorderOutput, ORT com.microsoft.FusedConv",
+   "/trunk_output.block1.block1-0/f/Relu_1 /trunk_output.block2.block2-0/f/Relu_1 /trunk_output.block2.block2-1/f/Relu_1"}}}},
+{"shufflenetv2_tiny/opset17/all",
+ {"level all only: one ReorderOutput fewer in ORT around a Concat (Concat-13 at opset 17)",
+  {{"com.microsoft.nchwc.ReorderOutput", {13, 12}}},
+  {{"Concat: predicted Concat, ORT com.microsoft.nchwc.ReorderOutput",
+   "/stage3.0/Concat"},
+   {"Relu: predicted com.microsoft.nchwc.ReorderOutput, ORT -",
+   "/stage3.0/Relu /stage3.0/Relu_2"}}}},
+  };
+  return m;
+}
+
+std::vector<std::pair<std::string, onnx::TensorProto>> ort_inputs(const bench::FamilyCase& c) {
+  std::vector<std::pair<std::string, onnx::TensorProto>> in;
+  for (auto& [name, t] : c.inputs)
+    in.emplace_back(name, test::make_tensor_raw(name, static_cast<int32_t>(t.dtype()), t.dims(),
+                                                std::string(reinterpret_cast<const char*>(t.raw()), t.byte_size())));
+  return in;
+}
+
+}  // namespace
+
+TEST_CASE("ORT prediction matches real ONNX Runtime on every tiny bench family at opsets 13 and 17",
+          "[conformance][ort-prediction][families]") {
+  std::set<std::string> known_seen;
+  size_t agreeing = 0, compared = 0;
+  for (const std::string& name : bench::family_names(/*tiny=*/true)) {
+    for (int64_t opset : {13, 17}) {
+      auto c = bench::build_family(name, {opset, 1});
+      INFO(name << " at opset " << opset << (c ? "" : ": " + c.error().message));
+      REQUIRE(c);
+      const onnx::ModelProto proto = to_proto_inline(*c->model);
+      const std::string model_digest = test::digest_of(proto.SerializeAsString());
+      REQUIRE(infer_shapes_with_bindings(*c->model, {}));
+      for (OrtOptLevel level : {OrtOptLevel::Basic, OrtOptLevel::Extended, OrtOptLevel::All}) {
+        const std::string lname = ort_opt_level_name(level);
+        const std::string key = name + "/opset" + std::to_string(opset) + "/" + lname;
+        INFO(key);
+        OrtPredictionOptions po;
+        po.level = level;
+        const OrtPrediction p = predict_ort_optimization(*c->model, po);
+        auto run_ort = [&](test::OrtHarness& ort) -> std::unique_ptr<Model> {
+          test::TempDir tmp;
+          test::OrtOptions oo;
+          oo.opt_level = lname;
+          oo.optimized_model_path = tmp.file("ort_optimized.onnx");
+          auto r = ort.run_model(proto, ort_inputs(*c), oo);
+          INFO(r.error);
+          REQUIRE(r.ok);
+          auto opt = load_model(oo.optimized_model_path);
+          REQUIRE(opt);
+          return std::move(*opt);
+        };
+        const test::OrtGraphSummary ort = test::ort_reference_summary(
+            "ort_prediction_families.json", key, test::digest_of(model_digest + lname), level, *c->model, run_ort);
+        const test::PredictionDiff d = test::diff_prediction(p, *c->model, ort);
+        ++compared;
+        agreeing += d.empty() && p.node_count == ort.nodes;
+        INFO("predicted " << p.node_count << " nodes, ORT " << ort.nodes << "; differences:\n"
+                          << test::describe(d, 1000));
+        auto kw = known_differences().find(key);
+        if (kw != known_differences().end()) {
+          INFO("known to differ: " << kw->second.reason);
+          known_seen.insert(key);
+          CHECK(d.op_differences == kw->second.op_differences);
+          CHECK(test::grouped(d.fate_mismatches) == kw->second.fate_mismatches);
+          continue;
+        }
+        CHECK(d.op_differences.empty());
+        CHECK(p.node_count == ort.nodes);
+        CHECK(d.fate_mismatches.empty());
+      }
+    }
+  }
+  INFO(agreeing << " of " << compared << " cases agree exactly");
+  CHECK(compared == bench::family_names(true).size() * 2 * 3);
+  for (auto& [key, known] : known_differences()) {
+    INFO("listed as a known difference but not met: " << key);
+    CHECK(known_seen.count(key) == 1);
+  }
+}
