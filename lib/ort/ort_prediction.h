@@ -8,12 +8,14 @@
 // ORT (its optimized_model_path output).
 //
 // Encoded (ORT transformer names; conditions are documented at each rule):
+//   at load (every level): HardSwish inlined to HardSigmoid + Mul (no CPU kernel).
 //   level basic (1): Constant nodes -> initializers, ConstantFolding (Shape of
 //     a static shape too; DequantizeLinear is not folded while QDQ fusion is
 //     on), IdentityElimination, DropoutElimination, ConvBNFusion,
 //     ConvMulFusion, ConvAddFusion, MatMulAddFusion (2-D, and 3-D wrapped in
 //     Reshapes the way ORT 1.30 does), ReshapeFusion (a Reshape whose shape
-//     is a Concat of constants and Slices of the Shape of its own input),
+//     is a Concat of constants and Slices of the Shape of its own input; and
+//     a chain of contiguous Reshape/Squeeze/Unsqueeze nodes into one Reshape),
 //     EnsureUniqueDQForNodeUnit (a DequantizeLinear read by several node
 //     inputs is copied per reader).
 //   level extended (2): QDQS8ToU8Transformer (x86), QDQSelectorActionTransformer (Conv -> QLinearConv,
@@ -33,9 +35,9 @@
 //     (both tanh-Gelu formulas), QuickGeluFusion (SiLU / x * Sigmoid(alpha * x)),
 //     MatMulScaleFusion, MatMulNBitsFusion (a bias Add into MatMulNBits),
 //     MatmulTransposeFusion (transA/B, transBatchA/B),
-//     GatherSliceToSplitFusion (a Reshape read by two Gathers and a Slice;
-//     Slices alone never become a Split). The level-2 list repeats until
-//     nothing changes, as ORT's GraphTransformerManager does.
+//     GatherSliceToSplitFusion (opset >= 13: Gather/Slice readers of one
+//     value that cover one axis without overlap become a Split). The level-2
+//     list repeats until nothing changes, as ORT's GraphTransformerManager does.
 //   Not predicted: where an unencoded level-2 transformer's pattern starts
 //     (AttentionFusion: a LayerNormalization read by one Add and three
 //     MatMuls; EmbedLayerNormFusion: the Gather embedding Add in front of

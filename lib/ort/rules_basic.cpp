@@ -1,6 +1,7 @@
 // Level basic (1) of the ONNX Runtime prediction (rules.h): Constant nodes are already initializers;
 // ConstantFolding, IdentityElimination / DropoutElimination, ConvBNFusion / ConvMulFusion /
-// ConvAddFusion, MatMulAddFusion and ReshapeFusion run to a fixed point.
+// ConvAddFusion, MatMulAddFusion and ReshapeFusion (both forms) run to a fixed point; before them, the
+// function inlining ORT does at load.
 #include <algorithm>
 #include <optional>
 #include <set>

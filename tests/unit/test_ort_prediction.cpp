@@ -450,3 +450,110 @@ TEST_CASE("ORT prediction: MatMulNBits takes a following bias Add (MatMulNBitsFu
   CHECK(count(p, "com.microsoft.MatMulNBits") == 1);
   CHECK(count(p, "Add") == 0);
 }
+
+TEST_CASE("ORT prediction: SiLU (Sigmoid + Mul) becomes com.microsoft.QuickGelu (QuickGeluFusion)",
+          "[ort-prediction]") {
+  // The second Sigmoid is read twice, so its Mul stays apart.
+  std::string text = header() + "g (float[2,16] x, float[2,16] u) => (float[2,16] y, float[2,16] z) {\n"
+                     "s = Sigmoid(x)\ny = Mul(x, s)\n"
+                     "t = Sigmoid(u)\nv = Mul(t, u)\nz = Add(v, t)\n}\n";
+  auto p = predict_and_check(text, OrtOptLevel::Extended);
+  CHECK(count(p, "com.microsoft.QuickGelu") == 1);
+  CHECK(count(p, "Sigmoid") == 1);
+  CHECK(p.rule_applications["QuickGeluFusion"] == 1);
+  CHECK(fate(p, "#0 (Sigmoid)").fate == "fused");
+  CHECK(fate(p, "#0 (Sigmoid)").into_op == "com.microsoft.QuickGelu");
+  // Level basic leaves it alone.
+  auto b = predict_and_check(text, OrtOptLevel::Basic);
+  CHECK(count(b, "com.microsoft.QuickGelu") == 0);
+}
+
+TEST_CASE("ORT prediction: x * Sigmoid(alpha * x) becomes QuickGelu with alpha", "[ort-prediction]") {
+  std::string text = header() + "g (float[2,16] x) => (float[2,16] y) {\n"
+                     "a = Constant<value = float {1.702}>()\n"
+                     "m = Mul(x, a)\ns = Sigmoid(m)\ny = Mul(x, s)\n}\n";
+  auto p = predict_and_check(text, OrtOptLevel::Extended);
+  CHECK(count(p, "com.microsoft.QuickGelu") == 1);
+  CHECK(p.node_count == 1);
+}
+
+namespace {
+
+// GPT-2's tanh Gelu as PyTorch writes it: 0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3))).
+std::string tanh_gelu(const std::string& x, const std::string& out) {
+  return "three = Constant<value = float {3}>()\nc = Constant<value = float {0.044715}>()\n"
+         "k = Constant<value = float {0.7978846}>()\none = Constant<value = float {1}>()\n"
+         "half = Constant<value = float {0.5}>()\n"
+         "hx = Mul(" + x + ", half)\np3 = Pow(" + x + ", three)\ncube = Mul(p3, c)\ninner0 = Add(" + x +
+         ", cube)\ninner = Mul(inner0, k)\nth = Tanh(inner)\nth1 = Add(th, one)\n" + out + " = Mul(hx, th1)\n";
+}
+
+}  // namespace
+
+TEST_CASE("ORT prediction: tanh Gelu becomes com.microsoft.FastGelu and takes its bias Add (FastGeluFusion)",
+          "[ort-prediction]") {
+  std::string text = header() + "g (float[2,4,16] x) => (float[2,4,16] y) {\n"
+                     "bias = Constant<value = float[16] {" + numbers(16, 3) + "}>()\n"
+                     "xb = Add(x, bias)\n" + tanh_gelu("xb", "g") + "y = Abs(g)\n}\n";
+  // (The last Mul may not make a graph output: fast_gelu_fusion.cc's CheckNode refuses it, hence the Abs.)
+  auto p = predict_and_check(text, OrtOptLevel::Extended);
+  CHECK(count(p, "com.microsoft.FastGelu") == 1);
+  CHECK(p.node_count == 2);
+  CHECK(p.rule_applications["FastGeluFusion"] == 1);
+  CHECK(p.rule_applications["BiasGeluFusion"] == 1);
+}
+
+TEST_CASE("ORT prediction: a tanh Gelu whose inner value is read elsewhere is not fused", "[ort-prediction]") {
+  std::string text = header() + "g (float[2,16] x) => (float[2,16] y, float[2,16] z) {\n" + tanh_gelu("x", "y") +
+                     "z = Neg(th)\n}\n";
+  auto p = predict_and_check(text, OrtOptLevel::Extended);
+  CHECK(count(p, "com.microsoft.FastGelu") == 0);
+  CHECK(count(p, "Tanh") == 1);
+}
+
+TEST_CASE("ORT prediction: Slices that cut a dim into covering pieces become a Split (GatherSliceToSplitFusion)",
+          "[ort-prediction]") {
+  // ShuffleNet's x.chunk(2, dim=1) as older exports write it; the second graph leaves a gap, so it stays.
+  std::string slices = "s0 = Constant<value = int64[1] {0}>()\ns1 = Constant<value = int64[1] {4}>()\n"
+                       "s2 = Constant<value = int64[1] {8}>()\nax = Constant<value = int64[1] {1}>()\n";
+  std::string text = header() + "g (float[1,8,4,4] x) => (float[1,4,4,4] y, float[1,4,4,4] z) {\n" + slices +
+                     "y = Slice(x, s0, s1, ax)\nz = Slice(x, s1, s2, ax)\n}\n";
+  auto p = predict_and_check(text, OrtOptLevel::Extended);
+  CHECK(count(p, "Slice") == 0);
+  CHECK(count(p, "Split") == 1);
+  CHECK(p.rule_applications["GatherSliceToSplitFusion"] == 1);
+  std::string gap = header() + "g (float[1,8,4,4] x) => (float[1,4,4,4] y, float[1,3,4,4] z) {\n" + slices +
+                    "s3 = Constant<value = int64[1] {5}>()\n"
+                    "y = Slice(x, s0, s1, ax)\nz = Slice(x, s3, s2, ax)\n}\n";
+  auto q = predict_and_check(gap, OrtOptLevel::Extended);
+  CHECK(count(q, "Slice") == 2);
+  CHECK(count(q, "Split") == 0);
+}
+
+TEST_CASE("ORT prediction: an attention LayerNorm with separate Q, K, V MatMuls is marked not predicted",
+          "[ort-prediction]") {
+  // AttentionFusion is not encoded: the LayerNormalization read by three MatMuls and a residual Add, and
+  // those MatMuls, are reported as not predicted rather than as kept.
+  std::string text = header(17) + "g (float[1,4,16] x) => (float[1,4,16] q, float[1,4,16] k, float[1,4,16] v, "
+                     "float[1,4,16] r) {\n"
+                     "gamma = Constant<value = float[16] {" + numbers(16, 1) + "}>()\n"
+                     "beta = Constant<value = float[16] {" + numbers(16, 2) + "}>()\n"
+                     "wq = Constant<value = float[16,16] {" + numbers(256, 3) + "}>()\n"
+                     "wk = Constant<value = float[16,16] {" + numbers(256, 4) + "}>()\n"
+                     "wv = Constant<value = float[16,16] {" + numbers(256, 5) + "}>()\n"
+                     "ln = LayerNormalization<axis = -1>(x, gamma, beta)\n"
+                     "q = MatMul(ln, wq)\nk = MatMul(ln, wk)\nv = MatMul(ln, wv)\nr = Add(ln, x)\n}\n";
+  auto p = predict_and_check(text, OrtOptLevel::Extended);
+  CHECK(p.not_predicted_nodes == 4);
+  CHECK(fate(p, "#5 (LayerNormalization)").not_predicted == "AttentionFusion");
+  CHECK(fate(p, "#6 (MatMul)").not_predicted == "AttentionFusion");
+  CHECK(fate(p, "#9 (Add)").not_predicted.empty());
+  nlohmann::json j = to_json(p);
+  CHECK(j["not_predicted_nodes"] == 4);
+  CHECK(j["fate_counts"]["not predicted"] == 4);
+  CHECK(j["per_node"][5]["fate"] == "not predicted");
+  CHECK(j["per_node"][5]["unencoded_rule"] == "AttentionFusion");
+  CHECK(j["per_node"][5]["predicted_fate"] == "kept");
+  // Level basic runs no attention fusion: nothing to mark.
+  CHECK(predict_and_check(text, OrtOptLevel::Basic).not_predicted_nodes == 0);
+}
