@@ -40,7 +40,7 @@
 //     list repeats until nothing changes, as ORT's GraphTransformerManager does.
 //   Not predicted: where an unencoded level-2 transformer's pattern starts
 //     (AttentionFusion: a LayerNormalization read by one Add and three
-//     MatMuls; EmbedLayerNormFusion: the Gather embedding Add in front of
+//     MatMuls; EmbedLayerNormFusion: the Gather embedding Adds in front of
 //     such a LayerNormalization), the nodes are reported "not predicted"
 //     (PredictedNodeFate::not_predicted, OrtPrediction::not_predicted_nodes).
 //   level all (3): NchwcTransformer (block size 16, as ORT behaves on this

@@ -679,14 +679,26 @@ void mark_not_predicted(Sim& s) {
         // EmbedLayerNormFusion (embed_layer_norm_fusion.cc) needs an Attention below the LayerNormalization,
         // so it can only follow AttentionFusion: the embedding Add (Gather + Gather, or with a segment
         // Gather) in front of an attention's LayerNormalization is not predicted either.
+        // The embedding Add is Add(Gather, Gather) (DistilBERT) or Add(Add(Gather, ...), Gather) (BERT).
         int add = s.producer(s.in(n, 0));
+        auto gather_inputs = [&](int a) {
+          std::vector<int> g;
+          for (int v : s.nodes[a].in)
+            if (s.is(s.producer(v), "Gather")) g.push_back(s.producer(v));
+          return g;
+        };
         if (s.is(add, "Add")) {
-          bool gathers = false;
-          for (int v : s.nodes[add].in) gathers |= s.is(s.producer(v), "Gather") || s.is(s.producer(v), "Add");
-          if (gathers) {
+          std::vector<int> pattern = gather_inputs(add);
+          for (int v : s.nodes[add].in) {
+            int inner = s.producer(v);
+            if (!pattern.empty() && s.is(inner, "Add") && !gather_inputs(inner).empty()) {
+              pattern.push_back(inner);
+              for (int g : gather_inputs(inner)) pattern.push_back(g);
+            }
+          }
+          if (!pattern.empty()) {
             mark(add, "EmbedLayerNormFusion");
-            for (int v : s.nodes[add].in)
-              if (s.is(s.producer(v), "Gather")) mark(s.producer(v), "EmbedLayerNormFusion");
+            for (int m : pattern) mark(m, "EmbedLayerNormFusion");
           }
         }
       }

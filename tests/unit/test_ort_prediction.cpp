@@ -557,3 +557,26 @@ TEST_CASE("ORT prediction: an attention LayerNorm with separate Q, K, V MatMuls 
   // Level basic runs no attention fusion: nothing to mark.
   CHECK(predict_and_check(text, OrtOptLevel::Basic).not_predicted_nodes == 0);
 }
+
+TEST_CASE("ORT prediction: the embedding Add in front of an attention LayerNorm is marked not predicted",
+          "[ort-prediction]") {
+  // EmbedLayerNormFusion needs the Attention that AttentionFusion (not encoded) would make: the word-embedding
+  // Gather and the Add are not predicted either. The residual Add after the LayerNorm stays predicted.
+  std::string text = header(17) + "g (int64[1,4] ids, float[1,4,16] pos) => (float[1,4,16] q, float[1,4,16] k, "
+                     "float[1,4,16] v, float[1,4,16] r) {\n"
+                     "table = Constant<value = float[10,16] {" + numbers(160, 9) + "}>()\n"
+                     "gamma = Constant<value = float[16] {" + numbers(16, 1) + "}>()\n"
+                     "beta = Constant<value = float[16] {" + numbers(16, 2) + "}>()\n"
+                     "wq = Constant<value = float[16,16] {" + numbers(256, 3) + "}>()\n"
+                     "wk = Constant<value = float[16,16] {" + numbers(256, 4) + "}>()\n"
+                     "wv = Constant<value = float[16,16] {" + numbers(256, 5) + "}>()\n"
+                     "we = Gather(table, ids)\nx = Add(we, pos)\n"
+                     "ln = LayerNormalization<axis = -1>(x, gamma, beta)\n"
+                     "q = MatMul(ln, wq)\nk = MatMul(ln, wk)\nv = MatMul(ln, wv)\nr = Add(ln, x)\n}\n";
+  auto p = predict_and_check(text, OrtOptLevel::Extended);
+  CHECK(p.not_predicted_nodes == 6);
+  CHECK(fate(p, "#6 (Gather)").not_predicted == "EmbedLayerNormFusion");
+  CHECK(fate(p, "#7 (Add)").not_predicted == "EmbedLayerNormFusion");
+  CHECK(fate(p, "#8 (LayerNormalization)").not_predicted == "AttentionFusion");
+  CHECK(fate(p, "#12 (Add)").not_predicted.empty());
+}
