@@ -163,3 +163,25 @@ TEST_CASE("prune --report: the pruning block has each layer's target and reached
   CHECK(j["after"]["params_nonzero"].get<int64_t>() == 4096 - 3277);
   CHECK(j["after"]["weight_bytes"].get<int64_t>() < j["before"]["weight_bytes"].get<int64_t>());
 }
+
+TEST_CASE("run --passes 'prune{sparsity=0.95},quantize,sparse-storage': zeros survive int8; the int8 tensor is stored sparse",
+          "[cli][prune]") {
+  test::TempDir d;
+  std::string model = write_model(d);
+  auto r = test::run_effopt({"run", model, "-o", d.file("pq.onnx"), "--passes",
+                             "hoist-constants,prune{sparsity=0.95},quantize,sparse-storage", "--report",
+                             d.file("r.json")});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto m = load(d.file("pq.onnx"));
+  REQUIRE(m->graph->sparse_initializers().size() == 1);
+  const SparseTensor& s = *m->graph->sparse_initializers()[0]->sparse_initializer;
+  CHECK(s.values.data_type == DataType::Int8);
+  // 5% of 4096 weights kept (205); symmetric int8 keeps every pruned weight at exactly 0 (none kept rounds to 0:
+  // the kept ones are the largest, far above half a step).
+  CHECK(s.values.dims == std::vector<int64_t>{205});
+  std::ifstream in(d.file("r.json"));
+  json j = json::parse(in);
+  CHECK(j["pruning"]["sparse_storage"]["tensors"] == 1);
+  CHECK(j["quantization"]["tensors"]["int8"] == 1);
+}
