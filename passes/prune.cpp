@@ -90,7 +90,7 @@ std::vector<bool> nm_mask(const std::vector<float>& mag, const std::vector<int64
       for (uint64_t in = 0; in < inner; ++in) {
         for (int64_t j = 0; j < m; ++j)
           group[static_cast<size_t>(j)] = static_cast<uint32_t>((o * len + g0 + static_cast<uint64_t>(j)) * inner + in);
-        // Largest first; the first m - n of the reversed order are zeroed.
+        // Smallest magnitude first: all but the last n are zeroed.
         std::sort(group.begin(), group.end(), ByMagnitude{&mag});
         for (int64_t j = 0; j < m - n; ++j) zero[group[static_cast<size_t>(j)]] = true;
       }
@@ -353,7 +353,7 @@ Status apply_prune_plan(Model& m, const PrunePlan& plan, const std::vector<doubl
                                            : std::string("dense"))
                              : std::string("element");
       r->note("layer '" + lp.name + "' (" + lp.readers + ", " + std::to_string(mag.size()) +
-              " elements, " + what + "): target " + fixed(o.granularity == Granularity::NM && target == 0 ? 0 : target) +
+              " elements, " + what + "): target " + fixed(target) +
               ", reached " + fixed(static_cast<double>(after) / static_cast<double>(mag.size())));
     }
   }
