@@ -1,6 +1,7 @@
 // sparse-storage{mode=auto|on|off}: store mostly-zero initializers as ONNX sparse initializers.
 #include <cassert>
 #include <cstring>
+#include <optional>
 
 #include "passes/pass_util.h"
 #include "passes/passes.h"
@@ -48,6 +49,27 @@ bool is_zero_element(const std::byte* p, size_t es, DataType t) {
   return true;
 }
 
+// The positions of the nonzero elements of `t` (the tensor behind `v`) when it
+// is to be stored sparse: eligible, and smaller sparse (or `always`, with a
+// zero); nullopt otherwise.
+std::optional<std::vector<int64_t>> nonzero_positions(const Tensor& t, const Value* v, bool always) {
+  DataType dt = t.data_type;
+  bool float_type =
+      dt == DataType::Float || dt == DataType::Double || dt == DataType::Float16 || dt == DataType::BFloat16;
+  bool quantized = (dt == DataType::Int8 || dt == DataType::UInt8) && zero_is_zero_point(v);
+  if (!float_type && !quantized) return std::nullopt;
+  auto count = t.element_count();
+  size_t es = static_cast<size_t>(data_type_bits(dt) / 8);
+  if (!count || *count == 0 || t.byte_size() != *count * es) return std::nullopt;
+  const std::byte* p = t.storage->aligned_data();
+  std::vector<int64_t> nz;
+  for (uint64_t i = 0; i < *count; ++i)
+    if (!is_zero_element(p + i * es, es, dt)) nz.push_back(static_cast<int64_t>(i));
+  uint64_t dense = *count * es, sparse = nz.size() * (es + 8);
+  if (nz.size() == *count || (!always && sparse >= dense)) return std::nullopt;
+  return nz;
+}
+
 void collect(Graph& g, std::vector<Graph*>& out) {
   out.push_back(&g);
   for (const auto& n : g.nodes())
@@ -63,27 +85,32 @@ Expected<pass::PassResult> run(Model& m, pass::PassContext& ctx) {
   collect(*m.graph, graphs);
   int64_t dense_bytes = 0, sparse_bytes = 0, stored = 0;
   for (Graph* g : graphs) {
+    // Weights in Constant nodes (PaddleOCR's): made initializers first where they will be stored sparse.
+    std::vector<Node*> constants;
+    for (const auto& n : g->nodes())
+      if (util::is_op(n.get(), "Constant") && n->output(0) && !n->output(0)->is_output_of_any_graph())
+        constants.push_back(n.get());
+    for (Node* n : constants) {
+      TensorPtr t = util::fixed_constant(n->output(0));
+      if (t && nonzero_positions(*t, n->output(0), always)) {
+        util::replace_node_by_initializers(*g, n, {t}, ctx);
+        r.count("constants-made-initializers");
+      }
+    }
     std::vector<Value*> inits(g->initializers().begin(), g->initializers().end());
     for (Value* v : inits) {
       if (!v->initializer || v->is_graph_input() || v->is_output_of_any_graph()) continue;
       TensorPtr t = v->initializer;
+      auto positions = nonzero_positions(*t, v, always);
+      if (!positions) continue;
+      const std::vector<int64_t>& nz = *positions;
       DataType dt = t->data_type;
-      bool float_type = dt == DataType::Float || dt == DataType::Double || dt == DataType::Float16 ||
-                        dt == DataType::BFloat16;
-      bool quantized = (dt == DataType::Int8 || dt == DataType::UInt8) && zero_is_zero_point(v);
-      if (!float_type && !quantized) continue;
-      auto count = t->element_count();
+      uint64_t count = *t->element_count();
       size_t es = static_cast<size_t>(data_type_bits(dt) / 8);
-      if (!count || *count == 0 || t->byte_size() != *count * es) continue;
       const std::byte* p = t->storage->aligned_data();
-      std::vector<int64_t> nz;
-      for (uint64_t i = 0; i < *count; ++i)
-        if (!is_zero_element(p + i * es, es, dt)) nz.push_back(static_cast<int64_t>(i));
-      uint64_t dense = *count * es, sparse = nz.size() * (es + 8);
-      if (nz.size() == *count || (!always && sparse >= dense)) continue;
+      uint64_t dense = count * es, sparse = nz.size() * (es + 8);
       auto s = std::make_shared<SparseTensor>();
       s->dims = t->dims;
-      s->values.name = t->name.empty() ? v->name() : t->name;
       s->values.data_type = dt;
       s->values.dims = {static_cast<int64_t>(nz.size())};
       std::vector<std::byte> vb(nz.size() * es);
@@ -103,7 +130,7 @@ Expected<pass::PassResult> run(Model& m, pass::PassContext& ctx) {
       sparse_bytes += static_cast<int64_t>(sparse);
       ++stored;
       r.note("tensor '" + v->name() + "': stored sparse (" + std::to_string(nz.size()) + " of " +
-             std::to_string(*count) + " nonzero: " + std::to_string(dense) + " -> " + std::to_string(sparse) +
+             std::to_string(count) + " nonzero: " + std::to_string(dense) + " -> " + std::to_string(sparse) +
              " bytes)");
     }
   }
@@ -143,7 +170,7 @@ void register_sparse_storage(pass::PassRegistry& r) {
       "\n"
       "Not when: asymmetric quantized tensors (a zero weight is stored as the zero point, not as 0), int4/uint4, "
       "other integer tensors, initializers listed among graph inputs (a caller may feed them) or that are graph "
-      "outputs, `Constant` nodes.\n"
+      "outputs. A `Constant` node whose tensor is to be stored sparse becomes an initializer first.\n"
       "\n"
       "Before: initializer W = float[512,512] with 90% zeros (1,048,576 bytes)\n"
       "After:  sparse_initializer W: values float[26214], indices int64[26214] (314,568 bytes)";

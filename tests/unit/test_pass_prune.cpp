@@ -375,6 +375,36 @@ TEST_CASE("sparse-storage: float32 pays above ~67% zeros, stored as INT64 ascend
   if (auto e = ort_rel_l2(**dense, *m)) CHECK(*e < 1e-6);
 }
 
+TEST_CASE("sparse-storage: a weight in a Constant node becomes a sparse initializer; a sparse-poor one stays a node",
+          "[sparse-storage]") {
+  std::string text = header() +
+                     "g (float[2,64] x) => (float[2,64] y) {\n"
+                     "W1 = Constant<value = float[64,64] {" + numbers(4096, 1) + "}>()\n"
+                     "W2 = Constant<value = float[64,64] {" + numbers(4096, 2) + "}>()\n"
+                     "a = MatMul(x, W1)\n"
+                     "y = MatMul(a, W2)\n}\n";
+  auto m = test::parse_or_fail(text);
+  auto o = prune::parse_options(options("prune", "scope=layer"));
+  REQUIRE(o);
+  auto plan = prune::make_prune_plan(*m, *o);
+  REQUIRE(plan);
+  std::vector<double> t;
+  for (const auto& l : plan->layers) t.push_back(l.name == "W2" ? 0.9 : 0.5);
+  REQUIRE(prune::apply_prune_plan(*m, *plan, t, *o, nullptr));
+  auto dense = clone_model(*m);
+  REQUIRE(dense);
+  auto r = run("sparse-storage", *m);
+  INFO(notes_text(r));
+  CHECK(r.counter("constants-made-initializers") == 1);
+  CHECK(r.counter("tensors-stored-sparse") == 1);
+  REQUIRE(m->graph->find("W2")->sparse_initializer);
+  REQUIRE(m->graph->find("W1")->producer());
+  CHECK(m->graph->find("W1")->producer()->op_type == "Constant");
+  auto in = random_float_inputs(**dense);
+  CHECK(run_exec(**dense, in) == run_exec(*m, in));
+  if (auto e = ort_rel_l2(**dense, *m)) CHECK(*e < 1e-6);
+}
+
 TEST_CASE("sparse-storage: int8 pays above ~89% zeros; asymmetric (zero point) tensors stay dense",
           "[sparse-storage]") {
   std::string text = header() +
