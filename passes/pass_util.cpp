@@ -140,6 +140,28 @@ bool is_nondeterministic_op(const Node& n) {
   return false;
 }
 
+namespace {
+void collect_stored_constants(Graph& g, std::vector<StoredConstant>& out) {
+  for (Value* v : g.initializers()) {
+    if (!v->initializer || v->is_graph_input()) continue;
+    out.push_back({&g, v, v->initializer});
+  }
+  for (const auto& n : g.nodes()) {
+    if (is_op(n.get(), "Constant") && n->output(0)) {
+      const Attribute* a = n->attr("value");
+      if (a && a->type == AttrType::Tensor && a->t && a->ref_attr_name.empty()) out.push_back({&g, n->output(0), a->t});
+    }
+    for (Graph* sg : n->subgraphs()) collect_stored_constants(*sg, out);
+  }
+}
+}  // namespace
+
+std::vector<StoredConstant> stored_constants(Graph& g) {
+  std::vector<StoredConstant> out;
+  collect_stored_constants(g, out);
+  return out;
+}
+
 std::string node_label(const Node& n) {
   std::string op = is_onnx_domain(n.domain) ? n.op_type : n.domain + "." + n.op_type;
   if (!n.name.empty()) return op + " '" + n.name + "'";

@@ -78,6 +78,19 @@ struct AxesForm {
 AxesForm node_axes(const Node* n, int64_t opset, int64_t input_since, size_t input_index,
                    std::string_view attr = "axes");
 
+// A stored constant tensor a lossy pass may rewrite: a plain initializer (not
+// one listed among its graph's inputs, which a caller could feed) or a
+// Constant node's `value` (not a function attribute reference), in `graph`.
+struct StoredConstant {
+  Graph* graph;
+  Value* value;
+  TensorPtr tensor;
+};
+// Every stored constant of `g` and of the subgraphs below it (initializers
+// first, then Constant nodes in node order, each followed by its subgraphs').
+// quantize and prune plan over these.
+std::vector<StoredConstant> stored_constants(Graph& g);
+
 // True when `g` is (inside) a model-local function body: functions have no
 // initializers, so passes that would create initializers there skip them or
 // (add_constant) write Constant nodes.

@@ -328,26 +328,6 @@ std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
   return out;
 }
 
-struct Candidate {
-  Graph* graph;
-  Value* value;
-  TensorPtr tensor;
-};
-
-void collect_candidates(Graph& g, std::vector<Candidate>& out) {
-  for (Value* v : g.initializers()) {
-    if (!v->initializer || v->is_graph_input()) continue;
-    out.push_back({&g, v, v->initializer});
-  }
-  for (const auto& n : g.nodes()) {
-    if (util::is_op(n.get(), "Constant") && n->output(0)) {
-      const Attribute* a = n->attr("value");
-      if (a && a->type == AttrType::Tensor && a->t && a->ref_attr_name.empty()) out.push_back({&g, n->output(0), a->t});
-    }
-    for (Graph* sg : n->subgraphs()) collect_candidates(*sg, out);
-  }
-}
-
 bool is_quantizable_float(DataType t) {
   return t == DataType::Float || t == DataType::Float16 || t == DataType::BFloat16;
 }
@@ -446,8 +426,7 @@ Expected<PrecisionPlan> make_plan(Model& m, const Options& o, int64_t opset_cap)
   plan.mode = o.mode;
   int64_t opset = m.opset();
   plan.opset = opset;
-  std::vector<Candidate> cands;
-  collect_candidates(*m.graph, cands);
+  std::vector<util::StoredConstant> cands = util::stored_constants(*m.graph);
   size_t in_functions = 0;
   for (const Function& f : m.functions)
     if (f.body)
@@ -459,7 +438,7 @@ Expected<PrecisionPlan> make_plan(Model& m, const Options& o, int64_t opset_cap)
   std::set<std::string> bn_notes;
   int64_t need = 0;  // opset the plan needs (0: none)
 
-  for (const Candidate& c : cands) {
+  for (const util::StoredConstant& c : cands) {
     const Tensor& t = *c.tensor;
     if (!is_quantizable_float(t.data_type)) continue;
     auto count = t.element_count();

@@ -24,6 +24,7 @@ std::function<Status()> setup_passes(CLI::App& sub, GlobalOptions& g);
 std::function<Status()> setup_run(CLI::App& sub, GlobalOptions& g);
 std::function<Status()> setup_fuse(CLI::App& sub, GlobalOptions& g);
 std::function<Status()> setup_quantize(CLI::App& sub, GlobalOptions& g);
+std::function<Status()> setup_prune(CLI::App& sub, GlobalOptions& g);
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
@@ -39,6 +40,8 @@ const std::vector<Command>& commands() {
       {"fuse", "Lossless cleanup and operator fusion (the named fuse pipeline); --opset N converts first", setup_fuse},
       {"quantize", "Quantize a model: int8/int4 weights (default), dynamic integer MatMuls, or float16 (@quantize)",
        setup_quantize},
+      {"prune", "Prune weights by magnitude (element or N:M sparsity), then store them sparse where smaller (@prune)",
+       setup_prune},
   };
   return table;
 }

@@ -11,6 +11,7 @@
 #include "analysis/shape_propagation.h"
 #include "onnx/model_io.h"
 #include "pass/manager.h"
+#include "prune_summary.h"
 #include "quantize_summary.h"
 #include "report/fidelity_report.h"
 #include "report/file_stats.h"
@@ -250,6 +251,8 @@ Status run_transform(const GlobalOptions& g, const TransformJob& job) {
     quantization = quantization_summary(passes_run, in_bytes, out == "-" ? 0 : es.model_bytes + es.external_bytes);
     if (quantization) spdlog::info("{}", quantization_line(*quantization));
   }
+  std::optional<nlohmann::json> pruning = pruning_summary(passes_run);
+  if (pruning) spdlog::info("{}", pruning_line(*pruning));
   auto footprint = footprint_before_after(g, job.input, out, report_file != nullptr, bf.shapes);
   if (!footprint) spdlog::warn("footprint report: {}", footprint.error().message);
   if (report_file) {
@@ -258,6 +261,7 @@ Status run_transform(const GlobalOptions& g, const TransformJob& job) {
     nlohmann::json rj = report.to_json();
     if (!bf.shapes.empty()) rj["shape_bindings"] = bf.shapes;
     if (quantization) rj["quantization"] = *quantization;
+    if (pruning) rj["pruning"] = *pruning;
     if (!guard_fidelity.is_null()) rj["fidelity"] = guard_fidelity;
     if (footprint && !footprint->is_null()) {
       rj["input"]["sha256"] = (*footprint)["before"]["sha256"];

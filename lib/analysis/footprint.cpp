@@ -10,6 +10,7 @@
 
 #include "analysis/shape_propagation.h"
 #include "ir/constants.h"
+#include "ir/sparse_tensor.h"
 #include "ir/dtype.h"
 #include "support/shell_quote.h"
 
@@ -137,17 +138,25 @@ std::optional<int64_t> scalar_int(const Value* v) {
 // with its zero point when quantized.
 struct WeightRef { const Value* value = nullptr; TensorPtr tensor; int64_t zero = 0; };
 
-WeightRef weight_of(const Node& n) {
+// Sparse initializers, densified (constant_tensor does not see them).
+using DenseSparse = std::unordered_map<const Value*, TensorPtr>;
+
+WeightRef weight_of(const Node& n, const DenseSparse& sparse) {
   const std::string& op = n.op_type;
-  auto from = [](const Value* v, const Value* zp) -> WeightRef {
+  auto constant = [&](const Value* v) -> TensorPtr {
+    if (TensorPtr t = constant_tensor(v)) return t;
+    auto it = sparse.find(v);
+    return it == sparse.end() ? nullptr : it->second;
+  };
+  auto from = [&](const Value* v, const Value* zp) -> WeightRef {
     WeightRef r;
     if (!v) return r;
-    if (TensorPtr t = constant_tensor(v)) {
+    if (TensorPtr t = constant(v)) {
       while (v->producer() && v->producer()->op_type == "Identity" && v->producer()->input(0)) v = v->producer()->input(0);
       r.value = v; r.tensor = t; r.zero = scalar_int(zp).value_or(0); return r; }
     const Node* p = v->producer();
     if (p && p->op_type == "DequantizeLinear" && is_onnx_domain(p->domain)) {
-      if (TensorPtr t = constant_tensor(p->input(0))) {
+      if (TensorPtr t = constant(p->input(0))) {
         r.value = p->input(0); r.tensor = t; r.zero = scalar_int(p->input(2)).value_or(0);
       }
     }
@@ -522,10 +531,23 @@ Footprint compute_footprint(const Model& model, const FootprintOptions& opts) {
   // --- parameters and weight bytes
   std::unordered_map<const Tensor*, uint64_t> nonzero_cache;
   std::unordered_map<const Tensor*, int64_t> zero_points;  // quantized weights with a scalar zero point
+  // Sparse initializers count as their dense tensors (params, nonzeros, layers) and cost their stored bytes.
+  DenseSparse sparse;
+  std::vector<std::pair<const Value*, uint64_t>> sparse_bytes;
+  if (model.graph) {
+    for_each_graph(*model.graph, [&](Graph& g) {
+      for (const Value* v : g.sparse_initializers()) {
+        const SparseTensor& s = *v->sparse_initializer;
+        sparse_bytes.emplace_back(v, s.values.byte_size() + s.indices.byte_size());
+        std::string why;
+        if (TensorPtr t = opts.read_tensor_bytes ? densify(s, &why) : nullptr) sparse[v] = t;
+      }
+    });
+  }
   if (model.graph && opts.read_tensor_bytes) {
     for_each_graph(*model.graph, [&](Graph& g) {
       for (auto& n : g.nodes()) {
-        WeightRef w = weight_of(*n);
+        WeightRef w = weight_of(*n, sparse);
         if (w.tensor && w.zero != 0) zero_points[w.tensor.get()] = w.zero;
         if (n->op_type == "DequantizeLinear")
           if (TensorPtr t = constant_tensor(n->input(0)))
@@ -536,7 +558,23 @@ Footprint compute_footprint(const Model& model, const FootprintOptions& opts) {
   uint64_t nonzero = 0;
   std::unordered_map<size_t, std::vector<const Tensor*>> by_hash;
   uint64_t dedup = 0;
-  for_each_stored_tensor(model, [&](const Tensor& t, ConstantHolder) {
+  for (const auto& [v, bytes] : sparse_bytes) {
+    const SparseTensor& s = *v->sparse_initializer;
+    ++f.stored_tensors;
+    uint64_t n = 1;
+    for (int64_t d : s.dims) n *= static_cast<uint64_t>(std::max<int64_t>(d, 0));
+    f.params += n;
+    dedup += n;
+    f.weight_bytes_by_type[data_type_name(s.values.data_type)] += bytes;
+    f.weight_bytes += bytes;
+    if (!opts.read_tensor_bytes) continue;
+    auto it = sparse.find(v);
+    uint64_t nz = it == sparse.end() ? count_nonzero(s.values) : count_nonzero(*it->second);
+    if (it != sparse.end()) nonzero_cache[it->second.get()] = nz;
+    nonzero += nz;
+  }
+  for_each_stored_tensor(model, [&](const Tensor& t, ConstantHolder holder) {
+    if (holder == ConstantHolder::SparseInitializer) return;  // sparse initializers: above; sparse attributes: not weights
     ++f.stored_tensors;
     uint64_t n = t.element_count().value_or(0);
     f.params += n;
@@ -614,7 +652,7 @@ Footprint compute_footprint(const Model& model, const FootprintOptions& opts) {
     f.macs_upper_bound_nodes.insert(f.macs_upper_bound_nodes.end(), c.upper_bound.begin(), c.upper_bound.end());
     nf.subgraph_macs = nc.sub;
     // Layers with a constant weight.
-    WeightRef w = weight_of(n);
+    WeightRef w = weight_of(n, sparse);
     if (w.tensor) {
       LayerParams lp;
       lp.node = n.name;

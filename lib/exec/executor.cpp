@@ -15,6 +15,7 @@
 #include "exec/kernel_registry.h"
 #include "exec/thread_pool.h"
 #include "ir/constants.h"
+#include "ir/sparse_tensor.h"
 #include "onnx/op_signatures.h"
 
 namespace effopt::exec {
@@ -325,8 +326,21 @@ GraphPlan* Session::Impl::compile(const Graph& g, const std::string& where, bool
     p->input_slots.push_back(p->slot(v));
   }
   for (const Value* v : g.initializers()) add_constant(v);
-  for (const Value* v : g.sparse_initializers())
-    errors.push_back("sparse initializer '" + v->name() + "'" + where + " (sparse tensors are not supported yet)");
+  // Sparse initializers are densified at load, as ONNX Runtime does.
+  for (const Value* v : g.sparse_initializers()) {
+    std::string why;
+    TensorPtr dense = densify(*v->sparse_initializer, &why);
+    if (!dense) {
+      errors.push_back("sparse initializer '" + v->name() + "'" + where + ": " + why);
+      continue;
+    }
+    auto tv = TensorValue::from_tensor(*dense);
+    if (!tv) {
+      errors.push_back("sparse initializer '" + v->name() + "'" + where + ": " + tv.error().message);
+      continue;
+    }
+    p->constants.emplace_back(p->slot(v), std::move(*tv));
+  }
 
   const auto& nodes = g.nodes();
   for (size_t i = 0; i < nodes.size(); ++i) {

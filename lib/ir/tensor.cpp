@@ -1,4 +1,5 @@
 #include "ir/tensor.h"
+#include "ir/sparse_tensor.h"
 
 #include <cstring>
 
@@ -46,6 +47,53 @@ std::optional<uint64_t> Tensor::element_count() const {
     n *= static_cast<uint64_t>(d);
   }
   return zero ? 0 : n;
+}
+
+TensorPtr densify(const SparseTensor& s, std::string* why) {
+  auto fail = [&](std::string m) -> TensorPtr {
+    *why = std::move(m);
+    return nullptr;
+  };
+  int bits = data_type_bits(s.values.data_type);
+  if (bits < 8 || bits % 8) return fail("values of a type without a whole number of bytes per element");
+  size_t es = static_cast<size_t>(bits / 8);
+  uint64_t total = 1;
+  for (int64_t d : s.dims) {
+    if (d < 0) return fail("a negative dim");
+    total *= static_cast<uint64_t>(d);
+    if (total > (uint64_t{1} << 32)) return fail("more than 2^32 elements");
+  }
+  if (s.values.dims.size() != 1) return fail("values are not 1-D");
+  uint64_t nnz = static_cast<uint64_t>(s.values.dims[0]);
+  if (s.values.byte_size() != nnz * es) return fail("values hold " + std::to_string(s.values.byte_size()) + " bytes");
+  if (s.indices.data_type != DataType::Int64) return fail("indices are not INT64");
+  bool linear = s.indices.dims.size() == 1;
+  size_t rank = s.dims.size();
+  if (!(linear || (s.indices.dims.size() == 2 && static_cast<size_t>(s.indices.dims[1]) == rank)) ||
+      static_cast<uint64_t>(s.indices.dims[0]) != nnz)
+    return fail("indices are neither [NNZ] nor [NNZ, rank]");
+  uint64_t per = linear ? 1 : rank;
+  if (s.indices.byte_size() != nnz * per * 8) return fail("indices hold " + std::to_string(s.indices.byte_size()) + " bytes");
+  std::vector<std::byte> out(total * es);
+  const std::byte* ip = s.indices.bytes().data();
+  const std::byte* vp = s.values.bytes().data();
+  for (uint64_t i = 0; i < nnz; ++i) {
+    uint64_t pos = 0;
+    for (uint64_t k = 0; k < per; ++k) {
+      int64_t x;
+      std::memcpy(&x, ip + (i * per + k) * 8, 8);
+      uint64_t dim = linear ? total : static_cast<uint64_t>(s.dims[k]);
+      if (x < 0 || static_cast<uint64_t>(x) >= dim) return fail("index " + std::to_string(x) + " out of range");
+      pos = pos * (linear ? 1 : dim) + static_cast<uint64_t>(x);
+    }
+    std::memcpy(out.data() + pos * es, vp + i * es, es);
+  }
+  auto t = std::make_shared<Tensor>();
+  t->name = s.values.name;
+  t->data_type = s.values.data_type;
+  t->dims = s.dims;
+  t->set_bytes(std::move(out));
+  return t;
 }
 
 }  // namespace effopt

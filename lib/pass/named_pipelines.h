@@ -1,5 +1,5 @@
-// Named pipelines: the pipelines behind commands (`effopt fuse`; quantize and
-// prune later), in one table (named_pipelines.cpp), as pipeline text. Any
+// Named pipelines: the pipelines behind commands (`effopt fuse`, quantize,
+// prune), in one table (named_pipelines.cpp), as pipeline text. Any
 // pipeline can use one as `@name` (pipeline.h): `convert-opset{to=17},@fuse`.
 #pragma once
 
@@ -30,5 +30,11 @@ std::string fuse_pipeline_text(int64_t opset, const std::vector<std::string>& sh
 // the command's flags give them; "" = defaults).
 std::string quantize_pipeline_text(int64_t opset, const std::vector<std::string>& shapes,
                                    const std::string& quantize_options);
+
+// `effopt prune`'s pipeline: fix-shapes{shapes=...} when `shapes` is not
+// empty, then `@prune` (constants folded, the prune pass with
+// `prune_options`, sparse-storage{mode=sparse_storage_mode}).
+std::string prune_pipeline_text(const std::vector<std::string>& shapes, const std::string& prune_options,
+                                const std::string& sparse_storage_mode);
 
 }  // namespace effopt::pass
