@@ -298,16 +298,22 @@ class ChannelPruner {
     sources_.push_back(std::move(s));
   }
 
-  // The static dims of `v`, or nullopt (then `n` freezes what it reads).
-  std::optional<std::vector<int64_t>> dims(const Value* v) const { return v ? static_shape(v) : std::nullopt; }
+  // The dims of `v` (-1 where unknown: only ranks and channel dims are needed), or nullopt when its rank is
+  // not known (then the node freezes what it reads).
+  std::optional<std::vector<int64_t>> dims(const Value* v) const {
+    auto s = v ? shape_of(v) : std::nullopt;
+    if (!s) return std::nullopt;
+    std::vector<int64_t> r;
+    for (const Dim& d : *s) r.push_back(d.value.value_or(-1));
+    return r;
+  }
 
   void visit_conv(Node* n) {
     const Track* in = tracked(n->input(0));
     auto wd = dims(n->input(1));
-    auto od = dims(n->output(0));
     const int64_t group = n->attr_int("group", 1);
     const bool weights_fixed = fixed_constant(n->input(1)) && (!n->input(2) || fixed_constant(n->input(2)));
-    if (!wd || wd->size() < 3 || !od || od->size() != wd->size() || !weights_fixed) {
+    if (!wd || wd->size() < 3 || !weights_fixed) {  // the output's rank is the weight's
       freeze_inputs(n, !weights_fixed ? "its weight or bias is not a constant" : "its shapes are not known");
       return;
     }
@@ -440,7 +446,8 @@ class ChannelPruner {
       tracked_slots.push_back(i);
     }
     if (!from_right) return freeze_inputs(n, "unsupported operand");
-    if (!ok || *from_right > od->size() || (*od)[od->size() - *from_right] != count)
+    if (!ok || *from_right > od->size() ||
+        ((*od)[od->size() - *from_right] != count && (*od)[od->size() - *from_right] != -1))
       return freeze_inputs(n, "its operands do not share the channel axis");
     std::vector<ConstSlice> slices;
     for (size_t i = 0; i < n->inputs().size(); ++i) {
@@ -478,7 +485,7 @@ class ChannelPruner {
     for (Value* v : n->inputs()) {
       const Track* t = tracked(v);
       auto d = dims(v);
-      if (!d || d->size() != od->size() || (t && t->axis != out.axis))
+      if (!d || d->size() != od->size() || (t && t->axis != out.axis) || (!t && (*d)[out.axis] < 0))
         return freeze_inputs(n, "it concatenates along another axis or shapes are unknown");
       if (t) {
         out.ids.insert(out.ids.end(), t->ids.begin(), t->ids.end());
@@ -497,12 +504,19 @@ class ChannelPruner {
     auto id = dims(n->input(0));
     auto od = dims(n->output(0));
     freeze_inputs(n, "its shape input", {0});
-    bool ok = id && od && in->axis == 1 && od->size() == 2 && (*od)[0] == (*id)[0] &&
-              (*od)[1] == product(*id, 1, id->size());
+    // [N, C, S...] with known S -> [N, C*S]: Flatten at axis 1, or Reshape to [N | 0 | -1, C*S | -1].
+    bool ok = id && od && in->axis == 1 && od->size() == 2 && id->size() >= 2 &&
+              std::all_of(id->begin() + 2, id->end(), [](int64_t d) { return d >= 0; });
+    const int64_t flat = ok ? product(*id, 1, id->size()) : 0;
     if (ok && n->op_type == "Flatten") ok = n->attr_int("axis", 1) == 1;
     if (ok && n->op_type == "Reshape") {
       auto shape = constant_ints(n->input(1));
-      ok = shape && shape->size() == 2;
+      ok = shape && shape->size() == 2 && n->attr_int("allowzero", 0) == 0;
+      if (ok) {
+        const int64_t s0 = (*shape)[0], s1 = (*shape)[1];
+        ok = (s1 == flat && (s0 == 0 || s0 == -1 || s0 == (*id)[0])) ||
+             (s1 == -1 && (s0 == 0 || (s0 > 0 && s0 == (*id)[0])));
+      }
     }
     if (!ok) return freeze(*in, node_label(*n) + " reshapes it other than [N, C, ...] -> [N, C*S]");
     const int64_t spatial = product(*id, 2, id->size());
