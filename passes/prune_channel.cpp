@@ -189,7 +189,7 @@ class ChannelPruner {
     }
     build_components();
     select();
-    validate_groups();
+    validate_convs();
     report();
     if (std::any_of(removed_.begin(), removed_.end(), [](bool b) { return b; })) rewrite();
     return std::move(res_);
@@ -456,7 +456,9 @@ class ChannelPruner {
       auto d = dims(v);
       if (!d) return freeze_inputs(n, "an operand of unknown shape");
       if (d->size() < *from_right || (*d)[d->size() - *from_right] == 1) continue;  // broadcast along channels
-      if ((*d)[d->size() - *from_right] != count || !fixed_constant(v))
+      TensorPtr c = fixed_constant(v);
+      if ((*d)[d->size() - *from_right] != count || !c || data_type_bits(c->data_type) < 8 ||
+          data_type_bits(c->data_type) % 8)
         return freeze_inputs(n, "another operand '" + v->name() + "' is not a pruned channel space");
       slices.push_back({n, i, d->size() - *from_right, nullptr});
     }
@@ -679,12 +681,12 @@ class ChannelPruner {
   }
   static std::vector<bool> all(int64_t n) { return std::vector<bool>(static_cast<size_t>(n), true); }
 
-  // Grouped and depthwise Convs must stay consistent: else their components keep every channel.
-  void validate_groups() {
+  // Convs must stay consistent (grouped and depthwise ones keep equal groups; none loses every input
+  // channel): else the classes they read and write are kept.
+  void validate_convs() {
     for (int round = 0; round < 8; ++round) {
       bool again = false;
       for (Node* n : in_order(convs_)) {
-        if (n->attr_int("group", 1) == 1) continue;
         TensorPtr w = fixed_constant(n->input(1));
         auto out = keep_mask(n->output(0));
         auto in = conv_inputs_.count(n) ? keep_mask(n->input(0)) : all(w->dims[1] * n->attr_int("group", 1));
@@ -767,7 +769,7 @@ class ChannelPruner {
     TensorPtr t = fixed_constant(n->input(slot));
     TensorPtr s = t ? slice_axis(*t, axis, keep) : nullptr;
     assert(s && "checked while tracking");
-    replace_input(n, slot, s);
+    if (s) replace_input(n, slot, s);
   }
 
   void rewrite() {
@@ -779,7 +781,8 @@ class ChannelPruner {
       auto in = conv_inputs_.count(n) ? keep_mask(n->input(0)) : all(w->dims[1] * group);
       if (out.empty()) out = all(w->dims[0]);
       auto r = rebuild_conv_weight(*w, group, out, in);
-      assert(r.error.empty());
+      assert(r.error.empty() && "checked by validate_convs");
+      if (!r.weight) continue;
       if (r.weight->dims != w->dims) replace_input(n, 1, r.weight);
       if (r.group != group) n->set_attr(Attribute::make_int("group", r.group));
       if (n->input(2)) slice_input(n, 2, 0, out);
