@@ -39,6 +39,21 @@ std::string filters(int64_t count, int64_t fan_in, const std::set<int64_t>& zero
   return out;
 }
 
+// The same, written transposed: a [fan_in, count] matrix whose columns are the filters (MatMul's B).
+std::string columns(int64_t count, int64_t fan_in, const std::set<int64_t>& zero, uint64_t seed) {
+  std::vector<std::string> vals;
+  const std::string rows = filters(count, fan_in, zero, seed);
+  for (size_t pos = 0; pos != std::string::npos;) {
+    const size_t end = rows.find(',', pos);
+    vals.push_back(rows.substr(pos, end == std::string::npos ? end : end - pos));
+    pos = end == std::string::npos ? end : end + 2;
+  }
+  std::string out;
+  for (int64_t i = 0; i < fan_in; ++i)
+    for (int64_t f = 0; f < count; ++f) out += (out.empty() ? "" : ", ") + vals[static_cast<size_t>(f * fan_in + i)];
+  return out;
+}
+
 std::string constant(const std::string& name, const std::string& dims, const std::string& values) {
   return name + " = Constant<value = float[" + dims + "] {" + values + "}>()\n";
 }
@@ -198,6 +213,24 @@ TEST_CASE("prune-channel: a grouped Conv loses the same number of channels in ev
   CHECK(weight_dims(*m, "a")[0] == 4);
 }
 
+TEST_CASE("prune-channel: when the weakest channels sit in one group, each group still loses as many",
+          "[prune-channel]") {
+  // Channels 0-3 (all of group 0) are the weakest; at 50% two go from each group, never group 0 alone.
+  const std::string text = model(
+      "float[1,4,6,6] x", "float[1,4,6,6] y",
+      constant("W1", "8,4,1,1", filters(8, 4, {0, 1, 2, 3}, 1)) + constant("Wg", "8,4,3,3", filters(8, 36, {}, 2)) +
+          constant("W3", "4,8,1,1", filters(4, 8, {}, 3)) +
+          "a = Conv (x, W1)\n"
+          "ra = Relu (a)\n"
+          "g = Conv <group = 2, pads = [1, 1, 1, 1]> (ra, Wg)\n"
+          "rg = Relu (g)\n"
+          "y = Conv (rg, W3)\n");
+  auto [m, r] = prune(text, opts(0.5), /*exact=*/false);
+  CHECK(weight_dims(*m, "g") == std::vector<int64_t>{4, 2, 3, 3});
+  CHECK(node_named(*m, "g")->attr_int("group", 0) == 2);
+  CHECK(layer(r, "a").removed == 4);
+}
+
 TEST_CASE("prune-channel: a squeeze-and-excitation expand Conv drops the feature map's channels", "[prune-channel]") {
   const std::string text = model(
       "float[1,4,6,6] x", "float[1,4,6,6] y",
@@ -242,6 +275,37 @@ TEST_CASE("prune-channel: Flatten or Reshape into Gemm drops each removed channe
     CHECK(weight_dims(*m, "y") == std::vector<int64_t>{48, 5});
     for (auto& n : m->graph->nodes())
       if (n->op_type == "Reshape") CHECK(*passes::util::constant_ints(n->input(1)) == std::vector<int64_t>{1, 48});
+  }
+}
+
+TEST_CASE("prune-channel: MatMul and Gemm output features, their bias entries and the next layer's K rows",
+          "[prune-channel]") {
+  SECTION("MatMul + Add bias") {
+    const std::string text = model("float[2,3,6] x", "float[2,3,4] y",
+                                    constant("B1", "6,8", columns(8, 6, {1, 4}, 1)) +
+                                        constant("bias", "8", "0.1, 0, 0.2, 0.3, 0, -0.1, 0.2, 0.1") +
+                                        constant("B2", "8,4", filters(8, 4, {}, 2)) +
+                                        "h = MatMul (x, B1)\n"
+                                        "hb = Add (h, bias)\n"
+                                        "r = Relu (hb)\n"
+                                        "y = MatMul (r, B2)\n");
+    auto [m, r] = prune(text, opts(0.25));
+    CHECK(weight_dims(*m, "h") == std::vector<int64_t>{6, 6});
+    CHECK(weight_dims(*m, "hb") == std::vector<int64_t>{6});
+    CHECK(weight_dims(*m, "y") == std::vector<int64_t>{6, 4});
+  }
+  SECTION("Gemm with transB and C") {
+    const std::string text = model("float[3,6] x", "float[3,4] y",
+                                    constant("B1", "8,6", filters(8, 6, {2, 5}, 1)) +
+                                        constant("c1", "8", "0.1, 0.3, 0, 0.3, 0.2, 0, 0.2, 0.1") +
+                                        constant("B2", "4,8", columns(4, 8, {}, 2)) +
+                                        "h = Gemm <transB = 1> (x, B1, c1)\n"
+                                        "r = Relu (h)\n"
+                                        "y = Gemm <transB = 1> (r, B2)\n");
+    auto [m, r] = prune(text, opts(0.25));
+    CHECK(weight_dims(*m, "h") == std::vector<int64_t>{6, 6});
+    CHECK(weight_dims(*m, "h", 2) == std::vector<int64_t>{6});
+    CHECK(weight_dims(*m, "y") == std::vector<int64_t>{4, 6});
   }
 }
 
