@@ -24,7 +24,7 @@
 //   channel o / multiplier: its filters go too, it stays depthwise with
 //   group = new C), grouped Convs with Cin == Cout (channel o follows input
 //   channel o; every group must lose the same number of channels, else the
-//   component is kept), activations, pooling, Dropout, BatchNormalization
+//   component is kept; other grouped Convs keep what they read), activations, pooling, Dropout, BatchNormalization
 //   (its scale, B, mean and var entries go), per-channel constants of
 //   element-wise ops (sliced), Flatten / Reshape of [N, C, ...] into [N, C*S]
 //   (the S-block of each removed channel goes, and an explicit Reshape size is
@@ -53,6 +53,8 @@
 //   known rank and channel dim. The value types of the pruned values are
 //   updated; graph outputs keep their shapes. The result passes effopt's
 //   verifier and ONNX's checker when the input did.
+// - Only the main graph is pruned: subgraph bodies and model-local functions
+//   are left alone (what they read from the main graph is kept).
 // - Weights must be fixed constants (passes/pass_util.h): call
 //   pass::allow_plain_initializers on IR < 4 models first (apply_pass does).
 #pragma once
