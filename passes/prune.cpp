@@ -11,6 +11,7 @@
 
 #include "onnx/model_io.h"
 #include "passes/pass_util.h"
+#include "passes/prune_channel.h"
 #include "passes/passes.h"
 #include "passes/quantize.h"
 
@@ -381,16 +382,50 @@ namespace {
 
 using namespace prune;
 
+// granularity=channel: structured pruning (prune_channel.h). Its layers are
+// noted as element pruning's are, counted in channels, so the report's
+// `pruning` block reads both the same way.
+Status run_channel(Model& m, const Options& o, pass::PassResult& r) {
+  ChannelPruneOptions c;
+  c.sparsity = o.sparsity;
+  c.global = o.scope == Scope::Global;
+  c.l2 = o.criterion == Criterion::L2;
+  c.op_types = o.op_types;
+  c.exclude_ops = o.exclude_ops;
+  c.exclude_node = o.exclude_node;
+  c.min_size = o.min_size;
+  EFFOPT_TRY_ASSIGN(ChannelPruneResult res, prune_channels(m, c));
+  int64_t pruned = 0;
+  for (const ChannelPruneLayer& l : res.layers) {
+    pruned += l.removed > 0;
+    double reached = l.channels ? static_cast<double>(l.removed) / static_cast<double>(l.channels) : 0.0;
+    std::string node = l.node.empty() ? l.op_type : l.op_type + " '" + l.node + "'";
+    r.note("layer '" + l.weight + "' (" + node + ", " + std::to_string(l.channels) +
+           " channels, channel): target " + fixed(l.target) + ", reached " + fixed(reached) +
+           (l.reason.empty() ? "" : " (" + l.reason + ")"));
+  }
+  for (const std::string& n : res.notes) r.note(n);
+  r.count("layers", static_cast<int64_t>(res.layers.size()));
+  r.count("layers-pruned", pruned);
+  r.count("prunable-channels", res.channels);
+  r.count("channels-removed", res.removed);
+  if (res.changed) r.changed = true;
+  r.note("channels are removed physically: the file, the memory and the MACs shrink in every runtime");
+  return ok();
+}
+
 Expected<pass::PassResult> run(Model& m, pass::PassContext& ctx) {
   pass::PassResult r;
   EFFOPT_TRY_ASSIGN(Options o, parse_options(ctx.options));
   if (!m.graph) return invalid_model("the model has no graph");
-  // Structured channel pruning (prune_channel.h) is wired in here.
-  if (o.granularity == Granularity::Channel) return usage_error("prune: granularity=channel: not yet available");
   for (const std::string& n : o.auto_notes) r.note(n);
   if (size_t detached = pass::allow_plain_initializers(m)) {
     r.count("initializer-inputs-detached", static_cast<int64_t>(detached));
     r.changed = true;
+  }
+  if (o.granularity == Granularity::Channel) {
+    EFFOPT_TRY(run_channel(m, o, r));
+    return r;
   }
   EFFOPT_TRY_ASSIGN(PrunePlan plan, make_prune_plan(m, o));
   for (const std::string& n : plan.notes) r.note(n);
@@ -424,8 +459,14 @@ void register_prune(pass::PassRegistry& r) {
       "threshold over every prunable tensor under `scope=global`, the default for element), or keeps at most N "
       "nonzeros in every group of M consecutive weights along the reduction axis (`granularity=n:m`, `n-m`, "
       "default 2:4: axis 1 of a Conv weight [Cout, Cin/group, kh, kw] at each kernel position, axis 0 of a MatMul "
-      "weight [K, N], the K axis of a Gemm weight as its transB says). `granularity=channel` (structured: whole "
-      "output channels removed) is not yet available: a usage error. `effopt prune` runs this pass, then "
+      "weight [K, N], the K axis of a Gemm weight as its transB says). `granularity=channel` (structured filter "
+      "pruning, passes/prune_channel.h) physically removes Conv output channels and Gemm/MatMul output features "
+      "by L1/L2 norm (`sparsity` of the channels of each dependency group under `scope=layer`, the default for "
+      "channel, or under one fan-in-normalized ranking under `scope=global`), with the matching "
+      "BatchNormalization, bias and per-channel entries and the input channels of every consumer, following "
+      "residual Adds, Concat, depthwise and grouped convs, squeeze-and-excitation Muls and Flatten/Reshape into "
+      "Gemm; a group never loses all its channels, features that reach a graph output are kept, and channels "
+      "that cannot be removed consistently are kept with a note saying why. `effopt prune` runs this pass, then "
       "sparse-storage (the named pipeline `@prune`).\n"
       "\n"
       "When: a stored float constant (initializer, `Constant` node, constant inside a subgraph; looked up "
@@ -455,7 +496,7 @@ void register_prune(pass::PassRegistry& r) {
        "fraction of the prunable weights set to zero, in [0, 1) (auto: 0.5; not with granularity=n:m)", {}},
       {"granularity", pass::OptionType::Enum, "element",
        "element: single weights; n:m: at most N nonzeros per M along the reduction axis; channel: whole output "
-       "channels (not yet available)",
+       "channels removed (structured)",
        {"element", "channel", "n:m"}},
       {"n-m", pass::OptionType::String, "2:4", "granularity=n:m: N:M (at most N nonzeros in every M weights)", {}},
       {"scope", pass::OptionType::Enum, "auto",

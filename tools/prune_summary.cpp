@@ -37,7 +37,8 @@ std::optional<nlohmann::json> layer_of(const std::string& note) {
   nlohmann::json l;
   l["tensor"] = note.substr(7, open - 7);
   l["readers"] = inside.substr(0, el);
-  l["elements"] = std::stoull(inside.substr(el + 2, pat - el - 2));
+  std::string count = inside.substr(el + 2, pat - el - 2);  // "E elements" or "C channels"
+  l[count.find(" channels") != std::string::npos ? "channels" : "elements"] = std::stoull(count);
   l["pattern"] = inside.substr(pat + 2);
   l["target"] = std::stod(note.substr(t + 10, rch - t - 10));
   l["reached"] = std::stod(note.substr(rch + 10));
@@ -58,12 +59,21 @@ std::optional<nlohmann::json> pruning_summary(const std::vector<pass::PassRun>& 
     p["granularity"] = granularity;
     if (granularity == "n:m") p["n_m"] = option_value(prune->options, "n-m");
     p["options"] = prune->options;
-    int64_t elements = r.counter("prunable-elements");
-    p["prunable_elements"] = elements;
-    p["pruned_sparsity"] =
-        elements ? static_cast<double>(r.counter("prunable-zeros-after")) / static_cast<double>(elements) : 0.0;
-    p["pruned_sparsity_before"] =
-        elements ? static_cast<double>(r.counter("prunable-zeros-before")) / static_cast<double>(elements) : 0.0;
+    if (granularity == "channel") {
+      // Structured: the fraction of the prunable channels removed (their weights are gone, not zero).
+      int64_t channels = r.counter("prunable-channels");
+      p["prunable_channels"] = channels;
+      p["channels_removed"] = r.counter("channels-removed");
+      p["pruned_sparsity"] =
+          channels ? static_cast<double>(r.counter("channels-removed")) / static_cast<double>(channels) : 0.0;
+    } else {
+      int64_t elements = r.counter("prunable-elements");
+      p["prunable_elements"] = elements;
+      p["pruned_sparsity"] =
+          elements ? static_cast<double>(r.counter("prunable-zeros-after")) / static_cast<double>(elements) : 0.0;
+      p["pruned_sparsity_before"] =
+          elements ? static_cast<double>(r.counter("prunable-zeros-before")) / static_cast<double>(elements) : 0.0;
+    }
     p["layers_total"] = r.counter("layers");
     p["layers_pruned"] = r.counter("layers-pruned");
     nlohmann::json layers = nlohmann::json::array(), why = nlohmann::json::array();
@@ -87,7 +97,11 @@ std::optional<nlohmann::json> pruning_summary(const std::vector<pass::PassRun>& 
   // N:M only on runtimes with N:M sparse kernels.
   nlohmann::json where = nlohmann::json::array();
   std::string text;
-  if (granularity == "n:m") {
+  if (granularity == "channel") {
+    where = {"disk", "download", "memory", "macs"};
+    text = "channels are removed physically: the file, the weights in memory, the activations and the MACs shrink "
+           "in every runtime";
+  } else if (granularity == "n:m") {
     where.push_back("sparse-kernel runtimes");
     where.push_back("download");
     text = "N:M sparsity pays on runtimes with N:M sparse kernels (e.g. 2:4 on sparse tensor cores); ONNX Runtime's "

@@ -1,7 +1,7 @@
 // effopt prune: flags generated from the prune pass's OptionSpec table, the
 // @prune pipeline (preparation, prune, sparse-storage last), default output
 // model.pruned.onnx, -o -, standard input, --report's pruning block, and the
-// usage errors (sparsity with n:m, channel granularity) with no output written.
+// usage errors (sparsity with n:m, a bad n-m) with no output written.
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -114,16 +114,16 @@ TEST_CASE("prune: -o - writes to standard output and - reads standard input", "[
   CHECK(m->graph->sparse_initializers().empty());  // 2:4 is 50%: dense is smaller
 }
 
-TEST_CASE("prune: sparsity with n:m and granularity channel are usage errors, no output written", "[cli][prune]") {
+TEST_CASE("prune: sparsity with n:m and a bad n-m are usage errors, no output written", "[cli][prune]") {
   test::TempDir d;
   std::string model = write_model(d);
   auto s = test::run_effopt({"prune", model, "-o", d.file("s.onnx"), "--granularity", "n:m", "--sparsity", "0.5"});
   CHECK(s.exit_code == 1);
   CHECK(s.err.find("N:M fixes the sparsity") != std::string::npos);
   CHECK_FALSE(fs::exists(d.file("s.onnx")));
-  auto c = test::run_effopt({"prune", model, "-o", d.file("c.onnx"), "--granularity", "channel"});
+  auto c = test::run_effopt({"prune", model, "-o", d.file("c.onnx"), "--granularity", "n:m", "--n-m", "4:4"});
   CHECK(c.exit_code == 1);
-  CHECK(c.err.find("not yet available") != std::string::npos);
+  CHECK(c.err.find("is not N:M") != std::string::npos);
   CHECK_FALSE(fs::exists(d.file("c.onnx")));
   auto b = test::run_effopt({"prune", model, "-o", d.file("b.onnx"), "--max-bytes", "100"});
   CHECK(b.exit_code == 3);  // budget: the output is still written
@@ -184,4 +184,45 @@ TEST_CASE("run --passes 'prune{sparsity=0.95},quantize,sparse-storage': zeros su
   json j = json::parse(in);
   CHECK(j["pruning"]["sparse_storage"]["tensors"] == 1);
   CHECK(j["quantization"]["tensors"]["int8"] == 1);
+}
+
+TEST_CASE("prune --granularity channel --report: features removed physically; the pruning block counts channels",
+          "[cli][prune][report]") {
+  test::TempDir d;
+  // x[N,64] @ W1[64,64] -> Relu -> @ W2[64,8]: W1's 64 features can go (W2 loses the matching rows).
+  std::string w1, w2;
+  for (int i = 0; i < 64 * 64; ++i) w1 += (i ? ", " : "") + std::to_string(((i * 37) % 101 - 50) / 50.0 * (i % 64 + 1));
+  for (int i = 0; i < 64 * 8; ++i) w2 += (i ? ", " : "") + std::to_string(((i * 13) % 29 - 14) / 14.0);
+  auto m = test::parse_or_fail("<ir_version: 7, opset_import: [\"\" : 13]>\n"
+                               "g (float[N,64] x) => (float[N,8] y) {\n"
+                               "W1 = Constant<value = float[64,64] {" + w1 + "}>()\n"
+                               "W2 = Constant<value = float[64,8] {" + w2 + "}>()\n"
+                               "a = MatMul(x, W1)\nr = Relu(a)\ny = MatMul(r, W2)\n}\n");
+  REQUIRE(save_model(*m, d.file("m.onnx")));
+  auto r = test::run_effopt({"prune", d.file("m.onnx"), "-o", d.file("p.onnx"), "--granularity", "channel",
+                             "--sparsity", "0.5", "--report", d.file("r.json")});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  std::ifstream in(d.file("r.json"));
+  json j = json::parse(in);
+  std::ifstream sin(std::string(EFFOPT_SOURCE_DIR) + "/docs/report.schema.json");
+  auto errors = validate_json(j, json::parse(sin));
+  std::string all;
+  for (auto& e : errors) all += e + "\n";
+  INFO(all);
+  CHECK(errors.empty());
+  const json& p = j["pruning"];
+  CHECK(p["granularity"] == "channel");
+  CHECK(p["prunable_channels"] == 64);
+  CHECK(p["channels_removed"] == 32);
+  CHECK(p["pruned_sparsity"].get<double>() == Approx(0.5));
+  REQUIRE(p["layers"].size() == 1);
+  CHECK(p["layers"][0]["channels"] == 64);
+  CHECK(p["layers"][0]["pattern"] == "channel");
+  CHECK(p["gain"]["where"].dump().find("macs") != std::string::npos);
+  // Half of W1's columns and W2's rows are gone: params and MACs shrink by the same half.
+  CHECK(j["after"]["params"].get<int64_t>() == (64 * 64 + 64 * 8) / 2);
+  auto c = test::run_effopt({"compare", d.file("m.onnx"), d.file("p.onnx"), "--random", "2", "--shape", "x=2,64"});
+  INFO(c.out << c.err);
+  CHECK(c.exit_code == 0);  // the same output shapes: compare runs both
 }

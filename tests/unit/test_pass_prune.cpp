@@ -289,7 +289,7 @@ TEST_CASE("prune: weights in Constant nodes behind Identity and inside subgraphs
   CHECK(has_note(r, "layer 'V'"));
 }
 
-TEST_CASE("prune: usage errors: sparsity with n:m, channel granularity, bad n-m and sparsity", "[prune]") {
+TEST_CASE("prune: usage errors: sparsity with n:m, bad n-m and sparsity", "[prune]") {
   auto m = test::parse_or_fail(two_matmuls());
   auto check_usage = [&](const std::string& opts, const std::string& part) {
     auto r = try_run("prune", *m, opts);
@@ -299,7 +299,6 @@ TEST_CASE("prune: usage errors: sparsity with n:m, channel granularity, bad n-m 
     CHECK(r.error().message.find(part) != std::string::npos);
   };
   check_usage("granularity=n:m sparsity=0.5", "N:M fixes the sparsity");
-  check_usage("granularity=channel", "granularity=channel: not yet available");
   check_usage("granularity=n:m n-m=4:4", "is not N:M");
   check_usage("sparsity=1.5", "is not a fraction");
   check_usage("op-types=Add", "not an op prune knows");
@@ -490,4 +489,55 @@ TEST_CASE("prune, quantize, sparse-storage: pruned weights stay exactly zero aft
     CHECK(m->graph->sparse_initializers().empty());
     if (auto e = ort_rel_l2(**pruned, *m)) CHECK(*e < 0.1);
   }
+}
+
+namespace {
+
+// x[2,64] -> MatMul W1 [64,48] -> Relu -> MatMul W2 [48,8] -> y: W1's feature j has its column scaled by (j + 1),
+// so the lowest-numbered features have the smallest norms.
+std::string feature_chain() {
+  std::string w1;
+  std::istringstream vals(numbers(64 * 48, 5, 0.5, 1.0));
+  std::string v;
+  for (int i = 0; i < 64 * 48 && std::getline(vals, v, ','); ++i)
+    w1 += (i ? ", " : "") + std::to_string(std::stod(v) * ((i % 48) + 1));
+  return header() +
+         "g (float[2,64] x) => (float[2,8] y) {\n"
+         "W1 = Constant<value = float[64,48] {" + w1 + "}>()\n"
+         "W2 = Constant<value = float[48,8] {" + numbers(48 * 8, 6) + "}>()\n"
+         "a = MatMul(x, W1)\n"
+         "r = Relu(a)\n"
+         "y = MatMul(r, W2)\n}\n";
+}
+
+}  // namespace
+
+TEST_CASE("prune granularity=channel: the weakest output features go, with the next layer's rows, noted in channels",
+          "[prune]") {
+  auto before = test::parse_or_fail(feature_chain()), m = test::parse_or_fail(feature_chain());
+  auto r = run("prune", *m, "granularity=channel sparsity=0.25");
+  INFO(notes_text(r));
+  CHECK(r.changed);
+  CHECK(has_note(r, "scope=auto: layer"));
+  // floor(0.25 * 48) = 12 features removed: W1's columns 0..11 (the smallest norms) and W2's rows 0..11.
+  // The pruned weights are new tensors: read them through the MatMuls.
+  auto weight_of = [&](const std::string& input) {
+    for (const auto& n : m->graph->nodes())
+      if (n->op_type == "MatMul" && n->input(0) && n->input(0)->name() == input) return weights(*m, n->input(1)->name());
+    FAIL("no MatMul reads " << input);
+    return std::vector<float>{};
+  };
+  auto w1 = weight_of("x"), w2 = weight_of("r");
+  auto o1 = weights(*before, "W1"), o2 = weights(*before, "W2");
+  REQUIRE(w1.size() == 64 * 36);
+  REQUIRE(w2.size() == 36 * 8);
+  for (int k = 0; k < 64; ++k)
+    for (int j = 0; j < 36; ++j) CHECK(w1[k * 36 + j] == o1[k * 48 + j + 12]);
+  for (int j = 0; j < 36; ++j)
+    for (int n = 0; n < 8; ++n) CHECK(w2[j * 8 + n] == o2[(j + 12) * 8 + n]);
+  CHECK(r.counter("prunable-channels") == 48);
+  CHECK(r.counter("channels-removed") == 12);
+  CHECK(has_note(r, "48 channels, channel): target 0.2500, reached 0.2500"));
+  CHECK(onnx_checker(*m).empty());
+  if (auto e = ort_rel_l2(*before, *m)) CHECK(*e > 0);  // runs in ONNX Runtime with the same output shape
 }
