@@ -58,6 +58,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -156,7 +157,25 @@ OrtPredictionCheck check_prediction(const OrtPrediction& p, const Model& model, 
 // "runtime_version", "device", "optimization_level", "op_counts", ...}.
 nlohmann::json to_json(const OrtPrediction& p, bool per_node = true);
 
-// Both levels the report shows: {"prediction": true, ..., "levels": {"extended": ..., "all": ...}}.
-nlohmann::json runtime_prediction_block(const Model& model, bool per_node = true);
+// The MACs ORT is predicted to run in integer kernels: the MACs (`node_macs`,
+// the footprint's per main-graph node, in order; nullopt = not a MAC op or
+// unknown) of nodes whose fate has integer_kernel. A MAC node fed through a
+// DequantizeLinear whose QDQ fusion rule is not encoded (ConvTranspose, ...)
+// is "not predicted": listed, its MACs counted apart, never as float.
+struct IntegerKernelMacs {
+  uint64_t integer_macs = 0, total_macs = 0, not_predicted_macs = 0;
+  std::vector<std::string> not_predicted;  // "name (op)"
+  bool macs_unknown = false;               // some MAC node's count is unknown
+};
+IntegerKernelMacs integer_kernel_macs(const OrtPrediction& p, const Model& model,
+                                      const std::vector<std::optional<uint64_t>>& node_macs);
+
+// Both levels the report shows: to_json(level all) with {"extended": ...}
+// (level extended, without per_node). With `node_macs` (see
+// integer_kernel_macs) both also hold integer_kernel_macs and
+// integer_kernel_mac_fraction (and integer_kernel_not_predicted when some
+// node's fusion is not predicted).
+nlohmann::json runtime_prediction_block(const Model& model, bool per_node = true,
+                                        const std::vector<std::optional<uint64_t>>* node_macs = nullptr);
 
 }  // namespace effopt
