@@ -17,7 +17,8 @@
 //     EnsureUniqueDQForNodeUnit (a DequantizeLinear read by several node
 //     inputs is copied per reader).
 //   level extended (2): QDQS8ToU8Transformer (x86), QDQSelectorActionTransformer (Conv -> QLinearConv,
-//     MatMul -> QLinearMatMul / MatMulIntegerToFloat, Gemm -> QGemm,
+//     MatMul -> QLinearMatMul / MatMulIntegerToFloat, Concat -> QLinearConcat (Gemm stays float:
+//     ORT 1.30 left QDQ Gemm unfused here),
 //     Add/Mul -> QLinearAdd/QLinearMul, AveragePool/GlobalAveragePool ->
 //     QLinear*, DQ/Q dropped around MaxPool/Reshape/Transpose/Flatten/
 //     Squeeze/Unsqueeze with equal quantization parameters; x86: uint8
@@ -50,7 +51,7 @@
 // GatherToSplitFusion, AttentionFusion, EmbedLayerNormFusion,
 // SimplifiedLayerNormFusion, FastGeluFusion, QuickGeluFusion,
 // BiasSoftmaxFusion, QDQ propagation and DoubleQDQPairsRemover,
-// the QDQ selectors for Concat/Softmax/Resize/Gather/Where/ArgMax/LeakyRelu/
+// the QDQ selectors for Softmax/Resize/Gather/Where/ArgMax/LeakyRelu/
 // Sigmoid, the InsertCastTransformer for float16, and every
 // execution-provider-specific transformer. Subgraph bodies (If/Loop/Scan)
 // are left as they are.
