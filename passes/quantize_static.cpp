@@ -241,11 +241,7 @@ class StaticBuilder {
         EFFOPT_TRY(quantize_weights(*n, s));
     }
     for (Value* t : s.tensors) insert_pair(t, s);
-    for (Value* w : originals_)
-      if (w->uses().empty() && !w->is_output_of_any_graph()) {
-        if (w->initializer) g_.remove_initializer(w);
-        else if (util::is_op(w->producer(), "Constant")) g_.erase_node(w->producer());
-      }
+    for (Value* w : originals_) drop_dead_constant(w);
     g_.prune_dead_values();
     return ok();
   }
@@ -352,12 +348,21 @@ class StaticBuilder {
       Node* a = a_out->producer();
       std::vector<Use> a_uses = a_out->uses();
       for (const Use& u : a_uses) u.node->set_input(u.index, out);
+      std::vector<Value*> bounds(a->inputs().begin() + 1, a->inputs().end());  // Clip's min / max
       g_.erase_node(a);
+      for (Value* v : bounds) drop_dead_constant(v);
       uses.erase(std::remove_if(uses.begin(), uses.end(), [&](const Use& u) { return u.node == a; }), uses.end());
       r_.count("activations-absorbed");
     }
     for (const Use& u : uses) u.node->set_input(u.index, out);
     r_.count("qdq-pairs");
+  }
+
+  // A constant nobody reads any more (a replaced weight or bias, an absorbed Clip's bounds) goes.
+  void drop_dead_constant(Value* v) {
+    if (!v || v->name().empty() || !v->uses().empty() || v->is_output_of_any_graph() || v->is_graph_input()) return;
+    if (v->initializer) g_.remove_initializer(v);
+    else if (util::is_op(v->producer(), "Constant")) g_.erase_node(v->producer());
   }
 
   // Node names are unique in ONNX Runtime's eyes (value names are not node names).

@@ -489,3 +489,28 @@ TEST_CASE("quantize static: the ORT prediction of the static outputs agrees with
     CHECK(c.op_counts_equal());
   }
 }
+
+TEST_CASE("quantize static: Clip(0, 6) is absorbed like Relu and its bounds go with it", "[quantize][quantize-static]") {
+  std::string text = header() +
+                     "g (float[1,4,6,6] x) => (float[1,4,6,6] y) {\n"
+                     "W = Constant<value = float[4,4,1,1] {" + numbers(16, 18) + "}>()\n"
+                     "W2 = Constant<value = float[4,4,1,1] {" + numbers(16, 19) + "}>()\n"
+                     "lo = Constant<value = float {0.0}>()\n"
+                     "hi = Constant<value = float {6.0}>()\n"
+                     "a = Conv(x, W)\n"
+                     "c = Clip(a, lo, hi)\n"
+                     "y = Conv(c, W2)\n}\n";
+  auto before = test::parse_or_fail(text), m = test::parse_or_fail(text);
+  auto r = quantize_calibrated(*m);
+  INFO(notes_text(r));
+  CHECK(count_op(*m, "Clip") == 0);
+  CHECK(m->graph->find("lo") == nullptr);
+  CHECK(m->graph->find("hi") == nullptr);
+  Node* q = sole_reader(first_op(*m, "Conv")->output(0));
+  REQUIRE(q->op_type == "QuantizeLinear");
+  CHECK(zero_point_of(q) == 0);
+  if (auto e = ort_error(*before, *m)) {
+    INFO("rel-l2 " << *e);
+    CHECK(*e < 0.05);
+  }
+}
