@@ -29,6 +29,7 @@
 // readers' input scales differ).
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -385,6 +386,12 @@ class StaticBuilder {
 
 constexpr size_t kRandomCalibrationSamples = 8;
 
+std::string percentile_text(double p) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", p);
+  return buf;
+}
+
 }  // namespace
 
 Status quantize_static(Model& m, const Options& o, int64_t opset_cap, pass::PassContext& ctx, pass::PassResult& r) {
@@ -450,7 +457,7 @@ Status quantize_static(Model& m, const Options& o, int64_t opset_cap, pass::Pass
   r.count("calibration-samples", static_cast<int64_t>(cal->samples));
   for (const std::string& w : cal->warnings) r.note("calibration: " + w);
   r.note(std::string("calibration: ") + calibration_method_name(o.calibration_method) +
-         (o.calibration_method == CalibrationMethod::Percentile ? " " + std::to_string(o.percentile) : "") + " on " +
+         (o.calibration_method == CalibrationMethod::Percentile ? " " + percentile_text(o.percentile) : "") + " on " +
          std::to_string(cal->samples) + " samples, " + std::to_string(names.size()) + " tensors");
 
   std::map<Value*, QParams> params;
