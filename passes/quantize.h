@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "analysis/calibration.h"
 #include "ir/ir.h"
 #include "pass/pass.h"
 #include "support/error.h"
@@ -76,6 +77,9 @@ struct Options {
   bool keep_io_types = false;
   bool emit_ort = false;
   int64_t scale_search = 51;  // clipping ratios tried per scale
+  // mode=static: how activation ranges are calibrated.
+  CalibrationMethod calibration_method = CalibrationMethod::MinMax;
+  double percentile = 99.999;
   Overrides overrides;
   // What each `auto` became ("op-types=auto: ..."), for the notes.
   std::vector<std::string> auto_notes;
@@ -195,6 +199,15 @@ TensorPtr make_tensor(DataType t, std::vector<int64_t> dims, std::vector<std::by
 // mode=fp16: float32 tensors and compute to float16 (keep-io-types keeps the
 // graph's float32 inputs and outputs, with Casts). Counts in `r`.
 Status convert_to_float16(Model& m, const Options& o, pass::PassContext& ctx, pass::PassResult& r);
+
+// ---- mode=static (quantize_static.cpp)
+
+// mode=static: QuantizeLinear/DequantizeLinear pairs on activations where ONNX
+// Runtime fuses them into integer kernels, calibrated on
+// ctx.samples->calibration (else on seeded random inputs, with a warning note);
+// int8 per-channel weights, int32 biases. Raises the opset to 13 for
+// per-channel weights (per-tensor when `opset_cap` is lower). Counts in `r`.
+Status quantize_static(Model& m, const Options& o, int64_t opset_cap, pass::PassContext& ctx, pass::PassResult& r);
 
 // ---- emit=ort (quantize_ort.cpp)
 

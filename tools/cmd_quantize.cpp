@@ -4,6 +4,7 @@
 // flags and the pass flags of `run`.
 #include "cli.h"
 #include "pass/named_pipelines.h"
+#include "pass_data.h"
 #include "pass_option_flags.h"
 #include "transform.h"
 
@@ -22,6 +23,8 @@ std::function<Status()> setup_quantize(CLI::App& sub, GlobalOptions& g) {
   const pass::PassInfo* info = pass::PassRegistry::global().find("quantize");
   o->pass_flags = std::make_unique<PassOptionFlags>(sub, *info);
   add_pass_flags(sub, o->flags);
+  add_calibration_flags(sub, o->calibration);  // --calibration, --calibration-samples (mode=static)
+  o->with_data = true;
   add_budget_flags(sub, o->budgets);  // --shape also fixes the input shapes (fix-shapes)
   return [o, &g]() -> Status {
     if (o->opset && (o->opset < 7 || o->opset > 21))

@@ -121,7 +121,7 @@ std::function<Status()> setup_report(CLI::App& sub, GlobalOptions& g) {
       const ModelAnalysis& a = models[0];
       if (o->json) {
         nlohmann::json j = model_report(o->models[0], a.footprint, a.files ? &*a.files : nullptr, o->shapes);
-        j["runtime_prediction"] = runtime_prediction_block(*a.model);
+        j["runtime_prediction"] = runtime_prediction_for(a);
         text = json_text(j);
       } else {
         text = model_text(o->models[0], a.footprint, a.files ? &*a.files : nullptr);
@@ -133,8 +133,8 @@ std::function<Status()> setup_report(CLI::App& sub, GlobalOptions& g) {
       if (o->json) {
         nlohmann::json sb = model_section(o->models[0], b.footprint, bf);
         nlohmann::json sa = model_section(o->models[1], a.footprint, af);
-        sb["runtime_prediction"] = runtime_prediction_block(*b.model);
-        sa["runtime_prediction"] = runtime_prediction_block(*a.model);
+        sb["runtime_prediction"] = runtime_prediction_for(b);
+        sa["runtime_prediction"] = runtime_prediction_for(a);
         text = json_text(diff_report(sb, sa));
       } else {
         text = o->models[0] + " -> " + o->models[1] + "\n" +
@@ -201,8 +201,8 @@ Expected<nlohmann::json> footprint_before_after(const GlobalOptions& g, const st
   if (!with_report) return nlohmann::json();
   nlohmann::json sb = model_section(input, before.footprint, bf);
   nlohmann::json sa = model_section(output, after.footprint, af);
-  sb["runtime_prediction"] = runtime_prediction_block(*before.model);
-  sa["runtime_prediction"] = runtime_prediction_block(*after.model);
+  sb["runtime_prediction"] = runtime_prediction_for(before);
+  sa["runtime_prediction"] = runtime_prediction_for(after);
   return diff_block(sb, sa);
 }
 

@@ -52,6 +52,14 @@ std::optional<nlohmann::json> quantization_summary(const std::vector<pass::PassR
   q["gathers_dequantized_after"] = r.counter("gathers-dequantized-after");
   if (int64_t n = r.counter("matmulnbits-predicted")) q["matmulnbits_predicted"] = n;
   if (int64_t n = r.counter("matmulnbits")) q["matmulnbits"] = n;
+  if (int64_t n = r.counter("qdq-pairs")) {
+    // mode=static: activation pairs, and the Conv/MatMul/Gemm nodes predicted to run in integer kernels.
+    q["activation_qdq_pairs"] = n;
+    q["integer_kernel_ops_predicted"] = {{"value", r.counter("integer-kernel-ops-predicted")},
+                                         {"prediction", true},
+                                         {"runtime", "onnxruntime 1.30 CPU, level extended"}};
+    if (int64_t k = r.counter("random-calibration-samples")) q["random_calibration_samples"] = k;
+  }
   if (r.counter("to-opset")) q["opset"] = {{"from", r.counter("from-opset")}, {"to", r.counter("to-opset")}};
   nlohmann::json why = nlohmann::json::array(), decisions = nlohmann::json::array();
   for (const std::string& n : r.notes) (n.rfind("tensor '", 0) == 0 ? decisions : why).push_back(n);
@@ -77,6 +85,10 @@ std::string quantization_line(const nlohmann::json& q) {
   if (dq)
     line += "; ONNX Runtime is predicted to run " + std::to_string(dq) +
             " DequantizeLinear nodes at every inference (smaller, not faster: mode=static will run integer kernels)";
+  if (q.contains("integer_kernel_ops_predicted"))
+    line += "; " + std::to_string(q["activation_qdq_pairs"].get<int64_t>()) + " activation Q/DQ pairs, " +
+            std::to_string(q["integer_kernel_ops_predicted"]["value"].get<int64_t>()) +
+            " Conv/MatMul/Gemm predicted in ONNX Runtime's integer kernels";
   if (q["integer_matmuls"].get<int64_t>())
     line += "; " + std::to_string(q["integer_matmuls"].get<int64_t>()) + " integer MatMuls";
   return line;

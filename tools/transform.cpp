@@ -249,7 +249,11 @@ Status run_transform(const GlobalOptions& g, const TransformJob& job) {
     uint64_t in_bytes = job.input == "-" ? 0 : std::filesystem::file_size(job.input, ec);
     if (ec) in_bytes = 0;
     quantization = quantization_summary(passes_run, in_bytes, out == "-" ? 0 : es.model_bytes + es.external_bytes);
-    if (quantization) spdlog::info("{}", quantization_line(*quantization));
+    if (quantization) {
+      spdlog::info("{}", quantization_line(*quantization));
+      for (const auto& w : (*quantization)["why"])  // e.g. mode=static calibrated on random inputs
+        if (w.get<std::string>().rfind("warning: ", 0) == 0) spdlog::warn("quantize: {}", w.get<std::string>().substr(9));
+    }
   }
   std::optional<nlohmann::json> pruning = pruning_summary(passes_run);
   if (pruning) spdlog::info("{}", pruning_line(*pruning));

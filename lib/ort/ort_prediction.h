@@ -19,7 +19,8 @@
 //     EnsureUniqueDQForNodeUnit (a DequantizeLinear read by several node
 //     inputs is copied per reader).
 //   level extended (2): QDQS8ToU8Transformer (x86), QDQSelectorActionTransformer (Conv -> QLinearConv,
-//     MatMul -> QLinearMatMul / MatMulIntegerToFloat, Gemm -> QGemm,
+//     MatMul -> QLinearMatMul / MatMulIntegerToFloat, Concat -> QLinearConcat (Gemm stays float:
+//     ORT 1.30 left QDQ Gemm unfused here),
 //     Add/Mul -> QLinearAdd/QLinearMul, AveragePool/GlobalAveragePool ->
 //     QLinear*, DQ/Q dropped around MaxPool/Reshape/Transpose/Flatten/
 //     Squeeze/Unsqueeze with equal quantization parameters; x86: uint8
@@ -61,7 +62,7 @@
 // GatherToSplitFusion, AttentionFusion, EmbedLayerNormFusion (both marked
 // "not predicted" where their patterns start), SimplifiedLayerNormFusion,
 // BiasSoftmaxFusion, QDQ propagation and DoubleQDQPairsRemover,
-// the QDQ selectors for Concat/Softmax/Resize/Gather/Where/ArgMax/LeakyRelu/
+// the QDQ selectors for Softmax/Resize/Gather/Where/ArgMax/LeakyRelu/
 // Sigmoid, the InsertCastTransformer for float16, and every
 // execution-provider-specific transformer. Subgraph bodies (If/Loop/Scan)
 // are left as they are.
@@ -69,6 +70,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -172,7 +174,25 @@ OrtPredictionCheck check_prediction(const OrtPrediction& p, const Model& model, 
 // "runtime_version", "device", "optimization_level", "op_counts", ...}.
 nlohmann::json to_json(const OrtPrediction& p, bool per_node = true);
 
-// Both levels the report shows: {"prediction": true, ..., "levels": {"extended": ..., "all": ...}}.
-nlohmann::json runtime_prediction_block(const Model& model, bool per_node = true);
+// The MACs ORT is predicted to run in integer kernels: the MACs (`node_macs`,
+// the footprint's per main-graph node, in order; nullopt = not a MAC op or
+// unknown) of nodes whose fate has integer_kernel. A MAC node fed through a
+// DequantizeLinear whose QDQ fusion rule is not encoded (ConvTranspose, ...)
+// is "not predicted": listed, its MACs counted apart, never as float.
+struct IntegerKernelMacs {
+  uint64_t integer_macs = 0, total_macs = 0, not_predicted_macs = 0;
+  std::vector<std::string> not_predicted;  // "name (op)"
+  bool macs_unknown = false;               // some MAC node's count is unknown
+};
+IntegerKernelMacs integer_kernel_macs(const OrtPrediction& p, const Model& model,
+                                      const std::vector<std::optional<uint64_t>>& node_macs);
+
+// Both levels the report shows: to_json(level all) with {"extended": ...}
+// (level extended, without per_node). With `node_macs` (see
+// integer_kernel_macs) both also hold integer_kernel_macs and
+// integer_kernel_mac_fraction (and integer_kernel_not_predicted when some
+// node's fusion is not predicted).
+nlohmann::json runtime_prediction_block(const Model& model, bool per_node = true,
+                                        const std::vector<std::optional<uint64_t>>* node_macs = nullptr);
 
 }  // namespace effopt

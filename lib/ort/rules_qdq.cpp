@@ -158,19 +158,11 @@ bool fuse_qdq(Sim& s, const OrtPredictionOptions& o) {
       }
       changed = true;
     } else if (op == "Gemm") {
-      // GemmNodeGroupSelector -> QGemm (com.microsoft); Q optional (float output allowed).
-      auto g = select_qdq(s, n, 2, false);
-      if (!g || g->dqs.size() != 2) continue;
-      if (s.in(n, 2) >= 0) {
-        int pb = s.producer(s.in(n, 2));
-        if (!is_dq(s, pb) || q_type(s, pb, true) != DataType::Int32) continue;
-        g->dqs.push_back(pb);
-      }
-      DataType ta = q_type(s, g->dqs[0], true), tb = q_type(s, g->dqs[1], true);
-      if (!act_type_ok(ta, o) || (tb != DataType::Int8 && tb != DataType::UInt8)) continue;
-      if (g->q >= 0 && q_type(s, g->q, false) != ta) continue;
-      replace_group(s, n, *g, "QGemm", "com.microsoft", "QDQSelectorActionTransformer(Gemm)");
-      changed = true;
+      // GemmNodeGroupSelector -> QGemm is not predicted: real ORT 1.30 (CPU, x86) left every QDQ Gemm float
+      // here (per-tensor and per-channel int8 B, transB 0 and 1, with and without a QuantizeLinear after
+      // it, with an int32 bias: tests/unit/test_pass_quantize_static.cpp), so the Gemm and its
+      // DequantizeLinears stay.
+      continue;
     } else if (op == "Add" || op == "Mul") {
       // BinaryNodeGroupSelector: both inputs DQ, one Q, all the same type.
       auto g = select_qdq(s, n, 2, true);
@@ -187,6 +179,16 @@ bool fuse_qdq(Sim& s, const OrtPredictionOptions& o) {
       DataType tx = q_type(s, g->dqs[0], true), ty = q_type(s, g->q, false);
       if (tx != ty || (tx != DataType::UInt8 && tx != DataType::Int8)) continue;
       replace_group(s, n, *g, "QLinear" + op, "com.microsoft", "QDQSelectorActionTransformer(" + op + ")");
+      changed = true;
+    } else if (op == "Concat") {
+      // VariadicNodeGroupSelector -> QLinearConcat (com.microsoft): every input a DQ, one Q, one type.
+      auto g = select_qdq(s, n, s.nodes[n].in.size(), true);
+      if (!g || g->dqs.size() != s.nodes[n].in.size()) continue;
+      DataType ty = q_type(s, g->q, false);
+      bool same = ty == DataType::UInt8 || ty == DataType::Int8;
+      for (int dq : g->dqs) same &= q_type(s, dq, true) == ty;
+      if (!same) continue;
+      replace_group(s, n, *g, "QLinearConcat", "com.microsoft", "QDQSelectorActionTransformer(Concat)");
       changed = true;
     } else if (drop_ops.count(op)) {
       // DropQDQNodesSelector: DQ -> op -> Q with equal parameters: the op

@@ -300,6 +300,7 @@ std::string compact_table(const Footprint& before, const Footprint& after, bool 
 }  // namespace effopt
 
 #include "onnx/model_io.h"
+#include "ort/ort_prediction.h"
 
 namespace effopt {
 
@@ -333,6 +334,12 @@ nlohmann::json latency_block(const LatencyStats& s) {
           {"p90_ms", s.p90_ms},
           {"min_ms", s.min_ms},
           {"max_ms", s.max_ms}};
+}
+
+nlohmann::json runtime_prediction_for(const ModelAnalysis& a) {
+  std::vector<std::optional<uint64_t>> macs;
+  for (const NodeFootprint& n : a.footprint.nodes) macs.push_back(n.macs);
+  return runtime_prediction_block(*a.model, true, &macs);
 }
 
 }  // namespace effopt

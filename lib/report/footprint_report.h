@@ -94,4 +94,10 @@ struct ModelAnalysis {
 
 Expected<ModelAnalysis> analyze_model_file(const std::string& path, const AnalysisOptions& opts);
 
+// The report's `runtime_prediction` block for an analyzed model
+// (ort/ort_prediction.h, runtime_prediction_block), with the footprint's MACs
+// weighing what runs in integer kernels (integer_kernel_macs,
+// integer_kernel_mac_fraction).
+nlohmann::json runtime_prediction_for(const ModelAnalysis& a);
+
 }  // namespace effopt
