@@ -7,7 +7,6 @@
 #include "cli.h"
 #include "fidelity_flags.h"
 #include "pass/named_pipelines.h"
-#include "pass/pipeline.h"
 #include "pass_option_flags.h"
 #include "transform.h"
 
@@ -32,13 +31,9 @@ std::function<Status()> setup_quantize(CLI::App& sub, GlobalOptions& g) {
   add_pass_flags(sub, o->flags);
   add_budget_flags(sub, o->budgets);  // --shape also fixes the input shapes (fix-shapes)
   return [o, &g]() -> Status {
-    EFFOPT_TRY(parse_fidelity_flags(o->fidelity));  // usage errors name the flags
+    EFFOPT_TRY_ASSIGN(std::string guard, fidelity_pass_options(o->fidelity));
     std::string options = o->pass_flags->options_text();
-    for (const auto& [name, value] : {std::pair{"max-error", &o->fidelity.max_error},
-                                      std::pair{"metric", &o->fidelity.metric},
-                                      std::pair{"min-sqnr", &o->fidelity.min_sqnr},
-                                      std::pair{"min-accuracy", &o->fidelity.min_accuracy}})
-      if (!value->empty()) options += (options.empty() ? "" : " ") + std::string(name) + "=" + pass::quote_option_value(*value);
+    if (!guard.empty()) options += (options.empty() ? "" : " ") + guard;
     if (o->opset && (o->opset < 7 || o->opset > 21))
       return usage_error("--opset " + std::to_string(o->opset) + " is out of range: effopt converts to opsets 7..21");
     std::string text = pass::quantize_pipeline_text(o->opset, o->budgets.shapes, options);
