@@ -8,6 +8,8 @@
 #include "analysis/shape_inference.h"
 #include "onnx/opset_convert.h"
 #include "pass/pipeline.h"
+#include "onnx/model_io.h"
+#include "passes/pass_guard.h"
 #include "passes/pass_util.h"
 #include "passes/passes.h"
 #include "passes/quantize.h"
@@ -191,10 +193,134 @@ size_t count_quantized_nodes(const Graph& g, std::map<std::string, size_t>& by_o
   return n;
 }
 
+// ---- the quality guard (pass_guard.h)
+//
+// Units are the plan's quantized tensors. A unit's levels are the precisions
+// it can take, lowest first: the plan's (int4, or int8), the bits=8 plan's
+// when that differs (int4 -> int8 under bits=4), then float. A candidate is
+// the plan with each unit's tensor set to its level's TensorPlan, built on a
+// fresh copy of `m`. A static-mode unit (the activation Q/DQ pairs of one
+// node) would be another GuardUnitRef kind whose levels edit the plan's
+// activation entries the same way.
+struct GuardUnitRef {
+  size_t tensor = 0;                        // index into PrecisionPlan::tensors
+  std::vector<const TensorPlan*> levels;    // the TensorPlan of each level; nullptr = float (the top)
+};
+
+std::string plan_key(const TensorPlan& t) { return t.scope + "\n" + t.name; }
+
+// Runs the guard and leaves its final candidate in `m`; `plan` ends with the final precisions.
+Status run_guarded(Model& m, PrecisionPlan& plan, const Options& o, const FidelityLimits& limits,
+                   std::optional<double> max_float_fraction, int64_t cap, pass::PassContext& ctx, pass::PassResult& r) {
+  std::optional<PrecisionPlan> plan8;
+  std::map<std::string, const TensorPlan*> by_key8;
+  if (o.bits == 4) {
+    Options o8 = o;
+    o8.bits = 8;
+    EFFOPT_TRY_ASSIGN(plan8, make_plan(m, o8, cap));
+    for (const TensorPlan& t : plan8->tensors) by_key8[plan_key(t)] = &t;
+  }
+  std::vector<GuardUnit> units;
+  std::vector<GuardUnitRef> refs;
+  for (size_t i = 0; i < plan.tensors.size(); ++i) {
+    const TensorPlan& t = plan.tensors[i];
+    if (t.precision == Precision::Float) continue;
+    GuardUnitRef ref{i, {&t}};
+    GuardUnit u{t.name, {precision_name(t.precision)}, 0};
+    auto it = by_key8.find(plan_key(t));
+    if (it != by_key8.end() && it->second->precision != Precision::Float && it->second->precision != t.precision) {
+      ref.levels.push_back(it->second);
+      u.levels.push_back(precision_name(it->second->precision));
+    }
+    ref.levels.push_back(nullptr);
+    u.levels.push_back("float");
+    refs.push_back(std::move(ref));
+    units.push_back(std::move(u));
+  }
+  EFFOPT_TRY_ASSIGN(GuardData data, guard::data(ctx, *m.graph));
+  // Each unit's MACs: those of the Conv/Gemm/MatMul nodes of the main graph that read its tensor.
+  EFFOPT_TRY_ASSIGN(guard::MacCount macs, guard::count_macs(m, *data.samples));
+  std::map<const Node*, size_t> node_index;
+  for (size_t i = 0; i < m.graph->nodes().size(); ++i) node_index[m.graph->nodes()[i].get()] = i;
+  for (size_t u = 0; u < units.size(); ++u) {
+    const TensorPlan& t = plan.tensors[refs[u].tensor];
+    Graph* g = graph_at(m, t.scope);
+    Value* v = g ? g->find_local(t.name) : nullptr;
+    if (!v) continue;
+    std::set<const Node*> readers;
+    for (const ConstantUse& use : constant_uses(m, v, t.dims, o))
+      if (use.node && readers.insert(use.node).second) {
+        auto at = node_index.find(use.node);
+        if (at != node_index.end()) units[u].macs += macs.node_macs[at->second];
+      }
+  }
+  if (!macs.unknown.empty())
+    r.note("quality guard: the MACs of " + std::to_string(macs.unknown.size()) +
+           " Conv/Gemm/MatMul nodes are unknown (first: " + macs.unknown.front() +
+           "); they count for neither the units nor the float fraction");
+
+  std::map<std::vector<size_t>, pass::PassResult> builds;  // what each candidate's build counted
+  auto plan_for = [&](const std::vector<size_t>& levels) {
+    PrecisionPlan p = plan;
+    for (size_t u = 0; u < refs.size(); ++u) {
+      TensorPlan& t = p.tensors[refs[u].tensor];
+      if (const TensorPlan* level = refs[u].levels[levels[u]]) {
+        t = *level;
+      } else {
+        t.precision = Precision::Float;
+        t.integer_nodes.clear();
+        t.store_transposed = false;
+      }
+    }
+    return p;
+  };
+  CandidateBuilder build = [&](const std::vector<size_t>& levels) -> Expected<std::unique_ptr<Model>> {
+    EFFOPT_TRY_ASSIGN(std::unique_ptr<Model> c, clone_model(m));
+    pass::PassContext cctx{*c, ctx.options, ctx.threads, nullptr, nullptr, ctx.samples};
+    pass::PassResult cr;
+    EFFOPT_TRY(build_quantized(*c, plan_for(levels), o, cctx, cr));
+    builds[levels] = std::move(cr);
+    return c;
+  };
+  GuardOptions go;
+  go.limits = limits;
+  go.threads = ctx.threads;
+  go.max_top_fraction = max_float_fraction;
+  go.total_macs = macs.total;
+  go.top_name = "float";
+  EFFOPT_TRY_ASSIGN(GuardResult g, run_quality_guard(m, units, build, data, go));
+  PrecisionPlan final_plan = plan_for(g.levels);
+  for (size_t u = 0; u < refs.size(); ++u) {
+    TensorPlan& t = final_plan.tensors[refs[u].tensor];
+    if (g.levels[u] > 0) t.reason = std::string(precision_name(t.precision)) + ": the quality guard " + g.units[u].reason;
+  }
+  plan = std::move(final_plan);
+  auto built = builds.find(g.levels);
+  if (built == builds.end()) return internal_error("quantize: the quality guard's final candidate was not built");
+  r.merge(built->second);
+  m = std::move(*g.model);
+  guard::record(r, std::move(g));
+  return ok();
+}
+
 Expected<pass::PassResult> run(Model& m, pass::PassContext& ctx) {
   pass::PassResult r;
   EFFOPT_TRY_ASSIGN(Options o, parse_options(ctx.options));
   if (!m.graph) return invalid_model("the model has no graph");
+  EFFOPT_TRY_ASSIGN(std::optional<FidelityLimits> limits, guard::parse_limits(ctx.options, "quantize"));
+  std::optional<double> max_float_fraction;
+  if (ctx.options.get_float("max-float-fraction") < 1) {
+    if (!limits)
+      return usage_error("quantize: option 'max-float-fraction' is a budget of the quality guard: give a limit "
+                         "(max-error, min-sqnr or min-accuracy) too");
+    max_float_fraction = ctx.options.get_float("max-float-fraction");
+  }
+  // Static mode's guard units (a node's weight with its activation Q/DQ pairs) are not built yet.
+  if (limits && (o.mode == Mode::Fp16 || o.mode == Mode::Static))
+    return usage_error(std::string("quantize: the quality guard (max-error, min-sqnr, min-accuracy) covers "
+                                   "mode=weight and mode=dynamic, not mode=") + mode_name(o.mode) +
+                       (o.mode == Mode::Fp16 ? " (check an fp16 model with effopt compare)"
+                                             : " yet (check a static model with effopt compare)"));
   for (const std::string& n : o.auto_notes) r.note(n);
   if (size_t detached = pass::allow_plain_initializers(m)) {
     r.count("initializer-inputs-detached", static_cast<int64_t>(detached));
@@ -246,13 +372,16 @@ Expected<pass::PassResult> run(Model& m, pass::PassContext& ctx) {
     EFFOPT_TRY_ASSIGN(plan, make_plan(m, o, cap));
   }
   for (const std::string& n : plan.notes) r.note(n);
+  if (limits)
+    EFFOPT_TRY(run_guarded(m, plan, o, *limits, max_float_fraction, cap, ctx, r));
+  else
+    EFFOPT_TRY(build_quantized(m, plan, o, ctx, r));
   size_t kept_float = 0;
   for (const TensorPlan& tp : plan.tensors) {
     r.note("tensor '" + tp.name + "': " + tp.reason);
     if (tp.precision == Precision::Float) ++kept_float;
   }
   if (kept_float) r.count("tensors-kept-float", static_cast<int64_t>(kept_float));
-  EFFOPT_TRY(build_quantized(m, plan, o, ctx, r));
   if (o.emit_ort) EFFOPT_TRY(emit_ort_contrib_ops(m, ctx, r));
   if (!r.changed) r.note("nothing to quantize: no float constant of at least min-size elements (" +
                          std::to_string(o.min_size) + ") that a quantizable op reads");
@@ -369,7 +498,18 @@ void register_quantize(pass::PassRegistry& r) {
       "outputs. ONNX Runtime's x86 CPU provider has float16 kernels for few ops: an fp16 model is smaller there, "
       "not faster (a note says so). `emit=ort` (last step) "
       "rewrites int4 DequantizeLinear -> MatMul into com.microsoft MatMulNBits. The notes count the "
-      "DequantizeLinear nodes ONNX Runtime is predicted to run at every inference.";
+      "DequantizeLinear nodes ONNX Runtime is predicted to run at every inference.\n"
+      "\n"
+      "Quality guard (weight and dynamic modes): with `max-error` (in `metric`), `min-sqnr` or `min-accuracy` "
+      "(`compare`'s limits), the quantized tensors are the guard's units (levels int8 -> float; int4 -> int8 -> "
+      "float under bits=4; each unit's MACs are those of the Conv/Gemm/MatMul nodes it feeds). Every candidate "
+      "is built on a fresh copy of the pass's input and measured against it on effopt's executor, on the "
+      "`data`/`random` samples, else the calibration data, else 4 seeded random samples (with a warning). While "
+      "a limit is broken, each unit's sensitivity (the error with only it quantized) is measured once and the "
+      "most sensitive unit steps back one level. `max-float-fraction` fails the check when more of the "
+      "Conv/Gemm/MatMul MACs would be left float; so does a limit that holds only with everything float. The "
+      "pass's result is the last candidate measured (lib/analysis/quality_guard.h; the report's "
+      "`passes[].quality_guard`, docs/report.md).";
   p.options = {
       {"mode", pass::OptionType::Enum, "weight",
        "weight: int8/int4 weights dequantized in front of float ops (smaller); dynamic: integer MatMul/Gemm "
@@ -416,6 +556,13 @@ void register_quantize(pass::PassRegistry& r) {
        "static, calibration-method=percentile: the share of |values| the range keeps", {}, 50, 100},
   };
   for (pass::OptionSpec& spec : pass::calibration_data_options()) p.options.push_back(std::move(spec));
+  // The quality guard: its limits, its budget, its data.
+  for (pass::OptionSpec& s : pass::guard_options()) p.options.push_back(std::move(s));
+  p.options.push_back({"max-float-fraction", pass::OptionType::Float, "1",
+                       "quality guard: fail when more than this share of the Conv/Gemm/MatMul MACs is left float "
+                       "(1 = no limit)",
+                       {}, 0, 1});
+  for (pass::OptionSpec& s : pass::evaluation_data_options()) p.options.push_back(std::move(s));
   p.run_on_model = run;
   r.add(std::move(p));
 }

@@ -1,8 +1,11 @@
 // effopt quantize MODEL [-o OUT] [--mode weight|dynamic|static|fp16] [--bits 4] ...: the named pipeline
 // @quantize (preparation, then the quantize pass). Every quantize option is a flag of the same name,
 // generated from the pass's OptionSpec table (tools/pass_option_flags.h); plus --opset, --shape, the budget
-// flags and the pass flags of `run`.
+// flags and the pass flags of `run`. The quality guard's limits are `compare`'s fidelity flags (--max-error,
+// --metric, --min-sqnr, --min-accuracy) and its data `compare`'s sample flags (--data, --random, --seed,
+// --range); they become the pass options of the same names.
 #include "cli.h"
+#include "fidelity_flags.h"
 #include "pass/named_pipelines.h"
 #include "pass_data.h"
 #include "pass_option_flags.h"
@@ -14,6 +17,7 @@ std::function<Status()> setup_quantize(CLI::App& sub, GlobalOptions& g) {
   struct Opts : PipelineOpts {
     int64_t opset = 0;
     std::unique_ptr<PassOptionFlags> pass_flags;
+    FidelityFlags fidelity;
   };
   auto o = std::make_shared<Opts>();
   sub.add_option("model", o->model, "input model (.onnx, or - for standard input)");
@@ -22,14 +26,19 @@ std::function<Status()> setup_quantize(CLI::App& sub, GlobalOptions& g) {
       ->check(CLI::Range(1, 1000));
   const pass::PassInfo* info = pass::PassRegistry::global().find("quantize");
   o->pass_flags = std::make_unique<PassOptionFlags>(sub, *info);
+  add_fidelity_flags(sub, o->fidelity);
+  add_sample_flags(sub, o->samples, /*with_shape=*/false);
   add_pass_flags(sub, o->flags);
   add_calibration_flags(sub, o->calibration);  // --calibration, --calibration-samples (mode=static)
   o->with_data = true;
   add_budget_flags(sub, o->budgets);  // --shape also fixes the input shapes (fix-shapes)
   return [o, &g]() -> Status {
+    EFFOPT_TRY_ASSIGN(std::string guard, fidelity_pass_options(o->fidelity));
+    std::string options = o->pass_flags->options_text();
+    if (!guard.empty()) options += (options.empty() ? "" : " ") + guard;
     if (o->opset && (o->opset < 7 || o->opset > 21))
       return usage_error("--opset " + std::to_string(o->opset) + " is out of range: effopt converts to opsets 7..21");
-    std::string text = pass::quantize_pipeline_text(o->opset, o->budgets.shapes, o->pass_flags->options_text());
+    std::string text = pass::quantize_pipeline_text(o->opset, o->budgets.shapes, options);
     auto parsed = build_pipeline(text);
     if (!parsed) return std::move(parsed).error();
     return run_or_print(g, *o, "quantize", "quant", std::move(*parsed));

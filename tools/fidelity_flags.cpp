@@ -7,6 +7,7 @@
 
 #include "analysis/shape_propagation.h"
 #include "exec/random_inputs.h"
+#include "pass/pipeline.h"
 
 namespace effopt::cli {
 
@@ -50,6 +51,15 @@ Expected<FidelityLimits> parse_fidelity_flags(const FidelityFlags& f) {
     l.min_accuracy = v;
   }
   return l;
+}
+
+Expected<std::string> fidelity_pass_options(const FidelityFlags& f) {
+  EFFOPT_TRY(parse_fidelity_flags(f));  // usage errors name the flags
+  std::string text;
+  for (const auto& [name, value] : {std::pair{"max-error", &f.max_error}, std::pair{"metric", &f.metric},
+                                    std::pair{"min-sqnr", &f.min_sqnr}, std::pair{"min-accuracy", &f.min_accuracy}})
+    if (!value->empty()) text += (text.empty() ? "" : " ") + std::string(name) + "=" + pass::quote_option_value(*value);
+  return text;
 }
 
 void add_sample_flags(CLI::App& sub, SampleFlags& f, bool with_shape) {

@@ -20,6 +20,10 @@ struct FidelityFlags {
 void add_fidelity_flags(CLI::App& sub, FidelityFlags& f);
 // Usage error (exit 1) on a malformed or contradictory value.
 Expected<FidelityLimits> parse_fidelity_flags(const FidelityFlags& f);
+// The flags given, checked as parse_fidelity_flags does, as the quality-guard pass options of the same
+// names (pass::guard_options(): "max-error=0.01 metric=max-abs"), for commands that run a guarded pass
+// (quantize, prune); "" when none is given.
+Expected<std::string> fidelity_pass_options(const FidelityFlags& f);
 
 struct SampleFlags {
   std::vector<std::string> data;

@@ -9,6 +9,8 @@ PassOptionFlags::PassOptionFlags(CLI::App& sub, const pass::PassInfo& info) {
   for (const pass::OptionSpec& spec : info.options) {
     // Data options (--calibration, --data, ...) get their flags from pass_data.h, which reads the files.
     if (spec.data != pass::DataOption::None) continue;
+    // Guard limits (--max-error, ...) get theirs from fidelity_flags.h, as `compare` has them.
+    if (spec.fidelity_flag) continue;
     auto f = std::make_unique<Flag>();
     f->spec = &spec;
     std::string help = spec.help + " (" + info.name + " option " + spec.name + "; default " +

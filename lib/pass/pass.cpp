@@ -233,6 +233,21 @@ std::vector<OptionSpec> evaluation_data_options() {
   return specs;
 }
 
+std::vector<OptionSpec> guard_options() {
+  std::vector<OptionSpec> specs(4);
+  specs[0] = {"max-error", OptionType::String, "",
+              "quality guard: the largest error allowed in `metric` on any output (a number; empty = no limit)", {}};
+  specs[1] = {"metric", OptionType::String, "rel-l2",
+              "quality guard: the max-error metric: rel-l2, max-abs, cosine-distance, top1-mismatch, accuracy-drop",
+              {}};
+  specs[2] = {"min-sqnr", OptionType::String, "",
+              "quality guard: the lowest SQNR allowed on any output, in dB (empty = no limit)", {}};
+  specs[3] = {"min-accuracy", OptionType::String, "",
+              "quality guard: the lowest accuracy allowed on the data's labels.pb, 0..1 (empty = no limit)", {}};
+  for (OptionSpec& s : specs) s.fidelity_flag = true;
+  return specs;
+}
+
 int64_t PassContext::opset(std::string_view domain) const {
   const std::vector<OpsetImport>& imports = opset_imports ? *opset_imports : model.opset_imports;
   for (const OpsetImport& o : imports)

@@ -71,6 +71,10 @@ struct OptionSpec {
   // `--per-channel` / `--per-tensor` both set per-channel).
   std::string cli_negation = "";
   DataOption data = DataOption::None;
+  // One of guard_options(): its command-line flag is the fidelity flag of the
+  // same name (tools/fidelity_flags.h, as `compare` has it), not one generated
+  // from this table.
+  bool fidelity_flag = false;
 };
 
 // The options of a pass that reads calibration samples: `calibration` and
@@ -79,6 +83,14 @@ std::vector<OptionSpec> calibration_data_options();
 // The options of a pass whose quality guard reads evaluation samples:
 // `data`, `random`, `seed`, `range`.
 std::vector<OptionSpec> evaluation_data_options();
+// The limits of a pass's quality guard, with `compare`'s meanings:
+// `max-error` (a number; "" = none), `metric` (of max-error: rel-l2,
+// max-abs, cosine-distance, top1-mismatch, accuracy-drop), `min-sqnr` (dB),
+// `min-accuracy` (0..1). The guard runs when one limit is given. Append them
+// (and evaluation_data_options(), and the pass's own budget option, e.g.
+// quantize's `max-float-fraction`, prune's `min-sparsity`) to the pass's
+// table; passes/pass_util.h's guard_options_from() parses them.
+std::vector<OptionSpec> guard_options();
 
 // The paths of a Files value ("" = none), and back.
 std::vector<std::string> split_file_list(const std::string& value);
