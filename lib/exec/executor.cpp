@@ -7,6 +7,7 @@
 #include <limits>
 #include <map>
 #include <new>
+#include <optional>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -30,8 +31,7 @@ struct Step {
   // they must stay alive until the node has run.
   std::vector<int> implicit_slots;
   std::vector<int> free_after; // slots whose last use is this step
-  bool fused_activation = false;
-  float act_lo = 0, act_hi = 0;
+  Activation activation{};       // fused into a Conv (KernelContext::activation)
   bool removed = false;          // fused into the step before it
   mutable std::shared_ptr<void> kernel_state;  // KernelContext::state (per step, kept across runs)
 };
@@ -389,50 +389,94 @@ GraphPlan* Session::Impl::compile(const Graph& g, const std::string& where, bool
 
   if (opts.internal_rewrites && opts.fold_batch_norm) fold_conv_batch_norm(*p, *model);
 
-  // Fuse Conv -> Relu / Clip (constant bounds) when the Conv's output has no other reader.
+  // Fuse an activation into the Conv that produces its input (the Conv kernels apply it to each output tile
+  // while it is in cache, activation.h):
+  // - Conv -> Relu / Clip (constant bounds) / Sigmoid / HardSigmoid / HardSwish, the Conv's output read by
+  //   nothing else;
+  // - SiLU and HardSwish as exporters write them, Conv -> {Sigmoid | HardSigmoid} -> Mul(y, s), with y read
+  //   only by the activation and the Mul, and s only by the Mul (float32 only: in float16 the unfused ops
+  //   round between the two, the fused epilogue would not).
+  // Neither the Conv's output nor the activation's may be a graph output.
   if (opts.internal_rewrites) {
     std::unordered_map<const Node*, size_t> step_of;
     for (size_t i = 0; i < p->steps.size(); ++i) step_of[p->steps[i].node] = i;
     std::vector<bool> is_output(p->slot_value.size(), false);
     for (int s : p->output_slots) is_output[s] = true;
+    auto step_for = [&](const Node* n) -> Step* {
+      auto it = step_of.find(n);
+      if (it == step_of.end() || !is_onnx_domain(n->domain) || n->outputs().size() != 1 || !n->output(0)) return nullptr;
+      Step* s = &p->steps[it->second];
+      return s->removed || s->out_slots.size() != 1 || s->out_slots[0] < 0 ? nullptr : s;
+    };
+    // The activation `as` computes alone, or nullopt when it has none the Conv can fuse.
+    auto activation_of = [&](const Step& as) -> std::optional<Activation> {
+      const Node& act = *as.node;
+      if (act.op_type == "Relu") return Activation{ActKind::Clamp, 0.f, std::numeric_limits<float>::infinity()};
+      if (act.op_type == "Sigmoid") return Activation{ActKind::Sigmoid};
+      if (act.op_type == "HardSwish") return Activation{ActKind::HardSwish};
+      if (act.op_type == "HardSigmoid")
+        return Activation{ActKind::HardSigmoid, act.attr_float("alpha", 0.2f), act.attr_float("beta", 0.5f)};
+      if (act.op_type != "Clip") return std::nullopt;
+      float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+      if (as.opset < 11) {
+        lo = act.attr_float("min", lo);
+        hi = act.attr_float("max", hi);
+      } else {
+        for (size_t k = 1; k < 3; ++k) {
+          const Value* b = act.input(k);
+          if (!b) continue;
+          TensorPtr t = fixed_constant(b);
+          if (!t || t->data_type != DataType::Float || t->byte_size() != 4) return std::nullopt;
+          float v;
+          std::memcpy(&v, t->bytes().data(), 4);
+          (k == 1 ? lo : hi) = v;
+        }
+      }
+      return Activation{ActKind::Clamp, lo, hi};
+    };
+    auto is_float32 = [&](const Value* v) {
+      if (!v) return false;
+      if (TensorPtr t = fixed_constant(v)) return t->data_type == DataType::Float;
+      return v->type.is_tensor() && v->type.elem_type == DataType::Float;
+    };
     for (auto& st : p->steps) {
       if (st.node->op_type != "Conv" || !is_onnx_domain(st.node->domain) || st.out_slots.size() != 1) continue;
       if (st.removed) continue;
       const Value* y = p->slot_value[st.out_slots[0]];  // the BatchNormalization's output when one was folded
-      if (!y || y->uses().size() != 1 || is_output[st.out_slots[0]]) continue;
-      const Node* act = y->uses()[0].node;
-      if (!is_onnx_domain(act->domain) || act->outputs().size() != 1 || !act->output(0)) continue;
-      auto it = step_of.find(act);
-      if (it == step_of.end()) continue;
-      Step& as = p->steps[it->second];
-      float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
-      if (act->op_type == "Relu") {
-        lo = 0;
-      } else if (act->op_type == "Clip") {
-        if (as.opset < 11) {
-          lo = act->attr_float("min", lo);
-          hi = act->attr_float("max", hi);
-        } else {
-          bool ok_bounds = true;
-          for (size_t k = 1; k < 3; ++k) {
-            const Value* b = act->input(k);
-            if (!b) continue;
-            TensorPtr t = fixed_constant(b);
-            if (!t || t->data_type != DataType::Float || t->byte_size() != 4) { ok_bounds = false; break; }
-            float v;
-            std::memcpy(&v, t->bytes().data(), 4);
-            (k == 1 ? lo : hi) = v;
-          }
-          if (!ok_bounds) continue;
-        }
-      } else {
+      if (!y || is_output[st.out_slots[0]]) continue;
+      if (y->uses().size() == 1) {
+        Step* as = step_for(y->uses()[0].node);
+        if (!as) continue;
+        std::optional<Activation> act = activation_of(*as);
+        if (!act) continue;
+        // Sigmoid / HardSigmoid / HardSwish in float32 only (float16 rounds the Conv's output first)
+        if (act->kind != ActKind::Clamp && !is_float32(st.node->input(0)) && !is_float32(st.node->input(1))) continue;
+        st.activation = *act;
+        st.out_slots[0] = as->out_slots[0];
+        as->removed = true;
         continue;
       }
-      st.fused_activation = true;
-      st.act_lo = lo;
-      st.act_hi = hi;
-      st.out_slots[0] = as.out_slots[0];
-      as.removed = true;
+      if (y->uses().size() != 2) continue;
+      if (!is_float32(st.node->input(0)) && !is_float32(st.node->input(1))) continue;
+      // Mul(y, Sigmoid(y)) / Mul(y, HardSigmoid(y)), the operands in either order
+      const Node* u0 = y->uses()[0].node;
+      const Node* u1 = y->uses()[1].node;
+      if (u0 == u1) continue;
+      const Node* gate = u0->op_type == "Mul" ? u1 : u0;
+      const Node* mul = gate == u0 ? u1 : u0;
+      if (mul->op_type != "Mul" || (gate->op_type != "Sigmoid" && gate->op_type != "HardSigmoid")) continue;
+      Step* gs = step_for(gate);
+      Step* ms = step_for(mul);
+      if (!gs || !ms || mul->inputs().size() != 2) continue;
+      const Value* s = gate->output(0);
+      if (is_output[gs->out_slots[0]] || s->uses().size() != 1 || s->uses()[0].node != mul) continue;
+      if (!((mul->input(0) == y && mul->input(1) == s) || (mul->input(0) == s && mul->input(1) == y))) continue;
+      Activation g = *activation_of(*gs);
+      st.activation = g.kind == ActKind::Sigmoid ? Activation{ActKind::Silu}
+                                                 : Activation{ActKind::HardSwishMul, g.a, g.b};
+      st.out_slots[0] = ms->out_slots[0];
+      gs->removed = true;
+      ms->removed = true;
     }
     std::erase_if(p->steps, [](const Step& s) { return s.removed; });
   }
@@ -682,9 +726,7 @@ Expected<std::vector<RuntimeValue>> Session::Impl::run_plan(const GraphPlan& p, 
     auto t0 = opts.profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     try {
       KernelContext ctx{n, st.opset, {}, {}, *pool};
-      ctx.fused_activation = st.fused_activation;
-      ctx.act_lo = st.act_lo;
-      ctx.act_hi = st.act_hi;
+      ctx.activation = st.activation;
       ctx.state = &st.kernel_state;
       const bool takes_values = st.kernel->flags == KernelFlags::Values;
       ctx.inputs.reserve(st.in_slots.size());

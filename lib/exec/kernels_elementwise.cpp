@@ -6,6 +6,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "exec/activation.h"
 #include "exec/kernel_registry.h"
 
 namespace effopt::exec {
@@ -655,13 +656,20 @@ void register_elementwise_kernels(KernelRegistry& r) {
           float a = node.attr_float("alpha", 1.f);
           for (int64_t i = 0; i < n; ++i) y[i] = x[i] >= 0 ? x[i] : a * (std::exp(x[i]) - 1.f);
         }), F);
+  // Vectorized, and shared with the epilogues fused into a Conv (activation.h): the same bits either way.
   r.add("HardSigmoid", 6, INT64_MAX,
         unary_float([](const Node& node, const float* x, float* y, int64_t n) {
-          float a = node.attr_float("alpha", 0.2f), b = node.attr_float("beta", 0.5f);
-          for (int64_t i = 0; i < n; ++i) y[i] = std::max(0.f, std::min(1.f, a * x[i] + b));
+          apply_activation({ActKind::HardSigmoid, node.attr_float("alpha", 0.2f), node.attr_float("beta", 0.5f)},
+                           x, y, n);
         }), F);
-  r.add("HardSwish", 14, INT64_MAX, EFFOPT_UNARY(v * std::max(0.f, std::min(1.f, v / 6.f + 0.5f))), F);
-  r.add("Sigmoid", 6, INT64_MAX, EFFOPT_UNARY(1.f / (1.f + std::exp(-v))), F);
+  r.add("HardSwish", 14, INT64_MAX,
+        unary_float([](const Node&, const float* x, float* y, int64_t n) {
+          apply_activation({ActKind::HardSwish}, x, y, n);
+        }), F);
+  r.add("Sigmoid", 6, INT64_MAX,
+        unary_float([](const Node&, const float* x, float* y, int64_t n) {
+          apply_activation({ActKind::Sigmoid}, x, y, n);
+        }), F);
   r.add("Tanh", 6, INT64_MAX, EFFOPT_UNARY(std::tanh(v)), F);
   r.add("Exp", 6, INT64_MAX, EFFOPT_UNARY(std::exp(v)), F);
   r.add("Log", 6, INT64_MAX, EFFOPT_UNARY(std::log(v)), F);

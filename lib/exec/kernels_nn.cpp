@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 
+#include "exec/activation.h"
 #include "exec/conv_depthwise.h"
 #include "exec/conv_dnnl.h"
 #include "exec/conv_geometry.h"
@@ -84,25 +85,6 @@ namespace {
 
 // ---- Conv ----
 
-// min(max(v, lo), hi) with NaN kept (std::max/min return their first argument on NaN).
-void clamp_inplace(float* p, int64_t n, float lo, float hi) {
-  for (int64_t i = 0; i < n; ++i) p[i] = std::min(std::max(p[i], lo), hi);
-}
-
-// row[j] = clamp(row[j] + *bias) in one pass (the GEMM's epilogue), in the widest vectors the CPU has;
-// either part may be absent.
-EFFOPT_VECTOR_CLONES void bias_clamp_row(float* row, int64_t n, const float* bias, bool clamp, float lo, float hi) {
-  if (bias && clamp) {
-    float b = *bias;
-    for (int64_t j = 0; j < n; ++j) row[j] = std::min(std::max(row[j] + b, lo), hi);
-  } else if (bias) {
-    float b = *bias;
-    for (int64_t j = 0; j < n; ++j) row[j] += b;
-  } else if (clamp) {
-    for (int64_t j = 0; j < n; ++j) row[j] = std::min(std::max(row[j], lo), hi);
-  }
-}
-
 // Fills col[K = C*kH*kW][cols] for output positions [p0, p0 + cols) of one image/group.
 void im2col(const float* x, int64_t C, const Geometry& g, int64_t p0, int64_t cols, float* col) {
   for (int64_t c = 0; c < C; ++c)
@@ -173,7 +155,7 @@ Status conv_kernel(KernelContext& ctx) {
   }
 
   if (depthwise && P > 0) {
-    depthwise_conv2d(ctx.pool, x, w, bias, N, C, M, g, ctx.fused_activation, ctx.act_lo, ctx.act_hi, y);
+    depthwise_conv2d(ctx.pool, x, w, bias, N, C, M, g, ctx.activation, y);
     ctx.outputs[0] = std::move(Y);
     return ok();
   }
@@ -210,7 +192,7 @@ Status conv_kernel(KernelContext& ctx) {
           const float* src = tmp.data() + m * cols + i * P;
           float b = bias ? bias[gi * Mg + m] : 0.f;
           for (int64_t j = 0; j < P; ++j) row[j] = src[j] + b;
-          if (ctx.fused_activation) clamp_inplace(row, P, ctx.act_lo, ctx.act_hi);
+          if (ctx.activation.kind != ActKind::None) apply_activation(ctx.activation, row, row, P);
         }
     });
     ctx.outputs[0] = std::move(Y);
@@ -232,10 +214,13 @@ Status conv_kernel(KernelContext& ctx) {
       im2col(xg, Cg, g, j0, cols, col.data());
       sgemm(false, false, Mg, cols, K, 1.f, wg, K, col.data(), cols, 0.f, yg + j0, P);
     }
-    if (bias || ctx.fused_activation)
-      for (int64_t m = 0; m < Mg; ++m)
-        bias_clamp_row(yg + m * P + j0, cols, bias ? bias + gi * Mg + m : nullptr, ctx.fused_activation, ctx.act_lo,
-                       ctx.act_hi);
+    // bias and the fused activation in one vectorized pass over the tile (the GEMM's epilogue, in cache)
+    if (bias || ctx.activation.kind != ActKind::None)
+      for (int64_t m = 0; m < Mg; ++m) {
+        float* row = yg + m * P + j0;
+        if (bias) bias_activation_row(row, cols, bias[gi * Mg + m], ctx.activation);
+        else apply_activation(ctx.activation, row, row, cols);  // no `+ 0`: a -0 stays -0, as unfused
+      }
   });
   ctx.outputs[0] = std::move(Y);
   return ok();
