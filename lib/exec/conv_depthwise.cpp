@@ -148,7 +148,9 @@ EFFOPT_VECTOR_CLONES void depthwise_plane(const float* x, const float* w, float 
       tap[kh * g.kW + kw] = ((c % g.sW) * Hp + kh * g.dH) * PW + c / g.sW;
     }
   int64_t K = g.kH * g.kW;
-  if (K == 9) plane_rows<9>(phases, tap.data(), w, K, bias, g, PW, clamp, lo, hi, y);  // 3x3: taps unrolled
+  // 3x3 and 5x5 (EfficientNet's and MobileNetV3's): taps unrolled, weights and offsets in registers
+  if (K == 9) plane_rows<9>(phases, tap.data(), w, K, bias, g, PW, clamp, lo, hi, y);
+  else if (K == 25) plane_rows<25>(phases, tap.data(), w, K, bias, g, PW, clamp, lo, hi, y);
   else plane_rows<0>(phases, tap.data(), w, K, bias, g, PW, clamp, lo, hi, y);
 }
 
@@ -235,6 +237,7 @@ EFFOPT_VECTOR_CLONES void depthwise_channel_block(const float* x, int64_t mult, 
   for (int64_t kh = 0; kh < g.kH; ++kh)
     for (int64_t kw = 0; kw < g.kW; ++kw) tap[kh * g.kW + kw] = (kh * g.dH * Wp + kw * g.dW) * L;
   if (K == 9) block_pixels<9>(in.data(), wt.data(), tap.data(), K, b, g, Wp, clamp, lo, hi, out.data());  // 3x3
+  else if (K == 25) block_pixels<25>(in.data(), wt.data(), tap.data(), K, b, g, Wp, clamp, lo, hi, out.data());
   else block_pixels<0>(in.data(), wt.data(), tap.data(), K, b, g, Wp, clamp, lo, hi, out.data());
   // Transpose out: 16 pixels at a time back into the channels' planes.
   int64_t p = 0;
@@ -260,10 +263,12 @@ void depthwise_conv2d(ThreadPool& pool, const float* x, const float* w, const fl
   float lo = act.a, hi = act.b;
   bool post = act.kind != ActKind::None && !clamp;
   DepthwiseKernel k = g_kernel;
-  // Planes narrower than one vector: channel blocks (measured 1.1-2.2x faster than planes for mobilenet's
-  // 14x14 and 7x7 layers, slower from 28x28 up; docs/executor.md).
+  // Output rows narrower than two vectors: channel blocks. The plane kernel computes whole 16-column vectors,
+  // so a 17-wide row (EfficientNet-B2's 17x17 layers) fills 17 of 32 lanes; measured 1.1-2.2x faster for
+  // mobilenet's 14x14 and 7x7 layers, 1.2-1.5x for 17x17 (3x3 and 5x5), even at 28 and 33 wide, slower from
+  // 65 wide (docs/executor.md).
   if (k == DepthwiseKernel::ByShape)
-    k = g.OW < kDepthwiseBlock ? DepthwiseKernel::ChannelBlocks : DepthwiseKernel::Planes;
+    k = g.OW < 2 * kDepthwiseBlock ? DepthwiseKernel::ChannelBlocks : DepthwiseKernel::Planes;
   if (k == DepthwiseKernel::ChannelBlocks) {
     int64_t blocks = chunk_count(M, kDepthwiseBlock);
     pool.parallel_for(N * blocks, [&](int64_t t) {
