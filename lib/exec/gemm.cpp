@@ -32,23 +32,32 @@ namespace {
 EFFOPT_VECTOR_CLONES void gemv_rows(const float* a, const float* B, int64_t ldb, int64_t N, int64_t K, float alpha,
                                     float beta, float* C) {
   using Vec = float __attribute__((vector_size(16 * sizeof(float))));
-  for (int64_t j = 0; j < N; ++j) {
-    const float* b = B + j * ldb;
-    Vec acc{};
+  constexpr int64_t R = 4;  // rows of B per pass: four independent streams from memory, each a's load shared
+  for (int64_t j0 = 0; j0 < N; j0 += R) {
+    const int64_t rows = std::min(R, N - j0);
+    const float* b[R];
+    for (int64_t r = 0; r < R; ++r) b[r] = B + (j0 + std::min(r, rows - 1)) * ldb;  // a short pass repeats a row
+    Vec acc[R] = {};
     int64_t k = 0;
     for (; k + 16 <= K; k += 16) {
-      Vec x, y;
+      Vec x;
       std::memcpy(&x, a + k, sizeof x);
-      std::memcpy(&y, b + k, sizeof y);
-      acc += x * y;
+      for (int64_t r = 0; r < R; ++r) {
+        Vec y;
+        std::memcpy(&y, b[r] + k, sizeof y);
+        acc[r] += x * y;
+      }
     }
-    float lanes[16];
-    std::memcpy(lanes, &acc, sizeof acc);
-    for (int w = 8; w > 0; w /= 2)
-      for (int l = 0; l < w; ++l) lanes[l] += lanes[l + w];
-    float s = lanes[0];
-    for (; k < K; ++k) s += a[k] * b[k];
-    C[j] = beta == 0 ? alpha * s : alpha * s + beta * C[j];
+    for (int64_t r = 0; r < rows; ++r) {
+      float lanes[16];
+      std::memcpy(lanes, &acc[r], sizeof lanes);
+      for (int w = 8; w > 0; w /= 2)
+        for (int l = 0; l < w; ++l) lanes[l] += lanes[l + w];
+      float s = lanes[0];
+      for (int64_t t = k; t < K; ++t) s += a[t] * b[r][t];
+      float* c = C + j0 + r;
+      *c = beta == 0 ? alpha * s : alpha * s + beta * *c;
+    }
   }
 }
 
