@@ -168,23 +168,36 @@ inline __attribute__((always_inline)) void block_pixels(const float* in, const f
     for (int64_t k = 0; k < KT; ++k) std::memcpy(&w_fixed[k], wt + k * L, sizeof(Vec)), tap_fixed[k] = tap_rt[k];
   const int64_t* tap = KT > 0 ? tap_fixed : tap_rt;
   Vec vlo = Vec{} + lo, vhi = Vec{} + hi;
-  for (int64_t oh = 0; oh < g.OH; ++oh)
-    for (int64_t ow = 0; ow < g.OW; ++ow) {
-      Vec acc = b;
-      const float* corner = in + (oh * g.sH * Wp + ow * g.sW) * L;
-      for (int64_t k = 0; k < K; ++k) {
-        Vec wv, xv;
-        if constexpr (KT > 0) wv = w_fixed[k];
-        else std::memcpy(&wv, wt + k * L, sizeof wv);
-        std::memcpy(&xv, corner + tap[k], sizeof xv);
-        acc += wv * xv;
+  // U output pixels at once: U independent chains of multiply-adds (one chain waits on each add's latency),
+  // each pixel's operations unchanged, so the bits do not depend on U.
+  auto pixels = [&]<int U>(int64_t oh, int64_t ow) __attribute__((always_inline)) {
+    Vec acc[U];
+    for (int u = 0; u < U; ++u) acc[u] = b;
+    const float* corner = in + (oh * g.sH * Wp + ow * g.sW) * L;
+    for (int64_t k = 0; k < K; ++k) {
+      Vec wv;
+      if constexpr (KT > 0) wv = w_fixed[k];
+      else std::memcpy(&wv, wt + k * L, sizeof wv);
+      for (int u = 0; u < U; ++u) {
+        Vec xv;
+        std::memcpy(&xv, corner + u * g.sW * L + tap[k], sizeof xv);
+        acc[u] += wv * xv;
       }
-      if (clamp) {
-        acc = acc < vlo ? vlo : acc;
-        acc = acc > vhi ? vhi : acc;
-      }
-      std::memcpy(out + (oh * g.OW + ow) * L, &acc, sizeof acc);
     }
+    for (int u = 0; u < U; ++u) {
+      if (clamp) {
+        acc[u] = acc[u] < vlo ? vlo : acc[u];
+        acc[u] = acc[u] > vhi ? vhi : acc[u];
+      }
+      std::memcpy(out + (oh * g.OW + ow + u) * L, &acc[u], sizeof acc[u]);
+    }
+  };
+  constexpr int U = 4;
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    int64_t ow = 0;
+    for (; ow + U <= g.OW; ow += U) pixels.template operator()<U>(oh, ow);
+    for (; ow < g.OW; ++ow) pixels.template operator()<1>(oh, ow);
+  }
 }
 
 // Depthwise over a block of kDepthwiseBlock output channels with the vectors across channels (as ONNX
@@ -265,10 +278,13 @@ void depthwise_conv2d(ThreadPool& pool, const float* x, const float* w, const fl
   DepthwiseKernel k = g_kernel;
   // Output rows narrower than two vectors: channel blocks. The plane kernel computes whole 16-column vectors,
   // so a 17-wide row (EfficientNet-B2's 17x17 layers) fills 17 of 32 lanes; measured 1.1-2.2x faster for
-  // mobilenet's 14x14 and 7x7 layers, 1.2-1.5x for 17x17 (3x3 and 5x5), even at 28 and 33 wide, slower from
-  // 65 wide (docs/executor.md).
-  if (k == DepthwiseKernel::ByShape)
-    k = g.OW < 2 * kDepthwiseBlock ? DepthwiseKernel::ChannelBlocks : DepthwiseKernel::Planes;
+  // mobilenet's 14x14 and 7x7 layers, 1.2-1.5x for 17x17 (3x3 and 5x5), even at 28 wide, slower from 65 wide.
+  // With 5x5 and larger kernels blocks also win up to 47 wide (33 wide: 0.55 vs 0.70 ms; 3x3 there: planes
+  // 0.14 vs 0.16 ms). docs/executor.md has the measurements.
+  if (k == DepthwiseKernel::ByShape) {
+    bool narrow = g.OW < 2 * kDepthwiseBlock || (g.kH * g.kW >= 25 && g.OW < 3 * kDepthwiseBlock);
+    k = narrow ? DepthwiseKernel::ChannelBlocks : DepthwiseKernel::Planes;
+  }
   if (k == DepthwiseKernel::ChannelBlocks) {
     int64_t blocks = chunk_count(M, kDepthwiseBlock);
     pool.parallel_for(N * blocks, [&](int64_t t) {
