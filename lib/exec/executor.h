@@ -45,8 +45,9 @@ struct RunOptions {
   int threads = 1;  // results are bit-identical for any value
   bool profile = false;  // time every node (RunStats::op_ms)
   // Graph rewrites the session makes for speed (today: an inference
-  // BatchNormalization folded into the float Conv before it, and Conv followed
-  // by Relu / Clip fused into one step; the model itself is untouched). Off, every node runs as written, so
+  // BatchNormalization folded into the float Conv before it, and the activation
+  // after a Conv (Relu, Clip, Sigmoid, HardSigmoid, HardSwish, SiLU and HardSwish
+  // written as Mul(x, gate(x))) fused into its epilogue; the model itself is untouched). Off, every node runs as written, so
   // RunStats::peak_live_bytes equals the footprint report's peak activation
   // bytes (lib/analysis/footprint.h) exactly.
   bool internal_rewrites = true;
