@@ -13,6 +13,7 @@
 #include "fidelity_flags.h"
 #include "onnx/model_io.h"
 #include "report/fidelity_report.h"
+#include "report/run_report.h"
 
 namespace effopt::cli {
 
@@ -57,8 +58,8 @@ std::function<Status()> setup_compare(CLI::App& sub, GlobalOptions& g) {
     for (const std::string& w : r.warnings) spdlog::warn("{}", w);
     EFFOPT_TRY_ASSIGN(std::vector<LimitCheck> checks, check_fidelity_limits(r, limits));
     FidelitySubjects who{two ? o->models[0] : "", two ? o->models[1] : o->models[0]};
-    if (!g.report.empty()) EFFOPT_TRY(write_text(g.report, fidelity_report(r, checks, who).dump(2) + "\n"));
-    std::string text = o->json ? fidelity_report(r, checks, who).dump(2) + "\n"
+    if (!g.report.empty()) EFFOPT_TRY(write_text(g.report, json_text(fidelity_report(r, checks, who))));
+    std::string text = o->json ? json_text(fidelity_report(r, checks, who))
                                : fidelity_text(r, checks, who, isatty(STDOUT_FILENO) != 0);
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);

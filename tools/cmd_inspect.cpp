@@ -4,6 +4,7 @@
 #include "analysis/model_summary.h"
 #include "cli.h"
 #include "onnx/model_io.h"
+#include "report/run_report.h"
 
 namespace effopt::cli {
 
@@ -16,7 +17,7 @@ std::function<Status()> setup_inspect(CLI::App& sub, GlobalOptions& g) {
     (void)g;
     EFFOPT_TRY_ASSIGN(auto model, load_model(o->model));
     ModelSummary s = summarize(*model);
-    std::string text = o->json ? to_json(s).dump(2) + "\n" : to_text(s);
+    std::string text = o->json ? json_text(to_json(s)) : to_text(s);
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
     return ok();

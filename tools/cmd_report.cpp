@@ -15,6 +15,7 @@
 #include "onnx/model_io.h"
 #include "ort/ort_prediction.h"
 #include "report/footprint_report.h"
+#include "report/run_report.h"
 #include "support/shell_quote.h"
 
 namespace effopt::cli {
@@ -121,7 +122,7 @@ std::function<Status()> setup_report(CLI::App& sub, GlobalOptions& g) {
       if (o->json) {
         nlohmann::json j = model_report(o->models[0], a.footprint, a.files ? &*a.files : nullptr, o->shapes);
         j["runtime_prediction"] = runtime_prediction_block(*a.model);
-        text = j.dump(2) + "\n";
+        text = json_text(j);
       } else {
         text = model_text(o->models[0], a.footprint, a.files ? &*a.files : nullptr);
       }
@@ -134,7 +135,7 @@ std::function<Status()> setup_report(CLI::App& sub, GlobalOptions& g) {
         nlohmann::json sa = model_section(o->models[1], a.footprint, af);
         sb["runtime_prediction"] = runtime_prediction_block(*b.model);
         sa["runtime_prediction"] = runtime_prediction_block(*a.model);
-        text = diff_report(sb, sa).dump(2) + "\n";
+        text = json_text(diff_report(sb, sa));
       } else {
         text = o->models[0] + " -> " + o->models[1] + "\n" +
                compact_table(b.footprint, a.footprint, isatty(STDOUT_FILENO) != 0, bf, af,
@@ -155,7 +156,7 @@ std::function<Status()> setup_report(CLI::App& sub, GlobalOptions& g) {
           j["before"]["latency"] = latency_block(lat[0]);
           j["after"]["latency"] = latency_block(lat[1]);
         }
-        text = j.dump(2) + "\n";
+        text = json_text(j);
       } else {
         for (size_t i = 0; i < lat.size(); ++i)
           text += (lat.size() > 1 ? (i == 0 ? "before " : "after  ") : "") + latency_text(lat[i]).substr(lat.size() > 1 ? 2 : 0);

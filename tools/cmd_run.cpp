@@ -12,51 +12,6 @@
 
 namespace effopt::cli {
 
-namespace {
-
-struct PipelineOpts {
-  std::string model;
-  BudgetFlags budgets;
-  PassFlags flags;
-  CalibrationFlags calibration;
-  SampleFlags samples;
-  bool with_data = false;  // the command takes the data flags
-};
-
-// --print-pipeline: the expanded text on stdout, no model read or written.
-Status print_pipeline_only(const pass::Pipeline& p) {
-  std::string text = pass::print_pipeline(p) + "\n";
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  std::fflush(stdout);
-  return ok();
-}
-
-Status run_or_print(const GlobalOptions& g, const PipelineOpts& o, const char* command, const char* suffix,
-                    pass::Pipeline pipeline) {
-  if (o.flags.print_pipeline) {
-    if (!o.model.empty()) return usage_error(std::string(command) + " --print-pipeline reads no model; drop " + o.model);
-    return print_pipeline_only(pipeline);
-  }
-  if (o.model.empty()) return usage_error(std::string(command) + ": give a MODEL (or --print-pipeline)");
-  TransformJob job;
-  job.command = command;
-  job.input = o.model;
-  job.suffix = suffix;
-  job.pipeline = std::move(pipeline);
-  job.budgets = &o.budgets;
-  job.flags = o.flags;
-  job.record = true;
-  SampleFlags samples = o.samples;
-  samples.shapes = o.budgets.shapes;  // --shape is the budget flags' (and sizes --random inputs)
-  if (o.with_data) {
-    job.calibration = &o.calibration;
-    job.samples = &samples;
-  }
-  return run_transform(g, job);
-}
-
-}  // namespace
-
 std::function<Status()> setup_run(CLI::App& sub, GlobalOptions& g) {
   struct Opts : PipelineOpts { std::string passes; };
   auto o = std::make_shared<Opts>();

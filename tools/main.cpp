@@ -23,6 +23,7 @@ std::function<Status()> setup_compare(CLI::App& sub, GlobalOptions& g);
 std::function<Status()> setup_passes(CLI::App& sub, GlobalOptions& g);
 std::function<Status()> setup_run(CLI::App& sub, GlobalOptions& g);
 std::function<Status()> setup_fuse(CLI::App& sub, GlobalOptions& g);
+std::function<Status()> setup_quantize(CLI::App& sub, GlobalOptions& g);
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
@@ -36,6 +37,8 @@ const std::vector<Command>& commands() {
        setup_passes},
       {"run", "Run a pass pipeline: --passes 'a,b{key=value},repeat{max-iterations=8}(c,d)'", setup_run},
       {"fuse", "Lossless cleanup and operator fusion (the named fuse pipeline); --opset N converts first", setup_fuse},
+      {"quantize", "Quantize a model: int8/int4 weights (default), dynamic integer MatMuls, or float16 (@quantize)",
+       setup_quantize},
   };
   return table;
 }

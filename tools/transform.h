@@ -47,6 +47,21 @@ struct TransformJob {
 // after the output and the report are written, as a broken budget does.
 Status run_transform(const GlobalOptions& g, const TransformJob& job);
 
+// What the pipeline commands (run, fuse, quantize) share: a model, the budget
+// flags and the pass flags.
+struct PipelineOpts {
+  std::string model;
+  BudgetFlags budgets;
+  PassFlags flags;
+  CalibrationFlags calibration;
+  SampleFlags samples;
+  bool with_data = false;  // the command takes the data flags (pass_data.h)
+};
+// Runs `pipeline` on o.model as `command` (default output model.<suffix>.onnx),
+// or with --print-pipeline prints it expanded without reading a model.
+Status run_or_print(const GlobalOptions& g, const PipelineOpts& o, const char* command, const char* suffix,
+                    pass::Pipeline pipeline);
+
 // Parses pipeline text; prints it expanded to stdout when flags.print_pipeline.
 Expected<pass::Pipeline> build_pipeline(const std::string& text);
 

@@ -1,6 +1,7 @@
 #include "analysis/footprint.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <functional>
 #include <set>
@@ -29,15 +30,24 @@ std::optional<Shape> shape_of(const Value* v) {
   return std::nullopt;
 }
 
+// nullopt also when the product passes 2^62: no real tensor is that large,
+// and the sums below must not overflow (a --shape or a model can say anything).
 std::optional<uint64_t> product(const Shape& s, size_t from = 0, size_t to = SIZE_MAX) {
   uint64_t p = 1;
+  bool zero = false;
   to = std::min(to, s.size());
   for (size_t i = from; i < to; ++i) {
     if (!s[i].is_known() || *s[i].value < 0) return std::nullopt;
-    p *= static_cast<uint64_t>(*s[i].value);
+    const uint64_t d = static_cast<uint64_t>(*s[i].value);
+    if (d == 0) { zero = true; continue; }
+    if (p > (uint64_t{1} << 62) / d) return std::nullopt;
+    p *= d;
   }
-  return p;
+  return zero ? 0 : p;
 }
+
+// Sums of byte counts saturate instead of wrapping.
+uint64_t saturating_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
 
 std::optional<uint64_t> elements(const Value* v) {
   auto s = shape_of(v);
@@ -630,7 +640,7 @@ Footprint compute_footprint(const Model& model, const FootprintOptions& opts) {
 
   // --- activation memory under the topological schedule
   const size_t N = g.nodes().size();
-  std::vector<int64_t> delta(N + 2, 0);
+  std::vector<uint64_t> allocated(N + 2, 0), released(N + 2, 0);  // bytes made live / freed at each step
   std::set<const Value*> outputs(g.outputs().begin(), g.outputs().end());
   for (size_t i = 0; i < N; ++i) {
     const Node& n = *g.nodes()[i];
@@ -649,23 +659,24 @@ Footprint compute_footprint(const Model& model, const FootprintOptions& opts) {
         if (!user) continue;
         if (auto it = index.find(user); it != index.end()) last = std::max(last, it->second);
       }
-      f.activation_bytes += bytes;
-      delta[i] += static_cast<int64_t>(bytes);
-      delta[last + 1] -= static_cast<int64_t>(bytes);
+      f.activation_bytes = saturating_add(f.activation_bytes, bytes);
+      allocated[i] = saturating_add(allocated[i], bytes);
+      released[last + 1] = saturating_add(released[last + 1], bytes);
     }
     if (unknown)
       f.activation_unknown_nodes.push_back((n.name.empty() ? "(unnamed " + n.op_type + ")" : n.name) + " (" +
                                            n.op_type + ")");
   }
-  int64_t live = 0;
+  uint64_t live = 0;
   for (size_t i = 0; i <= N; ++i) {
-    live += delta[i];
-    if (static_cast<uint64_t>(live) > f.peak_activation_bytes) {
-      f.peak_activation_bytes = static_cast<uint64_t>(live);
+    live = saturating_add(live, allocated[i]);
+    live = live >= released[i] ? live - released[i] : 0;
+    if (live > f.peak_activation_bytes) {
+      f.peak_activation_bytes = live;
       f.peak_after_node = i < N ? g.nodes()[i]->name : "(end)";
     }
   }
-  f.inference_ram_bytes = f.weight_bytes + f.peak_activation_bytes;
+  f.inference_ram_bytes = saturating_add(f.weight_bytes, f.peak_activation_bytes);
   f.unbound_inputs = unbound_inputs(g);
   return f;
 }

@@ -1,6 +1,7 @@
 #include "analysis/shape_propagation.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <optional>
 #include <set>
@@ -39,7 +40,34 @@ bool all_known(const Shape& s) {
   return std::all_of(s.begin(), s.end(), [](const Dim& d) { return d.is_known(); });
 }
 
-Dim dim_add(const Dim& a, int64_t k) { return a.is_known() ? Dim::known(*a.value + k) : Dim{}; }
+// Dim and shape-value arithmetic: the numbers come from the model or --shape and may be anything, so a
+// result that does not fit in int64 is unknown (nullopt, Dim{}) instead of undefined behaviour.
+std::optional<int64_t> add_i64(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_add_overflow(a, b, &r) ? std::nullopt : std::optional<int64_t>(r);
+}
+std::optional<int64_t> sub_i64(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_sub_overflow(a, b, &r) ? std::nullopt : std::optional<int64_t>(r);
+}
+std::optional<int64_t> mul_i64(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_mul_overflow(a, b, &r) ? std::nullopt : std::optional<int64_t>(r);
+}
+std::optional<int64_t> div_i64(int64_t a, int64_t b) {
+  if (b == 0 || (a == INT64_MIN && b == -1)) return std::nullopt;
+  return a / b;
+}
+// The product of dims, nullopt on overflow.
+std::optional<int64_t> product_i64(const Ints& v) {
+  std::optional<int64_t> p = 1;
+  for (int64_t x : v)
+    if (p) p = mul_i64(*p, x);
+  return p;
+}
+Dim dim_or_unknown(std::optional<int64_t> v) { return v ? Dim::known(*v) : Dim{}; }
+
+Dim dim_add(const Dim& a, int64_t k) { return a.is_known() ? dim_or_unknown(add_i64(*a.value, k)) : Dim{}; }
 
 std::optional<Ints> ints_of_tensor(const Tensor& t) {
   auto n = t.element_count();
@@ -121,6 +149,7 @@ class Propagator {
       if (is_onnx_domain(n.domain) && n.op_type == "Loop") { loop_op(n); continue; }
       if (is_onnx_domain(n.domain) && n.op_type == "Scan" && opset_ >= 9) { scan_op(n); continue; }
       if (is_onnx_domain(n.domain)) node(n);
+      else if (n.domain == "com.microsoft" && n.op_type == "MatMulNBits") matmul_nbits(n);
       for (Graph* sg : n.subgraphs()) run_graph(*sg);
     }
   }
@@ -319,9 +348,9 @@ class Propagator {
     if (op == "Size") {
       auto s = shape_of(n.input(0));
       if (s && all_known(*s)) {
-        int64_t p = 1;
-        for (auto& d : *s) p *= *d.value;
-        set_val(n.output(0), {p});
+        Ints dims;
+        for (auto& d : *s) dims.push_back(*d.value);
+        if (auto p = product_i64(dims)) set_val(n.output(0), {*p});
       }
       set(n.output(0), DataType::Int64, Shape{});
       return;
@@ -396,7 +425,7 @@ class Propagator {
       auto r = val(n.input(1));
       if (s && r && r->size() == s->size()) {
         Shape o = *s;
-        for (size_t i = 0; i < o.size(); ++i) o[i] = o[i].is_known() ? Dim::known(*o[i].value * (*r)[i]) : Dim{};
+        for (size_t i = 0; i < o.size(); ++i) o[i] = o[i].is_known() ? dim_or_unknown(mul_i64(*o[i].value, (*r)[i])) : Dim{};
         set(n.output(0), elem_of(n.input(0)), o);
       }
       return;
@@ -426,10 +455,12 @@ class Propagator {
       Ints r(len);
       for (size_t i = 0; i < len; ++i) {
         int64_t x = (*a)[a->size() == 1 ? 0 : i], y = (*b)[b->size() == 1 ? 0 : i];
-        if (n.op_type == "Add") r[i] = x + y;
-        else if (n.op_type == "Sub") r[i] = x - y;
-        else if (n.op_type == "Mul") r[i] = x * y;
-        else { if (y == 0) return; r[i] = x / y; }
+        std::optional<int64_t> z = n.op_type == "Add"   ? add_i64(x, y)
+                                   : n.op_type == "Sub" ? sub_i64(x, y)
+                                   : n.op_type == "Mul" ? mul_i64(x, y)
+                                                        : div_i64(x, y);
+        if (!z) return;
+        r[i] = *z;
       }
       set_val(n.output(0), r);
     }
@@ -528,7 +559,13 @@ class Propagator {
     for (auto& s : shapes) {
       if (s.size() != rank) return;
       const Dim& d = s[static_cast<size_t>(axis)];
-      if (d.is_known()) total += *d.value; else known = false;
+      if (d.is_known()) {
+        auto t = add_i64(total, *d.value);
+        if (t) total = *t;
+        else known = false;
+      } else {
+        known = false;
+      }
       for (size_t i = 0; i < rank; ++i)
         if (static_cast<int64_t>(i) != axis && !o[i].is_known() && s[i].is_known()) o[i] = s[i];
     }
@@ -571,19 +608,21 @@ class Propagator {
       int64_t ax = norm_axis(axes[i], s->size());
       if (ax < 0 || ax >= static_cast<int64_t>(s->size()) || steps[i] == 0) return;
       const Dim& d = (*s)[static_cast<size_t>(ax)];
-      if (!d.is_known()) { o[static_cast<size_t>(ax)] = Dim{}; continue; }
+      if (!d.is_known() || *d.value < 0 || steps[i] == INT64_MIN) { o[static_cast<size_t>(ax)] = Dim{}; continue; }
       int64_t dim = *d.value, st = starts[i], en = ends[i], step = steps[i];
       if (st < 0) st += dim;
       if (en < 0) en += dim;
+      // Counting in unsigned 64 bits: en - st <= dim and |step| < 2^63, so nothing wraps.
       int64_t len;
       if (step > 0) {
         st = std::clamp<int64_t>(st, 0, dim);
         en = std::clamp<int64_t>(en, 0, dim);
-        len = en > st ? (en - st + step - 1) / step : 0;
+        len = en > st ? static_cast<int64_t>((static_cast<uint64_t>(en - st) - 1) / static_cast<uint64_t>(step) + 1) : 0;
       } else {
+        if (dim == 0) { o[static_cast<size_t>(ax)] = Dim::known(0); continue; }
         st = std::clamp<int64_t>(st, 0, dim - 1);
         en = std::clamp<int64_t>(en, -1, dim - 1);
-        len = st > en ? (st - en - step - 1) / (-step) : 0;
+        len = st > en ? static_cast<int64_t>((static_cast<uint64_t>(st - en) - 1) / static_cast<uint64_t>(-step) + 1) : 0;
       }
       o[static_cast<size_t>(ax)] = Dim::known(len);
       if (s->size() == 1 && step == 1) vrange = {st, st + len};
@@ -616,12 +655,13 @@ class Propagator {
     }
     if (neg >= 0) {
       if (s && all_known(*s)) {
-        int64_t total = 1, rest = 1;
-        for (auto& d : *s) total *= *d.value;
+        Ints in_dims, rest_dims;
+        for (auto& d : *s) in_dims.push_back(*d.value);
         bool ok = true;
         for (size_t i = 0; i < o.size(); ++i)
-          if (static_cast<int64_t>(i) != neg) { if (o[i].is_known()) rest *= *o[i].value; else ok = false; }
-        if (ok && rest != 0) o[static_cast<size_t>(neg)] = Dim::known(total / rest);
+          if (static_cast<int64_t>(i) != neg) { if (o[i].is_known()) rest_dims.push_back(*o[i].value); else ok = false; }
+        auto total = product_i64(in_dims), rest = product_i64(rest_dims);
+        if (ok && total && rest) o[static_cast<size_t>(neg)] = dim_or_unknown(div_i64(*total, *rest));
       }
     }
     if (auto v = val(n.input(0))) set_val(n.output(0), *v);
@@ -633,9 +673,9 @@ class Propagator {
     if (!s) return;
     int64_t axis = norm_axis(n.attr_int("axis", 1), s->size());
     auto prod = [&](size_t a, size_t b) -> Dim {
-      int64_t p = 1;
-      for (size_t i = a; i < b; ++i) { if (!(*s)[i].is_known()) return Dim{}; p *= *(*s)[i].value; }
-      return Dim::known(p);
+      Ints dims;
+      for (size_t i = a; i < b; ++i) { if (!(*s)[i].is_known()) return Dim{}; dims.push_back(*(*s)[i].value); }
+      return dim_or_unknown(product_i64(dims));
     };
     if (axis < 0 || axis > static_cast<int64_t>(s->size())) return;
     set(n.output(0), elem_of(n.input(0)), Shape{prod(0, static_cast<size_t>(axis)),
@@ -689,6 +729,15 @@ class Propagator {
     for (size_t i = 0; i < sp; ++i) {
       const Dim& d = (*xs)[i + 2];
       if (!d.is_known()) { o.push_back(Dim{}); continue; }
+      // Attributes past 2^31 (or a stride below 1) are not a real model's: the dim stays unknown rather
+      // than overflow.
+      const int64_t lim = int64_t{1} << 31;
+      auto small = [&](int64_t x) { return x > -lim && x < lim; };
+      if (!small(kernel[i]) || !small(dil[i]) || !small(pads[i]) || !small(pads[i + sp]) || strides[i] < 1 ||
+          strides[i] >= lim || *d.value >= (int64_t{1} << 60)) {
+        o.push_back(Dim{});
+        continue;
+      }
       int64_t in = *d.value, k = (kernel[i] - 1) * dil[i] + 1, s = strides[i];
       int64_t out;
       if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") out = (in + s - 1) / s;
@@ -712,7 +761,7 @@ class Propagator {
     if (!xs || !ws || xs->size() < 3 || ws->size() != xs->size()) return;
     size_t sp = xs->size() - 2;
     int64_t group = n.attr_int("group", 1);
-    Dim cout = (*ws)[1].is_known() ? Dim::known(*(*ws)[1].value * group) : Dim{};
+    Dim cout = (*ws)[1].is_known() ? dim_or_unknown(mul_i64(*(*ws)[1].value, group)) : Dim{};
     Ints kernel = n.attr_ints("kernel_shape");
     if (kernel.empty())
       for (size_t i = 2; i < ws->size(); ++i) { if (!(*ws)[i].is_known()) return; kernel.push_back(*(*ws)[i].value); }
@@ -730,6 +779,13 @@ class Propagator {
       if (out_shape.size() == sp) { o.push_back(Dim::known(out_shape[i])); continue; }
       const Dim& d = (*xs)[i + 2];
       if (!d.is_known()) { o.push_back(Dim{}); continue; }
+      const int64_t lim = int64_t{1} << 31;  // as in conv: larger attributes leave the dim unknown
+      auto small = [&](int64_t x) { return x > -lim && x < lim; };
+      if (!small(strides[i]) || !small(outpad[i]) || !small(kernel[i]) || !small(dil[i]) || !small(pads[i]) ||
+          !small(pads[i + sp]) || *d.value >= (int64_t{1} << 30)) {
+        o.push_back(Dim{});
+        continue;
+      }
       int64_t in = *d.value;
       if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") o.push_back(Dim::known(in * strides[i]));
       else
@@ -758,6 +814,17 @@ class Propagator {
     if (n.op_type == "MatMulInteger") dt = DataType::Int32;
     if (q) dt = n.input(7) ? elem_of(n.input(7)) : DataType::UInt8;
     set(n.output(0), dt, o);
+  }
+
+  // com.microsoft MatMulNBits (effopt quantize emit=ort): A[..., K] x B (N
+  // columns, attribute N) -> [..., N], A's type.
+  void matmul_nbits(Node& n) {
+    auto as = shape_of(n.input(0));
+    int64_t N = n.attr_int("N", 0);
+    if (!as || as->empty() || N <= 0) return;
+    Shape o = *as;
+    o.back() = Dim::known(N);
+    set(n.output(0), elem_of(n.input(0)), o);
   }
 
   void gemm(Node& n) {
@@ -809,9 +876,12 @@ class Propagator {
     else if (n.op_type == "Resize" && n.inputs().size() >= 3) scales = floats_of(n.input(2));
     else scales = floats_of(n.input(1));
     if (!scales || scales->size() != s->size()) return;
-    for (size_t i = 0; i < o.size(); ++i)
-      o[i] = o[i].is_known() ? Dim::known(static_cast<int64_t>(static_cast<float>(*o[i].value) * (*scales)[i]))
-                             : Dim{};
+    for (size_t i = 0; i < o.size(); ++i) {
+      if (!o[i].is_known()) continue;
+      const double scaled = static_cast<double>(static_cast<float>(*o[i].value) * (*scales)[i]);
+      // NaN, infinite, negative or past 2^62: unknown (converting them to int64 is undefined).
+      o[i] = scaled >= 0 && scaled < 0x1p62 ? Dim::known(static_cast<int64_t>(scaled)) : Dim{};
+    }
     set(n.output(0), elem_of(n.input(0)), o);
   }
 
@@ -825,8 +895,8 @@ class Propagator {
     size_t outs = n.outputs().size();
     const Dim& d = (*s)[static_cast<size_t>(axis)];
     if (parts.empty()) {
-      if (!d.is_known() || outs == 0) return;
-      int64_t each = (*d.value + static_cast<int64_t>(outs) - 1) / static_cast<int64_t>(outs);
+      if (!d.is_known() || *d.value < 0 || outs == 0) return;
+      int64_t each = *d.value / static_cast<int64_t>(outs) + (*d.value % static_cast<int64_t>(outs) != 0);
       int64_t left = *d.value;
       for (size_t i = 0; i < outs; ++i) { parts.push_back(std::min(each, left)); left -= parts.back(); }
     }
@@ -851,7 +921,8 @@ class Propagator {
     for (size_t i = 0; i < axes.size(); ++i) {
       int64_t ax = norm_axis(axes[i], s->size());
       if (ax < 0 || ax >= static_cast<int64_t>(s->size())) return;
-      o[static_cast<size_t>(ax)] = dim_add(o[static_cast<size_t>(ax)], pads[i] + pads[i + axes.size()]);
+      auto both = add_i64(pads[i], pads[i + axes.size()]);
+      o[static_cast<size_t>(ax)] = both ? dim_add(o[static_cast<size_t>(ax)], *both) : Dim{};
     }
     set(n.output(0), elem_of(n.input(0)), o);
   }
@@ -907,9 +978,9 @@ std::optional<Ints> static_ints(const Value* v, int depth) {
       dims.push_back(*d.value);
     }
     if (op == "Shape") return dims;
-    int64_t prod = 1;
-    for (int64_t d : dims) prod *= d;
-    return Ints{prod};
+    auto prod = product_i64(dims);
+    if (!prod) return std::nullopt;
+    return Ints{*prod};
   }
   if (op == "Gather" && p->attr_int("axis", 0) == 0) {
     auto data = in(0), idx = in(1);
@@ -938,15 +1009,15 @@ std::optional<Ints> static_ints(const Value* v, int depth) {
     Ints out(std::max(a->size(), b->size()));
     for (size_t i = 0; i < out.size(); ++i) {
       int64_t x = (*a)[a->size() == 1 ? 0 : i], y = (*b)[b->size() == 1 ? 0 : i];
-      if (op == "Add") out[i] = x + y;
-      else if (op == "Sub") out[i] = x - y;
-      else if (op == "Mul") out[i] = x * y;
-      else if (op == "Max") out[i] = std::max(x, y);
-      else if (op == "Min") out[i] = std::min(x, y);
-      else {
-        if (y == 0 || x % y != 0) return std::nullopt;  // exact only: no rounding convention to get wrong
-        out[i] = x / y;
-      }
+      std::optional<int64_t> z;
+      if (op == "Add") z = add_i64(x, y);
+      else if (op == "Sub") z = sub_i64(x, y);
+      else if (op == "Mul") z = mul_i64(x, y);
+      else if (op == "Max") z = std::max(x, y);
+      else if (op == "Min") z = std::min(x, y);
+      else if (auto q = div_i64(x, y); q && *q * y == x) z = q;  // exact only: no rounding convention to get wrong
+      if (!z) return std::nullopt;
+      out[i] = *z;
     }
     return out;
   }

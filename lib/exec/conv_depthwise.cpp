@@ -25,24 +25,23 @@ std::atomic<DepthwiseKernel> g_kernel{DepthwiseKernel::ByShape};
 constexpr int64_t kDepthwiseBlock = 16;
 
 using Vec = float __attribute__((vector_size(kDepthwiseBlock * sizeof(float))));
-using Mask = int32_t __attribute__((vector_size(kDepthwiseBlock * sizeof(int32_t))));
 
 // Transposes a 16x16 block held as 16 vectors, in registers: at step b (8, 4, 2, 1) rows i and i + b swap
 // their off-diagonal b x b blocks. Inlined into each vector version (vectors pass by pointer: no vector ABI).
 #define EFFOPT_LO(b, t) (((t) & (b)) ? 16 + (t) - (b) : (t))
 #define EFFOPT_HI(b, t) (((t) & (b)) ? 16 + (t) : (t) + (b))
-#define EFFOPT_MASK(F, b)                                                                                        \
-  Mask{F(b, 0), F(b, 1), F(b, 2),  F(b, 3),  F(b, 4),  F(b, 5),  F(b, 6),  F(b, 7),                          \
-       F(b, 8), F(b, 9), F(b, 10), F(b, 11), F(b, 12), F(b, 13), F(b, 14), F(b, 15)}
+// __builtin_shufflevector (GCC 12 and clang) takes the lane indices as constant arguments.
+#define EFFOPT_LANES(F, b)                                                                             \
+  F(b, 0), F(b, 1), F(b, 2), F(b, 3), F(b, 4), F(b, 5), F(b, 6), F(b, 7), F(b, 8), F(b, 9), F(b, 10), \
+      F(b, 11), F(b, 12), F(b, 13), F(b, 14), F(b, 15)
 static_assert(kDepthwiseBlock == 16, "transpose16 is written for 16 lanes");
 template <int B>
 inline __attribute__((always_inline)) void transpose_step(Vec* r) {
-  constexpr Mask lo = EFFOPT_MASK(EFFOPT_LO, B), hi = EFFOPT_MASK(EFFOPT_HI, B);
   for (int i = 0; i < 16; ++i)
     if (!(i & B)) {
       Vec a = r[i], c = r[i + B];
-      r[i] = __builtin_shuffle(a, c, lo);
-      r[i + B] = __builtin_shuffle(a, c, hi);
+      r[i] = __builtin_shufflevector(a, c, EFFOPT_LANES(EFFOPT_LO, B));
+      r[i + B] = __builtin_shufflevector(a, c, EFFOPT_LANES(EFFOPT_HI, B));
     }
 }
 inline __attribute__((always_inline)) void transpose16(Vec* r) {
@@ -51,7 +50,7 @@ inline __attribute__((always_inline)) void transpose16(Vec* r) {
   transpose_step<2>(r);
   transpose_step<1>(r);
 }
-#undef EFFOPT_MASK
+#undef EFFOPT_LANES
 #undef EFFOPT_HI
 #undef EFFOPT_LO
 
@@ -124,12 +123,11 @@ EFFOPT_VECTOR_CLONES void depthwise_plane(const float* x, const float* w, float 
         std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
         k = n;
       } else if (g.sW == 2) {
-        const Mask evens = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
         for (; 2 * (k + kDepthwiseBlock) <= g.W - iw0; k += kDepthwiseBlock) {  // reads stay inside the row
           Vec lo_half, hi_half;
           std::memcpy(&lo_half, src + 2 * k, sizeof lo_half);
           std::memcpy(&hi_half, src + 2 * k + kDepthwiseBlock, sizeof hi_half);
-          Vec v = __builtin_shuffle(lo_half, hi_half, evens);
+          Vec v = __builtin_shufflevector(lo_half, hi_half, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
           std::memcpy(dst + k, &v, sizeof v);
         }
       }
@@ -158,7 +156,7 @@ EFFOPT_VECTOR_CLONES void depthwise_plane(const float* x, const float* w, float 
 // vectors in registers).
 template <int64_t KT>
 inline __attribute__((always_inline)) void block_pixels(const float* in, const float* wt, const int64_t* tap_rt,
-                                                        int64_t K_rt, Vec b, const Geometry& g, int64_t Wp,
+                                                        int64_t K_rt, const Vec& b, const Geometry& g, int64_t Wp,
                                                         bool clamp, float lo, float hi, float* out) {
   constexpr int64_t L = kDepthwiseBlock, KMax = KT > 0 ? KT : 1;
   const int64_t K = KT > 0 ? KT : K_rt;

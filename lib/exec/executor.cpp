@@ -16,6 +16,7 @@
 #include "exec/kernel_registry.h"
 #include "exec/thread_pool.h"
 #include "ir/constants.h"
+#include "onnx/op_signatures.h"
 
 namespace effopt::exec {
 
@@ -531,6 +532,10 @@ GraphPlan* Session::Impl::compile(const Graph& g, const std::string& where, bool
 
 Expected<std::unique_ptr<Session>> Session::create(const Model& model, const RunOptions& opts) {
   if (!model.graph) return invalid_model("the model has no graph");
+  // Kernels index a node's required inputs without bounds checks; a model
+  // built in memory has not passed the importer's check. Past opset 21, the
+  // newest signature effopt knows: the kernels implement at most that.
+  EFFOPT_TRY(verify_onnx_signatures(model, NewerOpsets::NewestKnown));
   auto impl = std::make_unique<Impl>();
   impl->model = &model;
   impl->opts = opts;

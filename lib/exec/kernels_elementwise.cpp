@@ -167,7 +167,7 @@ Status arith_typed(KernelContext& ctx, BinOp op, const TensorValue& a, const Ten
       [[fallthrough]];
     case BinOp::Mod:
       if constexpr (std::is_integral_v<T>)
-        return binary_typed<T, T>(ctx, a, b, dt, [op](T x, T y) {
+        return binary_typed<T, T>(ctx, a, b, dt, [=](T x, T y) {
           if (y == 0) return T(0);
           if constexpr (std::is_signed_v<T>) {
             if (y == T(-1)) return T(0);

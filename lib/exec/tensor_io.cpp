@@ -28,18 +28,19 @@ std::string human_bytes(uint64_t b) {
   return buf;
 }
 
-// Element count of dims, nullopt on overflow past 2^62 or a negative dim.
+// Element count of dims, nullopt on a negative dim or when the product of the
+// nonzero dims passes 2^62 (also with a zero dim: strides and offsets computed
+// from the other dims must not overflow), as Tensor::element_count.
 std::optional<uint64_t> checked_count(const std::vector<int64_t>& dims) {
   uint64_t n = 1;
+  bool zero = false;
   for (int64_t d : dims) {
     if (d < 0) return std::nullopt;
-    if (d == 0) return 0;
-  }
-  for (int64_t d : dims) {
+    if (d == 0) { zero = true; continue; }
     if (n > (uint64_t{1} << 62) / static_cast<uint64_t>(d)) return std::nullopt;
     n *= static_cast<uint64_t>(d);
   }
-  return n;
+  return zero ? 0 : n;
 }
 
 }  // namespace
@@ -172,7 +173,9 @@ Expected<NpyHeader> parse_npy_dict(const std::string& h, const std::string& what
         out.shape.push_back(std::stoll(num));
         if (i < h.size() && h[i] == 'L') ++i;  // Python 2 longs
         skip_ws();
-        if (i < h.size() && h[i] == ',') ++i;
+        if (i < h.size() && h[i] == ',') { ++i; continue; }
+        if (i < h.size() && h[i] == ')') { ++i; break; }
+        return bad("shape dims are not separated by commas");
       }
       have_shape = true;
     } else {

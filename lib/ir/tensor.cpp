@@ -35,13 +35,17 @@ const std::byte* TensorStorage::aligned_data() const {
 }
 
 std::optional<uint64_t> Tensor::element_count() const {
+  // The product of the nonzero dims must fit, whatever their order and even
+  // with a zero dim: code computing strides from the other dims relies on it.
   uint64_t n = 1;
+  bool zero = false;
   for (int64_t d : dims) {
     if (d < 0) return std::nullopt;
-    if (d != 0 && n > static_cast<uint64_t>(INT64_MAX) / static_cast<uint64_t>(d)) return std::nullopt;
+    if (d == 0) { zero = true; continue; }
+    if (n > static_cast<uint64_t>(INT64_MAX) / static_cast<uint64_t>(d)) return std::nullopt;
     n *= static_cast<uint64_t>(d);
   }
-  return n;
+  return zero ? 0 : n;
 }
 
 }  // namespace effopt

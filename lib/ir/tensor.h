@@ -69,7 +69,8 @@ class Tensor {
   // TensorProto.segment (begin, end), rare; kept for the round trip.
   std::optional<std::pair<int64_t, int64_t>> segment;
 
-  // Number of elements; nullopt if the product overflows int64 or a dim is negative.
+  // Number of elements; nullopt if a dim is negative or the product of the
+  // nonzero dims overflows int64 (also when another dim is 0).
   std::optional<uint64_t> element_count() const;
   uint64_t byte_size() const { return storage ? storage->size() : 0; }
   std::span<const std::byte> bytes() const { return storage ? storage->bytes() : std::span<const std::byte>{}; }

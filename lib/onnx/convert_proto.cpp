@@ -125,7 +125,7 @@ Expected<std::string> resolve_external_path(const std::string& base_dir, const s
                                             const std::string& who) {
   if (base_dir.empty())
     return invalid_model(who + " uses external data (" + location +
-                         "), which is not available when reading from standard input");
+                         "), which is not available for a model read without its folder (standard input or memory)");
   if (location.empty()) return invalid_model(who + " has external data with an empty location");
   fs::path loc(location);
   if (loc.is_absolute())
@@ -234,7 +234,7 @@ Expected<TensorPtr> tensor_from_proto(const onnx::TensorProto& p, ProtoImportCon
     } else {
       EFFOPT_TRY(check_size(p.raw_data().size()));
       std::vector<std::byte> b(p.raw_data().size());
-      std::memcpy(b.data(), p.raw_data().data(), b.size());
+      if (!b.empty()) std::memcpy(b.data(), p.raw_data().data(), b.size());  // an empty tensor has no buffer
       t->set_bytes(std::move(b));
     }
     return t;
@@ -334,6 +334,15 @@ Expected<std::shared_ptr<SparseTensor>> sparse_from_proto(const onnx::SparseTens
   return s;
 }
 
+// A value info's type, when it states one: a TypeProto with none of its
+// value fields set (all of them unknown fields, as a damaged file may have)
+// says nothing, and must not replace the type an initializer gave the value:
+// the export would drop the type, and importing that export again would take
+// the initializer's, so two round trips would differ.
+bool states_a_type(const onnx::ValueInfoProto& vi) {
+  return vi.has_type() && vi.type().value_case() != onnx::TypeProto::VALUE_NOT_SET;
+}
+
 struct GraphImporter {
   ProtoImportContext& ctx;
 
@@ -411,7 +420,7 @@ Status GraphImporter::import_graph(const onnx::GraphProto& gp, Graph& g, const s
     if (!v) return dup(vi.name());
     // An initializer-input keeps its declared input type, which may be more
     // general than the tensor's own.
-    if (vi.has_type()) v->type = type_from_proto(vi.type());
+    if (states_a_type(vi)) v->type = type_from_proto(vi.type());
     v->doc_string = vi.doc_string();
     g.add_input(v);
   }
@@ -435,14 +444,14 @@ Status GraphImporter::import_graph(const onnx::GraphProto& gp, Graph& g, const s
     Value* v = g.find_local(vi.name());
     if (!v) v = g.create_value(vi.name());  // stale entry: kept for the round trip
     if (v->has_value_info()) continue;
-    if (vi.has_type()) v->type = type_from_proto(vi.type());
+    if (states_a_type(vi)) v->type = type_from_proto(vi.type());
     v->doc_string = vi.doc_string();
     g.add_value_info(v);
   }
   for (auto& vi : gp.output()) {
     Value* v = g.find(vi.name());
     if (!v) return invalid_model(gname + ": graph output '" + vi.name() + "' is not produced by any node, input or initializer");
-    if (v->graph() == &g && vi.has_type() && (v->type.kind == Type::Kind::None || !v->is_graph_input()))
+    if (v->graph() == &g && states_a_type(vi) && (v->type.kind == Type::Kind::None || !v->is_graph_input()))
       v->type = type_from_proto(vi.type());
     if (v->graph() == &g && v->doc_string.empty()) v->doc_string = vi.doc_string();
     g.add_output(v);

@@ -6,6 +6,7 @@
 
 #include "ir/topo_sort.h"
 #include "onnx/convert_proto.h"
+#include "onnx/op_signatures.h"
 #include "onnx/wire.h"
 #include "support/atomic_file.h"
 #include "support/mapped_file.h"
@@ -46,6 +47,8 @@ Expected<std::unique_ptr<Model>> load_mapped(std::shared_ptr<const MappedFile> f
       if (!fs_) return std::move(fs_).error().context(name + ": function '" + f.name + "'");
     }
   }
+  // Every later stage may index a node's required inputs and outputs.
+  if (auto st = verify_onnx_signatures(*model); !st) return std::move(st).error().context(name);
   if (stats) {
     stats->was_sorted = !moved;
     stats->file_bytes = file->size();

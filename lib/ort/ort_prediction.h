@@ -13,7 +13,9 @@
 //     on), IdentityElimination, DropoutElimination, ConvBNFusion,
 //     ConvMulFusion, ConvAddFusion, MatMulAddFusion (2-D, and 3-D wrapped in
 //     Reshapes the way ORT 1.30 does), ReshapeFusion (a Reshape whose shape
-//     is a Concat of constants and Slices of the Shape of its own input).
+//     is a Concat of constants and Slices of the Shape of its own input),
+//     EnsureUniqueDQForNodeUnit (a DequantizeLinear read by several node
+//     inputs is copied per reader).
 //   level extended (2): QDQS8ToU8Transformer (x86), QDQSelectorActionTransformer (Conv -> QLinearConv,
 //     MatMul -> QLinearMatMul / MatMulIntegerToFloat, Gemm -> QGemm,
 //     Add/Mul -> QLinearAdd/QLinearMul, AveragePool/GlobalAveragePool ->
@@ -22,9 +24,13 @@
 //     activations (int8 ones converted first), nothing between the op and
 //     its QuantizeLinear),
 //     DQMatMulToMatMulNBits (4-bit block-wise constant weight, axis 0),
-//     GemmActivationFusion, ConvActivationFusion, LayerNormFusion,
-//     SkipLayerNormFusion, GeluFusion (Erf form), BiasGeluFusion,
-//     MatMulScaleFusion, MatmulTransposeFusion (transA/B, transBatchA/B),
+//     MatMulIntegerToFloatFusion and DynamicQuantizeMatMulFusion (the
+//     DynamicQuantizeLinear + MatMulInteger + Cast + Mul [+ bias Add] graphs
+//     of dynamic quantization), GemmActivationFusion, ConvActivationFusion,
+//     LayerNormFusion (axes attribute or opset-18 input), SkipLayerNormFusion,
+//     GeluFusion (Erf form; ai.onnx Gelu from opset 20), BiasGeluFusion,
+//     MatMulScaleFusion, MatMulNBitsFusion (a bias Add into MatMulNBits),
+//     MatmulTransposeFusion (transA/B, transBatchA/B),
 //     GatherSliceToSplitFusion (its Slice form).
 //   level all (3): NchwcTransformer (block size 16, as ORT behaves on this
 //     project's AVX-512 machines; configurable): Conv/FusedConv, MaxPool/AveragePool, and on NCHWc inputs
@@ -43,8 +49,7 @@
 // GemmSumFusion, GatherSliceToSplitFusion's Gather form,
 // GatherToSplitFusion, AttentionFusion, EmbedLayerNormFusion,
 // SimplifiedLayerNormFusion, FastGeluFusion, QuickGeluFusion,
-// BiasSoftmaxFusion, DynamicQuantizeMatMulFusion, MatMulIntegerToFloatFusion
-// of DynamicQuantizeLinear graphs, QDQ propagation and DoubleQDQPairsRemover,
+// BiasSoftmaxFusion, QDQ propagation and DoubleQDQPairsRemover,
 // the QDQ selectors for Concat/Softmax/Resize/Gather/Where/ArgMax/LeakyRelu/
 // Sigmoid, the InsertCastTransformer for float16, and every
 // execution-provider-specific transformer. Subgraph bodies (If/Loop/Scan)

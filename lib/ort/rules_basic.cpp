@@ -393,6 +393,42 @@ bool fuse_reshape(Sim& s) {
   return changed;
 }
 
+// EnsureUniqueDQForNodeUnit (level 1, after the fusions above): a
+// DequantizeLinear read by several node inputs of its graph gets a copy per
+// extra input, so each QDQ node unit owns its DQ; the original keeps the first
+// reader, or none when it also produces a graph output. A weight-only
+// quantized model whose weights are shared keeps one DQ per reader in ORT.
+bool ensure_unique_dq(Sim& s) {
+  bool changed = false;
+  for (int n : std::vector<int>(s.order)) {
+    if (!s.nodes[n].alive || !s.is(n, "DequantizeLinear")) continue;
+    int y = s.out(n, 0);
+    if (y < 0) continue;
+    std::vector<std::pair<int, int>> uses = s.uses(y);
+    bool graph_output = s.vals[y].graph_output;
+    if (uses.empty() || (uses.size() == 1 && !graph_output)) continue;
+    for (size_t i = graph_output ? 0 : 1; i < uses.size(); ++i) {
+      int y2 = s.add_value(s.vals[y].name + "/unique_dq" + std::to_string(i), s.vals[y].dt, s.vals[y].shape);
+      SNode copy;
+      copy.name = s.nodes[n].name + "/unique_dq" + std::to_string(i);
+      copy.op = s.nodes[n].op;
+      copy.domain = s.nodes[n].domain;
+      copy.src = s.nodes[n].src;
+      copy.str_attrs = s.nodes[n].str_attrs;
+      copy.in = s.nodes[n].in;
+      copy.out = {y2};
+      copy.inserted = true;
+      copy.rule = "EnsureUniqueDQForNodeUnit";
+      s.add_node(std::move(copy));
+      s.nodes[static_cast<size_t>(uses[i].first)].in[static_cast<size_t>(uses[i].second)] = y2;
+      ++s.hits["EnsureUniqueDQForNodeUnit"];
+      changed = true;
+    }
+  }
+  if (changed) s.resort();
+  return changed;
+}
+
 }  // namespace
 
 void run_level1(Sim& s) {
@@ -406,6 +442,7 @@ void run_level1(Sim& s) {
     changed |= fuse_reshape(s);
     if (!changed) break;
   }
+  ensure_unique_dq(s);
 }
 
 }  // namespace effopt::ort_sim

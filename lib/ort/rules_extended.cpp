@@ -92,6 +92,10 @@ bool fuse_layer_norm(Sim& s) {
     auto last_axis = [&](int rm) {
       const Attribute* a = s.attr(rm, "axes");
       std::vector<int64_t> axes = a ? a->ints : std::vector<int64_t>{};
+      if (!a && s.in(rm, 1) >= 0) {  // opset 18: a constant axes input
+        auto one = s.scalar(s.in(rm, 1));
+        if (one) axes = {static_cast<int64_t>(*one)};
+      }
       if (axes.size() != 1) return false;
       auto r = s.rank(s.in(rm, 0));
       return axes[0] == -1 || (r && axes[0] == *r - 1);
@@ -169,7 +173,8 @@ bool fuse_gelu(Sim& s) {
       last = m1;
     }
     s.nodes[last].op = "Gelu";
-    s.nodes[last].domain = "com.microsoft";
+    // From opset 20 ONNX has Gelu, and ORT fuses into it (checked in real ORT 1.30 on tiny_bert at opset 21).
+    s.nodes[last].domain = s.opset >= 20 ? "" : "com.microsoft";
     s.nodes[last].in = {x};
     for (int p : parts)
       if (p != last && s.nodes[p].alive) s.absorb(last, p, "GeluFusion");
@@ -185,7 +190,7 @@ bool fuse_gelu(Sim& s) {
 bool fuse_bias_gelu(Sim& s) {
   bool changed = false;
   for (int n : s.order) {
-    if (!s.is(n, "Gelu", "com.microsoft")) continue;
+    if (!s.is(n, "Gelu", "com.microsoft") && !s.is(n, "Gelu")) continue;
     int add = s.producer(s.in(n, 0));
     if (!s.is(add, "Add") || s.use_count(s.out(add)) != 1 || s.vals[s.out(add)].graph_output) continue;
     int bias = s.is_const(s.in(add, 1)) ? s.in(add, 1) : s.in(add, 0);
@@ -194,6 +199,7 @@ bool fuse_bias_gelu(Sim& s) {
     auto xs = s.static_shape(x);
     if (!s.is_const(bias) || !bs || bs->size() != 1 || !xs || xs->empty() || xs->back() != (*bs)[0]) continue;
     s.nodes[n].op = "BiasGelu";
+    s.nodes[n].domain = "com.microsoft";
     s.nodes[n].in = {x, bias};
     s.absorb(n, add, "BiasGeluFusion");
     ++s.hits["BiasGeluFusion"];
@@ -355,12 +361,105 @@ bool fuse_slices_to_split(Sim& s) {
   return changed;
 }
 
+// MatMulIntegerToFloatFusion (level 2, after the QDQ rules): Mul(Cast(MatMulInteger(A, B, a_zp, b_zp)),
+// Mul(a_scale, b_scale)) [+ Add with a constant bias [1.., N], N > 1, either input] becomes com.microsoft
+// MatMulIntegerToFloat (A, B, a_scale, b_scale, a_zp, b_zp[, bias]); the MatMulInteger, the Cast and
+// the scale Mul must each have one consumer and make no graph output. Then DynamicQuantizeMatMulFusion:
+// a MatMulIntegerToFloat whose A, scale and zero point are the three outputs of a
+// DynamicQuantizeLinear becomes com.microsoft DynamicQuantizeMatMul on the float input (A, B,
+// b_scale, b_zp[, bias]); the DynamicQuantizeLinear goes once nothing else reads it. This is
+// what effopt quantize mode=dynamic writes (checked in real ORT 1.30 on tiny_bert).
+bool fuse_matmul_integer_to_float(Sim& s) {
+  bool changed = false;
+  auto one_edge = [&](int n) { return s.output_edges(n) == 1 && !s.feeds_graph_output(n); };
+  auto first_parent = [&](int n, const char* op) {
+    for (int v : s.nodes[n].in) {
+      int p = s.producer(v);
+      if (p >= 0 && s.is(p, op)) return p;
+    }
+    return -1;
+  };
+  for (int n : std::vector<int>(s.order)) {
+    if (!s.nodes[n].alive || !s.is(n, "Mul")) continue;
+    int cast = first_parent(n, "Cast");
+    int mmi = cast >= 0 ? first_parent(cast, "MatMulInteger") : -1;
+    int right = first_parent(n, "Mul");
+    if (mmi < 0 || right < 0 || !one_edge(cast) || !one_edge(mmi) || !one_edge(right)) continue;
+    int add = -1;
+    if (one_edge(n)) {
+      int c = s.single_consumer(n);
+      // The bias may be either input (real ORT 1.30 fuses PyTorch's Add(bias, x) too).
+      int bias = c >= 0 && s.in(c, 0) == s.out(n, 0) ? s.in(c, 1) : (c >= 0 ? s.in(c, 0) : -1);
+      if (c >= 0 && s.is(c, "Add") && s.is_const(bias)) {
+        auto bs = s.static_shape(bias);
+        bool ok = bs && !bs->empty() && bs->back() > 1;
+        for (size_t i = 0; ok && i + 1 < bs->size(); ++i) ok = (*bs)[i] == 1;
+        if (ok) add = c;
+      }
+    }
+    std::vector<int> in = {s.in(mmi, 0), s.in(mmi, 1), s.in(right, 0), s.in(right, 1), s.in(mmi, 2), s.in(mmi, 3)};
+    if (add >= 0) in.push_back(s.in(add, 0) == s.out(n, 0) ? s.in(add, 1) : s.in(add, 0));
+    s.nodes[n].op = "MatMulIntegerToFloat";
+    s.nodes[n].domain = "com.microsoft";
+    s.nodes[n].in = in;
+    if (add >= 0) s.set_output(n, 0, s.out(add, 0));
+    for (int m : {mmi, cast, right, add})
+      if (m >= 0) s.absorb(n, m, "MatMulIntegerToFloatFusion");
+    ++s.hits["MatMulIntegerToFloatFusion"];
+    changed = true;
+  }
+  for (int n : std::vector<int>(s.order)) {
+    if (!s.nodes[n].alive || !s.is(n, "MatMulIntegerToFloat", "com.microsoft")) continue;
+    int dql = s.producer(s.in(n, 0));
+    if (dql < 0 || !s.is(dql, "DynamicQuantizeLinear") || s.in(n, 2) != s.out(dql, 1) ||
+        s.in(n, 4) != s.out(dql, 2))
+      continue;
+    std::vector<int> in = {s.in(dql, 0), s.in(n, 1), s.in(n, 3), s.in(n, 5)};
+    if (s.in(n, 6) >= 0) in.push_back(s.in(n, 6));
+    s.nodes[n].op = "DynamicQuantizeMatMul";
+    s.nodes[n].in = in;
+    s.nodes[n].rule = "DynamicQuantizeMatMulFusion";
+    ++s.hits["DynamicQuantizeMatMulFusion"];
+    if (s.output_edges(dql) == 0 && !s.feeds_graph_output(dql)) s.absorb(n, dql, "DynamicQuantizeMatMulFusion");
+    changed = true;
+  }
+  if (changed) s.resort();
+  return changed;
+}
+
+// MatMulNBitsFusion (CPU, after SkipLayerNormFusion and MatMulScaleFusion):
+// a com.microsoft MatMulNBits without a bias whose only consumer is an Add
+// (opset 7/13/14) of a [N] bias takes the bias as its input 5 and the Add's
+// output.
+bool fuse_matmul_nbits_bias(Sim& s) {
+  bool changed = false;
+  for (int n : std::vector<int>(s.order)) {
+    if (!s.nodes[n].alive || !s.is(n, "MatMulNBits", "com.microsoft") || s.in(n, 5) >= 0) continue;
+    int add = s.single_consumer(n);
+    if (add < 0 || !s.is(add, "Add")) continue;
+    int y = s.out(n, 0);
+    int bias = s.in(add, 0) == y ? s.in(add, 1) : s.in(add, 0);
+    auto bs = s.static_shape(bias);
+    int64_t N = s.attr_int(n, "N", 0);
+    if (!bs || bs->size() != 1 || (*bs)[0] != N) continue;
+    s.nodes[n].in.resize(6, -1);
+    s.nodes[n].in[5] = bias;
+    s.set_output(n, 0, s.out(add, 0));
+    s.absorb(n, add, "MatMulNBitsFusion");
+    ++s.hits["MatMulNBitsFusion"];
+    changed = true;
+  }
+  if (changed) s.resort();
+  return changed;
+}
+
 }  // namespace
 
 void run_level2(Sim& s, const OrtPredictionOptions& o) {
   if (o.s8_to_u8_activations && !o.int8_activations_allowed) convert_s8_activations(s);
   fuse_qdq(s, o);
   fuse_dq_matmul_nbits(s);
+  fuse_matmul_integer_to_float(s);
   fuse_activation(s, "Gemm", "FusedGemm", "GemmActivationFusion");
   fuse_activation(s, "Conv", "FusedConv", "ConvActivationFusion");
   fuse_gelu(s);
@@ -370,6 +469,7 @@ void run_level2(Sim& s, const OrtPredictionOptions& o) {
   fuse_slices_to_split(s);
   fuse_matmul_transpose(s);
   fuse_matmul_scale(s);
+  fuse_matmul_nbits_bias(s);
   fuse_matmul_transpose(s);
   s.resort();
   // The level-1 rules run again after level 2 in ORT's loop (fusions expose new constants rarely).

@@ -73,8 +73,8 @@ void replace_group(Sim& s, int n, const QdqGroup& g, const std::string& op, cons
   s.nodes[n].domain = domain;
   std::vector<int> ins;
   for (int dq : g.dqs) {
-    // A DQ feeding several ops stays for the others (ORT duplicates nothing:
-    // the shared DQ remains only while something still reads it).
+    // A DQ feeding several ops was copied per reader (ensure_unique_dq);
+    // one that also makes a graph output stays for it.
     ins.push_back(s.in(dq, 0));
   }
   s.nodes[n].in = ins;

@@ -41,6 +41,18 @@ const std::vector<std::string_view> kFuseFusion = {
     "eliminate-dead-code",
 };
 
+// The quantize preparation, as ONNX Runtime's quant_pre_process: constants
+// made plain and folded (weights behind Identity or computed from constants
+// become stored tensors the pass can quantize), equal tensors merged, and
+// BatchNormalization folded into the Conv or MatMul before it, so no
+// DequantizeLinear lands in front of a weight that BatchNormalization should
+// still fold into. No fuse-matmul-add: ONNX Runtime fuses an int4 MatMul into
+// MatMulNBits, not a Gemm.
+const std::vector<std::string_view> kQuantizePrep = {
+    "hoist-constants", "eliminate-identity", "fold-constants",  "fold-shapes",
+    "dedup-initializers", "fuse-conv-bn",    "fuse-matmul-bn", "eliminate-dead-code",
+};
+
 std::string join(const std::vector<std::string_view>& names) {
   std::string out;
   for (std::string_view n : names) out += (out.empty() ? "" : ",") + std::string(n);
@@ -51,11 +63,28 @@ std::string fuse_text() {
   return "repeat{max-iterations=8}(" + join(kFuseCleanup) + "," + join(kFuseFusion) + ")";
 }
 
+std::string quantize_prep_text() { return "repeat{max-iterations=8}(" + join(kQuantizePrep) + ")"; }
+
+// convert-opset{to=N} and fix-shapes{shapes=...} for the commands' --opset and --shape.
+std::string command_prefix(int64_t opset, const std::vector<std::string>& shapes) {
+  std::string out;
+  if (opset != 0) out = "convert-opset{to=" + std::to_string(opset) + "}";
+  if (!shapes.empty()) {
+    std::string joined;
+    for (const std::string& s : shapes) joined += (joined.empty() ? "" : ";") + s;
+    out += (out.empty() ? "" : ",") + std::string("fix-shapes{shapes=") + quote_option_value(joined) + "}";
+  }
+  return out;
+}
+
 }  // namespace
 
 const std::vector<NamedPipeline>& named_pipelines() {
   static const std::vector<NamedPipeline> table = {
       {"fuse", "lossless cleanup (to a fixed point) and operator fusion", fuse_text()},
+      {"quantize",
+       "preparation (constants folded, BatchNormalization folded into Conv/MatMul), then the quantize pass",
+       quantize_prep_text() + ",quantize"},
   };
   return table;
 }
@@ -67,14 +96,17 @@ const NamedPipeline* find_named_pipeline(const std::string& name) {
 }
 
 std::string fuse_pipeline_text(int64_t opset, const std::vector<std::string>& shapes) {
-  std::string out;
-  if (opset != 0) out = "convert-opset{to=" + std::to_string(opset) + "}";
-  if (!shapes.empty()) {
-    std::string joined;
-    for (const std::string& s : shapes) joined += (joined.empty() ? "" : ";") + s;
-    out += (out.empty() ? "" : ",") + std::string("fix-shapes{shapes=") + quote_option_value(joined) + "}";
-  }
+  std::string out = command_prefix(opset, shapes);
   return out + (out.empty() ? "" : ",") + "@fuse";
+}
+
+std::string quantize_pipeline_text(int64_t opset, const std::vector<std::string>& shapes,
+                                   const std::string& quantize_options) {
+  std::string out = command_prefix(opset, shapes);
+  // @quantize with options on its last pass: a named pipeline takes none, so spelled out.
+  std::string q = quantize_options.empty() ? "@quantize"
+                                           : quantize_prep_text() + ",quantize{" + quantize_options + "}";
+  return out + (out.empty() ? "" : ",") + q;
 }
 
 }  // namespace effopt::pass

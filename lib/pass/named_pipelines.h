@@ -24,4 +24,11 @@ const NamedPipeline* find_named_pipeline(const std::string& name);
 // as --shape takes them), then `@fuse`. Never raises the opset by itself.
 std::string fuse_pipeline_text(int64_t opset, const std::vector<std::string>& shapes);
 
+// `effopt quantize`'s pipeline: the same convert-opset / fix-shapes prefix as
+// fuse, then `@quantize` (the preparation group and the quantize pass) with
+// the quantize pass's options set to `quantize_options` ("key=value ...", as
+// the command's flags give them; "" = defaults).
+std::string quantize_pipeline_text(int64_t opset, const std::vector<std::string>& shapes,
+                                   const std::string& quantize_options);
+
 }  // namespace effopt::pass

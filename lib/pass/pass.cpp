@@ -8,6 +8,8 @@
 #include <functional>
 
 #include "ir/constants.h"
+#include "pass/pipeline.h"
+#include "support/mapped_file.h"
 
 namespace effopt::pass {
 
@@ -155,6 +157,15 @@ std::string PassOptions::print() const {
   std::string out;
   for (const auto& [k, v] : values_) out += (out.empty() ? "" : " ") + k + "=" + v;
   return out;
+}
+
+Expected<std::string> read_option_file(const PassOptions& options, std::string_view name) {
+  const std::string& value = options.get_string(name);
+  if (value.empty()) return usage_error("option '" + std::string(name) + "' names no file");
+  std::string path = split_file_value(value).first;
+  auto f = MappedFile::open(path);
+  if (!f) return std::move(f).error().context("option '" + std::string(name) + "'");
+  return std::string(reinterpret_cast<const char*>((*f)->data()), static_cast<size_t>((*f)->size()));
 }
 
 void PassResult::count(std::string_view counter, int64_t n) {

@@ -66,6 +66,10 @@ struct OptionSpec {
   std::string help;
   std::vector<std::string> choices;  // Enum only
   double min = -1e300, max = 1e300;  // Int / Float bounds, inclusive
+  // Bool only: the command-line flag that sets the option to false, where a
+  // command generates its flags from this table (`effopt quantize`:
+  // `--per-channel` / `--per-tensor` both set per-channel).
+  std::string cli_negation = "";
   DataOption data = DataOption::None;
 };
 
@@ -83,6 +87,14 @@ std::string join_file_list(const std::vector<std::string>& paths);
 // Checks `value` against `spec`; the error message names the option and says
 // what is accepted (Usage error).
 Status check_option_value(const OptionSpec& spec, std::string_view value);
+
+// The contents of a File option's file (Usage error naming the option when
+// it is empty, I/O error naming the file when it cannot be read). A value in
+// the recorded form `PATH@sha256:HEX` reads PATH (the pass manager checked
+// the hash before the pipeline ran). Passes never open files themselves: they
+// get a File option's bytes from here.
+class PassOptions;
+Expected<std::string> read_option_file(const PassOptions& options, std::string_view name);
 
 // The options of one pass instance: every option of its spec, with the
 // defaults filled in. Getters assert that the name exists and has the type.

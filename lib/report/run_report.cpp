@@ -22,4 +22,8 @@ nlohmann::json RunReport::to_json() const {
   return j;
 }
 
+std::string json_text(const nlohmann::json& j) {
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
 }  // namespace effopt

@@ -9,6 +9,11 @@
 
 namespace effopt {
 
+// A JSON document as effopt prints and writes it: indented by 2, with a final
+// newline. Strings that are not UTF-8 (a model's names may hold any bytes)
+// get U+FFFD in place of the bad bytes instead of making the dump throw.
+std::string json_text(const nlohmann::json& j);
+
 class RunReport {
  public:
   // docs/report.md lists what changed from one version to the next.

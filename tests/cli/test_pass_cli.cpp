@@ -208,7 +208,7 @@ TEST_CASE("run: @name uses a named pipeline, recorded expanded; an unknown one l
   // Unknown named pipeline: a usage error naming it and listing the named pipelines; nothing written.
   auto bad = test::run_effopt({"run", model, "--passes", "fix-shapes,@fusion", "-o", d.file("bad.onnx")});
   CHECK(bad.exit_code == 1);
-  CHECK(bad.err.find("unknown named pipeline '@fusion' (named pipelines: @fuse)") != std::string::npos);
+  CHECK(bad.err.find("unknown named pipeline '@fusion' (named pipelines: @fuse, @quantize)") != std::string::npos);
   CHECK_FALSE(fs::exists(d.file("bad.onnx")));
   // A bare name is a pass: `fuse` is not the named pipeline.
   auto bare = test::run_effopt({"run", model, "--passes", "fuse", "-o", d.file("bare.onnx")});

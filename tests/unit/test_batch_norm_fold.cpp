@@ -385,13 +385,13 @@ g (float[3,2] a) => (float[3,2] z)
 }
 )");
   CHECK(refusal_of(*gemm_c) == "Gemm: C varies along N");
-  // Gemm before opset 7: a [F] bias would need the legacy broadcast attribute.
+  // Gemm before opset 7 (where C is required): a [F] bias would need the legacy broadcast attribute.
   auto gemm6 = test::parse_or_fail(R"(
 <ir_version: 3, opset_import: ["" : 6]>
 g (float[3,2] a) => (float[3,2] z)
-  <float[2,2] B = {1, 2, 3, 4}, float[2] gamma = {1, 2}, float[2] beta = {0, 1}, float[2] mean = {0, 1},
-   float[2] var = {1, 1}> {
-  y = Gemm(a, B)
+  <float[2,2] B = {1, 2, 3, 4}, float[3,2] C = {0, 0, 0, 0, 0, 0}, float[2] gamma = {1, 2}, float[2] beta = {0, 1},
+   float[2] mean = {0, 1}, float[2] var = {1, 1}> {
+  y = Gemm(a, B, C)
   z = BatchNormalization<is_test = 1>(y, gamma, beta, mean, var)
 }
 )");

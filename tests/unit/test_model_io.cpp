@@ -1,5 +1,6 @@
 // Import/export: lossless round trip, zero-copy views, external data, sorting.
 #include <catch2/catch.hpp>
+#include <onnx/defs/parser.h>
 #include <cstring>
 #include <filesystem>
 
@@ -337,4 +338,28 @@ g (float[2] X) => (float[2] Y) {
   REQUIRE(b.attr("ts")->tensors.size() == 2);
   REQUIRE(b.attr("ts")->tensors[1]->as<int64_t>()[1] == 0x0707070707070707);
   REQUIRE(canonical(**back) == canonical(*m));
+}
+
+TEST_CASE("a model read from memory without a folder refuses external data", "[import][external]") {
+  // What the fuzz targets rely on: bytes from anywhere never make effopt open a file.
+  onnx::ModelProto p;
+  auto st = onnx::OnnxParser::Parse(p, R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[2] X) => (float[2] Y) <float[2] W = {1, 2}> { Y = Add(X, W) }
+)");
+  REQUIRE(st.IsOK());
+  auto* w = p.mutable_graph()->mutable_initializer(0);
+  w->clear_float_data();
+  w->set_data_location(onnx::TensorProto::EXTERNAL);
+  auto* e = w->add_external_data();
+  e->set_key("location");
+  e->set_value("/etc/passwd");
+  std::string s = p.SerializeAsString();
+  std::vector<std::byte> b(s.size());
+  std::memcpy(b.data(), s.data(), s.size());
+  auto m = load_model_from_bytes(std::move(b), "mem");
+  REQUIRE_FALSE(m);
+  CHECK(m.error().kind == ErrorKind::InvalidModel);
+  CHECK_THAT(m.error().message, Catch::Contains("mem: tensor 'W' uses external data (/etc/passwd), which is not "
+                                                "available for a model read without its folder"));
 }

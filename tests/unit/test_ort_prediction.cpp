@@ -382,3 +382,71 @@ TEST_CASE("ORT prediction: the report block is labelled as a prediction for onnx
   CHECK(j["extended"]["op_counts"]["com.microsoft.FusedConv"] == 1);
   CHECK(j["per_node"].size() == 4);
 }
+
+// ---- rules that effopt quantize's outputs need (issue 25)
+
+TEST_CASE("ORT prediction: from opset 20 GELU becomes ai.onnx Gelu", "[ort-prediction]") {
+  std::string text = header(21) + "g (float[2,16] x) => (float[2,16] y) {\n"
+                     "k = Constant<value = float {1.4142135}>()\none = Constant<value = float {1}>()\n"
+                     "half = Constant<value = float {0.5}>()\n"
+                     "d = Div(x, k)\ne = Erf(d)\nf = Add(e, one)\ng = Mul(x, f)\ny = Mul(g, half)\n}\n";
+  auto p = predict_and_check(text, OrtOptLevel::Extended);
+  CHECK(count(p, "Gelu") == 1);
+  CHECK(count(p, "com.microsoft.Gelu") == 0);
+}
+
+TEST_CASE("ORT prediction: LayerNorm with opset-18 ReduceMean axes inputs fuses", "[ort-prediction]") {
+  std::string text = header(18) + "g (float[2,3,8] x) => (float[2,3,8] y) {\n"
+                     "ax = Constant<value = int64[1] {-1}>()\n"
+                     "two = Constant<value = float {2}>()\neps = Constant<value = float {0.00001}>()\n"
+                     "gamma = Constant<value = float[8] {" + numbers(8, 1) + "}>()\n"
+                     "beta = Constant<value = float[8] {" + numbers(8, 2) + "}>()\n"
+                     "m = ReduceMean(x, ax)\nd = Sub(x, m)\np = Pow(d, two)\nv = ReduceMean(p, ax)\n"
+                     "ve = Add(v, eps)\ns = Sqrt(ve)\nn = Div(d, s)\nt = Mul(n, gamma)\ny = Add(t, beta)\n}\n";
+  auto p = predict_and_check(text, OrtOptLevel::Extended);
+  CHECK(count(p, "LayerNormalization") == 1);
+}
+
+TEST_CASE("ORT prediction: a DequantizeLinear read by two MatMuls is copied per reader (EnsureUniqueDQForNodeUnit)",
+          "[ort-prediction]") {
+  std::string ints;
+  for (int i = 0; i < 32; ++i) ints += (i ? ", " : "") + std::to_string(i % 11 - 5);
+  std::string text = header(13) + "g (float[2,8] x, float[3,8] u) => (float[2,4] y, float[3,4] z) {\n"
+                     "q = Constant<value = int8[8,4] {" + ints + "}>()\n"
+                     "s = Constant<value = float[4] {0.1, 0.2, 0.3, 0.4}>()\n"
+                     "w = DequantizeLinear<axis = 1>(q, s)\n"
+                     "y = MatMul(x, w)\nz = MatMul(u, w)\n}\n";
+  auto p = predict_and_check(text, OrtOptLevel::Extended);
+  CHECK(count(p, "DequantizeLinear") == 2);
+}
+
+TEST_CASE("ORT prediction: DynamicQuantizeLinear + MatMulInteger + Cast + Mul + bias Add become "
+          "DynamicQuantizeMatMul", "[ort-prediction]") {
+  std::string ints;
+  for (int i = 0; i < 32; ++i) ints += (i ? ", " : "") + std::to_string(i % 11 - 5);
+  std::string text = header(13) + "g (float[2,8] x) => (float[2,4] y) {\n"
+                     "q = Constant<value = int8[8,4] {" + ints + "}>()\n"
+                     "ws = Constant<value = float[4] {0.1, 0.2, 0.3, 0.4}>()\n"
+                     "b = Constant<value = float[4] {1, 2, 3, 4}>()\n"
+                     "xq, xs, xz = DynamicQuantizeLinear(x)\n"
+                     "i = MatMulInteger(xq, q, xz)\nf = Cast<to = 1>(i)\nsc = Mul(xs, ws)\nm = Mul(f, sc)\n"
+                     "y = Add(b, m)\n}\n";
+  auto p = predict_and_check(text, OrtOptLevel::Extended);
+  CHECK(count(p, "com.microsoft.DynamicQuantizeMatMul") == 1);
+  CHECK(p.node_count == 1);
+}
+
+TEST_CASE("ORT prediction: MatMulNBits takes a following bias Add (MatMulNBitsFusion)", "[ort-prediction]") {
+  std::string packed;
+  for (int i = 0; i < 4 * 8; ++i) packed += (i ? ", " : "") + std::to_string((i * 37) % 256);
+  std::string text = "<ir_version: 10, opset_import: [\"\" : 21, \"com.microsoft\" : 1]>\n"
+                     "g (float[2,16] x) => (float[2,4] y) {\n"
+                     "B = Constant<value = uint8[4,1,8] {" + packed + "}>()\n"
+                     "S = Constant<value = float[4,1] {0.1, 0.2, 0.3, 0.4}>()\n"
+                     "b = Constant<value = float[4] {1, 2, 3, 4}>()\n"
+                     "m = com.microsoft.MatMulNBits<K = 16, N = 4, bits = 4, block_size = 16>(x, B, S)\n"
+                     "y = Add(m, b)\n}\n";
+  auto p = predict_and_check(text, OrtOptLevel::Extended);
+  CHECK(count(p, "com.microsoft.MatMulNBits") == 1);
+  CHECK(count(p, "Add") == 0);
+}

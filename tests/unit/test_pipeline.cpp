@@ -250,8 +250,8 @@ TEST_CASE("pipeline: @name expands a named pipeline in place, every default fill
 }
 
 TEST_CASE("pipeline: @name errors name the pipeline and list the named ones", "[pipeline]") {
-  check_error("alpha,@nope", "unknown named pipeline '@nope' (named pipelines: @fuse)", 7);
-  check_error("alpha, @", "expected a named pipeline after '@' (named pipelines: @fuse)", 8);
+  check_error("alpha,@nope", "unknown named pipeline '@nope' (named pipelines: @fuse, @quantize)", 7);
+  check_error("alpha, @", "expected a named pipeline after '@' (named pipelines: @fuse, @quantize)", 8);
   check_error("@fuse{max-iterations=2}", "a named pipeline takes no options", 6);
   // A bare name is always a pass, even when a named pipeline has that name.
   check_error("alpha,fuse", "unknown pass 'fuse' ('fuse' is a named pipeline: write '@fuse')", 7);
