@@ -17,6 +17,10 @@ enum class ActKind : uint8_t {
   HardSigmoid,  // max(0, min(1, a * v + b))
   HardSwishMul, // v * HardSigmoid(v) with alpha a, beta b (HardSigmoid + Mul)
   HardSwish,    // v * max(0, min(1, v / 6 + 0.5))  (the HardSwish op, opset 14)
+  Tanh,         // tanh(v)
+  Erf,          // erf(v)
+  GeluTanh,     // 0.5 v (1 + tanh(sqrt(2 / pi) (v + 0.044715 v^3)))  (Gelu approximate="tanh", written out by GPT-2)
+  GeluErf,      // 0.5 v (1 + erf(v / sqrt(2)))  (Gelu, written out as Div/Erf/Add/Mul/Mul by PyTorch below opset 20)
 };
 
 struct Activation {
@@ -30,5 +34,10 @@ void apply_activation(const Activation& act, const float* x, float* y, int64_t n
 
 // row[i] = act(row[i] + bias) in one pass (the epilogue of a GEMM or a convolution tile).
 void bias_activation_row(float* row, int64_t n, float bias, const Activation& act);
+
+// Softmax (or LogSoftmax) of n contiguous values: the maximum, exp(x - max) (the same exp as Sigmoid's) summed
+// in 16 lanes added in a fixed tree, then each exp times 1 / sum (log: x - max - log(sum)). The order of the
+// operations depends only on n, never on the thread that runs the row.
+void softmax_row(const float* x, float* y, int64_t n, bool log);
 
 }  // namespace effopt::exec

@@ -109,6 +109,26 @@ void fold_conv_batch_norm(GraphPlan& p, const Model& model) {
   std::erase_if(p.constants, [&](const std::pair<int, TensorValue>& c) { return !read[c.first]; });
 }
 
+// The step an internal rewrite leaves for an activation the model writes out as several element-wise ops
+// (Gelu): KernelContext::activation applied to its one float32 input, in fixed 16384-element tasks.
+const KernelDef& fused_activation_kernel() {
+  static const KernelDef def{"", "FusedActivation", 1, INT64_MAX, [](KernelContext& ctx) -> Status {
+    const TensorValue& x = ctx.in(0);
+    if (x.dtype() != DataType::Float) return ctx.fail("the fused activation takes float32");
+    TensorValue y = TensorValue::allocate(DataType::Float, x.dims());
+    const int64_t n = static_cast<int64_t>(x.element_count()), chunk = 16384;
+    const float* in = x.data<float>();
+    float* out = y.mutable_data<float>();
+    ctx.pool.parallel_for(chunk_count(n, chunk), [&](int64_t t) {
+      int64_t b = t * chunk;
+      apply_activation(ctx.activation, in + b, out + b, std::min(chunk, n - b));
+    });
+    ctx.outputs[0] = std::move(y);
+    return ok();
+  }};
+  return def;
+}
+
 std::string node_label(const Node& n, size_t index) {
   return (n.name.empty() ? "#" + std::to_string(index) : "'" + n.name + "'");
 }
@@ -479,6 +499,93 @@ GraphPlan* Session::Impl::compile(const Graph& g, const std::string& where, bool
       gs->removed = true;
       ms->removed = true;
     }
+
+    // Gelu as exporters write it out, found from its Tanh or Erf, becomes one step (the last Mul's, running
+    // fused_activation_kernel on x; activation.h's GeluTanh / GeluErf):
+    // - tanh form (GPT-2): Mul(Mul(x, 0.5), Add(Tanh(Mul(Add(x, Mul(Pow(x, 3), 0.044715)), sqrt(2/pi))), 1));
+    // - erf form (PyTorch's nn.GELU below opset 20): Mul(Mul(x, Add(Erf(Div(x, sqrt(2))), 1)), 0.5), the Div
+    //   also as Mul(x, 1/sqrt(2)), the halving also as Mul(Mul(x, 0.5), Add(...)).
+    // Operands of Add and Mul in either order; the constants float32 scalars (rank 0, or [1] when x's rank is
+    // known to be at least 1, so no broadcast changes the shape); every intermediate read only by the next op
+    // and not a graph output; x is float32, as the float32 constants it meets in a Div, Add or Mul imply. The
+    // fused formula rounds in other places and uses activation.h's tanh / erf: results move by up to about
+    // 1e-6 (tests/unit/test_exec_activation.cpp), as ONNX Runtime's own Gelu fusions move them.
+    auto scalar_is = [&](const Value* v, const Value* x, float want) {
+      TensorPtr t = v ? fixed_constant(v) : nullptr;
+      if (!t || t->data_type != DataType::Float || t->byte_size() != 4) return false;
+      if (!t->dims.empty() && (t->dims.size() > 1 || !x->type.shape || x->type.shape->empty())) return false;
+      float c;
+      std::memcpy(&c, t->bytes().data(), 4);
+      return std::fabs(c - want) <= 1e-6f * std::fabs(want);
+    };
+    auto only_reader = [&](const Value* v) -> const Node* {  // v's one reader, when v is no graph output
+      if (!v || v->uses().size() != 1 || is_output[p->slot_of.at(v)]) return nullptr;
+      return v->uses()[0].node;
+    };
+    auto binary = [&](const Node* n, const char* op) {
+      return n && n->op_type == op && n->inputs().size() == 2 && step_for(n) != nullptr;
+    };
+    // v's producer when it is the binary `op` and v has no other reader
+    auto producer_if = [&](const Value* v, const char* op) -> const Node* {
+      const Node* n = v ? v->producer() : nullptr;
+      return binary(n, op) && only_reader(v) ? n : nullptr;
+    };
+    auto other = [](const Node* n, const Value* a) -> const Value* {
+      return n->input(0) == a ? n->input(1) : n->input(1) == a ? n->input(0) : nullptr;
+    };
+    const float sqrt_2_over_pi = 0.7978845608028654f, sqrt_2 = 1.4142135623730951f;
+    for (auto& st : p->steps) {
+      const Node& g = *st.node;
+      const bool tanh = g.op_type == "Tanh", erf = g.op_type == "Erf";
+      if ((!tanh && !erf) || !step_for(&g)) continue;
+      std::vector<const Node*> chain{&g};
+      const Value* x = nullptr;
+      if (erf) {  // x / sqrt(2) or x * (1 / sqrt(2))
+        if (const Node* d = producer_if(g.input(0), "Div")) {
+          if (scalar_is(d->input(1), d->input(0), sqrt_2)) x = d->input(0), chain.push_back(d);
+        } else if (const Node* m = producer_if(g.input(0), "Mul")) {
+          for (int k = 0; k < 2 && !x; ++k)
+            if (scalar_is(m->input(1 - k), m->input(k), 1.f / sqrt_2)) x = m->input(k), chain.push_back(m);
+        }
+      } else if (const Node* m = producer_if(g.input(0), "Mul")) {  // (x + 0.044715 x^3) * sqrt(2 / pi)
+        for (int k = 0; k < 2 && !x; ++k) {
+          if (!scalar_is(m->input(1 - k), m->input(k), sqrt_2_over_pi)) continue;
+          const Node* a = producer_if(m->input(k), "Add");
+          for (int j = 0; a && j < 2 && !x; ++j) {
+            const Value* xa = a->input(j);
+            const Node* cm = producer_if(a->input(1 - j), "Mul");
+            for (int i = 0; cm && i < 2 && !x; ++i) {
+              if (!scalar_is(cm->input(1 - i), xa, 0.044715f)) continue;
+              const Node* pw = cm->input(i) ? cm->input(i)->producer() : nullptr;
+              if (pw && pw->op_type == "Pow" && pw->inputs().size() == 2 && pw->input(0) == xa &&
+                  only_reader(cm->input(i)) && step_for(pw) && scalar_is(pw->input(1), xa, 3.f))
+                x = xa, chain.insert(chain.end(), {m, a, cm, pw});
+            }
+          }
+        }
+      }
+      if (!x) continue;
+      const Node* add1 = only_reader(g.output(0));  // Add(g, 1)
+      if (!binary(add1, "Add") || !scalar_is(other(add1, g.output(0)), x, 1.f)) continue;
+      const Node* m = only_reader(add1->output(0));
+      if (!binary(m, "Mul")) continue;
+      const Value* h = other(m, add1->output(0));
+      const Node* last = nullptr;
+      if (h == x) {  // Mul(Mul(x, Add(...)), 0.5)
+        const Node* f = only_reader(m->output(0));
+        if (binary(f, "Mul") && scalar_is(other(f, m->output(0)), x, 0.5f)) last = f, chain.push_back(m);
+      } else if (const Node* half = producer_if(h, "Mul")) {  // Mul(Mul(x, 0.5), Add(...))
+        const Value* o = other(half, x);
+        if (o && o != x && scalar_is(o, x, 0.5f)) last = m, chain.push_back(half);
+      }
+      if (!last) continue;
+      chain.push_back(add1);
+      Step* ls = step_for(last);
+      ls->kernel = &fused_activation_kernel();
+      ls->in_slots = {p->slot_of.at(x)};
+      ls->activation = Activation{tanh ? ActKind::GeluTanh : ActKind::GeluErf};
+      for (const Node* c : chain) step_for(c)->removed = true;
+    }
     std::erase_if(p->steps, [](const Step& s) { return s.removed; });
   }
 
@@ -807,7 +914,8 @@ Expected<std::vector<RuntimeValue>> Session::Impl::run_plan(const GraphPlan& p, 
       }
       ++stats.nodes_run;
       if (opts.profile)
-        op_ms[n.op_type == "Conv" && n.attr_int("group", 1) > 1 ? "Conv (grouped)" : n.op_type] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        op_ms[st.kernel == &fused_activation_kernel() ? "Gelu (fused)"
+              : n.op_type == "Conv" && n.attr_int("group", 1) > 1 ? "Conv (grouped)" : n.op_type] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     } catch (const std::bad_alloc&) {
       return make_error(ErrorKind::IO, "out of memory while running " + n.op_type + " node '" + n.name + "'" + p.where);
     } catch (const UnsupportedElementType& e) {

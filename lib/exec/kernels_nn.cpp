@@ -486,6 +486,11 @@ Status softmax_kernel(KernelContext& ctx, bool log) {
   TensorValue Y = TensorValue::allocate(DataType::Float, X.dims());
   const float* x = X.data<float>();
   float* y = Y.mutable_data<float>();
+  if (inner == 1) {  // rows along the last axis: the vectorized row (activation.h)
+    ctx.pool.parallel_for(outer, [&](int64_t o) { softmax_row(x + o * len, y + o * len, len, log); });
+    ctx.outputs[0] = std::move(Y);
+    return ok();
+  }
   ctx.pool.parallel_for(outer * inner, [&](int64_t t) {
     int64_t o = t / inner, in = t % inner;
     const float* p = x + o * len * inner + in;

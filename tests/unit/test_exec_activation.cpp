@@ -85,10 +85,84 @@ TEST_CASE("exec activations: vectorized Sigmoid, SiLU, HardSigmoid and HardSwish
   }
 }
 
+TEST_CASE("exec activations: vectorized Tanh, Erf and both Gelu forms follow their formulas", "[exec][activation]") {
+  std::vector<float> x = probe_values(4000);
+  for (size_t i = 20; i < 2000; ++i) x[i] = (static_cast<float>(i) - 1010.f) / 100.f;  // [-9.9, 9.9] densely
+  x.push_back(1e-30f);
+  x.push_back(-3e-4f);
+  x.push_back(5e-4f);
+  const int64_t n = static_cast<int64_t>(x.size());
+  std::vector<float> y(x.size());
+  auto check = [&](ActKind k, double (*want)(double), double rel, double abs) {
+    exec::apply_activation({k}, x.data(), y.data(), n);
+    int bad = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      double w = want(static_cast<double>(x[i]));
+      bool good = std::isnan(w) ? std::isnan(y[i]) : std::isinf(w) ? y[i] == w : std::fabs(y[i] - w) <= rel * std::fabs(w) + abs;
+      if (!good && bad++ < 5)
+        FAIL_CHECK("x " << x[i] << ": " << y[i] << ", want " << w);
+    }
+    CHECK(bad == 0);
+  };
+  SECTION("Tanh within 1e-6 relative of tanh in double") { check(ActKind::Tanh, [](double v) { return std::tanh(v); }, 1e-6, 1e-38); }
+  SECTION("Erf within 1e-6 relative of erf in double") { check(ActKind::Erf, [](double v) { return std::erf(v); }, 1e-6, 1e-38); }
+  SECTION("Gelu, tanh form, within 1e-6 relative + 1e-6 absolute of the formula in double") {
+    check(ActKind::GeluTanh, [](double v) {
+      return std::isinf(v) ? (v > 0 ? v : std::nan("")) : 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
+    }, 1e-6, 1e-6);
+  }
+  SECTION("Gelu, erf form, within 1e-6 relative + 2e-6 absolute of the formula in double (erf's 4.3e-7 near 3.3, times x / 2)") {
+    check(ActKind::GeluErf, [](double v) {
+      return std::isinf(v) ? (v > 0 ? v : std::nan("")) : 0.5 * v * (1 + std::erf(v / std::sqrt(2.0)));
+    }, 1e-6, 2e-6);
+  }
+  SECTION("NaN stays NaN, +-inf saturate to exactly +-1") {
+    float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity(), out = 0;
+    for (ActKind k : {ActKind::Tanh, ActKind::Erf, ActKind::GeluTanh, ActKind::GeluErf}) {
+      exec::apply_activation({k}, &nan, &out, 1);
+      CHECK(std::isnan(out));
+    }
+    for (ActKind k : {ActKind::Tanh, ActKind::Erf}) {
+      exec::apply_activation({k}, &inf, &out, 1);
+      CHECK(out == 1.f);
+      float minus = -inf;
+      exec::apply_activation({k}, &minus, &out, 1);
+      CHECK(out == -1.f);
+    }
+  }
+}
+
+TEST_CASE("exec activations: softmax_row matches the formula in double, for every length and tail", "[exec][activation]") {
+  const float inf = std::numeric_limits<float>::infinity();
+  for (int64_t n : {1, 2, 15, 16, 17, 31, 100, 128, 197}) {
+    std::vector<float> x(static_cast<size_t>(n)), y(x.size()), ly(x.size());
+    for (int64_t i = 0; i < n; ++i) x[i] = std::sin(static_cast<float>(i) * 2.1f) * 12.f;
+    if (n > 3) x[2] = -inf;  // a masked position
+    exec::softmax_row(x.data(), y.data(), n, false);
+    exec::softmax_row(x.data(), ly.data(), n, true);
+    double m = -INFINITY, sum = 0;
+    for (float v : x) m = std::max(m, static_cast<double>(v));
+    for (float v : x) sum += std::exp(v - m);
+    int bad = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      double w = std::exp(x[i] - m) / sum, lw = x[i] - m - std::log(sum);
+      if (!(std::fabs(y[i] - w) <= 2e-6 * w + 1e-38) && bad++ < 5) FAIL_CHECK("n " << n << " at " << i << ": " << y[i] << " want " << w);
+      if (!(std::isinf(lw) ? ly[i] == -inf : std::fabs(ly[i] - lw) <= 2e-6 * std::fabs(lw) + 2e-6) && bad++ < 5)
+        FAIL_CHECK("log, n " << n << " at " << i << ": " << ly[i] << " want " << lw);
+    }
+    CHECK(bad == 0);
+    if (n > 3) CHECK(y[2] == 0.f);
+  }
+  float nan_row[3] = {1.f, std::numeric_limits<float>::quiet_NaN(), 2.f}, out[3];
+  exec::softmax_row(nan_row, out, 3, false);
+  CHECK(std::isnan(out[0]));
+  CHECK(std::isnan(out[2]));
+}
+
 TEST_CASE("exec activations: each element's result depends only on its value (vector bodies, tails, bias pass)", "[exec][activation]") {
   std::vector<float> x = probe_values(67);
   for (ActKind k : {ActKind::Clamp, ActKind::Sigmoid, ActKind::Silu, ActKind::HardSigmoid, ActKind::HardSwishMul,
-                    ActKind::HardSwish}) {
+                    ActKind::HardSwish, ActKind::Tanh, ActKind::Erf, ActKind::GeluTanh, ActKind::GeluErf}) {
     Activation act{k, k == ActKind::Clamp ? -1.f : 1.f / 6, k == ActKind::Clamp ? 2.f : 0.5f};
     INFO("activation kind " << static_cast<int>(k));
     std::vector<float> whole(x.size());
@@ -261,5 +335,96 @@ g (float16[1,1,1,3] x, float16[1,1,1,1] w) => (float16[1,1,1,3] y) {
     auto r = (*s)->run({{"x", half}, {"w", w}});
     REQUIRE(r);
     CHECK((*s)->last_stats().nodes_run == 3);
+  }
+}
+
+namespace {
+
+// x = 4 * xin (so Gelu sees [-4, 4)), then the Gelu `lines` writing y; 24000 elements: two 16384-element tasks.
+std::string gelu_model(const std::string& lines, const std::string& extra_outputs = "") {
+  return "<ir_version: 8, opset_import: [\"\" : 13]>\n"
+         "g (float[2,3,4000] xin) => (float[2,3,4000] y" + extra_outputs + ")\n"
+         "  <float k = {4.0}, float half = {0.5}, float three = {3.0}, float c = {0.044715}, float s = {0.7978845608},\n"
+         "   float one = {1.0}, float sq2 = {1.4142135}, float r = {0.70710677}> {\n"
+         "  x = Mul(xin, k)\n" + lines + "}\n";
+}
+
+}  // namespace
+
+TEST_CASE("exec rewrites: Gelu written out (tanh form, erf form) runs as one step", "[exec][activation]") {
+  struct Form {
+    std::string what, lines;
+    uint64_t nodes_unfused;
+  };
+  const Form forms[] = {
+      {"GPT-2's tanh form", "  hx = Mul(x, half)\n  p = Pow(x, three)\n  cube = Mul(p, c)\n  a = Add(x, cube)\n"
+                            "  u = Mul(a, s)\n  t = Tanh(u)\n  t1 = Add(t, one)\n  y = Mul(hx, t1)\n", 9},
+      {"tanh form, operands swapped", "  hx = Mul(half, x)\n  p = Pow(x, three)\n  cube = Mul(c, p)\n  a = Add(cube, x)\n"
+                                      "  u = Mul(s, a)\n  t = Tanh(u)\n  t1 = Add(one, t)\n  y = Mul(t1, hx)\n", 9},
+      {"PyTorch's erf form", "  d = Div(x, sq2)\n  e = Erf(d)\n  e1 = Add(e, one)\n  xe = Mul(x, e1)\n  y = Mul(xe, half)\n", 6},
+      {"erf form, Mul by 1/sqrt(2), halving first", "  d = Mul(r, x)\n  e = Erf(d)\n  e1 = Add(one, e)\n  hx = Mul(x, half)\n"
+                                                    "  y = Mul(e1, hx)\n", 6},
+  };
+  auto* ort = test::ort_or_skip();
+  uint64_t seed = 40;
+  for (const Form& f : forms) {
+    INFO(f.what);
+    auto m = test::parse_or_fail(gelu_model(f.lines));
+    onnx::ModelProto proto = to_proto_inline(*m);
+    auto inputs = test::random_inputs(proto, ++seed);
+    std::vector<std::pair<std::string, TensorValue>> in;
+    for (auto& [name, tp] : inputs) in.emplace_back(name, test::value_from_proto(tp));
+    uint64_t fused_nodes = 0, plain_nodes = 0;
+    auto fused = run(*m, in, true, 1, &fused_nodes);
+    auto plain = run(*m, in, false, 1, &plain_nodes);
+    CHECK(fused_nodes == 2);  // the scaling Mul and the Gelu
+    CHECK(plain_nodes == f.nodes_unfused);
+    CHECK(same_bits(run(*m, in, true, 2), fused));
+    int bad = 0;  // a few ulp apart: the fused formula rounds in other places (activation.h)
+    for (size_t j = 0; j < fused.size(); ++j)
+      if (!(std::fabs(fused[j] - plain[j]) <= 2e-6 + 1e-5 * std::fabs(plain[j])) && bad++ < 5)
+        FAIL_CHECK("element " << j << ": fused " << fused[j] << ", as written " << plain[j]);
+    CHECK(bad == 0);
+    if (!ort) continue;
+    test::OrtRun r = ort->run_model(proto, inputs);
+    REQUIRE(r);
+    auto w = test::value_from_proto(r->outputs[0]).span<float>();
+    REQUIRE(w.size() == fused.size());
+    for (size_t j = 0; j < fused.size(); ++j)
+      if (!(std::fabs(fused[j] - w[j]) <= 1e-5 + 1e-4 * std::fabs(w[j])) && bad++ < 5)
+        FAIL_CHECK("element " << j << ": effopt " << fused[j] << ", ORT " << w[j]);
+    CHECK(bad == 0);
+  }
+}
+
+TEST_CASE("exec rewrites: Gelu is not fused when a value inside it is read elsewhere or a constant is off", "[exec][activation]") {
+  auto xin = TensorValue::allocate(DataType::Float, {2, 3, 4000});
+  auto xs = xin.mutable_data<float>();
+  for (int64_t i = 0; i < 24000; ++i) xs[i] = std::sin(static_cast<float>(i) * 0.37f);
+  auto nodes = [&](const std::string& text) {
+    auto m = test::parse_or_fail(text);
+    uint64_t on = 0, off = 0;
+    auto a = run(*m, {{"xin", xin}}, true, 1, &on);
+    auto b = run(*m, {{"xin", xin}}, false, 1, &off);
+    CHECK(same_bits(a, b));
+    return std::pair{on, off};
+  };
+  SECTION("the Erf's output is a graph output") {
+    auto [on, off] = nodes(gelu_model("  d = Div(x, sq2)\n  e = Erf(d)\n  e1 = Add(e, one)\n  xe = Mul(x, e1)\n"
+                                      "  y = Mul(xe, half)\n", ", float[2,3,4000] e"));
+    CHECK(on == 6);
+    CHECK(off == 6);
+  }
+  SECTION("the tanh form's cube coefficient is not 0.044715") {
+    auto [on, off] = nodes(gelu_model("  hx = Mul(x, half)\n  p = Pow(x, three)\n  cube = Mul(p, half)\n  a = Add(x, cube)\n"
+                                      "  u = Mul(a, s)\n  t = Tanh(u)\n  t1 = Add(t, one)\n  y = Mul(hx, t1)\n"));
+    CHECK(on == 9);
+    CHECK(off == 9);
+  }
+  SECTION("the erf form adds 0.5 instead of 1") {
+    auto [on, off] = nodes(gelu_model("  d = Div(x, sq2)\n  e = Erf(d)\n  e1 = Add(e, half)\n  xe = Mul(x, e1)\n"
+                                      "  y = Mul(xe, half)\n"));
+    CHECK(on == 6);
+    CHECK(off == 6);
   }
 }
