@@ -534,7 +534,10 @@ GraphPlan* Session::Impl::compile(const Graph& g, const std::string& where, bool
       return n->input(0) == a ? n->input(1) : n->input(1) == a ? n->input(0) : nullptr;
     };
     const float sqrt_2_over_pi = 0.7978845608028654f, sqrt_2 = 1.4142135623730951f;
+    // Like BatchNormalization folding it moves results in the last bits, so it goes with that option (off where
+    // effopt compares models as written: RunOptions::fold_batch_norm).
     for (auto& st : p->steps) {
+      if (!opts.fold_batch_norm) break;
       const Node& g = *st.node;
       const bool tanh = g.op_type == "Tanh", erf = g.op_type == "Erf";
       if ((!tanh && !erf) || !step_for(&g)) continue;

@@ -421,6 +421,20 @@ TEST_CASE("exec rewrites: Gelu is not fused when a value inside it is read elsew
     CHECK(on == 9);
     CHECK(off == 9);
   }
+  SECTION("fold_batch_norm off (effopt compare, the pass manager's checks): the model's rounding, as written") {
+    auto m = test::parse_or_fail(gelu_model("  d = Div(x, sq2)\n  e = Erf(d)\n  e1 = Add(e, one)\n  xe = Mul(x, e1)\n"
+                                            "  y = Mul(xe, half)\n"));
+    exec::RunOptions o;
+    o.fold_batch_norm = false;
+    auto s = exec::Session::create(*m, o);
+    REQUIRE(s);
+    auto a = (*s)->run({{"xin", xin}});
+    REQUIRE(a);
+    CHECK((*s)->last_stats().nodes_run == 6);
+    auto b = run(*m, {{"xin", xin}}, false, 1);
+    auto sp = (*a)[0].span<float>();
+    CHECK(same_bits(std::vector<float>(sp.begin(), sp.end()), b));
+  }
   SECTION("the erf form adds 0.5 instead of 1") {
     auto [on, off] = nodes(gelu_model("  d = Div(x, sq2)\n  e = Erf(d)\n  e1 = Add(e, half)\n  xe = Mul(x, e1)\n"
                                       "  y = Mul(xe, half)\n"));
