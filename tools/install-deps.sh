@@ -9,6 +9,8 @@ set -euo pipefail
 CACHE="${EFFOPT_CACHE:-$HOME/.cache/effopt}"
 APT_PACKAGES=(g++ cmake ninja-build pkg-config libonnx-dev libprotobuf-dev protobuf-compiler libcli11-dev
   libspdlog-dev nlohmann-json3-dev catch2 libzstd-dev zlib1g-dev nodejs libdnnl-dev
+  # qemu-x86_64 runs the vector kernels' tests as an AVX2-only and a baseline CPU.
+  qemu-user
   # CI's sanitizer and fuzzing build: clang 14, its sanitizer and libFuzzer
   # runtimes, llvm-symbolizer for readable reports.
   clang-14 libclang-rt-14-dev llvm-14)

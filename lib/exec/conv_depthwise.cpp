@@ -146,7 +146,9 @@ EFFOPT_VECTOR_CLONES void depthwise_plane(const float* x, const float* w, float 
       tap[kh * g.kW + kw] = ((c % g.sW) * Hp + kh * g.dH) * PW + c / g.sW;
     }
   int64_t K = g.kH * g.kW;
-  if (K == 9) plane_rows<9>(phases, tap.data(), w, K, bias, g, PW, clamp, lo, hi, y);  // 3x3: taps unrolled
+  // 3x3 and 5x5 (EfficientNet's and MobileNetV3's): taps unrolled, weights and offsets in registers
+  if (K == 9) plane_rows<9>(phases, tap.data(), w, K, bias, g, PW, clamp, lo, hi, y);
+  else if (K == 25) plane_rows<25>(phases, tap.data(), w, K, bias, g, PW, clamp, lo, hi, y);
   else plane_rows<0>(phases, tap.data(), w, K, bias, g, PW, clamp, lo, hi, y);
 }
 
@@ -164,23 +166,36 @@ inline __attribute__((always_inline)) void block_pixels(const float* in, const f
     for (int64_t k = 0; k < KT; ++k) std::memcpy(&w_fixed[k], wt + k * L, sizeof(Vec)), tap_fixed[k] = tap_rt[k];
   const int64_t* tap = KT > 0 ? tap_fixed : tap_rt;
   Vec vlo = Vec{} + lo, vhi = Vec{} + hi;
-  for (int64_t oh = 0; oh < g.OH; ++oh)
-    for (int64_t ow = 0; ow < g.OW; ++ow) {
-      Vec acc = b;
-      const float* corner = in + (oh * g.sH * Wp + ow * g.sW) * L;
-      for (int64_t k = 0; k < K; ++k) {
-        Vec wv, xv;
-        if constexpr (KT > 0) wv = w_fixed[k];
-        else std::memcpy(&wv, wt + k * L, sizeof wv);
-        std::memcpy(&xv, corner + tap[k], sizeof xv);
-        acc += wv * xv;
+  // U output pixels at once: U independent chains of multiply-adds (one chain waits on each add's latency),
+  // each pixel's operations unchanged, so the bits do not depend on U.
+  auto pixels = [&]<int U>(int64_t oh, int64_t ow) __attribute__((always_inline)) {
+    Vec acc[U];
+    for (int u = 0; u < U; ++u) acc[u] = b;
+    const float* corner = in + (oh * g.sH * Wp + ow * g.sW) * L;
+    for (int64_t k = 0; k < K; ++k) {
+      Vec wv;
+      if constexpr (KT > 0) wv = w_fixed[k];
+      else std::memcpy(&wv, wt + k * L, sizeof wv);
+      for (int u = 0; u < U; ++u) {
+        Vec xv;
+        std::memcpy(&xv, corner + u * g.sW * L + tap[k], sizeof xv);
+        acc[u] += wv * xv;
       }
-      if (clamp) {
-        acc = acc < vlo ? vlo : acc;
-        acc = acc > vhi ? vhi : acc;
-      }
-      std::memcpy(out + (oh * g.OW + ow) * L, &acc, sizeof acc);
     }
+    for (int u = 0; u < U; ++u) {
+      if (clamp) {
+        acc[u] = acc[u] < vlo ? vlo : acc[u];
+        acc[u] = acc[u] > vhi ? vhi : acc[u];
+      }
+      std::memcpy(out + (oh * g.OW + ow + u) * L, &acc[u], sizeof acc[u]);
+    }
+  };
+  constexpr int U = 4;
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    int64_t ow = 0;
+    for (; ow + U <= g.OW; ow += U) pixels.template operator()<U>(oh, ow);
+    for (; ow < g.OW; ++ow) pixels.template operator()<1>(oh, ow);
+  }
 }
 
 // Depthwise over a block of kDepthwiseBlock output channels with the vectors across channels (as ONNX
@@ -233,6 +248,7 @@ EFFOPT_VECTOR_CLONES void depthwise_channel_block(const float* x, int64_t mult, 
   for (int64_t kh = 0; kh < g.kH; ++kh)
     for (int64_t kw = 0; kw < g.kW; ++kw) tap[kh * g.kW + kw] = (kh * g.dH * Wp + kw * g.dW) * L;
   if (K == 9) block_pixels<9>(in.data(), wt.data(), tap.data(), K, b, g, Wp, clamp, lo, hi, out.data());  // 3x3
+  else if (K == 25) block_pixels<25>(in.data(), wt.data(), tap.data(), K, b, g, Wp, clamp, lo, hi, out.data());
   else block_pixels<0>(in.data(), wt.data(), tap.data(), K, b, g, Wp, clamp, lo, hi, out.data());
   // Transpose out: 16 pixels at a time back into the channels' planes.
   int64_t p = 0;
@@ -251,25 +267,39 @@ EFFOPT_VECTOR_CLONES void depthwise_channel_block(const float* x, int64_t mult, 
 void set_depthwise_kernel(DepthwiseKernel k) { g_kernel = k; }
 
 void depthwise_conv2d(ThreadPool& pool, const float* x, const float* w, const float* bias, int64_t N, int64_t C,
-                      int64_t M, const Geometry& g, bool clamp, float lo, float hi, float* y) {
+                      int64_t M, const Geometry& g, const Activation& act, float* y) {
   int64_t mult = M / C, HW = g.H * g.W, P = g.OH * g.OW;
+  // A clamp runs in registers; other activations in one pass over the task's output, still in cache.
+  bool clamp = act.kind == ActKind::Clamp;
+  float lo = act.a, hi = act.b;
+  bool post = act.kind != ActKind::None && !clamp;
   DepthwiseKernel k = g_kernel;
-  // Planes narrower than one vector: channel blocks (measured 1.1-2.2x faster than planes for mobilenet's
-  // 14x14 and 7x7 layers, slower from 28x28 up; docs/executor.md).
-  if (k == DepthwiseKernel::ByShape)
-    k = g.OW < kDepthwiseBlock ? DepthwiseKernel::ChannelBlocks : DepthwiseKernel::Planes;
+  // Output rows narrower than two vectors: channel blocks. The plane kernel computes whole 16-column vectors,
+  // so a 17-wide row (EfficientNet-B2's 17x17 layers) fills 17 of 32 lanes; measured 1.1-2.2x faster for
+  // mobilenet's 14x14 and 7x7 layers, 1.2-1.5x for 17x17 (3x3 and 5x5), even at 28 wide, slower from 65 wide.
+  // With 5x5 and larger kernels blocks also win up to 47 wide (33 wide: 0.55 vs 0.70 ms; 3x3 there: planes
+  // 0.14 vs 0.16 ms). docs/executor.md has the measurements.
+  if (k == DepthwiseKernel::ByShape) {
+    bool narrow = g.OW < 2 * kDepthwiseBlock || (g.kH * g.kW >= 25 && g.OW < 3 * kDepthwiseBlock);
+    k = narrow ? DepthwiseKernel::ChannelBlocks : DepthwiseKernel::Planes;
+  }
   if (k == DepthwiseKernel::ChannelBlocks) {
     int64_t blocks = chunk_count(M, kDepthwiseBlock);
     pool.parallel_for(N * blocks, [&](int64_t t) {
       int64_t n = t / blocks, m0 = (t % blocks) * kDepthwiseBlock;
       depthwise_channel_block(x + n * C * HW, mult, m0, M, w, bias, g, clamp, lo, hi, y + n * M * P);
+      if (post) {
+        float* out = y + (n * M + m0) * P;
+        apply_activation(act, out, out, std::min(kDepthwiseBlock, M - m0) * P);
+      }
     });
     return;
   }
   pool.parallel_for(N * M, [&](int64_t t) {
     int64_t n = t / M, m = t % M, c = m / mult;
-    depthwise_plane(x + (n * C + c) * HW, w + m * g.kH * g.kW, bias ? bias[m] : 0.f, g, clamp, lo, hi,
-                    y + (n * M + m) * P);
+    float* out = y + (n * M + m) * P;
+    depthwise_plane(x + (n * C + c) * HW, w + m * g.kH * g.kW, bias ? bias[m] : 0.f, g, clamp, lo, hi, out);
+    if (post) apply_activation(act, out, out, P);
   });
 }
 

@@ -14,15 +14,17 @@
 
 #include <cstdint>
 
+#include "exec/activation.h"
 #include "exec/conv_geometry.h"
 #include "exec/thread_pool.h"
 
 namespace effopt::exec {
 
 // y[N, M, OH, OW] = depthwise conv of x[N, C, H, W] with w[M, 1, kH, kW] (M a
-// multiple of C) plus bias[M] (may be null), clamped to [lo, hi] when clamp.
+// multiple of C) plus bias[M] (may be null), then act (a clamp in registers, others in a pass over each
+// task's output while it is in cache).
 void depthwise_conv2d(ThreadPool& pool, const float* x, const float* w, const float* bias, int64_t N, int64_t C,
-                      int64_t M, const Geometry& g, bool clamp, float lo, float hi, float* y);
+                      int64_t M, const Geometry& g, const Activation& act, float* y);
 
 // Which kernel depthwise_conv2d uses: by shape (the default), or one for all
 // shapes (for tests that compare the two).

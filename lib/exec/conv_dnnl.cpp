@@ -138,10 +138,6 @@ memory reorder_weights(const ConvShape& s, const ConvState& st, const ChunkPrim&
   return out;
 }
 
-void clamp_rows(float* y, int64_t n, float lo, float hi) {
-  for (int64_t i = 0; i < n; ++i) y[i] = std::min(std::max(y[i], lo), hi);
-}
-
 std::atomic<bool>& enabled_flag() {
   static std::atomic<bool> on{std::getenv("EFFOPT_EXEC_REFERENCE_CONV") == nullptr};
   return on;
@@ -267,8 +263,8 @@ bool dnnl_conv2d(KernelContext& ctx, const ConvShape& s, const float* x, const f
           p.dst_reorder.execute(strm, dst, yout);
         }
         strm.wait();
-        if (ctx.fused_activation)
-          for (int64_t i = 0; i < nb; ++i) clamp_rows(yc + i * s.M * P, p.channels * P, ctx.act_lo, ctx.act_hi);
+        if (ctx.activation.kind != ActKind::None)  // the fused epilogue, on the task's output while in cache
+          for (int64_t i = 0; i < nb; ++i) apply_activation(ctx.activation, yc + i * s.M * P, yc + i * s.M * P, p.channels * P);
       } catch (const dnnl::error&) {
         failed = true;
       }

@@ -33,8 +33,8 @@ struct ConvShape {
   int64_t OH, OW;
 };
 
-// Computes Y = conv(X, W) + B into y (NCHW) and clamps to [ctx.act_lo,
-// ctx.act_hi] when ctx.fused_activation. Returns false when oneDNN cannot
+// Computes Y = conv(X, W) + B into y (NCHW) and applies ctx.activation (the
+// fused epilogue). Returns false when oneDNN cannot
 // run this configuration; the caller then computes all of y with its own
 // kernel.
 bool dnnl_conv2d(KernelContext& ctx, const ConvShape& s, const float* x, const float* w, bool w_constant,

@@ -7,6 +7,7 @@
 #include <limits>
 #include <map>
 #include <new>
+#include <optional>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -32,8 +33,7 @@ struct Step {
   // they must stay alive until the node has run.
   std::vector<int> implicit_slots;
   std::vector<int> free_after; // slots whose last use is this step
-  bool fused_activation = false;
-  float act_lo = 0, act_hi = 0;
+  Activation activation{};       // fused into a Conv (KernelContext::activation)
   bool removed = false;          // fused into the step before it
   mutable std::shared_ptr<void> kernel_state;  // KernelContext::state (per step, kept across runs)
 };
@@ -108,6 +108,26 @@ void fold_conv_batch_norm(GraphPlan& p, const Model& model) {
   for (int s : p.output_slots) read[s] = true;
   for (const Value* v : p.free_values) read[p.slot_of.at(v)] = true;
   std::erase_if(p.constants, [&](const std::pair<int, TensorValue>& c) { return !read[c.first]; });
+}
+
+// The step an internal rewrite leaves for an activation the model writes out as several element-wise ops
+// (Gelu): KernelContext::activation applied to its one float32 input, in fixed 16384-element tasks.
+const KernelDef& fused_activation_kernel() {
+  static const KernelDef def{"", "FusedActivation", 1, INT64_MAX, [](KernelContext& ctx) -> Status {
+    const TensorValue& x = ctx.in(0);
+    if (x.dtype() != DataType::Float) return ctx.fail("the fused activation takes float32");
+    TensorValue y = TensorValue::allocate(DataType::Float, x.dims());
+    const int64_t n = static_cast<int64_t>(x.element_count()), chunk = 16384;
+    const float* in = x.data<float>();
+    float* out = y.mutable_data<float>();
+    ctx.pool.parallel_for(chunk_count(n, chunk), [&](int64_t t) {
+      int64_t b = t * chunk;
+      apply_activation(ctx.activation, in + b, out + b, std::min(chunk, n - b));
+    });
+    ctx.outputs[0] = std::move(y);
+    return ok();
+  }};
+  return def;
 }
 
 std::string node_label(const Node& n, size_t index) {
@@ -404,50 +424,184 @@ GraphPlan* Session::Impl::compile(const Graph& g, const std::string& where, bool
 
   if (opts.internal_rewrites && opts.fold_batch_norm) fold_conv_batch_norm(*p, *model);
 
-  // Fuse Conv -> Relu / Clip (constant bounds) when the Conv's output has no other reader.
+  // Fuse an activation into the Conv that produces its input (the Conv kernels apply it to each output tile
+  // while it is in cache, activation.h):
+  // - Conv -> Relu / Clip (constant bounds) / Sigmoid / HardSigmoid / HardSwish, the Conv's output read by
+  //   nothing else;
+  // - SiLU and HardSwish as exporters write them, Conv -> {Sigmoid | HardSigmoid} -> Mul(y, s), with y read
+  //   only by the activation and the Mul, and s only by the Mul (float32 only: in float16 the unfused ops
+  //   round between the two, the fused epilogue would not).
+  // Neither the Conv's output nor the activation's may be a graph output.
   if (opts.internal_rewrites) {
     std::unordered_map<const Node*, size_t> step_of;
     for (size_t i = 0; i < p->steps.size(); ++i) step_of[p->steps[i].node] = i;
     std::vector<bool> is_output(p->slot_value.size(), false);
     for (int s : p->output_slots) is_output[s] = true;
+    auto step_for = [&](const Node* n) -> Step* {
+      auto it = step_of.find(n);
+      if (it == step_of.end() || !is_onnx_domain(n->domain) || n->outputs().size() != 1 || !n->output(0)) return nullptr;
+      Step* s = &p->steps[it->second];
+      return s->removed || s->out_slots.size() != 1 || s->out_slots[0] < 0 ? nullptr : s;
+    };
+    // The activation `as` computes alone, or nullopt when it has none the Conv can fuse.
+    auto activation_of = [&](const Step& as) -> std::optional<Activation> {
+      const Node& act = *as.node;
+      if (act.op_type == "Relu") return Activation{ActKind::Clamp, 0.f, std::numeric_limits<float>::infinity()};
+      if (act.op_type == "Sigmoid") return Activation{ActKind::Sigmoid};
+      if (act.op_type == "HardSwish") return Activation{ActKind::HardSwish};
+      if (act.op_type == "HardSigmoid")
+        return Activation{ActKind::HardSigmoid, act.attr_float("alpha", 0.2f), act.attr_float("beta", 0.5f)};
+      if (act.op_type != "Clip") return std::nullopt;
+      float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+      if (as.opset < 11) {
+        lo = act.attr_float("min", lo);
+        hi = act.attr_float("max", hi);
+      } else {
+        for (size_t k = 1; k < 3; ++k) {
+          const Value* b = act.input(k);
+          if (!b) continue;
+          TensorPtr t = fixed_constant(b);
+          if (!t || t->data_type != DataType::Float || t->byte_size() != 4) return std::nullopt;
+          float v;
+          std::memcpy(&v, t->bytes().data(), 4);
+          (k == 1 ? lo : hi) = v;
+        }
+      }
+      return Activation{ActKind::Clamp, lo, hi};
+    };
+    auto is_float32 = [&](const Value* v) {
+      if (!v) return false;
+      if (TensorPtr t = fixed_constant(v)) return t->data_type == DataType::Float;
+      return v->type.is_tensor() && v->type.elem_type == DataType::Float;
+    };
     for (auto& st : p->steps) {
       if (st.node->op_type != "Conv" || !is_onnx_domain(st.node->domain) || st.out_slots.size() != 1) continue;
       if (st.removed) continue;
       const Value* y = p->slot_value[st.out_slots[0]];  // the BatchNormalization's output when one was folded
-      if (!y || y->uses().size() != 1 || is_output[st.out_slots[0]]) continue;
-      const Node* act = y->uses()[0].node;
-      if (!is_onnx_domain(act->domain) || act->outputs().size() != 1 || !act->output(0)) continue;
-      auto it = step_of.find(act);
-      if (it == step_of.end()) continue;
-      Step& as = p->steps[it->second];
-      float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
-      if (act->op_type == "Relu") {
-        lo = 0;
-      } else if (act->op_type == "Clip") {
-        if (as.opset < 11) {
-          lo = act->attr_float("min", lo);
-          hi = act->attr_float("max", hi);
-        } else {
-          bool ok_bounds = true;
-          for (size_t k = 1; k < 3; ++k) {
-            const Value* b = act->input(k);
-            if (!b) continue;
-            TensorPtr t = fixed_constant(b);
-            if (!t || t->data_type != DataType::Float || t->byte_size() != 4) { ok_bounds = false; break; }
-            float v;
-            std::memcpy(&v, t->bytes().data(), 4);
-            (k == 1 ? lo : hi) = v;
-          }
-          if (!ok_bounds) continue;
-        }
-      } else {
+      if (!y || is_output[st.out_slots[0]]) continue;
+      if (y->uses().size() == 1) {
+        Step* as = step_for(y->uses()[0].node);
+        if (!as) continue;
+        std::optional<Activation> act = activation_of(*as);
+        if (!act) continue;
+        // Sigmoid / HardSigmoid / HardSwish in float32 only (float16 rounds the Conv's output first)
+        if (act->kind != ActKind::Clamp && !is_float32(st.node->input(0)) && !is_float32(st.node->input(1))) continue;
+        st.activation = *act;
+        st.out_slots[0] = as->out_slots[0];
+        as->removed = true;
         continue;
       }
-      st.fused_activation = true;
-      st.act_lo = lo;
-      st.act_hi = hi;
-      st.out_slots[0] = as.out_slots[0];
-      as.removed = true;
+      if (y->uses().size() != 2) continue;
+      if (!is_float32(st.node->input(0)) && !is_float32(st.node->input(1))) continue;
+      // Mul(y, Sigmoid(y)) / Mul(y, HardSigmoid(y)), the operands in either order
+      const Node* u0 = y->uses()[0].node;
+      const Node* u1 = y->uses()[1].node;
+      if (u0 == u1) continue;
+      const Node* gate = u0->op_type == "Mul" ? u1 : u0;
+      const Node* mul = gate == u0 ? u1 : u0;
+      if (mul->op_type != "Mul" || (gate->op_type != "Sigmoid" && gate->op_type != "HardSigmoid")) continue;
+      Step* gs = step_for(gate);
+      Step* ms = step_for(mul);
+      if (!gs || !ms || mul->inputs().size() != 2) continue;
+      const Value* s = gate->output(0);
+      if (is_output[gs->out_slots[0]] || s->uses().size() != 1 || s->uses()[0].node != mul) continue;
+      if (!((mul->input(0) == y && mul->input(1) == s) || (mul->input(0) == s && mul->input(1) == y))) continue;
+      Activation g = *activation_of(*gs);
+      st.activation = g.kind == ActKind::Sigmoid ? Activation{ActKind::Silu}
+                                                 : Activation{ActKind::HardSwishMul, g.a, g.b};
+      st.out_slots[0] = ms->out_slots[0];
+      gs->removed = true;
+      ms->removed = true;
+    }
+
+    // Gelu as exporters write it out, found from its Tanh or Erf, becomes one step (the last Mul's, running
+    // fused_activation_kernel on x; activation.h's GeluTanh / GeluErf):
+    // - tanh form (GPT-2): Mul(Mul(x, 0.5), Add(Tanh(Mul(Add(x, Mul(Pow(x, 3), 0.044715)), sqrt(2/pi))), 1));
+    // - erf form (PyTorch's nn.GELU below opset 20): Mul(Mul(x, Add(Erf(Div(x, sqrt(2))), 1)), 0.5), the Div
+    //   also as Mul(x, 1/sqrt(2)), the halving also as Mul(Mul(x, 0.5), Add(...)).
+    // Operands of Add and Mul in either order; the constants float32 scalars (rank 0, or [1] when x's rank is
+    // known to be at least 1, so no broadcast changes the shape); every intermediate read only by the next op
+    // and not a graph output; x is float32, as the float32 constants it meets in a Div, Add or Mul imply. The
+    // fused formula rounds in other places and uses activation.h's tanh / erf: results move by up to about
+    // 1e-6 (tests/unit/test_exec_activation.cpp), as ONNX Runtime's own Gelu fusions move them.
+    auto scalar_is = [&](const Value* v, const Value* x, float want) {
+      TensorPtr t = v ? fixed_constant(v) : nullptr;
+      if (!t || t->data_type != DataType::Float || t->byte_size() != 4) return false;
+      if (!t->dims.empty() && (t->dims.size() > 1 || !x->type.shape || x->type.shape->empty())) return false;
+      float c;
+      std::memcpy(&c, t->bytes().data(), 4);
+      return std::fabs(c - want) <= 1e-6f * std::fabs(want);
+    };
+    auto only_reader = [&](const Value* v) -> const Node* {  // v's one reader, when v is no graph output
+      if (!v || v->uses().size() != 1 || is_output[p->slot_of.at(v)]) return nullptr;
+      return v->uses()[0].node;
+    };
+    auto binary = [&](const Node* n, const char* op) {
+      return n && n->op_type == op && n->inputs().size() == 2 && step_for(n) != nullptr;
+    };
+    // v's producer when it is the binary `op` and v has no other reader
+    auto producer_if = [&](const Value* v, const char* op) -> const Node* {
+      const Node* n = v ? v->producer() : nullptr;
+      return binary(n, op) && only_reader(v) ? n : nullptr;
+    };
+    auto other = [](const Node* n, const Value* a) -> const Value* {
+      return n->input(0) == a ? n->input(1) : n->input(1) == a ? n->input(0) : nullptr;
+    };
+    const float sqrt_2_over_pi = 0.7978845608028654f, sqrt_2 = 1.4142135623730951f;
+    // Like BatchNormalization folding it moves results in the last bits, so it goes with that option (off where
+    // effopt compares models as written: RunOptions::fold_batch_norm).
+    for (auto& st : p->steps) {
+      if (!opts.fold_batch_norm) break;
+      const Node& g = *st.node;
+      const bool tanh = g.op_type == "Tanh", erf = g.op_type == "Erf";
+      if ((!tanh && !erf) || !step_for(&g)) continue;
+      std::vector<const Node*> chain{&g};
+      const Value* x = nullptr;
+      if (erf) {  // x / sqrt(2) or x * (1 / sqrt(2))
+        if (const Node* d = producer_if(g.input(0), "Div")) {
+          if (scalar_is(d->input(1), d->input(0), sqrt_2)) x = d->input(0), chain.push_back(d);
+        } else if (const Node* m = producer_if(g.input(0), "Mul")) {
+          for (int k = 0; k < 2 && !x; ++k)
+            if (scalar_is(m->input(1 - k), m->input(k), 1.f / sqrt_2)) x = m->input(k), chain.push_back(m);
+        }
+      } else if (const Node* m = producer_if(g.input(0), "Mul")) {  // (x + 0.044715 x^3) * sqrt(2 / pi)
+        for (int k = 0; k < 2 && !x; ++k) {
+          if (!scalar_is(m->input(1 - k), m->input(k), sqrt_2_over_pi)) continue;
+          const Node* a = producer_if(m->input(k), "Add");
+          for (int j = 0; a && j < 2 && !x; ++j) {
+            const Value* xa = a->input(j);
+            const Node* cm = producer_if(a->input(1 - j), "Mul");
+            for (int i = 0; cm && i < 2 && !x; ++i) {
+              if (!scalar_is(cm->input(1 - i), xa, 0.044715f)) continue;
+              const Node* pw = cm->input(i) ? cm->input(i)->producer() : nullptr;
+              if (pw && pw->op_type == "Pow" && pw->inputs().size() == 2 && pw->input(0) == xa &&
+                  only_reader(cm->input(i)) && step_for(pw) && scalar_is(pw->input(1), xa, 3.f))
+                x = xa, chain.insert(chain.end(), {m, a, cm, pw});
+            }
+          }
+        }
+      }
+      if (!x) continue;
+      const Node* add1 = only_reader(g.output(0));  // Add(g, 1)
+      if (!binary(add1, "Add") || !scalar_is(other(add1, g.output(0)), x, 1.f)) continue;
+      const Node* m = only_reader(add1->output(0));
+      if (!binary(m, "Mul")) continue;
+      const Value* h = other(m, add1->output(0));
+      const Node* last = nullptr;
+      if (h == x) {  // Mul(Mul(x, Add(...)), 0.5)
+        const Node* f = only_reader(m->output(0));
+        if (binary(f, "Mul") && scalar_is(other(f, m->output(0)), x, 0.5f)) last = f, chain.push_back(m);
+      } else if (const Node* half = producer_if(h, "Mul")) {  // Mul(Mul(x, 0.5), Add(...))
+        const Value* o = other(half, x);
+        if (o && o != x && scalar_is(o, x, 0.5f)) last = m, chain.push_back(half);
+      }
+      if (!last) continue;
+      chain.push_back(add1);
+      Step* ls = step_for(last);
+      ls->kernel = &fused_activation_kernel();
+      ls->in_slots = {p->slot_of.at(x)};
+      ls->activation = Activation{tanh ? ActKind::GeluTanh : ActKind::GeluErf};
+      for (const Node* c : chain) step_for(c)->removed = true;
     }
     std::erase_if(p->steps, [](const Step& s) { return s.removed; });
   }
@@ -701,9 +855,7 @@ Expected<std::vector<RuntimeValue>> Session::Impl::run_plan(const GraphPlan& p, 
     auto t0 = opts.profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     try {
       KernelContext ctx{n, st.opset, {}, {}, *pool};
-      ctx.fused_activation = st.fused_activation;
-      ctx.act_lo = st.act_lo;
-      ctx.act_hi = st.act_hi;
+      ctx.activation = st.activation;
       ctx.state = &st.kernel_state;
       const bool takes_values = st.kernel->flags == KernelFlags::Values;
       ctx.inputs.reserve(st.in_slots.size());
@@ -779,7 +931,8 @@ Expected<std::vector<RuntimeValue>> Session::Impl::run_plan(const GraphPlan& p, 
       }
       ++stats.nodes_run;
       if (opts.profile)
-        op_ms[n.op_type == "Conv" && n.attr_int("group", 1) > 1 ? "Conv (grouped)" : n.op_type] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        op_ms[st.kernel == &fused_activation_kernel() ? "Gelu (fused)"
+              : n.op_type == "Conv" && n.attr_int("group", 1) > 1 ? "Conv (grouped)" : n.op_type] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     } catch (const std::bad_alloc&) {
       return make_error(ErrorKind::IO, "out of memory while running " + n.op_type + " node '" + n.name + "'" + p.where);
     } catch (const UnsupportedElementType& e) {

@@ -45,15 +45,18 @@ struct RunOptions {
   int threads = 1;  // results are bit-identical for any value
   bool profile = false;  // time every node (RunStats::op_ms)
   // Graph rewrites the session makes for speed (today: an inference
-  // BatchNormalization folded into the float Conv before it, and Conv followed
-  // by Relu / Clip fused into one step; the model itself is untouched). Off, every node runs as written, so
+  // BatchNormalization folded into the float Conv before it, and the activation
+  // after a Conv (Relu, Clip, Sigmoid, HardSigmoid, HardSwish, SiLU and HardSwish
+  // written as Mul(x, gate(x))) fused into its epilogue, Gelu written out as Pow/Mul/Add/Tanh or
+  // Div/Erf/Add/Mul run as one step; the model itself is untouched). Off, every node runs as written, so
   // RunStats::peak_live_bytes equals the footprint report's peak activation
   // bytes (lib/analysis/footprint.h) exactly.
   bool internal_rewrites = true;
-  // With internal_rewrites: fold BatchNormalization into Conv weights. The only
-  // rewrite that changes results (in the last bits: W * s rounded once instead
-  // of conv then BN), so `effopt compare` and the pass manager's output checks
-  // turn it off and measure the models as written, not the executor's rounding.
+  // With internal_rewrites: fold BatchNormalization into Conv weights, and run
+  // written-out Gelu chains as one step. The rewrites that change results (in
+  // the last bits: W * s rounded once instead of conv then BN; Gelu by about
+  // 1e-6), so `effopt compare` and the pass manager's output checks turn this
+  // off and measure the models as written, not the executor's rounding.
   bool fold_batch_norm = true;
   // Not owned; must outlive the Session's runs. nullptr = none.
   ValueObserver* observer = nullptr;

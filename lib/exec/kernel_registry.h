@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "exec/activation.h"
 #include "exec/runtime_value.h"
 #include "exec/tensor_value.h"
 #include "exec/thread_pool.h"
@@ -33,10 +34,10 @@ struct KernelContext {
   std::vector<const TensorValue*> inputs;   // nullptr for absent optional inputs
   std::vector<TensorValue> outputs;         // one per node output, filled by the kernel
   ThreadPool& pool;
-  // Activation the executor fused into this node (Conv followed by Relu or
-  // Clip): the kernel clamps its output to [act_lo, act_hi] (NaN stays NaN).
-  bool fused_activation = false;
-  float act_lo = 0, act_hi = 0;
+  // Activation the executor fused into this node (a Conv followed by Relu, Clip, Sigmoid, HardSigmoid,
+  // HardSwish, or SiLU / HardSwish written as Mul(x, Sigmoid(x)) / Mul(x, HardSigmoid(x))): the kernel applies
+  // it to its output (activation.h; kind None: nothing fused).
+  Activation activation{};
   // Per-node state a kernel keeps across runs of its Session (pre-packed
   // weights, library primitives). Empty on the first run; the kernel must key
   // what it stores by everything it depends on (input shapes) and re-check it.

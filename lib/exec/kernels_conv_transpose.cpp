@@ -111,8 +111,7 @@ Status conv_nd_kernel(KernelContext& ctx) {
     for (int64_t m = 0; m < Mg; ++m) {
       float* row = yg + m * P;
       if (bias) for (int64_t j = 0; j < P; ++j) row[j] += bias[gi * Mg + m];
-      if (ctx.fused_activation)
-        for (int64_t j = 0; j < P; ++j) row[j] = std::min(std::max(row[j], ctx.act_lo), ctx.act_hi);
+      if (ctx.activation.kind != ActKind::None) apply_activation(ctx.activation, row, row, P);
     }
   });
   ctx.outputs[0] = std::move(Y);

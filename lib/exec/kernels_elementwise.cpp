@@ -6,6 +6,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "exec/activation.h"
 #include "exec/kernel_registry.h"
 
 namespace effopt::exec {
@@ -655,14 +656,24 @@ void register_elementwise_kernels(KernelRegistry& r) {
           float a = node.attr_float("alpha", 1.f);
           for (int64_t i = 0; i < n; ++i) y[i] = x[i] >= 0 ? x[i] : a * (std::exp(x[i]) - 1.f);
         }), F);
+  // Vectorized, and shared with the epilogues fused into a Conv (activation.h): the same bits either way.
   r.add("HardSigmoid", 6, INT64_MAX,
         unary_float([](const Node& node, const float* x, float* y, int64_t n) {
-          float a = node.attr_float("alpha", 0.2f), b = node.attr_float("beta", 0.5f);
-          for (int64_t i = 0; i < n; ++i) y[i] = std::max(0.f, std::min(1.f, a * x[i] + b));
+          apply_activation({ActKind::HardSigmoid, node.attr_float("alpha", 0.2f), node.attr_float("beta", 0.5f)},
+                           x, y, n);
         }), F);
-  r.add("HardSwish", 14, INT64_MAX, EFFOPT_UNARY(v * std::max(0.f, std::min(1.f, v / 6.f + 0.5f))), F);
-  r.add("Sigmoid", 6, INT64_MAX, EFFOPT_UNARY(1.f / (1.f + std::exp(-v))), F);
-  r.add("Tanh", 6, INT64_MAX, EFFOPT_UNARY(std::tanh(v)), F);
+  r.add("HardSwish", 14, INT64_MAX,
+        unary_float([](const Node&, const float* x, float* y, int64_t n) {
+          apply_activation({ActKind::HardSwish}, x, y, n);
+        }), F);
+  r.add("Sigmoid", 6, INT64_MAX,
+        unary_float([](const Node&, const float* x, float* y, int64_t n) {
+          apply_activation({ActKind::Sigmoid}, x, y, n);
+        }), F);
+  r.add("Tanh", 6, INT64_MAX,
+        unary_float([](const Node&, const float* x, float* y, int64_t n) {
+          apply_activation({ActKind::Tanh}, x, y, n);
+        }), F);
   r.add("Exp", 6, INT64_MAX, EFFOPT_UNARY(std::exp(v)), F);
   r.add("Log", 6, INT64_MAX, EFFOPT_UNARY(std::log(v)), F);
   r.add("Sqrt", 6, INT64_MAX, EFFOPT_UNARY(std::sqrt(v)), F);
@@ -670,7 +681,10 @@ void register_elementwise_kernels(KernelRegistry& r) {
   r.add("Floor", 6, INT64_MAX, EFFOPT_UNARY(std::floor(v)), F);
   r.add("Ceil", 6, INT64_MAX, EFFOPT_UNARY(std::ceil(v)), F);
   r.add("Round", 11, INT64_MAX, EFFOPT_UNARY(std::nearbyint(v)), F);
-  r.add("Erf", 9, INT64_MAX, EFFOPT_UNARY(std::erf(v)), F);
+  r.add("Erf", 9, INT64_MAX,
+        unary_float([](const Node&, const float* x, float* y, int64_t n) {
+          apply_activation({ActKind::Erf}, x, y, n);
+        }), F);
   r.add("Sin", 7, INT64_MAX, EFFOPT_UNARY(std::sin(v)), F);
   r.add("Cos", 7, INT64_MAX, EFFOPT_UNARY(std::cos(v)), F);
   r.add("Softplus", 1, INT64_MAX, EFFOPT_UNARY(v > 20.f ? v : std::log1p(std::exp(v))), F);
@@ -678,12 +692,8 @@ void register_elementwise_kernels(KernelRegistry& r) {
   r.add("Mish", 18, INT64_MAX, EFFOPT_UNARY(v * std::tanh(v > 20.f ? v : std::log1p(std::exp(v)))), F);
   r.add("Gelu", 20, INT64_MAX,
         unary_float([](const Node& node, const float* x, float* y, int64_t n) {
-          if (node.attr_string("approximate", "none") == "tanh") {
-            for (int64_t i = 0; i < n; ++i)
-              y[i] = 0.5f * x[i] * (1.f + std::tanh(0.7978845608028654f * (x[i] + 0.044715f * x[i] * x[i] * x[i])));
-          } else {
-            for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.f + std::erf(x[i] * 0.7071067811865476f));
-          }
+          bool tanh = node.attr_string("approximate", "none") == "tanh";
+          apply_activation({tanh ? ActKind::GeluTanh : ActKind::GeluErf}, x, y, n);
         }), F);
   r.add("Neg", 6, INT64_MAX, unary_numeric([](auto v) { return static_cast<decltype(v)>(-v); }), F);
   r.add("Abs", 6, INT64_MAX, unary_numeric([](auto v) { return static_cast<decltype(v)>(v < 0 ? -v : v); }), F);

@@ -72,6 +72,9 @@ TEST_CASE("depthwise conv: planes and channel blocks give the same bits and matc
       {"batch 2, 17 channels, stride 2", {2, 17, 14, 14}, 17, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, true, false},
       {"non-square kernel and strides", {1, 5, 11, 48}, 5, {1, 3}, {1, 2}, {1, 1}, {0, 1, 0, 1}, false, false},
       {"pads wider than the kernel", {1, 2, 4, 4}, 2, {3, 3}, {1, 1}, {1, 1}, {3, 2, 3, 2}, true, false},
+      {"17 wide, 5x5 unrolled (channel blocks by shape)", {1, 19, 17, 17}, 19, {5, 5}, {1, 1}, {1, 1}, {2, 2, 2, 2}, true, true},
+      {"33 wide, 5x5 stride 2 (channel blocks by shape: 5x5 under 48 wide)", {1, 3, 65, 66}, 3, {5, 5}, {2, 2}, {1, 1}, {2, 2, 2, 2}, true, false},
+      {"33 wide, 3x3 (planes by shape)", {1, 4, 33, 33}, 4, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, false},
       {"1-D", {2, 5, 50}, 5, {3}, {1}, {1}, {1, 1}, true, true},
   };
   test::OrtHarness* ort = test::ort_or_skip();  // the kernels are still compared with each other without it

@@ -342,6 +342,15 @@ TEST_CASE("peak activation agrees with the executor's measured peak on corpus mo
     if (measured != f.peak_activation_bytes)
       WARN(name << ": executor peak " << measured << " bytes, footprint " << f.peak_activation_bytes
                 << " (the executor's rewrites save " << f.peak_activation_bytes - measured << ")");
-    if (std::string(name) == "tiny_bert") CHECK(measured == f.peak_activation_bytes);
+    // With the rewrites off every node runs as written: the same figure exactly (tiny_bert's Gelu, written
+    // out as Div/Erf/Add/Mul/Mul, is otherwise one fused step).
+    if (std::string(name) == "tiny_bert") {
+      exec::RunOptions off;
+      off.internal_rewrites = false;
+      auto plain = exec::Session::create(**m, off);
+      REQUIRE(plain);
+      REQUIRE((*plain)->run(inputs));
+      CHECK((*plain)->last_stats().peak_live_bytes == f.peak_activation_bytes);
+    }
   }
 }
