@@ -32,24 +32,9 @@ namespace prune = effopt::passes::prune;
 
 namespace {
 
-const pass::PassInfo& info(const std::string& name) {
-  const pass::PassInfo* i = pass::PassRegistry::global().find(name);
-  REQUIRE(i);
-  return *i;
-}
-
+const pass::PassInfo& info(const std::string& name) { return test::pass_info(name); }
 pass::PassOptions options(const std::string& pass_name, const std::string& text) {
-  pass::PassOptions po(&info(pass_name).options);
-  std::istringstream in(text);
-  std::string kv;
-  while (in >> kv) {
-    size_t eq = kv.find('=');
-    REQUIRE(eq != std::string::npos);
-    auto st = po.set(kv.substr(0, eq), kv.substr(eq + 1));
-    INFO(kv);
-    REQUIRE(st);
-  }
-  return po;
+  return test::pass_options(pass_name, text);
 }
 
 Expected<pass::PassResult> try_run(const std::string& pass_name, Model& m, const std::string& opts = "") {

@@ -31,26 +31,8 @@ namespace quant = effopt::passes::quant;
 
 namespace {
 
-const pass::PassInfo& quantize_info() {
-  const pass::PassInfo* info = pass::PassRegistry::global().find("quantize");
-  REQUIRE(info);
-  return *info;
-}
-
-// "key=value key=value" -> the pass's options.
-pass::PassOptions options(const std::string& text) {
-  pass::PassOptions po(&quantize_info().options);
-  std::istringstream in(text);
-  std::string kv;
-  while (in >> kv) {
-    size_t eq = kv.find('=');
-    REQUIRE(eq != std::string::npos);
-    auto st = po.set(kv.substr(0, eq), kv.substr(eq + 1));
-    INFO(kv);
-    REQUIRE(st);
-  }
-  return po;
-}
+const pass::PassInfo& quantize_info() { return test::pass_info("quantize"); }
+pass::PassOptions options(const std::string& text) { return test::pass_options("quantize", text); }
 
 pass::PassResult quantize(Model& m, const std::string& opts = "") {
   auto r = pass::apply_pass(quantize_info(), m, options(opts));

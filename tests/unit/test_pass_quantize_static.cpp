@@ -33,25 +33,8 @@ namespace util = effopt::passes::util;
 
 namespace {
 
-const pass::PassInfo& quantize_info() {
-  const pass::PassInfo* info = pass::PassRegistry::global().find("quantize");
-  REQUIRE(info);
-  return *info;
-}
-
-pass::PassOptions options(const std::string& text) {
-  pass::PassOptions po(&quantize_info().options);
-  std::istringstream in(text);
-  std::string kv;
-  while (in >> kv) {
-    size_t eq = kv.find('=');
-    REQUIRE(eq != std::string::npos);
-    auto st = po.set(kv.substr(0, eq), kv.substr(eq + 1));
-    INFO(kv);
-    REQUIRE(st);
-  }
-  return po;
-}
+const pass::PassInfo& quantize_info() { return test::pass_info("quantize"); }
+pass::PassOptions options(const std::string& text) { return test::pass_options("quantize", text); }
 
 // Samples given in memory.
 class VectorSource : public SampleSource {

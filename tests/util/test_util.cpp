@@ -176,4 +176,25 @@ exec::TensorValue value_from_proto(const onnx::TensorProto& p) {
   return exec::TensorValue::from_bytes(v->dtype(), v->dims(), {v->raw(), v->byte_size()});
 }
 
+const pass::PassInfo& pass_info(const std::string& name) {
+  const pass::PassInfo* info = pass::PassRegistry::global().find(name);
+  INFO(name);
+  REQUIRE(info);
+  return *info;
+}
+
+pass::PassOptions pass_options(const std::string& name, const std::string& text) {
+  pass::PassOptions po(&pass_info(name).options);
+  std::istringstream in(text);
+  std::string kv;
+  while (in >> kv) {
+    size_t eq = kv.find('=');
+    INFO(kv);
+    REQUIRE(eq != std::string::npos);
+    auto st = po.set(kv.substr(0, eq), kv.substr(eq + 1));
+    REQUIRE(st);
+  }
+  return po;
+}
+
 }  // namespace effopt::test

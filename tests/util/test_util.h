@@ -10,6 +10,7 @@
 
 #include "exec/tensor_value.h"
 #include "ir/ir.h"
+#include "pass/pass.h"
 #include "util/skip.h"
 
 namespace onnx {
@@ -74,6 +75,11 @@ std::string onnx_check(const Model& m);
 
 // Parses ONNX text and fails the current test on error.
 std::unique_ptr<Model> parse_or_fail(const std::string& text);
+
+// The registered pass `name` (REQUIREs that it exists).
+const pass::PassInfo& pass_info(const std::string& name);
+// "key=value key=value" -> pass `name`'s options (REQUIREs that each is accepted).
+pass::PassOptions pass_options(const std::string& name, const std::string& text);
 
 // An executor value holding a copy of the tensor's elements (strings included); fails the current test
 // when the tensor cannot be imported.
