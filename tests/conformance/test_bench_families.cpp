@@ -52,14 +52,6 @@ void check_close(const exec::TensorValue& got, const exec::TensorValue& want, do
   CHECK(largest > 1e-2);
 }
 
-double rel_l2(const onnx::TensorProto& got, const onnx::TensorProto& want) {
-  auto a = test::tensor_values(got), b = test::tensor_values(want);
-  if (a.size() != b.size()) return INFINITY;
-  double d2 = 0, r2 = 0;
-  for (size_t i = 0; i < a.size(); ++i) d2 += (a[i] - b[i]) * (a[i] - b[i]), r2 += b[i] * b[i];
-  return r2 > 0 ? std::sqrt(d2 / r2) : std::sqrt(d2);
-}
-
 }  // namespace
 
 TEST_CASE("bench families: every tiny instance passes ONNX's checker at opsets 13 and 17", "[families]") {
@@ -145,7 +137,7 @@ TEST_CASE("bench families: the executor matches ONNX Runtime on every tiny insta
       INFO("ONNX Runtime on the fused model: " << fused.error);
       REQUIRE(fused.ok);
       REQUIRE(fused->outputs.size() == 1);
-      CHECK(rel_l2(fused->outputs[0], want->outputs[0]) <= 1e-4);
+      CHECK(test::rel_l2(fused->outputs[0], want->outputs[0]) <= 1e-4);
     }
   }
 }

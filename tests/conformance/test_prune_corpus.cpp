@@ -25,30 +25,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-double rel_l2(const onnx::TensorProto& got, const onnx::TensorProto& want) {
-  auto a = test::tensor_values(got), b = test::tensor_values(want);
-  if (a.size() != b.size()) return INFINITY;
-  double d2 = 0, r2 = 0;
-  for (size_t i = 0; i < a.size(); ++i) d2 += (a[i] - b[i]) * (a[i] - b[i]), r2 += b[i] * b[i];
-  return r2 > 0 ? std::sqrt(d2 / r2) : std::sqrt(d2);
-}
-
-// Rows of a [rows, classes] output whose arg-max equals the label.
-int64_t correct(const onnx::TensorProto& logits, const onnx::TensorProto& labels) {
-  auto v = test::tensor_values(logits), l = test::tensor_values(labels);
-  REQUIRE(logits.dims_size() == 2);
-  int64_t rows = logits.dims(0), classes = logits.dims(1);
-  REQUIRE(static_cast<int64_t>(l.size()) == rows);
-  int64_t right = 0;
-  for (int64_t r = 0; r < rows; ++r) {
-    int64_t best = 0;
-    for (int64_t c = 1; c < classes; ++c)
-      if (v[static_cast<size_t>(r * classes + c)] > v[static_cast<size_t>(r * classes + best)]) best = c;
-    right += best == static_cast<int64_t>(l[static_cast<size_t>(r)]);
-  }
-  return right;
-}
-
 struct Pruned {
   std::string path;
   test::OrtRun before, after;
@@ -98,7 +74,7 @@ TEST_CASE("effopt prune resnet18 at 90% global sparsity: >= 3x smaller file, >= 
   double gzip_ratio = static_cast<double>(a->gzip_bytes) / static_cast<double>(b->gzip_bytes);
   WARN("resnet18 90%: file " << a->bytes << " -> " << b->bytes << " (" << file_ratio << "x), gzip " << a->gzip_bytes
                              << " -> " << b->gzip_bytes << " (" << gzip_ratio << "x), rel-l2 in ORT "
-                             << rel_l2(p.after->outputs[0], p.before->outputs[0]));
+                             << test::rel_l2(p.after->outputs[0], p.before->outputs[0]));
   CHECK(file_ratio >= 3.0);
   CHECK(gzip_ratio >= 6.0);
 }
@@ -113,10 +89,10 @@ TEST_CASE("effopt prune digits_cnn at 85%: at most 1 point of accuracy lost on i
   auto labels = test::load_test_data_set(tmp.path().string(), "labels");
   REQUIRE(labels.size() == 1);
   Pruned p = prune_and_run(*ort, *dir, "sparsity=0.85", tmp);
-  int64_t base = correct(p.before->outputs[0], labels[0]), got = correct(p.after->outputs[0], labels[0]);
+  int64_t base = test::top1_correct(p.before->outputs[0], labels[0]), got = test::top1_correct(p.after->outputs[0], labels[0]);
   int64_t rows = p.before->outputs[0].dims(0);
   WARN("digits_cnn 85%: accuracy " << base << "/" << rows << " -> " << got << "/" << rows << ", rel-l2 in ORT "
-                                   << rel_l2(p.after->outputs[0], p.before->outputs[0]) << ", file "
+                                   << test::rel_l2(p.after->outputs[0], p.before->outputs[0]) << ", file "
                                    << fs::file_size(*dir / "model.onnx") << " -> " << fs::file_size(p.path));
   CHECK(static_cast<double>(base - got) / static_cast<double>(rows) <= 0.01);
 }
@@ -129,14 +105,14 @@ TEST_CASE("effopt prune PaddleOCR det/cls at 50%: runs in ONNX Runtime; fidelity
     if (!dir) continue;
     test::TempDir tmp;
     Pruned p = prune_and_run(*ort, *dir, "sparsity=0.5", tmp);
-    double e = rel_l2(p.after->outputs[0], p.before->outputs[0]);
+    double e = test::rel_l2(p.after->outputs[0], p.before->outputs[0]);
     std::string acc;
     if (fs::exists(*dir / "test_data_set_0" / "labels.pb")) {
       fs::copy_file(*dir / "test_data_set_0" / "labels.pb", tmp.path() / "labels0.pb");
       auto labels = test::load_test_data_set(tmp.path().string(), "labels");
       REQUIRE(labels.size() == 1);
-      acc = ", accuracy " + std::to_string(correct(p.before->outputs[0], labels[0])) + " -> " +
-            std::to_string(correct(p.after->outputs[0], labels[0])) + " of " +
+      acc = ", accuracy " + std::to_string(test::top1_correct(p.before->outputs[0], labels[0])) + " -> " +
+            std::to_string(test::top1_correct(p.after->outputs[0], labels[0])) + " of " +
             std::to_string(p.before->outputs[0].dims(0));
     }
     WARN(name << " 50%: rel-l2 in ORT " << e << acc);

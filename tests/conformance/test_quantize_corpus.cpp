@@ -32,28 +32,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-double rel_l2(const onnx::TensorProto& got, const onnx::TensorProto& want) {
-  auto a = test::tensor_values(got), b = test::tensor_values(want);
-  if (a.size() != b.size()) return INFINITY;
-  double d2 = 0, r2 = 0;
-  for (size_t i = 0; i < a.size(); ++i) d2 += (a[i] - b[i]) * (a[i] - b[i]), r2 += b[i] * b[i];
-  return r2 > 0 ? std::sqrt(d2 / r2) : std::sqrt(d2);
-}
-
-// Rows of a [rows, classes] output whose arg-max equals the label.
+// The share of rows whose arg-max equals the label.
 double accuracy(const onnx::TensorProto& logits, const onnx::TensorProto& labels) {
-  auto v = test::tensor_values(logits), l = test::tensor_values(labels);
-  REQUIRE(logits.dims_size() == 2);
-  int64_t rows = logits.dims(0), classes = logits.dims(1);
-  REQUIRE(static_cast<int64_t>(l.size()) == rows);
-  int64_t right = 0;
-  for (int64_t r = 0; r < rows; ++r) {
-    int64_t best = 0;
-    for (int64_t c = 1; c < classes; ++c)
-      if (v[static_cast<size_t>(r * classes + c)] > v[static_cast<size_t>(r * classes + best)]) best = c;
-    if (best == static_cast<int64_t>(l[static_cast<size_t>(r)])) ++right;
-  }
-  return static_cast<double>(right) / static_cast<double>(rows);
+  return static_cast<double>(test::top1_correct(logits, labels)) / static_cast<double>(logits.dims(0));
 }
 
 // (model/options) pairs whose ORT prediction is known to differ from real ONNX Runtime, and why.
@@ -113,7 +94,7 @@ Measured run_case(test::OrtHarness& ort, const fs::path& model_path, const fs::p
   REQUIRE(q->outputs.size() == orig->outputs.size());
   Measured r;
   r.ratio = static_cast<double>(fs::file_size(model_path)) / static_cast<double>(fs::file_size(out));
-  for (size_t i = 0; i < q->outputs.size(); ++i) r.error = std::max(r.error, rel_l2(q->outputs[i], orig->outputs[i]));
+  for (size_t i = 0; i < q->outputs.size(); ++i) r.error = std::max(r.error, test::rel_l2(q->outputs[i], orig->outputs[i]));
   // The prediction of what ONNX Runtime makes of the quantized model.
   auto qm = load_model(out.string());
   REQUIRE(qm);

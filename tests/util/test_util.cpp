@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 #include <onnx/checker.h>
 #include <onnx/shape_inference/implementation.h>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -174,6 +175,29 @@ exec::TensorValue value_from_proto(const onnx::TensorProto& p) {
   if (v->dtype() == DataType::String) return *v;  // strings are held by value already
   // A copy: the imported tensor's bytes may be a view of the proto, which the caller may free.
   return exec::TensorValue::from_bytes(v->dtype(), v->dims(), {v->raw(), v->byte_size()});
+}
+
+double rel_l2(const onnx::TensorProto& got, const onnx::TensorProto& want) {
+  auto a = tensor_values(got), b = tensor_values(want);
+  if (a.size() != b.size()) return INFINITY;
+  double d2 = 0, r2 = 0;
+  for (size_t i = 0; i < a.size(); ++i) d2 += (a[i] - b[i]) * (a[i] - b[i]), r2 += b[i] * b[i];
+  return r2 > 0 ? std::sqrt(d2 / r2) : std::sqrt(d2);
+}
+
+int64_t top1_correct(const onnx::TensorProto& logits, const onnx::TensorProto& labels) {
+  auto v = tensor_values(logits), l = tensor_values(labels);
+  REQUIRE(logits.dims_size() == 2);
+  int64_t rows = logits.dims(0), classes = logits.dims(1);
+  REQUIRE(static_cast<int64_t>(l.size()) == rows);
+  int64_t right = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t best = 0;
+    for (int64_t c = 1; c < classes; ++c)
+      if (v[static_cast<size_t>(r * classes + c)] > v[static_cast<size_t>(r * classes + best)]) best = c;
+    right += best == static_cast<int64_t>(l[static_cast<size_t>(r)]);
+  }
+  return right;
 }
 
 const pass::PassInfo& pass_info(const std::string& name) {

@@ -76,6 +76,12 @@ std::string onnx_check(const Model& m);
 // Parses ONNX text and fails the current test on error.
 std::unique_ptr<Model> parse_or_fail(const std::string& text);
 
+// Relative L2 error of output `got` against `want` (absolute L2 when `want` is all zero; infinity when the
+// sizes differ).
+double rel_l2(const onnx::TensorProto& got, const onnx::TensorProto& want);
+// Rows of a [rows, classes] output whose arg-max equals the label in `labels` (REQUIREs the shapes agree).
+int64_t top1_correct(const onnx::TensorProto& logits, const onnx::TensorProto& labels);
+
 // The registered pass `name` (REQUIREs that it exists).
 const pass::PassInfo& pass_info(const std::string& name);
 // "key=value key=value" -> pass `name`'s options (REQUIREs that each is accepted).
