@@ -579,6 +579,11 @@ class ChannelPruner {
           c.overridden = true;
         }
     }
+    for (auto& [ci, target] : o_.component_sparsity)
+      if (ci < components_.size()) {
+        components_[ci].target = target;
+        components_[ci].overridden = true;
+      }
     removed_.assign(ids_.size(), false);
   }
 
@@ -719,6 +724,7 @@ class ChannelPruner {
       l.op_type = s.node->op_type;
       l.weight = s.weight->name();
       l.channels = static_cast<int64_t>(s.ids.size());
+      l.component = s.component;
       const auto& c = components_[s.component];
       l.target = c.target;
       std::map<std::string, int64_t> why;
@@ -864,6 +870,10 @@ Expected<ChannelPruneResult> prune_channels(Model& m, const ChannelPruneOptions&
     if (!(s >= 0 && s < 1))
       return usage_error("channel pruning: the sparsity of layer '" + node + "' (" + std::to_string(s) +
                          ") is outside [0, 1)");
+  for (auto& [component, s] : o.component_sparsity)
+    if (!(s >= 0 && s < 1))
+      return usage_error("channel pruning: the sparsity of component " + std::to_string(component) + " (" +
+                         std::to_string(s) + ") is outside [0, 1)");
   ChannelPruneResult pre;
   if (auto st = infer_shapes(m); !st)
     pre.notes.push_back("shape inference failed, using the types already known: " + st.error().message);

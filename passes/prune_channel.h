@@ -81,6 +81,9 @@ struct ChannelPruneOptions {
   std::optional<std::regex> exclude_node;                        // node names never pruned (nor followed)
   int64_t min_size = 1024;                                       // sources with smaller weights are kept
   std::map<std::string, double> layer_sparsity;                  // per source node name: its component's target
+  // Per component (ChannelPruneLayer::component of a run on the same model with the same options: components
+  // do not depend on targets): its target, over layer_sparsity. The quality guard's hook, for unnamed nodes too.
+  std::map<size_t, double> component_sparsity;
 };
 
 struct ChannelPruneLayer {
@@ -89,6 +92,7 @@ struct ChannelPruneLayer {
   int64_t removed = 0;                // output channels removed
   double target = 0;                  // the fraction aimed at (layer scope: its component's target)
   std::string reason;                 // why fewer than the target were removed (empty when none)
+  size_t component = 0;               // its component (sources sharing channels share one), 0-based
 };
 
 struct ChannelPruneResult {
@@ -99,7 +103,8 @@ struct ChannelPruneResult {
 };
 
 // Prunes the main graph of `m` in place. Usage error for a sparsity outside
-// [0, 1) or a layer_sparsity outside [0, 1); nothing is changed then.
+// [0, 1) or a layer_sparsity or component_sparsity outside [0, 1); nothing is
+// changed then.
 Expected<ChannelPruneResult> prune_channels(Model& m, const ChannelPruneOptions& o);
 
 }  // namespace effopt::passes::prune
