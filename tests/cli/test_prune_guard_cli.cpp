@@ -7,9 +7,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "onnx/model_io.h"
+#include "util/cli_util.h"
 #include "util/guard_models.h"
-#include "util/json_schema.h"
 #include "util/test_util.h"
 
 using namespace effopt;
@@ -18,23 +17,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string write_model(const test::TempDir& d) {
-  auto m = test::parse_or_fail(test::sensitive_prune_model());
-  std::string path = d.file("m.onnx");
-  REQUIRE(save_model(*m, path));
-  return path;
-}
-
-json parse_valid(const std::string& text) {
-  json schema = json::parse(test::read_file(std::string(EFFOPT_SOURCE_DIR) + "/docs/report.schema.json"));
-  json j = json::parse(text);
-  auto errors = validate_json(j, schema);
-  std::string all;
-  for (auto& e : errors) all += e + "\n";
-  INFO(all);
-  CHECK(errors.empty());
-  return j;
-}
+std::string write_model(const test::TempDir& d) { return test::write_text_model(d, test::sensitive_prune_model()); }
 
 const json& prune_pass(const json& report) {
   for (const json& p : report["passes"])
@@ -61,7 +44,7 @@ TEST_CASE("prune --max-error: the guard leaves the sensitive weight dense; repor
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(r.err.find("prune: quality guard passed") != std::string::npos);
-  json j = parse_valid(test::read_file(d.file("r.json")));
+  json j = test::parse_valid_report(test::read_file(d.file("r.json")));
   const json& g = prune_pass(j)["quality_guard"];
   CHECK(g["passed"] == true);
   CHECK(g["data"]["origin"] == "evaluation data");
@@ -88,7 +71,7 @@ TEST_CASE("prune: a broken --min-sparsity exits 3 with the output and the report
   CHECK(r.err.find("below min-sparsity") != std::string::npos);
   CHECK(fs::exists(d.file("p.onnx")));
   REQUIRE(fs::exists(d.file("r.json")));
-  json j = parse_valid(test::read_file(d.file("r.json")));
+  json j = test::parse_valid_report(test::read_file(d.file("r.json")));
   CHECK(prune_pass(j)["quality_guard"]["passed"] == false);
   CHECK(j["pruning"]["pruned_sparsity"].get<double>() >= 0.4);  // the last candidate measured
 }
