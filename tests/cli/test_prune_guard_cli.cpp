@@ -113,3 +113,25 @@ TEST_CASE("prune: the recorded pipeline holds the guard's options and reruns to 
   REQUIRE(again.exit_code == 0);
   CHECK(test::read_file(d.file("a.onnx")) == test::read_file(d.file("b.onnx")));
 }
+
+TEST_CASE("prune --granularity channel --max-error: the sensitive layer keeps its features; the pruning block "
+          "says what was planned",
+          "[cli][prune][quality-guard]") {
+  test::TempDir d;
+  std::string model = test::write_text_model(d, test::sensitive_channel_model());
+  auto r = test::run_effopt({"prune", model, "--granularity", "channel", "--sparsity", "0.5", "--max-error", "0.05",
+                             "--random", "4", "-o", d.file("p.onnx"), "--report", d.file("r.json")});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  json j = test::parse_valid_report(test::read_file(d.file("r.json")));
+  CHECK(prune_pass(j)["quality_guard"]["passed"] == true);
+  CHECK(j["pruning"]["channels_removed"] == 32);  // W2's 32 weak features, not W1's
+  CHECK(layer(j, "W1")["reached"] == 0.0);
+  CHECK(layer(j, "W1")["planned"] == 0.5);
+  CHECK(layer(j, "W2")["reached"] == 0.5);
+  auto m = test::load_or_fail(d.file("p.onnx"));
+  const auto& y = *m->graph->outputs()[0]->type.shape;  // y keeps its shape [4, 16]
+  REQUIRE(y.size() == 2);
+  CHECK(y[0].value == std::optional<int64_t>(4));
+  CHECK(y[1].value == std::optional<int64_t>(16));
+}
