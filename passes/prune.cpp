@@ -481,12 +481,6 @@ GuardOptions guard_options_for(const Guard& guard, const guard::MacCount& macs, 
   return go;
 }
 
-void note_unknown_macs(const guard::MacCount& macs, pass::PassResult& r) {
-  if (!macs.unknown.empty())
-    r.note("quality guard: the MACs of " + std::to_string(macs.unknown.size()) +
-           " Conv/Gemm/MatMul nodes are unknown (first: " + macs.unknown.front() + "); they do not count for the units");
-}
-
 // Element and n:m under the quality guard: each layer pruned to a nonzero
 // target is a unit whose levels are guard_ladder(target) (n:m: its pattern,
 // then dense). Candidates are fresh copies of `m` pruned by the plan.
@@ -502,7 +496,7 @@ Expected<std::vector<double>> guard_elements(Model& m, const PrunePlan& plan, co
   uint64_t elements = 0;
   EFFOPT_TRY_ASSIGN(GuardData data, guard::data(ctx, *m.graph));
   EFFOPT_TRY_ASSIGN(guard::MacCount macs, guard::count_macs(m, *data.samples));
-  note_unknown_macs(macs, r);
+  guard::note_unknown_macs(macs, r);
   for (size_t i = 0; i < plan.layers.size(); ++i) {
     const LayerPlan& lp = plan.layers[i];
     std::vector<float> mag = magnitudes(*consts.at({lp.scope, lp.name}).tensor);
@@ -588,7 +582,7 @@ Expected<std::map<size_t, double>> guard_channels(Model& m, const Options& o, co
   }
   EFFOPT_TRY_ASSIGN(GuardData data, guard::data(ctx, *m.graph));
   EFFOPT_TRY_ASSIGN(guard::MacCount macs, guard::count_macs(m, *data.samples));
-  note_unknown_macs(macs, r);
+  guard::note_unknown_macs(macs, r);
   std::map<std::string, size_t> node_index;
   for (size_t i = 0; i < m.graph->nodes().size(); ++i)
     if (!m.graph->nodes()[i]->name.empty()) node_index[m.graph->nodes()[i]->name] = i;
