@@ -87,6 +87,13 @@ Expected<MacCount> count_macs(const Model& m, const SampleSource& samples) {
   return out;
 }
 
+void note_unknown_macs(const MacCount& macs, pass::PassResult& r) {
+  if (!macs.unknown.empty())
+    r.note("quality guard: the MACs of " + std::to_string(macs.unknown.size()) +
+           " Conv/Gemm/MatMul nodes are unknown (first: " + macs.unknown.front() +
+           "); they count for neither the units nor the share left at the top level");
+}
+
 void record(pass::PassResult& r, GuardResult g) {
   g.model.reset();
   size_t stepped = 0;

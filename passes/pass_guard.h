@@ -46,6 +46,8 @@ struct MacCount {
   std::vector<std::string> unknown;  // nodes whose MACs could not be counted
 };
 Expected<MacCount> count_macs(const Model& m, const SampleSource& samples);
+// A note in `r` when some of those MACs are unknown (they count for no unit).
+void note_unknown_macs(const MacCount& macs, pass::PassResult& r);
 
 // Puts the guard's outcome in `r`: a note with the verdict (and the failure),
 // its warnings as notes, and PassResult::quality_guard (without the model).

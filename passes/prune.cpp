@@ -9,7 +9,9 @@
 #include <map>
 #include <numeric>
 
+#include "analysis/quality_guard.h"
 #include "onnx/model_io.h"
+#include "passes/pass_guard.h"
 #include "passes/pass_util.h"
 #include "passes/prune_channel.h"
 #include "passes/passes.h"
@@ -202,6 +204,8 @@ Expected<PrunePlan> make_prune_plan(Model& m, const Options& o) {
   qo.exclude_ops = o.exclude_ops;
   qo.exclude_node = o.exclude_node;
   uint64_t under_min = 0;
+  std::map<const Node*, size_t> node_index;
+  for (size_t i = 0; i < m.graph->nodes().size(); ++i) node_index[m.graph->nodes()[i].get()] = i;
   for (const util::StoredConstant& c : util::stored_constants(*m.graph)) {
     const Tensor& t = *c.tensor;
     if (!is_prunable_float(t.data_type) || t.dims.size() < 2) continue;
@@ -255,6 +259,11 @@ Expected<PrunePlan> make_prune_plan(Model& m, const Options& o) {
     lp.dims = t.dims;
     lp.elements = *count;
     lp.reduction_axis = axis < 0 ? -1 : axis;
+    for (const quant::ConstantUse& u : uses)
+      if (auto at = node_index.find(u.node); at != node_index.end() &&
+                                             std::find(lp.reader_nodes.begin(), lp.reader_nodes.end(), at->second) ==
+                                                 lp.reader_nodes.end())
+        lp.reader_nodes.push_back(at->second);
     if (o.granularity == Granularity::NM) {
       if (lp.reduction_axis < 0) {
         plan.notes.push_back(label + ": left dense under n:m: its readers have no single reduction axis");
@@ -355,7 +364,8 @@ Status apply_prune_plan(Model& m, const PrunePlan& plan, const std::vector<doubl
                              : std::string("element");
       r->note("layer '" + lp.name + "' (" + lp.readers + ", " + std::to_string(mag.size()) +
               " elements, " + what + "): target " + fixed(target) +
-              ", reached " + fixed(static_cast<double>(after) / static_cast<double>(mag.size())));
+              ", reached " + fixed(static_cast<double>(after) / static_cast<double>(mag.size())) +
+              (targets[i] != lp.target ? " (quality guard: planned " + fixed(lp.target) + ")" : ""));
     }
   }
   if (r) {
@@ -367,6 +377,22 @@ Status apply_prune_plan(Model& m, const PrunePlan& plan, const std::vector<doubl
     if (pruned) r->changed = true;
   }
   return ok();
+}
+
+std::vector<double> guard_ladder(double target, Granularity g) {
+  std::vector<double> out{target};
+  if (g != Granularity::NM && target > 0) {
+    // The density (1 - sparsity) grows by a quarter per level: fine steps where few weights are left, where
+    // each one matters most; at least 0.025 apart.
+    double density = 1.0 - target;
+    for (;;) {
+      density = std::max(density * 1.25, 1.0 - out.back() + 0.025);
+      if (density >= 0.975) break;
+      out.push_back(std::round((1.0 - density) * 1000.0) / 1000.0);
+    }
+  }
+  if (target > 0) out.push_back(0);
+  return out;
 }
 
 Expected<std::unique_ptr<Model>> prune_candidate(const Model& original, const PrunePlan& plan,
@@ -382,10 +408,7 @@ namespace {
 
 using namespace prune;
 
-// granularity=channel: structured pruning (prune_channel.h). Its layers are
-// noted as element pruning's are, counted in channels, so the report's
-// `pruning` block reads both the same way.
-Status run_channel(Model& m, const Options& o, pass::PassResult& r) {
+ChannelPruneOptions channel_options(const Options& o) {
   ChannelPruneOptions c;
   c.sparsity = o.sparsity;
   c.global = o.scope == Scope::Global;
@@ -394,15 +417,30 @@ Status run_channel(Model& m, const Options& o, pass::PassResult& r) {
   c.exclude_ops = o.exclude_ops;
   c.exclude_node = o.exclude_node;
   c.min_size = o.min_size;
+  return c;
+}
+
+// granularity=channel: structured pruning (prune_channel.h). Its layers are
+// noted as element pruning's are, counted in channels, so the report's
+// `pruning` block reads both the same way. `component_sparsity`: the quality
+// guard's targets; `planned`: the targets it started from, by weight name.
+Status run_channel(Model& m, const Options& o, pass::PassResult& r,
+                   const std::map<size_t, double>& component_sparsity = {},
+                   const std::map<std::string, double>& planned = {}) {
+  ChannelPruneOptions c = channel_options(o);
+  c.component_sparsity = component_sparsity;
   EFFOPT_TRY_ASSIGN(ChannelPruneResult res, prune_channels(m, c));
   int64_t pruned = 0;
   for (const ChannelPruneLayer& l : res.layers) {
     pruned += l.removed > 0;
     double reached = l.channels ? static_cast<double>(l.removed) / static_cast<double>(l.channels) : 0.0;
     std::string node = l.node.empty() ? l.op_type : l.op_type + " '" + l.node + "'";
+    std::string why = l.reason;
+    if (auto p = planned.find(l.weight); p != planned.end() && std::fabs(p->second - l.target) > 1e-12)
+      why += (why.empty() ? "" : "; ") + std::string("quality guard: planned ") + fixed(p->second);
     r.note("layer '" + l.weight + "' (" + node + ", " + std::to_string(l.channels) +
            " channels, channel): target " + fixed(l.target) + ", reached " + fixed(reached) +
-           (l.reason.empty() ? "" : " (" + l.reason + ")"));
+           (why.empty() ? "" : " (" + why + ")"));
   }
   for (const std::string& n : res.notes) r.note(n);
   r.count("layers", static_cast<int64_t>(res.layers.size()));
@@ -414,6 +452,222 @@ Status run_channel(Model& m, const Options& o, pass::PassResult& r) {
   return ok();
 }
 
+// The quality guard's settings: its limits and min-sparsity (the budget).
+struct Guard {
+  FidelityLimits limits;
+  std::optional<double> min_sparsity;
+};
+
+std::optional<std::string> below_min_sparsity(const Guard& guard, double sparsity) {
+  if (!guard.min_sparsity || sparsity >= *guard.min_sparsity - 1e-12) return std::nullopt;
+  return "the pruned sparsity would be " + fixed(sparsity) + ", below min-sparsity " + fixed(*guard.min_sparsity);
+}
+
+std::string level_name(double sparsity, const Options& o) {
+  if (sparsity <= 0) return "dense";
+  if (o.granularity == Granularity::NM) return std::to_string(o.n) + ":" + std::to_string(o.m);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g", sparsity);
+  return buf;
+}
+
+GuardOptions guard_options_for(const Guard& guard, const guard::MacCount& macs, int threads) {
+  GuardOptions go;
+  go.limits = guard.limits;
+  go.threads = threads;
+  go.total_macs = macs.total;
+  go.top_name = "dense";
+  go.rerank = true;  // several layers may each break the limit on their own; they step back in turn
+  return go;
+}
+
+// Element and n:m under the quality guard: each layer pruned to a nonzero
+// target is a unit whose levels are guard_ladder(target) (n:m: its pattern,
+// then dense). Candidates are fresh copies of `m` pruned by the plan.
+// Returns the final targets (the guard's outcome is recorded in `r`).
+Expected<std::vector<double>> guard_elements(Model& m, const PrunePlan& plan, const Options& o, const Guard& guard,
+                                             pass::PassContext& ctx, pass::PassResult& r) {
+  auto consts = constants_by_name(m);
+  std::vector<GuardUnit> units;
+  std::vector<size_t> unit_layer;
+  std::vector<std::vector<double>> ladders, kept;
+  // Per layer: zeros before, and (n:m) zeros with its pattern applied, for min-sparsity.
+  std::vector<uint64_t> zeros_before(plan.layers.size()), zeros_nm(plan.layers.size());
+  uint64_t elements = 0;
+  EFFOPT_TRY_ASSIGN(GuardData data, guard::data(ctx, *m.graph));
+  EFFOPT_TRY_ASSIGN(guard::MacCount macs, guard::count_macs(m, *data.samples));
+  guard::note_unknown_macs(macs, r);
+  for (size_t i = 0; i < plan.layers.size(); ++i) {
+    const LayerPlan& lp = plan.layers[i];
+    std::vector<float> mag = magnitudes(*consts.at({lp.scope, lp.name}).tensor);
+    zeros_before[i] = count_zeros(mag);
+    elements += mag.size();
+    if (o.granularity == Granularity::NM) {
+      std::vector<bool> zero = nm_mask(mag, lp.dims, lp.reduction_axis, o.n, o.m);
+      for (size_t j = 0; j < mag.size(); ++j) zeros_nm[i] += zero[j] || mag[j] == 0.0f;
+    }
+    if (lp.target <= 0) continue;
+    GuardUnit u;
+    u.name = lp.name;
+    ladders.push_back(guard_ladder(lp.target, o.granularity));
+    kept.emplace_back();
+    for (double s : ladders.back()) {
+      u.levels.push_back(level_name(s, o));
+      kept.back().push_back((1.0 - s) * static_cast<double>(lp.elements));  // nonzero weights
+    }
+    for (size_t n : lp.reader_nodes)
+      if (n < macs.node_macs.size()) u.macs += macs.node_macs[n];
+    units.push_back(std::move(u));
+    unit_layer.push_back(i);
+  }
+  auto targets_for = [&](const std::vector<size_t>& levels) {
+    std::vector<double> t;
+    for (const LayerPlan& lp : plan.layers) t.push_back(lp.target);
+    for (size_t u = 0; u < units.size(); ++u) t[unit_layer[u]] = ladders[u][levels[u]];
+    return t;
+  };
+  GuardOptions go = guard_options_for(guard, macs, ctx.threads);
+  go.kept = kept;
+  if (guard.min_sparsity) {
+    go.budget = [&](const std::vector<size_t>& levels) -> std::optional<std::string> {
+      std::vector<double> t = targets_for(levels);
+      uint64_t zeros = 0;
+      for (size_t i = 0; i < plan.layers.size(); ++i) {
+        // As apply_prune_plan zeroes: the smallest magnitudes go first, zeros among them.
+        if (o.granularity == Granularity::NM)
+          zeros += t[i] > 0 ? zeros_nm[i] : zeros_before[i];
+        else
+          zeros += std::max<uint64_t>(
+              zeros_before[i],
+              std::min<uint64_t>(plan.layers[i].elements, static_cast<uint64_t>(std::llround(
+                                                              t[i] * static_cast<double>(plan.layers[i].elements)))));
+      }
+      return below_min_sparsity(guard, elements ? static_cast<double>(zeros) / static_cast<double>(elements) : 0.0);
+    };
+  }
+  CandidateBuilder build = [&](const std::vector<size_t>& levels) {
+    return prune_candidate(m, plan, targets_for(levels), o);
+  };
+  EFFOPT_TRY_ASSIGN(GuardResult g, run_quality_guard(m, units, build, data, go));
+  std::vector<double> final_targets = targets_for(g.levels);
+  guard::record(r, std::move(g));
+  return final_targets;
+}
+
+// Channel pruning under the quality guard: each component (the sources that
+// share channels, prune_channel.h) that loses channels at the target is a unit
+// whose levels are guard_ladder(its target); a candidate is `m` pruned with
+// every component's target fixed through component_sparsity (a global ranking
+// would move with the units' levels). Returns the final component_sparsity;
+// `planned` gets the targets the guard started from, by weight name.
+Expected<std::map<size_t, double>> guard_channels(Model& m, const Options& o, const Guard& guard,
+                                                  pass::PassContext& ctx, pass::PassResult& r,
+                                                  std::map<std::string, double>& planned) {
+  EFFOPT_TRY_ASSIGN(std::unique_ptr<Model> first, clone_model(m));
+  EFFOPT_TRY_ASSIGN(ChannelPruneResult plain, prune_channels(*first, channel_options(o)));
+  first.reset();
+  struct Component {
+    std::vector<std::string> nodes;
+    double target = 0;
+    int64_t removed = 0, channels = 0;
+  };
+  std::map<size_t, Component> components;
+  for (const ChannelPruneLayer& l : plain.layers) {
+    Component& c = components[l.component];
+    c.nodes.push_back(l.node.empty() ? l.weight : l.node);
+    c.target = l.target;
+    c.removed += l.removed;
+    c.channels += l.channels;
+    planned[l.weight] = l.target;
+  }
+  EFFOPT_TRY_ASSIGN(GuardData data, guard::data(ctx, *m.graph));
+  EFFOPT_TRY_ASSIGN(guard::MacCount macs, guard::count_macs(m, *data.samples));
+  guard::note_unknown_macs(macs, r);
+  std::map<std::string, size_t> node_index;
+  for (size_t i = 0; i < m.graph->nodes().size(); ++i)
+    if (!m.graph->nodes()[i]->name.empty()) node_index[m.graph->nodes()[i]->name] = i;
+  std::map<size_t, double> fixed_targets;
+  std::vector<GuardUnit> units;
+  std::vector<size_t> unit_component;
+  std::vector<std::vector<double>> ladders, kept;
+  for (const auto& [id, c] : components) {
+    fixed_targets[id] = c.target;
+    if (c.removed == 0) continue;
+    GuardUnit u;
+    u.name = c.nodes.front() + (c.nodes.size() > 1 ? " (+" + std::to_string(c.nodes.size() - 1) + ")" : "");
+    ladders.push_back(guard_ladder(c.target, o.granularity));
+    kept.emplace_back();
+    for (double s : ladders.back()) {
+      u.levels.push_back(level_name(s, o));
+      kept.back().push_back((1.0 - s) * static_cast<double>(c.channels));  // channels kept
+    }
+    for (const std::string& n : c.nodes)
+      if (auto at = node_index.find(n); at != node_index.end()) u.macs += macs.node_macs[at->second];
+    units.push_back(std::move(u));
+    unit_component.push_back(id);
+  }
+  auto targets_for = [&](const std::vector<size_t>& levels) {
+    std::map<size_t, double> t = fixed_targets;
+    for (size_t u = 0; u < units.size(); ++u) t[unit_component[u]] = ladders[u][levels[u]];
+    return t;
+  };
+  // The last candidate pruned for the budget, so that the build that follows does not prune it again.
+  std::vector<size_t> cached_levels;
+  std::unique_ptr<Model> cached;
+  auto prune_for = [&](const std::vector<size_t>& levels) -> Expected<std::pair<std::unique_ptr<Model>, double>> {
+    EFFOPT_TRY_ASSIGN(std::unique_ptr<Model> c, clone_model(m));
+    ChannelPruneOptions co = channel_options(o);
+    co.component_sparsity = targets_for(levels);
+    EFFOPT_TRY_ASSIGN(ChannelPruneResult res, prune_channels(*c, co));
+    double sparsity = res.channels ? static_cast<double>(res.removed) / static_cast<double>(res.channels) : 0.0;
+    return std::make_pair(std::move(c), sparsity);
+  };
+  GuardOptions go = guard_options_for(guard, macs, ctx.threads);
+  go.kept = kept;
+  if (guard.min_sparsity) {
+    go.budget = [&](const std::vector<size_t>& levels) -> std::optional<std::string> {
+      auto p = prune_for(levels);
+      if (!p) return "pruning the candidate failed: " + p.error().message;
+      cached_levels = levels;
+      cached = std::move(p->first);
+      return below_min_sparsity(guard, p->second);
+    };
+  }
+  CandidateBuilder build = [&](const std::vector<size_t>& levels) -> Expected<std::unique_ptr<Model>> {
+    if (cached && cached_levels == levels) return std::move(cached);
+    cached.reset();
+    EFFOPT_TRY_ASSIGN(auto p, prune_for(levels));
+    return std::move(p.first);
+  };
+  EFFOPT_TRY_ASSIGN(GuardResult g, run_quality_guard(m, units, build, data, go));
+  std::map<size_t, double> final_targets = targets_for(g.levels);
+  guard::record(r, std::move(g));
+  return final_targets;
+}
+
+Expected<std::optional<Guard>> parse_guard(const pass::PassOptions& po, const Options& o) {
+  EFFOPT_TRY_ASSIGN(std::optional<FidelityLimits> limits, guard::parse_limits(po, "prune"));
+  const double min_sparsity = po.get_float("min-sparsity");
+  if (!limits) {
+    if (min_sparsity > 0)
+      return usage_error("prune: option 'min-sparsity' is a budget of the quality guard: give a limit (max-error, "
+                         "min-sqnr or min-accuracy) too");
+    return std::optional<Guard>();
+  }
+  Guard g;
+  g.limits = *limits;
+  if (min_sparsity > 0) {
+    const double target = o.granularity == Granularity::NM
+                              ? 1.0 - static_cast<double>(o.n) / static_cast<double>(o.m)
+                              : o.sparsity;
+    if (min_sparsity > target + 1e-12)
+      return usage_error("prune: min-sparsity " + fixed(min_sparsity) + " is above the target sparsity " +
+                         fixed(target) + ": the guard only lowers sparsity");
+    g.min_sparsity = min_sparsity;
+  }
+  return std::optional<Guard>(g);
+}
+
 Expected<pass::PassResult> run(Model& m, pass::PassContext& ctx) {
   pass::PassResult r;
   EFFOPT_TRY_ASSIGN(Options o, parse_options(ctx.options));
@@ -423,14 +677,25 @@ Expected<pass::PassResult> run(Model& m, pass::PassContext& ctx) {
     r.count("initializer-inputs-detached", static_cast<int64_t>(detached));
     r.changed = true;
   }
+  EFFOPT_TRY_ASSIGN(std::optional<Guard> guard, parse_guard(ctx.options, o));
   if (o.granularity == Granularity::Channel) {
-    EFFOPT_TRY(run_channel(m, o, r));
+    if (!guard) {
+      EFFOPT_TRY(run_channel(m, o, r));
+      return r;
+    }
+    std::map<std::string, double> planned;
+    EFFOPT_TRY_ASSIGN(auto targets, guard_channels(m, o, *guard, ctx, r, planned));
+    EFFOPT_TRY(run_channel(m, o, r, targets, planned));
     return r;
   }
   EFFOPT_TRY_ASSIGN(PrunePlan plan, make_prune_plan(m, o));
   for (const std::string& n : plan.notes) r.note(n);
   std::vector<double> targets;
   for (const LayerPlan& lp : plan.layers) targets.push_back(lp.target);
+  if (guard) {
+    EFFOPT_TRY_ASSIGN(targets, guard_elements(m, plan, o, *guard, ctx, r));
+  }
+  // The guard's final candidate is rebuilt here (pruning is deterministic), with its notes and counters.
   EFFOPT_TRY(apply_prune_plan(m, plan, targets, o, &r));
   if (plan.layers.empty())
     r.note("nothing to prune: no float Conv/Gemm/MatMul weight of at least min-size (" + std::to_string(o.min_size) +
@@ -464,8 +729,8 @@ void register_prune(pass::PassRegistry& r) {
       "by L1/L2 norm (`sparsity` of the channels of each dependency group under `scope=layer`, the default for "
       "channel, or under one fan-in-normalized ranking under `scope=global`), with the matching "
       "BatchNormalization, bias and per-channel entries and the input channels of every consumer, following "
-      "residual Adds, Concat, depthwise and grouped convs, squeeze-and-excitation Muls and Flatten/Reshape into "
-      "Gemm; a group never loses all its channels, features that reach a graph output are kept, and channels "
+      "residual Adds, Concat, depthwise and grouped convs (Cin != Cout too), squeeze-and-excitation Muls, "
+      "Transpose, Squeeze, Unsqueeze, Resize by scales and Flatten/Reshape into Gemm; a group never loses all its channels, features that reach a graph output are kept, and channels "
       "that cannot be removed consistently are kept with a note saying why. `effopt prune` runs this pass, then "
       "sparse-storage (the named pipeline `@prune`).\n"
       "\n"
@@ -489,6 +754,18 @@ void register_prune(pass::PassRegistry& r) {
       "download, not in memory or MACs. N:M patterns pay only on runtimes with N:M sparse kernels. Notes give "
       "every layer's target and reached sparsity; the report's `pruning` block sums them.\n"
       "\n"
+      "Quality guard: with `max-error` (in `metric`), `min-sqnr` or `min-accuracy` (`compare`'s limits), "
+      "`sparsity` is the target. Each layer the target prunes (element, n:m: a weight; channel: a group of "
+      "sources sharing channels) is a unit of lib/analysis/quality_guard.h's search, with the levels: its "
+      "target, then 0.98, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1 below it, then dense "
+      "(n:m: its N:M pattern, then dense). Every candidate is a fresh copy of the pass's input, pruned and "
+      "measured against it on effopt's executor, on the `data`/`random` samples, else 4 seeded random samples "
+      "(with a warning). While a limit is broken, each unit's sensitivity (the error with only it pruned) is "
+      "measured once and the most sensitive unit steps back one level. `min-sparsity` fails the check (exit 3, "
+      "the last candidate and the report still written) when the limit needs the sparsity over the prunable "
+      "weights (channels) to fall below it; so does a limit that holds only with everything dense. Notes give "
+      "each layer's planned and reached sparsity; the report's `passes[].quality_guard` has the search.\n"
+      "\n"
       "Before: W = float[64,64,3,3] (every weight nonzero); y = Conv(x, W)\n"
       "After:  W = float[64,64,3,3] with the smallest-magnitude weights exactly 0; y = Conv(x, W)";
   p.options = {
@@ -511,6 +788,13 @@ void register_prune(pass::PassRegistry& r) {
        "regular expression (ECMAScript, whole name): weights these nodes read stay dense", {}},
       {"min-size", pass::OptionType::Int, "1024", "smallest weight pruned, in elements", {}, 1, 1e15},
   };
+  // The quality guard: its limits, its budget, its data.
+  for (pass::OptionSpec& s : pass::guard_options()) p.options.push_back(std::move(s));
+  p.options.push_back({"min-sparsity", pass::OptionType::Float, "0",
+                       "quality guard: fail when the sparsity over the prunable weights (channels) would fall below "
+                       "this to meet the limit (0 = no floor)",
+                       {}, 0, 0.999999});
+  for (pass::OptionSpec& s : pass::evaluation_data_options()) p.options.push_back(std::move(s));
   p.run_on_model = run;
   r.add(std::move(p));
 }

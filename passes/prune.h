@@ -55,6 +55,7 @@ struct LayerPlan {
   uint64_t elements = 0;
   int64_t reduction_axis = -1;  // n:m: the stored axis the groups of m run along
   double target = 0;            // sparsity the plan gives it (global scope: what the global threshold reaches)
+  std::vector<size_t> reader_nodes;  // main-graph node indexes of its readers (for the guard's MACs)
 };
 
 struct PrunePlan {
@@ -71,10 +72,17 @@ Expected<PrunePlan> make_prune_plan(Model& m, const Options& o);
 // (element), or to at most n nonzeros per group of m where targets[i] > 0
 // (n:m; 0 leaves it dense). Ties broken by position, so results are
 // deterministic. One note per layer ("layer 'W' (...): target 0.9000, reached
-// 0.9001, ...") and the counters prunable-elements, prunable-zeros-before,
+// 0.9001", plus " (quality guard: planned 0.9500)" when targets[i] is not the
+// plan's target) and the counters prunable-elements, prunable-zeros-before,
 // prunable-zeros-after, layers-pruned go to `r` when given.
 Status apply_prune_plan(Model& m, const PrunePlan& plan, const std::vector<double>& targets, const Options& o,
                         pass::PassResult* r);
+
+// The sparsities the quality guard tries for a layer planned at `target`,
+// from the target down to 0 (dense): the target, then those of 0.98, 0.95,
+// 0.9, 0.85, 0.8, 0.75, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1 below it, then 0.
+// Under n:m a layer has two: its N:M pattern (the target) and dense.
+std::vector<double> guard_ladder(double target, Granularity g);
 
 // The guard's candidate: a fresh copy of `original` pruned as
 // apply_prune_plan(copy, plan, targets, o) says.

@@ -245,6 +245,8 @@ class ChannelPruner {
     if (is_elementwise(op)) return visit_elementwise(n);
     const Track* in = tracked(n->input(0));
     if (!in) return freeze_inputs(n, "unsupported op");
+    if (op == "Transpose" || op == "Squeeze" || op == "Unsqueeze") return visit_axes(n, *in);
+    if (op == "Resize") return visit_resize(n, *in);
     if ((is_passthrough_unary(op) || (is_pool(op) && in->axis == 1)) && extra_outputs_unread(n)) {
       freeze_inputs(n, "its other inputs cannot follow channels", {0});
       track_[n->output(0)] = *in;
@@ -356,10 +358,90 @@ class ChannelPruner {
       convs_.insert(n);
       return;
     }
+    // Other grouped Convs (Cin != Cout, or an input whose channels are not followed): each group reads its own
+    // block of input channels and writes its own block of output channels, so both sides lose channels per
+    // group, the same number in every group (partitions); its outputs are a source of their own.
     if (in) {
-      freeze(*in, node_label(*n) + " is a grouped Conv whose output and input channel counts differ");
-      conv_inputs_.erase(n);
+      Partition p{n, {}};
+      for (int64_t k = 0; k < group; ++k)
+        p.blocks.emplace_back(in->ids.begin() + k * a, in->ids.begin() + (k + 1) * a);
+      partitions_.push_back(std::move(p));
     }
+    const std::string why = not_source_reason(n, n->input(1));
+    note_not_source(n, why);
+    Track out = fresh_track(1, cout, why.empty() ? "" : node_label(*n) + " is not pruned: " + why);
+    if (why.empty()) add_source(n, n->input(1), out, 0);
+    Partition p{n, {}};
+    for (int64_t k = 0; k < group; ++k) p.blocks.emplace_back(out.ids.begin() + k * b, out.ids.begin() + (k + 1) * b);
+    partitions_.push_back(std::move(p));
+    track_[n->output(0)] = out;
+    convs_.insert(n);
+  }
+
+  // Transpose, Squeeze, Unsqueeze: the channels move to another axis (or stay), their ids unchanged.
+  void visit_axes(Node* n, const Track& in) {
+    auto id = dims(n->input(0));
+    auto od = dims(n->output(0));
+    if (!id || !od || !extra_outputs_unread(n)) return freeze_inputs(n, "its shapes are not known");
+    const auto in_rank = static_cast<int64_t>(id->size()), out_rank = static_cast<int64_t>(od->size());
+    const auto axis = static_cast<int64_t>(in.axis);
+    std::optional<int64_t> moved;
+    if (n->op_type == "Transpose") {
+      std::vector<int64_t> perm = n->attr_ints("perm");
+      if (perm.empty())
+        for (int64_t i = in_rank - 1; i >= 0; --i) perm.push_back(i);
+      for (size_t p = 0; p < perm.size(); ++p)
+        if (perm[p] == axis) moved = static_cast<int64_t>(p);
+    } else {
+      std::vector<int64_t> axes = n->attr_ints("axes");
+      if (n->inputs().size() > 1 && n->input(1)) {
+        auto given = constant_ints(n->input(1));
+        if (!given) return freeze_inputs(n, "its axes are not a constant");
+        axes = *given;
+      }
+      const bool squeeze = n->op_type == "Squeeze";
+      const int64_t rank = squeeze ? in_rank : out_rank;
+      if (axes.empty() && squeeze)
+        for (int64_t i = 0; i < in_rank; ++i) {
+          if ((*id)[static_cast<size_t>(i)] < 0) return freeze_inputs(n, "it squeezes dims that are not known");
+          if ((*id)[static_cast<size_t>(i)] == 1) axes.push_back(i);
+        }
+      for (int64_t& x : axes) x = x < 0 ? x + rank : x;
+      if (squeeze) {
+        if (std::find(axes.begin(), axes.end(), axis) == axes.end())
+          moved = axis - std::count_if(axes.begin(), axes.end(), [&](int64_t x) { return x < axis; });
+      } else {
+        int64_t seen = 0;  // input axes placed so far
+        for (int64_t p = 0; p < out_rank && !moved; ++p)
+          if (std::find(axes.begin(), axes.end(), p) == axes.end() && seen++ == axis) moved = p;
+      }
+    }
+    if (!moved || *moved >= out_rank ||
+        ((*od)[static_cast<size_t>(*moved)] >= 0 &&
+         (*od)[static_cast<size_t>(*moved)] != static_cast<int64_t>(in.ids.size())))
+      return freeze_inputs(n, "it removes the channel axis or its shapes do not match");
+    freeze_inputs(n, "its axes input", {0});
+    Track out = in;
+    out.axis = static_cast<size_t>(*moved);
+    track_[n->output(0)] = out;
+  }
+
+  // Resize by scales that leave the channel axis alone: the channels pass through.
+  void visit_resize(Node* n, const Track& in) {
+    // Resize-10 (X, scales); Resize-11+ (X, roi, scales[, sizes]): sizes would name the channel count.
+    const bool v10 = n->inputs().size() == 2;
+    Value* scales = v10 ? n->input(1) : (n->inputs().size() > 2 ? n->input(2) : nullptr);
+    const bool sizes = !v10 && n->inputs().size() > 3 && n->input(3);
+    auto values = scales ? fixed_constant(scales) : nullptr;
+    auto factors = values ? to_doubles(*values) : std::nullopt;
+    const bool ok = !sizes && factors && in.axis < factors->size() && (*factors)[in.axis] == 1.0 &&
+                    !n->attr("axes") && n->attr_string("coordinate_transformation_mode", "") != "tf_crop_and_resize" &&
+                    extra_outputs_unread(n);
+    if (!ok)
+      return freeze_inputs(n, sizes ? "it resizes to given sizes (they name the channel count)"
+                                    : "its scales are not constant or resize the channel axis");
+    freeze_inputs(n, "its roi or scales input", {0});
+    track_[n->output(0)] = in;
   }
 
   void visit_gemm(Node* n) {
@@ -579,6 +661,11 @@ class ChannelPruner {
           c.overridden = true;
         }
     }
+    for (auto& [ci, target] : o_.component_sparsity)
+      if (ci < components_.size()) {
+        components_[ci].target = target;
+        components_[ci].overridden = true;
+      }
     removed_.assign(ids_.size(), false);
   }
 
@@ -719,6 +806,7 @@ class ChannelPruner {
       l.op_type = s.node->op_type;
       l.weight = s.weight->name();
       l.channels = static_cast<int64_t>(s.ids.size());
+      l.component = s.component;
       const auto& c = components_[s.component];
       l.target = c.target;
       std::map<std::string, int64_t> why;
@@ -864,6 +952,10 @@ Expected<ChannelPruneResult> prune_channels(Model& m, const ChannelPruneOptions&
     if (!(s >= 0 && s < 1))
       return usage_error("channel pruning: the sparsity of layer '" + node + "' (" + std::to_string(s) +
                          ") is outside [0, 1)");
+  for (auto& [component, s] : o.component_sparsity)
+    if (!(s >= 0 && s < 1))
+      return usage_error("channel pruning: the sparsity of component " + std::to_string(component) + " (" +
+                         std::to_string(s) + ") is outside [0, 1)");
   ChannelPruneResult pre;
   if (auto st = infer_shapes(m); !st)
     pre.notes.push_back("shape inference failed, using the types already known: " + st.error().message);

@@ -10,8 +10,9 @@
 //   for (auto& n : r->notes) ...               // which channels were kept, and why
 //
 // Rules:
-// - Sources are Conv (group 1), Gemm with a constant B (and constant or absent
-//   C) and MatMul with a constant 2-D B in the main graph, of a type in
+// - Sources are Conv (group 1, and grouped Convs that do not follow their input
+//   as below), Gemm with a constant B (and constant or absent C) and MatMul
+//   with a constant 2-D B in the main graph, of a type in
 //   op_types, not excluded, whose weight has at least min_size elements. A
 //   source's output channel c is the filter W[c] (Conv), the row / column of B
 //   producing feature c (Gemm, MatMul).
@@ -24,7 +25,13 @@
 //   channel o / multiplier: its filters go too, it stays depthwise with
 //   group = new C), grouped Convs with Cin == Cout (channel o follows input
 //   channel o; every group must lose the same number of channels, else the
-//   component is kept; other grouped Convs keep what they read), activations, pooling, Dropout, BatchNormalization
+//   component is kept), other grouped Convs (Cin != Cout: each group loses as
+//   many of its input channels as the others, and the Conv is a source whose
+//   groups each lose as many output channels), activations, pooling, Dropout,
+//   Transpose, Squeeze and Unsqueeze (the channel axis moves; a Squeeze of it
+//   keeps the channels), Resize by constant scales of 1 on the channel axis
+//   (Resize to given sizes keeps the channels: its sizes name their count),
+//   BatchNormalization
 //   (its scale, B, mean and var entries go), per-channel constants of
 //   element-wise ops (sliced), Flatten / Reshape of [N, C, ...] into [N, C*S]
 //   (the S-block of each removed channel goes, and an explicit Reshape size is
@@ -81,6 +88,9 @@ struct ChannelPruneOptions {
   std::optional<std::regex> exclude_node;                        // node names never pruned (nor followed)
   int64_t min_size = 1024;                                       // sources with smaller weights are kept
   std::map<std::string, double> layer_sparsity;                  // per source node name: its component's target
+  // Per component (ChannelPruneLayer::component of a run on the same model with the same options: components
+  // do not depend on targets): its target, over layer_sparsity. The quality guard's hook, for unnamed nodes too.
+  std::map<size_t, double> component_sparsity;
 };
 
 struct ChannelPruneLayer {
@@ -89,6 +99,7 @@ struct ChannelPruneLayer {
   int64_t removed = 0;                // output channels removed
   double target = 0;                  // the fraction aimed at (layer scope: its component's target)
   std::string reason;                 // why fewer than the target were removed (empty when none)
+  size_t component = 0;               // its component (sources sharing channels share one), 0-based
 };
 
 struct ChannelPruneResult {
@@ -99,7 +110,8 @@ struct ChannelPruneResult {
 };
 
 // Prunes the main graph of `m` in place. Usage error for a sparsity outside
-// [0, 1) or a layer_sparsity outside [0, 1); nothing is changed then.
+// [0, 1) or a layer_sparsity or component_sparsity outside [0, 1); nothing is
+// changed then.
 Expected<ChannelPruneResult> prune_channels(Model& m, const ChannelPruneOptions& o);
 
 }  // namespace effopt::passes::prune

@@ -23,7 +23,7 @@ std::string option_value(const std::string& options, const std::string& key) {
   return v;
 }
 
-// "layer 'NAME' (READERS, E elements, PATTERN): target T, reached R" (prune.cpp's note).
+// "layer 'NAME' (READERS, E elements, PATTERN): target T, reached R[ (...)]" (prune.cpp's note).
 std::optional<nlohmann::json> layer_of(const std::string& note) {
   if (note.rfind("layer '", 0) != 0) return std::nullopt;
   size_t t = note.rfind("): target ");
@@ -42,6 +42,10 @@ std::optional<nlohmann::json> layer_of(const std::string& note) {
   l["pattern"] = inside.substr(pat + 2);
   l["target"] = std::stod(note.substr(t + 10, rch - t - 10));
   l["reached"] = std::stod(note.substr(rch + 10));
+  // A quality guard's step back: "... reached R (quality guard: planned P)" (prune.cpp).
+  static const std::string kPlanned = "quality guard: planned ";
+  if (size_t at = note.find(kPlanned, rch); at != std::string::npos)
+    l["planned"] = std::stod(note.substr(at + kPlanned.size()));
   return l;
 }
 

@@ -52,6 +52,7 @@ struct Evaluation {
   FidelityResult fidelity;
   std::vector<LimitCheck> checks;
   double value = 0;
+  double rel_l2 = 0;  // the worst output's relative L2 error (rerank's tie-break)
   bool passed = false;
   std::shared_ptr<Model> model;
 };
@@ -126,6 +127,9 @@ Expected<GuardResult> run_quality_guard(const Model& original, const std::vector
     EFFOPT_TRY_ASSIGN(e.checks, check_fidelity_limits(e.fidelity, options.limits));
     e.passed = std::all_of(e.checks.begin(), e.checks.end(), [](const LimitCheck& c) { return c.passed; });
     e.value = worst_value(e.checks, metric);
+    for (const OutputFidelity& o : e.fidelity.outputs)
+      e.rel_l2 = std::isnan(o.metrics.rel_l2_error) ? std::numeric_limits<double>::infinity()
+                                                     : std::max(e.rel_l2, o.metrics.rel_l2_error);
     ++r.evaluations;
     return e;
   };
@@ -148,6 +152,7 @@ Expected<GuardResult> run_quality_guard(const Model& original, const std::vector
   std::optional<std::string> budget_failure;
   std::vector<std::optional<double>> sensitivity(units.size());
   std::vector<size_t> rank(units.size(), 0);
+  std::vector<double> tie(units.size(), 0);
   const size_t movable = static_cast<size_t>(
       std::count_if(units.begin(), units.end(), [](const GuardUnit& u) { return u.levels.size() > 1; }));
 
@@ -160,15 +165,44 @@ Expected<GuardResult> run_quality_guard(const Model& original, const std::vector
       alone[u] = 0;
       EFFOPT_TRY_ASSIGN(Evaluation e, evaluate(alone));
       sensitivity[u] = e.value;
+      tie[u] = e.rel_l2;
       order.push_back(u);
     }
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
       return badness(*sensitivity[a], metric.higher_is_worse) > badness(*sensitivity[b], metric.higher_is_worse);
     });
     for (size_t i = 0; i < order.size(); ++i) rank[order[i]] = i + 1;
+    // rerank: each unit's own error at its current level, per unit of `kept` its next step spends.
+    std::vector<std::optional<double>> current = sensitivity;
+    auto error_of = [&](double v) {
+      if (std::isnan(v)) return std::numeric_limits<double>::infinity();
+      if (metric.higher_is_worse) return v;
+      return metric.name == "sqnr" ? std::pow(10.0, -v / 10.0) : 1.0 - v;  // noise power; accuracy lost
+    };
+    auto step_cost = [&](size_t u) {
+      if (u >= options.kept.size() || options.kept[u].size() != units[u].levels.size()) return 1.0;
+      const std::vector<double>& kept = options.kept[u];
+      return std::max(1e-12, kept[levels[u] + 1] - kept[levels[u]]);
+    };
+    auto pick = [&]() -> std::optional<size_t> {
+      std::optional<size_t> best;
+      double best_error = 0, best_tie = 0;
+      for (size_t u : order) {  // rank order: the first of equals wins
+        if (levels[u] >= top(u)) continue;
+        const double cost = step_cost(u), e = error_of(*current[u]) / cost, t = tie[u] / cost;
+        if (!best || e > best_error || (e == best_error && t > best_tie)) best = u, best_error = e, best_tie = t;
+      }
+      return best;
+    };
     while (!last.passed) {
-      auto next = std::find_if(order.begin(), order.end(), [&](size_t u) { return levels[u] < top(u); });
-      if (next == order.end()) break;  // every unit at its top level
+      std::optional<size_t> next;
+      if (options.rerank) {
+        next = pick();
+      } else if (auto it = std::find_if(order.begin(), order.end(), [&](size_t u) { return levels[u] < top(u); });
+                 it != order.end()) {
+        next = *it;
+      }
+      if (!next) break;  // every unit at its top level
       const size_t u = *next;
       ++levels[u];
       if (auto why = budget_broken(levels)) {
@@ -179,6 +213,15 @@ Expected<GuardResult> run_quality_guard(const Model& original, const std::vector
       }
       EFFOPT_TRY_ASSIGN(last, evaluate(levels));
       r.steps.push_back({u, levels[u], last.value, last.passed});
+      if (options.rerank && !last.passed && levels[u] < top(u)) {
+        // The unit's own error at its new level places it among the others again.
+        std::vector<size_t> alone(units.size());
+        for (size_t k = 0; k < units.size(); ++k) alone[k] = top(k);
+        alone[u] = levels[u];
+        EFFOPT_TRY_ASSIGN(Evaluation e, evaluate(alone));
+        current[u] = e.value;
+        tie[u] = e.rel_l2;
+      }
     }
   }
 

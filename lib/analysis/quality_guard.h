@@ -23,7 +23,8 @@
 //    build and one run per unit); units are ranked by it, most sensitive
 //    first (ties in unit order);
 //  - the most sensitive unit not yet at its top level steps back one level,
-//    and the candidate is measured again.
+//    and the candidate is measured again (with `rerank`, the stepped unit's
+//    own error at its new level is measured too and the units ranked again).
 // It stops when every limit holds, or when the assignment breaks the budget:
 // `max_top_fraction` (the share of `total_macs` left at the top level: the
 // MACs of units at their top plus those of no unit) or `budget` (any other
@@ -73,6 +74,20 @@ struct GuardOptions {
   std::function<std::optional<std::string>(const std::vector<size_t>& levels)> budget;
   // The top level's name for messages ("float", "dense").
   std::string top_name = "the top level";
+  // After each step that leaves the limits broken, measure the stepped unit's
+  // own error at its new level (one more run; the first ranking measured it
+  // at the lowest). The next step goes to the unit with the largest own error
+  // at its current level per unit of `kept` that step gives up
+  // (ties: the larger relative L2 error per kept, then the sensitivity rank),
+  // instead of the first-ranked unit going all the way to its top. For units
+  // with many levels (prune's sparsities), where several units break the
+  // limits each on its own and stepping a small unit back costs little. The
+  // error of a min-sqnr guard is the noise power 10^(-SQNR/10), of min-accuracy
+  // the accuracy lost.
+  bool rerank = false;
+  // rerank: per unit, what each of its levels keeps of what the search gives up by stepping back (prune: the
+  // weights left nonzero), ascending; a unit without one (or with a size other than its levels') costs 1 a step.
+  std::vector<std::vector<double>> kept;
 };
 
 struct GuardUnitResult {

@@ -14,7 +14,7 @@
 
 #include "exec/tensor_io.h"
 #include "onnx/model_io.h"
-#include "util/json_schema.h"
+#include "util/cli_util.h"
 #include "util/test_util.h"
 
 using namespace effopt;
@@ -83,13 +83,6 @@ t (float[N,4] X, float[N,4] Z) => (float[N,4] Y, float[N,4] W) {
 }
 )";
 
-std::string write_model(const test::TempDir& dir, const std::string& name, const char* text) {
-  auto m = test::parse_or_fail(text);
-  std::string path = dir.file(name);
-  REQUIRE(save_model(*m, path));
-  return path;
-}
-
 // A .npy v1 file written byte by byte (independent of effopt's reader).
 std::string npy(const std::string& descr, const std::string& shape, const void* data, size_t bytes,
                 bool fortran = false) {
@@ -111,22 +104,6 @@ std::string npy_f32(const std::vector<float>& v, const std::string& shape) {
   return npy("<f4", shape, v.data(), v.size() * 4);
 }
 
-json schema() {
-  std::ifstream in(std::string(EFFOPT_SOURCE_DIR) + "/docs/report.schema.json");
-  REQUIRE(in);
-  return json::parse(in);
-}
-
-json parse_valid(const std::string& text) {
-  json j = json::parse(text);
-  auto errors = validate_json(j, schema());
-  std::string all;
-  for (auto& e : errors) all += e + "\n";
-  INFO(all);
-  REQUIRE(errors.empty());
-  return j;
-}
-
 // 3 rows x 4 classes of inputs; row argmaxes 1, 0, 3.
 const std::vector<float> kX = {0.5f, 0.9f, -0.2f, 0.1f, 0.8f, -0.5f, 0.3f, 0.2f, -0.1f, 0.2f, 0.4f, 0.7f};
 
@@ -141,12 +118,12 @@ int argmax_row(const std::vector<float>& v, size_t r) {
 
 TEST_CASE("compare A B: the errors of an Add of 0.01, table on stdout", "[cli][compare]") {
   test::TempDir dir;
-  std::string a = write_model(dir, "a.onnx", kIdentity), b = write_model(dir, "b.onnx", kPlusSmall);
+  std::string a = test::write_text_model(dir, kIdentity, "a.onnx"), b = test::write_text_model(dir, kPlusSmall, "b.onnx");
   test::write_file(dir.file("X.npy"), npy_f32(kX, "(3, 4)"));
   auto r = test::run_effopt({"compare", a, b, "--data", dir.file("X.npy"), "--json"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  json j = parse_valid(r.out);
+  json j = test::parse_valid_report(r.out);
   CHECK(j["command"] == "compare");
   const json& f = j["fidelity"];
   REQUIRE(f["outputs"].size() == 1);
@@ -177,7 +154,7 @@ TEST_CASE("compare A B: the errors of an Add of 0.01, table on stdout", "[cli][c
   // --report FILE writes the same document.
   auto rep = test::run_effopt({"compare", a, b, "--data", dir.file("X.npy"), "--report", dir.file("r.json")});
   REQUIRE(rep.exit_code == 0);
-  CHECK(parse_valid(test::read_file(dir.file("r.json")))["fidelity"]["outputs"] == f["outputs"]);
+  CHECK(test::parse_valid_report(test::read_file(dir.file("r.json")))["fidelity"]["outputs"] == f["outputs"]);
   auto t = test::run_effopt({"compare", a, b, "--data", dir.file("X.npy")});
   REQUIRE(t.exit_code == 0);
   CHECK(t.out.find("Y") != std::string::npos);
@@ -188,7 +165,7 @@ TEST_CASE("compare A B: the errors of an Add of 0.01, table on stdout", "[cli][c
 
 TEST_CASE("compare limits: pass (0) or fail (3) naming output, metric and value", "[cli][compare]") {
   test::TempDir dir;
-  std::string a = write_model(dir, "a.onnx", kIdentity), b = write_model(dir, "b.onnx", kPlusSmall);
+  std::string a = test::write_text_model(dir, kIdentity, "a.onnx"), b = test::write_text_model(dir, kPlusSmall, "b.onnx");
   test::write_file(dir.file("X.npy"), npy_f32(kX, "(3, 4)"));
   std::vector<std::string> base = {"compare", a, b, "--data", dir.file("X.npy")};
   auto with = [&](std::vector<std::string> extra) {
@@ -216,7 +193,7 @@ TEST_CASE("compare limits: pass (0) or fail (3) naming output, metric and value"
   // JSON still printed when a limit fails, with passed = false.
   auto j = with({"--max-error", "0.01", "--json"});
   CHECK(j.exit_code == 3);
-  json doc = parse_valid(j.out);
+  json doc = test::parse_valid_report(j.out);
   CHECK(doc["fidelity"]["passed"] == false);
   CHECK(doc["fidelity"]["limits"][0]["metric"] == "rel-l2");
   CHECK(doc["fidelity"]["limits"][0]["passed"] == false);
@@ -224,7 +201,7 @@ TEST_CASE("compare limits: pass (0) or fail (3) naming output, metric and value"
 
 TEST_CASE("compare: top1-mismatch counts the rows whose class changed", "[cli][compare]") {
   test::TempDir dir;
-  std::string a = write_model(dir, "a.onnx", kIdentity), c = write_model(dir, "c.onnx", kPlusClass3);
+  std::string a = test::write_text_model(dir, kIdentity, "a.onnx"), c = test::write_text_model(dir, kPlusClass3, "c.onnx");
   test::write_file(dir.file("X.npy"), npy_f32(kX, "(3, 4)"));
   int changed = 0;
   for (size_t r = 0; r < 3; ++r) changed += argmax_row(kX, r) != 3;  // C always says class 3
@@ -232,7 +209,7 @@ TEST_CASE("compare: top1-mismatch counts the rows whose class changed", "[cli][c
   auto r = test::run_effopt({"compare", a, c, "--data", dir.file("X.npy"), "--max-error", "0.5", "--metric",
                              "top1-mismatch", "--json"});
   CHECK(r.exit_code == 3);
-  json j = parse_valid(r.out);
+  json j = test::parse_valid_report(r.out);
   CHECK(j["fidelity"]["outputs"][0]["top1_agreement"].get<double>() == Approx(1.0 / 3));
   CHECK(r.err.find("top1-mismatch 0.6667") != std::string::npos);
   CHECK(test::run_effopt({"compare", a, c, "--data", dir.file("X.npy"), "--max-error", "0.7", "--metric",
@@ -241,11 +218,11 @@ TEST_CASE("compare: top1-mismatch counts the rows whose class changed", "[cli][c
 
 TEST_CASE("compare --per-node: every shared value in graph order, the first over the limit marked", "[cli][compare]") {
   test::TempDir dir;
-  std::string a = write_model(dir, "a.onnx", kChainA), b = write_model(dir, "b.onnx", kChainB);
+  std::string a = test::write_text_model(dir, kChainA, "a.onnx"), b = test::write_text_model(dir, kChainB, "b.onnx");
   test::write_file(dir.file("X.npy"), npy_f32(kX, "(3, 4)"));
   auto r = test::run_effopt({"compare", a, b, "--data", dir.file("X.npy"), "--per-node", "--max-error", "0.01", "--json"});
   CHECK(r.exit_code == 3);  // Y is off too
-  json j = parse_valid(r.out);
+  json j = test::parse_valid_report(r.out);
   const json& pn = j["fidelity"]["per_node"];
   REQUIRE(pn.size() == 3);  // H, G, Y (G0 exists only in B)
   CHECK(pn[0]["value"] == "H");
@@ -265,11 +242,11 @@ TEST_CASE("compare --per-node: every shared value in graph order, the first over
   CHECK(t.out.substr(line, mark - line).find(" G ") != std::string::npos);
   CHECK(t.out.find("<- first over the limit", mark + 1) == std::string::npos);
   // A shared name with another kind of element type is listed as skipped, not compared.
-  std::string c = write_model(dir, "c.onnx", kChainInt);
+  std::string c = test::write_text_model(dir, kChainInt, "c.onnx");
   auto k = test::run_effopt({"compare", a, c, "--data", dir.file("X.npy"), "--per-node", "--json"});
   INFO(k.err);
   REQUIRE(k.exit_code == 0);
-  json kj = parse_valid(k.out);
+  json kj = test::parse_valid_report(k.out);
   REQUIRE(kj["fidelity"]["per_node"].size() == 3);
   CHECK(kj["fidelity"]["per_node"][1]["skipped"] == "types differ: float32 vs int32");
   CHECK(kj["fidelity"]["per_node"][1]["first_over_limit"] == false);
@@ -277,7 +254,7 @@ TEST_CASE("compare --per-node: every shared value in graph order, the first over
 
 TEST_CASE("compare MODEL --data: against output_K.pb, missing outputs skipped and listed", "[cli][compare]") {
   test::TempDir dir;
-  std::string m = write_model(dir, "t.onnx", kTwoInputs);
+  std::string m = test::write_text_model(dir, kTwoInputs, "t.onnx");
   fs::create_directory(dir.file("set"));
   std::vector<float> x = {1, 2, 3, 4}, z = {0.5f, 0.5f, 0.5f, 0.5f}, expected_y = {1.5f, 2.5f, 3.5f, 4.6f};
   REQUIRE(exec::write_tensor_pb(dir.file("set/input_0.pb"), exec::TensorValue::from_vector(DataType::Float, {1, 4}, x)));
@@ -287,7 +264,7 @@ TEST_CASE("compare MODEL --data: against output_K.pb, missing outputs skipped an
   auto r = test::run_effopt({"compare", m, "--data", dir.file("set"), "--json"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  json j = parse_valid(r.out);
+  json j = test::parse_valid_report(r.out);
   const json& f = j["fidelity"];
   CHECK(f["reference"]["kind"] == "expected-outputs");
   REQUIRE(f["outputs"].size() == 1);
@@ -302,7 +279,7 @@ TEST_CASE("compare MODEL --data: against output_K.pb, missing outputs skipped an
 
 TEST_CASE("compare MODEL --data with labels.pb: accuracy and --min-accuracy", "[cli][compare]") {
   test::TempDir dir;
-  std::string m = write_model(dir, "a.onnx", kIdentity);
+  std::string m = test::write_text_model(dir, kIdentity, "a.onnx");
   fs::create_directory(dir.file("set"));
   REQUIRE(exec::write_tensor_pb(dir.file("set/input_0.pb"), exec::TensorValue::from_vector(DataType::Float, {3, 4}, kX)));
   REQUIRE(exec::write_tensor_pb(dir.file("set/output_0.pb"), exec::TensorValue::from_vector(DataType::Float, {3, 4}, kX)));
@@ -312,7 +289,7 @@ TEST_CASE("compare MODEL --data with labels.pb: accuracy and --min-accuracy", "[
   auto r = test::run_effopt({"compare", m, "--data", dir.file("set"), "--json", "--min-accuracy", "0.6"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  json j = parse_valid(r.out);
+  json j = test::parse_valid_report(r.out);
   const json& acc = j["fidelity"]["accuracy"];
   CHECK(acc["rows"] == 3);
   CHECK(acc["candidate_correct"] == 2);
@@ -338,7 +315,7 @@ TEST_CASE("compare digits_cnn against its test set reproduces the corpus accurac
                              "--min-accuracy", "0.99", "--max-error", "1e-4"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  json j = parse_valid(r.out);
+  json j = test::parse_valid_report(r.out);
   const json& acc = j["fidelity"]["accuracy"];
   CHECK(acc["rows"] == 360);
   // The corpus README states test accuracy 0.994 (358 of 360).
@@ -353,11 +330,11 @@ TEST_CASE("compare digits_cnn against its test set reproduces the corpus accurac
 
 TEST_CASE("compare --random: seeded inputs, symbolic dims need --shape", "[cli][compare]") {
   test::TempDir dir;
-  std::string a = write_model(dir, "a.onnx", kIdentity), b = write_model(dir, "b.onnx", kPlusSmall);
+  std::string a = test::write_text_model(dir, kIdentity, "a.onnx"), b = test::write_text_model(dir, kPlusSmall, "b.onnx");
   auto r = test::run_effopt({"compare", a, b, "--random", "3", "--seed", "5", "--shape", "N=2", "--json"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  json j = parse_valid(r.out);
+  json j = test::parse_valid_report(r.out);
   CHECK(j["fidelity"]["inputs"]["samples"] == 3);
   CHECK(j["fidelity"]["outputs"][0]["elements"] == 3 * 2 * 4);
   CHECK(j["fidelity"]["outputs"][0]["max_abs_error"].get<double>() == Approx(0.01).epsilon(1e-4));
@@ -375,8 +352,8 @@ TEST_CASE("compare --random: seeded inputs, symbolic dims need --shape", "[cli][
 
 TEST_CASE("compare: bad inputs get a clear message and the documented exit code", "[cli][compare]") {
   test::TempDir dir;
-  std::string a = write_model(dir, "a.onnx", kIdentity), b = write_model(dir, "b.onnx", kPlusSmall);
-  std::string two = write_model(dir, "t.onnx", kTwoInputs);
+  std::string a = test::write_text_model(dir, kIdentity, "a.onnx"), b = test::write_text_model(dir, kPlusSmall, "b.onnx");
+  std::string two = test::write_text_model(dir, kTwoInputs, "t.onnx");
   auto run = [&](std::vector<std::string> args) { return test::run_effopt(args); };
 
   SECTION("an .npy file named after no input") {
@@ -421,7 +398,7 @@ TEST_CASE("compare: bad inputs get a clear message and the documented exit code"
     auto r = run({"compare", a, b, "--data", dir.file("X.npy"), "--json"});
     CHECK(r.exit_code == 0);
     CHECK(r.err.find("holds 1 NaN and 1 Inf values; they propagate") != std::string::npos);
-    json j = parse_valid(r.out);
+    json j = test::parse_valid_report(r.out);
     // NaN + 0.01 is NaN and inf + 0.01 is inf on both sides: equal, not mismatches.
     CHECK(j["fidelity"]["outputs"][0]["nonfinite_mismatches"] == 0);
     // Against expected outputs that are finite there, they are mismatches and every limit fails.
@@ -430,7 +407,7 @@ TEST_CASE("compare: bad inputs get a clear message and the documented exit code"
     REQUIRE(exec::write_tensor_pb(dir.file("set/output_0.pb"), exec::TensorValue::from_vector(DataType::Float, {3, 4}, kX)));
     auto e = run({"compare", a, "--data", dir.file("set"), "--max-error", "1", "--json"});
     CHECK(e.exit_code == 3);
-    json k = parse_valid(e.out);
+    json k = test::parse_valid_report(e.out);
     CHECK(k["fidelity"]["outputs"][0]["nonfinite_mismatches"] == 2);
     CHECK(k["fidelity"]["outputs"][0]["rel_l2_error"] == "inf");
     CHECK(e.err.find("rel-l2 inf exceeds") != std::string::npos);
@@ -455,7 +432,7 @@ TEST_CASE("compare: bad inputs get a clear message and the documented exit code"
     CHECK(p.err.find("not a serialized onnx.TensorProto") != std::string::npos);
   }
   SECTION("outputs whose shapes differ between the models") {
-    std::string w = write_model(dir, "w.onnx", kWiderOutput);
+    std::string w = test::write_text_model(dir, kWiderOutput, "w.onnx");
     auto r = run({"compare", a, w, "--shape", "N=2"});
     CHECK(r.exit_code == 3);
     CHECK(r.err.find("output 'Y' on random sample 0 has shape [2,4] vs [2,8]") != std::string::npos);
@@ -507,7 +484,7 @@ TEST_CASE("compare resnet18 against ONNX Runtime's outputs on effopt's random in
   auto cmp = test::run_effopt({"compare", model, "--data", dir.file("set"), "--json", "--max-error", "1e-5"});
   INFO(cmp.err);
   REQUIRE(cmp.exit_code == 0);
-  json j = parse_valid(cmp.out);
+  json j = test::parse_valid_report(cmp.out);
   const json& y = j["fidelity"]["outputs"][0];
   CHECK(y["shape"] == json::array({1, 1000}));
   CHECK(y["max_abs_error"].get<double>() < 1e-4);
@@ -527,11 +504,11 @@ g (float[3,4] X, float[4] w) => (float[3,4] Y) <float[4] w = {1, 2, 3, 4}> {
 }
 )";
   test::TempDir dir;
-  std::string a = write_model(dir, "a.onnx", kOverridable);
+  std::string a = test::write_text_model(dir, kOverridable, "a.onnx");
   auto rnd = test::run_effopt({"compare", a, a, "--json"});
   INFO(rnd.err);
   REQUIRE(rnd.exit_code == 0);
-  CHECK(parse_valid(rnd.out)["fidelity"]["outputs"][0]["max_abs_error"] == 0.0);
+  CHECK(test::parse_valid_report(rnd.out)["fidelity"]["outputs"][0]["max_abs_error"] == 0.0);
   fs::create_directory(dir.file("npy"));
   test::write_file(dir.file("npy/X.npy"), npy_f32(kX, "(3, 4)"));
   auto data = test::run_effopt({"compare", a, a, "--data", dir.file("npy")});

@@ -12,7 +12,7 @@
 
 #include "exec/tensor_io.h"
 #include "onnx/model_io.h"
-#include "util/json_schema.h"
+#include "util/cli_util.h"
 #include "util/test_util.h"
 
 using namespace effopt;
@@ -30,30 +30,7 @@ g (float[N,4] X) => (float[N,4] Y) {
 )";
 
 std::string write_model(const test::TempDir& dir, const std::string& name = "m.onnx") {
-  auto m = test::parse_or_fail(kModel);
-  std::string path = dir.file(name);
-  REQUIRE(save_model(*m, path));
-  return path;
-}
-
-std::unique_ptr<Model> load(const std::string& path) {
-  auto m = load_model(path);
-  INFO(path << (m ? "" : ": " + m.error().message));
-  REQUIRE(m);
-  return std::move(*m);
-}
-
-json parse_valid(const std::string& text) {
-  std::ifstream in(std::string(EFFOPT_SOURCE_DIR) + "/docs/report.schema.json");
-  REQUIRE(in);
-  json schema = json::parse(in);
-  json j = json::parse(text);
-  auto errors = validate_json(j, schema);
-  std::string all;
-  for (auto& e : errors) all += e + "\n";
-  INFO(all);
-  REQUIRE(errors.empty());
-  return j;
+  return test::write_text_model(dir, kModel, name);
 }
 
 bool no_temp_files(const fs::path& dir) {
@@ -117,7 +94,7 @@ TEST_CASE("run: the output records effopt.version and the expanded pipeline, kee
   auto r = test::run_effopt({"run", model, "--passes", "fix-shapes{shapes=N=2}, convert-opset{to=13}", "-o", out});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  auto m = load(out);
+  auto m = test::load_or_fail(out);
   CHECK(m->metadata("effopt.version") == EFFOPT_VERSION);
   CHECK(m->metadata("effopt.pipeline") == "fix-shapes{shapes=N=2},convert-opset{to=13}");
   CHECK(m->producer_name == "pass-cli-test");
@@ -161,7 +138,7 @@ TEST_CASE("fuse: --opset and --shape come first; fuse never raises the opset by 
   auto r = test::run_effopt({"fuse", model, "-o", d.file("f.onnx")});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  auto m = load(d.file("f.onnx"));
+  auto m = test::load_or_fail(d.file("f.onnx"));
   CHECK(m->opset() == 11);
   CHECK(m->metadata("effopt.version") == EFFOPT_VERSION);
   auto plain = test::run_effopt({"fuse", "--print-pipeline"});
@@ -170,7 +147,7 @@ TEST_CASE("fuse: --opset and --shape come first; fuse never raises the opset by 
   auto r14 = test::run_effopt({"fuse", model, "-o", d.file("f14.onnx"), "--opset", "14", "--shape", "N=3"});
   INFO(r14.err);
   REQUIRE(r14.exit_code == 0);
-  auto m14 = load(d.file("f14.onnx"));
+  auto m14 = test::load_or_fail(d.file("f14.onnx"));
   CHECK(m14->opset() == 14);
   CHECK(m14->graph->inputs()[0]->type.to_string() == "float32[3,4]");
   CHECK(m14->metadata("effopt.pipeline").rfind("convert-opset{to=14},fix-shapes{shapes=N=3}", 0) == 0);
@@ -203,7 +180,7 @@ TEST_CASE("run: @name uses a named pipeline, recorded expanded; an unknown one l
   REQUIRE(r.exit_code == 0);
   auto plain = test::run_effopt({"fuse", "--print-pipeline"});
   REQUIRE(plain.exit_code == 0);
-  CHECK(load(d.file("o.onnx"))->metadata("effopt.pipeline") + "\n" == plain.out);
+  CHECK(test::load_or_fail(d.file("o.onnx"))->metadata("effopt.pipeline") + "\n" == plain.out);
   CHECK(test::read_file(d.file("r.json")).find(plain.out.substr(0, plain.out.size() - 1)) != std::string::npos);
   // Unknown named pipeline: a usage error naming it and listing the named pipelines; nothing written.
   auto bad = test::run_effopt({"run", model, "--passes", "fix-shapes,@fusion", "-o", d.file("bad.onnx")});
@@ -222,12 +199,12 @@ TEST_CASE("convert --opset records its pipeline; plain convert records nothing",
   auto r = test::run_effopt({"convert", model, "--opset", "13", "-o", d.file("c13.onnx")});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  auto m = load(d.file("c13.onnx"));
+  auto m = test::load_or_fail(d.file("c13.onnx"));
   CHECK(m->metadata("effopt.pipeline") == "convert-opset{to=13}");
   CHECK(m->metadata("effopt.version") == EFFOPT_VERSION);
   auto p = test::run_effopt({"convert", model, "-o", d.file("plain.onnx")});
   REQUIRE(p.exit_code == 0);
-  CHECK(load(d.file("plain.onnx"))->metadata_props.empty());
+  CHECK(test::load_or_fail(d.file("plain.onnx"))->metadata_props.empty());
   CHECK(test::read_file(d.file("plain.onnx")) == test::read_file(model));
 }
 
@@ -238,7 +215,7 @@ TEST_CASE("--report has a per-pass section and the groups, schema-valid", "[cli]
                              "-o", d.file("o.onnx"), "--report", d.file("r.json"), "--verify-each", "--check-outputs"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  json j = parse_valid(test::read_file(d.file("r.json")));
+  json j = test::parse_valid_report(test::read_file(d.file("r.json")));
   CHECK(j["command"] == "run");
   CHECK(j["pipeline"] == "repeat{max-iterations=4}(fix-shapes{shapes=X=2,4}),convert-opset{to=13}");
   REQUIRE(j["passes"].size() == 3);  // fix-shapes twice (the second changes nothing), convert-opset
@@ -307,7 +284,7 @@ TEST_CASE("a group that reaches its iteration limit says so in the log and the r
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(r.err.find("repeat#1: reached its limit of 3 iterations") != std::string::npos);
-  json j = parse_valid(test::read_file(d.file("r.json")));
+  json j = test::parse_valid_report(test::read_file(d.file("r.json")));
   CHECK(j["groups"][0]["limit_reached"] == true);
   CHECK(j["groups"][0]["iterations"] == 3);
   CHECK(j["passes"].size() == 3);
@@ -328,7 +305,7 @@ TEST_CASE("file options are recorded by file name and SHA-256; output bytes do n
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
     std::string want = "test-read-file{file=calib.bin@sha256:" + sha256sum(file) + "}";
-    CHECK(load(outs[i])->metadata("effopt.pipeline") == want);
+    CHECK(test::load_or_fail(outs[i])->metadata("effopt.pipeline") == want);
     CHECK(json::parse(test::read_file(d.file("r.json")))["pipeline"] == want);
   }
   CHECK(test::read_file(outs[0]) == test::read_file(outs[1]));
@@ -381,8 +358,8 @@ TEST_CASE("run --calibration: batches cut into rows, every file recorded as NAME
   REQUIRE(r.exit_code == 0);
   const std::string recorded = "test-calibrate{calibration=input_0.pb@sha256:" + sha256sum(folder + "/input_0.pb") +
                                ";more.pb@sha256:" + sha256sum(file) + " calibration-samples=6}";
-  CHECK(load(d.file("o.onnx"))->metadata("effopt.pipeline") == recorded);
-  json j = parse_valid(test::read_file(d.file("r.json")));
+  CHECK(test::load_or_fail(d.file("o.onnx"))->metadata("effopt.pipeline") == recorded);
+  json j = test::parse_valid_report(test::read_file(d.file("r.json")));
   CHECK(j["pipeline"] == recorded);
   // 5 rows of the folder's batch and 1 of the file's.
   CHECK(j["passes"][0]["counters"]["calibration-rows"] == 6);
@@ -394,7 +371,7 @@ TEST_CASE("run --calibration: batches cut into rows, every file recorded as NAME
                                 "-o", d.file("again.onnx")});
   INFO(again.err);
   CHECK(again.exit_code == 0);
-  CHECK(load(d.file("again.onnx"))->metadata("effopt.pipeline") == recorded);
+  CHECK(test::load_or_fail(d.file("again.onnx"))->metadata("effopt.pipeline") == recorded);
   auto other = run_test_passes({"run", model, "--passes", recorded, "--calibration", folder, "--calibration", folder +
                                 "/input_0.pb", "-o", d.file("other.onnx")});
   CHECK(other.exit_code == 1);
@@ -460,7 +437,7 @@ g (float[N,4] X) => (float[N,4] Y) <float[4] A = {1, 1, 1, 1}, float[4] B = {2, 
                             d.file("o.onnx"), "--report", d.file("r.json")});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  json j = parse_valid(test::read_file(d.file("r.json")));
+  json j = test::parse_valid_report(test::read_file(d.file("r.json")));
   const json& g = j["passes"][0]["quality_guard"];
   CHECK(g["passed"] == true);
   CHECK(g["data"]["origin"] == "evaluation data");
@@ -476,6 +453,6 @@ g (float[N,4] X) => (float[N,4] Y) <float[4] A = {1, 1, 1, 1}, float[4] B = {2, 
   CHECK(fail.exit_code == 3);
   CHECK(fail.err.find("the quality guard failed") != std::string::npos);
   CHECK(fs::exists(d.file("f.onnx")));
-  json f = parse_valid(test::read_file(d.file("f.json")));
+  json f = test::parse_valid_report(test::read_file(d.file("f.json")));
   CHECK(f["passes"][0]["quality_guard"]["passed"] == false);
 }

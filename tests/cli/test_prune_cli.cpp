@@ -10,7 +10,7 @@
 
 #include "onnx/model_io.h"
 #include "pass/pass.h"
-#include "util/json_schema.h"
+#include "util/cli_util.h"
 #include "util/test_util.h"
 
 using namespace effopt;
@@ -30,17 +30,7 @@ std::string model_text() {
 }
 
 std::string write_model(const test::TempDir& d, const std::string& name = "m.onnx") {
-  auto m = test::parse_or_fail(model_text());
-  std::string path = d.file(name);
-  REQUIRE(save_model(*m, path));
-  return path;
-}
-
-std::unique_ptr<Model> load(const std::string& path) {
-  auto m = load_model(path);
-  INFO(path << (m ? "" : ": " + m.error().message));
-  REQUIRE(m);
-  return std::move(*m);
+  return test::write_text_model(d, model_text(), name);
 }
 
 }  // namespace
@@ -84,7 +74,7 @@ TEST_CASE("prune: default output model.pruned.onnx, stored sparse at 90%, smalle
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   REQUIRE(fs::exists(d.file("m.pruned.onnx")));
-  auto m = load(d.file("m.pruned.onnx"));
+  auto m = test::load_or_fail(d.file("m.pruned.onnx"));
   CHECK(m->graph->sparse_initializers().size() == 1);
   CHECK(m->metadata("effopt.pipeline").find("prune{") != std::string::npos);
   CHECK(r.err.find("sparse storage: 1 tensors") != std::string::npos);
@@ -110,7 +100,7 @@ TEST_CASE("prune: -o - writes to standard output and - reads standard input", "[
     std::ofstream out(d.file("piped.onnx"), std::ios::binary);
     out << r.out;
   }
-  auto m = load(d.file("piped.onnx"));
+  auto m = test::load_or_fail(d.file("piped.onnx"));
   CHECK(m->graph->sparse_initializers().empty());  // 2:4 is 50%: dense is smaller
 }
 
@@ -137,15 +127,7 @@ TEST_CASE("prune --report: the pruning block has each layer's target and reached
   auto r = test::run_effopt({"prune", model, "-o", d.file("p.onnx"), "--sparsity", "0.8", "--report", d.file("r.json")});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  std::ifstream in(d.file("r.json"));
-  json j = json::parse(in);
-  std::ifstream sin(std::string(EFFOPT_SOURCE_DIR) + "/docs/report.schema.json");
-  json schema = json::parse(sin);
-  auto errors = validate_json(j, schema);
-  std::string all;
-  for (auto& e : errors) all += e + "\n";
-  INFO(all);
-  CHECK(errors.empty());
+  json j = test::parse_valid_report(test::read_file(d.file("r.json")));
   REQUIRE(j.contains("pruning"));
   const json& p = j["pruning"];
   CHECK(p["granularity"] == "element");
@@ -173,7 +155,7 @@ TEST_CASE("run --passes 'prune{sparsity=0.95},quantize,sparse-storage': zeros su
                              d.file("r.json")});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  auto m = load(d.file("pq.onnx"));
+  auto m = test::load_or_fail(d.file("pq.onnx"));
   REQUIRE(m->graph->sparse_initializers().size() == 1);
   const SparseTensor& s = *m->graph->sparse_initializers()[0]->sparse_initializer;
   CHECK(s.values.data_type == DataType::Int8);
@@ -193,24 +175,16 @@ TEST_CASE("prune --granularity channel --report: features removed physically; th
   std::string w1, w2;
   for (int i = 0; i < 64 * 64; ++i) w1 += (i ? ", " : "") + std::to_string(((i * 37) % 101 - 50) / 50.0 * (i % 64 + 1));
   for (int i = 0; i < 64 * 8; ++i) w2 += (i ? ", " : "") + std::to_string(((i * 13) % 29 - 14) / 14.0);
-  auto m = test::parse_or_fail("<ir_version: 7, opset_import: [\"\" : 13]>\n"
-                               "g (float[N,64] x) => (float[N,8] y) {\n"
-                               "W1 = Constant<value = float[64,64] {" + w1 + "}>()\n"
-                               "W2 = Constant<value = float[64,8] {" + w2 + "}>()\n"
-                               "a = MatMul(x, W1)\nr = Relu(a)\ny = MatMul(r, W2)\n}\n");
-  REQUIRE(save_model(*m, d.file("m.onnx")));
-  auto r = test::run_effopt({"prune", d.file("m.onnx"), "-o", d.file("p.onnx"), "--granularity", "channel",
+  std::string model = test::write_text_model(d, "<ir_version: 7, opset_import: [\"\" : 13]>\n"
+                                                "g (float[N,64] x) => (float[N,8] y) {\n"
+                                                "W1 = Constant<value = float[64,64] {" + w1 + "}>()\n"
+                                                "W2 = Constant<value = float[64,8] {" + w2 + "}>()\n"
+                                                "a = MatMul(x, W1)\nr = Relu(a)\ny = MatMul(r, W2)\n}\n");
+  auto r = test::run_effopt({"prune", model, "-o", d.file("p.onnx"), "--granularity", "channel",
                              "--sparsity", "0.5", "--report", d.file("r.json")});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  std::ifstream in(d.file("r.json"));
-  json j = json::parse(in);
-  std::ifstream sin(std::string(EFFOPT_SOURCE_DIR) + "/docs/report.schema.json");
-  auto errors = validate_json(j, json::parse(sin));
-  std::string all;
-  for (auto& e : errors) all += e + "\n";
-  INFO(all);
-  CHECK(errors.empty());
+  json j = test::parse_valid_report(test::read_file(d.file("r.json")));
   const json& p = j["pruning"];
   CHECK(p["granularity"] == "channel");
   CHECK(p["prunable_channels"] == 64);

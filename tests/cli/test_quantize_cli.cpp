@@ -11,7 +11,7 @@
 
 #include "onnx/model_io.h"
 #include "pass/pass.h"
-#include "util/json_schema.h"
+#include "util/cli_util.h"
 #include "util/test_util.h"
 
 using namespace effopt;
@@ -31,17 +31,7 @@ std::string model_text() {
 }
 
 std::string write_model(const test::TempDir& d, const std::string& name = "m.onnx") {
-  auto m = test::parse_or_fail(model_text());
-  std::string path = d.file(name);
-  REQUIRE(save_model(*m, path));
-  return path;
-}
-
-std::unique_ptr<Model> load(const std::string& path) {
-  auto m = load_model(path);
-  INFO(path << (m ? "" : ": " + m.error().message));
-  REQUIRE(m);
-  return std::move(*m);
+  return test::write_text_model(d, model_text(), name);
 }
 
 size_t count_op(const Model& m, const std::string& op) {
@@ -87,7 +77,7 @@ TEST_CASE("quantize: default output model.quant.onnx with int8 weights; the log 
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   REQUIRE(fs::exists(d.file("m.quant.onnx")));
-  auto m = load(d.file("m.quant.onnx"));
+  auto m = test::load_or_fail(d.file("m.quant.onnx"));
   CHECK(count_op(*m, "DequantizeLinear") == 1);
   CHECK(m->metadata("effopt.pipeline").find("quantize{") != std::string::npos);
   CHECK(r.err.find("quantize (mode weight): 1 int8") != std::string::npos);
@@ -106,7 +96,7 @@ TEST_CASE("quantize: -o - writes the model to standard output and - reads standa
     std::ofstream out(d.file("piped.onnx"), std::ios::binary);
     out << r.out;
   }
-  auto m = load(d.file("piped.onnx"));
+  auto m = test::load_or_fail(d.file("piped.onnx"));
   CHECK(count_op(*m, "MatMulInteger") == 1);
   CHECK(count_op(*m, "DynamicQuantizeLinear") == 1);
 }
@@ -143,15 +133,7 @@ TEST_CASE("quantize --report: the quantization block says the mode, types, sizes
   auto r = test::run_effopt({"quantize", model, "-o", d.file("q.onnx"), "--report", d.file("r.json")});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  std::ifstream in(d.file("r.json"));
-  json j = json::parse(in);
-  std::ifstream sin(std::string(EFFOPT_SOURCE_DIR) + "/docs/report.schema.json");
-  json schema = json::parse(sin);
-  auto errors = validate_json(j, schema);
-  std::string all;
-  for (auto& e : errors) all += e + "\n";
-  INFO(all);
-  CHECK(errors.empty());
+  json j = test::parse_valid_report(test::read_file(d.file("r.json")));
   REQUIRE(j.contains("quantization"));
   const json& q = j["quantization"];
   CHECK(q["mode"] == "weight");

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "onnx/model_io.h"
-#include "util/json_schema.h"
+#include "util/cli_util.h"
 #include "util/test_util.h"
 
 using namespace effopt;
@@ -23,38 +23,15 @@ g (float[N,3,8,8] X) => (float[N,4,8,8] Y) <float[4,3,1,1] W = {1,0,0,0,0,1,0,0,
 }
 )";
 
-std::string write_model(const test::TempDir& dir, const std::string& name, const char* text) {
-  auto m = test::parse_or_fail(text);
-  std::string path = dir.file(name);
-  REQUIRE(save_model(*m, path));
-  return path;
-}
-
-json schema() {
-  std::ifstream in(std::string(EFFOPT_SOURCE_DIR) + "/docs/report.schema.json");
-  REQUIRE(in);
-  return json::parse(in);
-}
-
-json parse_valid(const std::string& text) {
-  json j = json::parse(text);
-  auto errors = validate_json(j, schema());
-  std::string all;
-  for (auto& e : errors) all += e + "\n";
-  INFO(all);
-  REQUIRE(errors.empty());
-  return j;
-}
-
 }  // namespace
 
 TEST_CASE("report --json: totals at the top level, per-node figures, schema-valid", "[cli][report]") {
   test::TempDir dir;
-  std::string model = write_model(dir, "m.onnx", kConvModel);
+  std::string model = test::write_text_model(dir, kConvModel, "m.onnx");
   auto r = test::run_effopt({"report", model, "--json", "--shape", "N=2"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  json j = parse_valid(r.out);
+  json j = test::parse_valid_report(r.out);
   CHECK(j["command"] == "report");
   CHECK(j["params"] == 16);
   CHECK(j["macs"] == 2 * 4 * 64 * 3);  // output elements x Cin x 1x1
@@ -70,7 +47,7 @@ TEST_CASE("report --json: totals at the top level, per-node figures, schema-vali
   // Without --shape the MACs are incomplete and say where.
   auto u = test::run_effopt({"report", model, "--json"});
   REQUIRE(u.exit_code == 0);
-  json k = parse_valid(u.out);
+  json k = test::parse_valid_report(u.out);
   CHECK(k["macs_complete"] == false);
   CHECK(k["footprint"]["macs"]["unknown_nodes"][0].get<std::string>().find("Conv") != std::string::npos);
   // Text form: unknown reads "?", with the --shape that binds the batch dim.
@@ -89,11 +66,11 @@ TEST_CASE("report --json: totals at the top level, per-node figures, schema-vali
 
 TEST_CASE("report --latency: median and p90 on effopt's executor, labeled as such, in text and JSON", "[cli][report]") {
   test::TempDir dir;
-  std::string model = write_model(dir, "m.onnx", kConvModel);
+  std::string model = test::write_text_model(dir, kConvModel, "m.onnx");
   auto r = test::run_effopt({"report", model, "--json", "--shape", "N=2", "--latency=7", "--threads", "1"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  json j = parse_valid(r.out);
+  json j = test::parse_valid_report(r.out);
   REQUIRE(j.contains("latency"));
   const json& l = j["latency"];
   CHECK(l["runtime"] == "effopt executor");
@@ -114,12 +91,12 @@ TEST_CASE("report --latency: median and p90 on effopt's executor, labeled as suc
 
 TEST_CASE("report BEFORE AFTER --latency: both sides measured on the same inputs", "[cli][report]") {
   test::TempDir dir;
-  std::string a = write_model(dir, "a.onnx", kConvModel);
-  std::string b = write_model(dir, "b.onnx", kConvModel);
+  std::string a = test::write_text_model(dir, kConvModel, "a.onnx");
+  std::string b = test::write_text_model(dir, kConvModel, "b.onnx");
   auto r = test::run_effopt({"report", a, b, "--json", "--shape", "N=1", "--latency=3", "--seed", "5"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  json j = parse_valid(r.out);
+  json j = test::parse_valid_report(r.out);
   CHECK(j["before"]["latency"]["runs"] == 3);
   CHECK(j["after"]["latency"]["runs"] == 3);
   auto t = test::run_effopt({"report", a, b, "--shape", "N=1", "--latency=3"});
@@ -130,7 +107,7 @@ TEST_CASE("report BEFORE AFTER --latency: both sides measured on the same inputs
 
 TEST_CASE("report --latency: bad values, inputs without --latency, models the executor cannot run", "[cli][report]") {
   test::TempDir dir;
-  std::string model = write_model(dir, "m.onnx", kConvModel);
+  std::string model = test::write_text_model(dir, kConvModel, "m.onnx");
   auto zero = test::run_effopt({"report", model, "--shape", "N=1", "--latency=0"});
   CHECK(zero.exit_code == 1);
   CHECK(zero.err.find("--latency 0") != std::string::npos);
@@ -139,12 +116,12 @@ TEST_CASE("report --latency: bad values, inputs without --latency, models the ex
   auto stray = test::run_effopt({"report", model, "--shape", "N=1", "--seed", "3"});
   CHECK(stray.exit_code == 1);
   CHECK(stray.err.find("give --latency too") != std::string::npos);
-  std::string odd = write_model(dir, "odd.onnx", R"(
+  std::string odd = test::write_text_model(dir, R"(
 <ir_version: 8, opset_import: ["" : 13, "com.example" : 1]>
 g (float[2] x) => (float[2] y) {
   y = com.example.Mystery(x)
 }
-)");
+)", "odd.onnx");
   auto unsupported = test::run_effopt({"report", odd, "--latency=2"});
   CHECK(unsupported.exit_code == 2);
   CHECK(unsupported.err.find("Mystery") != std::string::npos);
@@ -152,17 +129,17 @@ g (float[2] x) => (float[2] y) {
 
 TEST_CASE("report BEFORE AFTER: a diff", "[cli][report]") {
   test::TempDir dir;
-  std::string a = write_model(dir, "a.onnx", kConvModel);
-  std::string b = write_model(dir, "b.onnx", R"(
+  std::string a = test::write_text_model(dir, kConvModel, "a.onnx");
+  std::string b = test::write_text_model(dir, R"(
 <ir_version: 8, opset_import: ["" : 13]>
 g (float[N,3,8,8] X) => (float[N,4,8,8] Y) <float[4,3,1,1] W = {1,0,0,0,0,1,0,0,0,0,1,0}> {
   Y = Conv(X, W)
 }
-)");
+)", "b.onnx");
   auto r = test::run_effopt({"report", a, b, "--json", "--shape", "N=1"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  json j = parse_valid(r.out);
+  json j = test::parse_valid_report(r.out);
   CHECK(j["command"] == "report-diff");
   CHECK(j["delta"]["params"] == -4);
   CHECK(j["delta"]["nodes"] == -1);
@@ -175,7 +152,7 @@ g (float[N,3,8,8] X) => (float[N,4,8,8] Y) <float[4,3,1,1] W = {1,0,0,0,0,1,0,0,
 
 TEST_CASE("check: budgets pass (0) and fail (3) naming each one", "[cli][budget]") {
   test::TempDir dir;
-  std::string model = write_model(dir, "m.onnx", kConvModel);
+  std::string model = test::write_text_model(dir, kConvModel, "m.onnx");
   auto ok = test::run_effopt({"check", model, "--max-bytes", "1MB", "--max-params", "1K", "--max-gzip-bytes", "1MiB",
                               "--max-zstd-bytes", "1MiB"});
   INFO(ok.err);
@@ -200,13 +177,13 @@ TEST_CASE("check: budgets pass (0) and fail (3) naming each one", "[cli][budget]
 
 TEST_CASE("convert --report: before/after footprint, hashes, schema-valid; table on stderr", "[cli][report]") {
   test::TempDir dir;
-  std::string model = write_model(dir, "m.onnx", kConvModel);
+  std::string model = test::write_text_model(dir, kConvModel, "m.onnx");
   std::string out = dir.file("out.onnx"), rep = dir.file("r.json");
   auto r = test::run_effopt({"convert", model, "-o", out, "--report", rep});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(r.err.find("parameters") != std::string::npos);
-  json j = parse_valid(test::read_file(rep));
+  json j = test::parse_valid_report(test::read_file(rep));
   CHECK(j["command"] == "convert");
   CHECK(j["before"]["params"] == 16);
   CHECK(j["after"]["params"] == 16);
@@ -220,7 +197,7 @@ TEST_CASE("convert --report: before/after footprint, hashes, schema-valid; table
 
 TEST_CASE("convert with budgets: exit 3 but the output and report are written", "[cli][budget]") {
   test::TempDir dir;
-  std::string model = write_model(dir, "m.onnx", kConvModel);
+  std::string model = test::write_text_model(dir, kConvModel, "m.onnx");
   std::string out = dir.file("out.onnx"), rep = dir.file("r.json");
   auto r = test::run_effopt({"convert", model, "-o", out, "--report", rep, "--max-params", "10", "--max-bytes", "1MB"});
   CHECK(r.exit_code == 3);
@@ -237,7 +214,7 @@ TEST_CASE("convert with budgets: exit 3 but the output and report are written", 
 
 TEST_CASE("report: compressed sizes do not depend on --threads", "[cli][report]") {
   test::TempDir dir;
-  std::string model = write_model(dir, "m.onnx", kConvModel);
+  std::string model = test::write_text_model(dir, kConvModel, "m.onnx");
   auto a = test::run_effopt({"--threads", "1", "report", model, "--json", "--zstd-level", "19"});
   auto b = test::run_effopt({"--threads", "2", "report", model, "--json", "--zstd-level", "19"});
   REQUIRE(a.exit_code == 0);
@@ -251,15 +228,15 @@ TEST_CASE("report: compressed sizes do not depend on --threads", "[cli][report]"
 
 TEST_CASE("report diff: a --shape binding may name one model only, not neither", "[cli][report]") {
   test::TempDir dir;
-  std::string a = write_model(dir, "a.onnx", kConvModel);
-  std::string b = write_model(dir, "b.onnx", R"(
+  std::string a = test::write_text_model(dir, kConvModel, "a.onnx");
+  std::string b = test::write_text_model(dir, R"(
 <ir_version: 8, opset_import: ["" : 13]>
 g (float[1,3,8,8] X) => (float[1,3,8,8] Y) { Y = Relu(X) }
-)");
+)", "b.onnx");
   auto r = test::run_effopt({"report", a, b, "--json", "--shape", "N=1"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
-  json j = parse_valid(r.out);
+  json j = test::parse_valid_report(r.out);
   CHECK(j["before"]["macs_complete"] == true);
   CHECK(test::run_effopt({"report", a, b, "--shape", "M=1"}).exit_code == 1);
 }

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "onnx/model_io.h"
-#include "util/json_schema.h"
+#include "util/cli_util.h"
 #include "util/test_util.h"
 
 using namespace effopt;
@@ -56,18 +56,6 @@ std::string write_named(const test::TempDir& dir, const std::string& name, const
   return path;
 }
 
-json parse_valid(const std::string& text) {
-  std::ifstream in(std::string(EFFOPT_SOURCE_DIR) + "/docs/report.schema.json");
-  REQUIRE(in);
-  json j = json::parse(text);
-  auto errors = validate_json(j, json::parse(in));
-  std::string all;
-  for (auto& e : errors) all += e + "\n";
-  INFO(all);
-  REQUIRE(errors.empty());
-  return j;
-}
-
 }  // namespace
 
 TEST_CASE("check --max-macs fails on a Loop whose trip count is unknown, naming it", "[cli][report][footprint-subgraph]") {
@@ -81,7 +69,7 @@ TEST_CASE("check --max-macs fails on a Loop whose trip count is unknown, naming 
   auto rep = test::run_effopt({"report", model, "--json"});
   INFO(rep.err);
   REQUIRE(rep.exit_code == 0);
-  json j = parse_valid(rep.out);
+  json j = test::parse_valid_report(rep.out);
   CHECK(j["macs_complete"] == false);
   // Unknown, never 0: null with the reason, which names the Loop and says --shape cannot help (n is a value).
   CHECK(j["macs"].is_null());
@@ -100,7 +88,7 @@ TEST_CASE("report and check count a constant-trip Loop's body x M", "[cli][repor
   auto rep = test::run_effopt({"report", model, "--json"});
   INFO(rep.err);
   REQUIRE(rep.exit_code == 0);
-  json j = parse_valid(rep.out);
+  json j = test::parse_valid_report(rep.out);
   CHECK(j["macs"] == 160);  // 32 x 5
   CHECK(j["macs_complete"] == true);
   bool seen = false;
@@ -136,14 +124,14 @@ g (float[N,1] T, float[2,4] X, float[4,4] W) => (float[2,4] Y) {
 )");
   auto before = test::run_effopt({"report", model, "--json"});
   REQUIRE(before.exit_code == 0);
-  json b = parse_valid(before.out);
+  json b = test::parse_valid_report(before.out);
   CHECK(b["macs_complete"] == false);
   std::string unknown = b["footprint"]["macs"]["unknown_nodes"][0];
   CHECK(unknown.find("--shape") != std::string::npos);
   auto bound = test::run_effopt({"report", model, "--json", "--shape", "N=7"});
   INFO(bound.err);
   REQUIRE(bound.exit_code == 0);
-  json a = parse_valid(bound.out);
+  json a = test::parse_valid_report(bound.out);
   CHECK(a["macs_complete"] == true);
   CHECK(a["macs"] == 224);
   CHECK(test::run_effopt({"check", model, "--max-macs", "224", "--shape", "N=7"}).exit_code == 0);

@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "onnx/model_io.h"
-#include "util/json_schema.h"
+#include "util/cli_util.h"
 #include "util/test_util.h"
 
 using namespace effopt;
@@ -29,25 +29,6 @@ g (float[N,S,4] x) => (float[N,S,2] y) <float[4,2] W = {1,2,3,4,5,6,7,8}> {
   y = Relu(h)
 }
 )";
-
-std::string write_model(const test::TempDir& dir, const std::string& name, const char* text) {
-  auto m = test::parse_or_fail(text);
-  std::string path = dir.file(name);
-  REQUIRE(save_model(*m, path));
-  return path;
-}
-
-json parse_valid(const std::string& text) {
-  std::ifstream in(std::string(EFFOPT_SOURCE_DIR) + "/docs/report.schema.json");
-  REQUIRE(in);
-  json j = json::parse(text);
-  auto errors = validate_json(j, json::parse(in));
-  std::string all;
-  for (auto& e : errors) all += e + "\n";
-  INFO(all);
-  REQUIRE(errors.empty());
-  return j;
-}
 
 const char* kTotals[] = {"macs", "elementwise_ops", "activation_bytes", "peak_activation_bytes", "inference_ram_bytes"};
 
@@ -115,7 +96,7 @@ std::vector<std::string> concat(std::vector<std::string> a, const std::vector<st
 
 TEST_CASE("report: unknown totals read '?', the suggested --shape pasted back counts them", "[cli][report][unknown]") {
   test::TempDir dir;
-  std::string model = write_model(dir, "m.onnx", kDynamic);
+  std::string model = test::write_text_model(dir, kDynamic, "m.onnx");
   auto t = test::run_effopt({"report", model});
   INFO(t.err);
   REQUIRE(t.exit_code == 0);
@@ -130,7 +111,7 @@ TEST_CASE("report: unknown totals read '?', the suggested --shape pasted back co
 
   auto j = test::run_effopt({"report", model, "--json"});
   REQUIRE(j.exit_code == 0);
-  json r = parse_valid(j.out);
+  json r = test::parse_valid_report(j.out);
   check_all_unknown(r, "--shape x=1,1,4");
   CHECK(r["unbound_inputs"][0]["suggested_shape"] == "x=1,1,4");
 
@@ -138,7 +119,7 @@ TEST_CASE("report: unknown totals read '?', the suggested --shape pasted back co
   auto k = test::run_effopt(concat({"report", model, "--json"}, flags));
   INFO(k.err);
   REQUIRE(k.exit_code == 0);
-  json rk = parse_valid(k.out);
+  json rk = test::parse_valid_report(k.out);
   check_all_known(rk);
   CHECK(rk["macs"] == 8);
   CHECK(rk["peak_activation_bytes"] == 16);
@@ -157,8 +138,8 @@ TEST_CASE("report: unknown totals read '?', the suggested --shape pasted back co
 
 TEST_CASE("report BEFORE AFTER: unknown totals read '?', their delta is null", "[cli][report][unknown]") {
   test::TempDir dir;
-  std::string a = write_model(dir, "a.onnx", kDynamic);
-  std::string b = write_model(dir, "b.onnx", kDynamic);
+  std::string a = test::write_text_model(dir, kDynamic, "a.onnx");
+  std::string b = test::write_text_model(dir, kDynamic, "b.onnx");
   auto t = test::run_effopt({"report", a, b});
   INFO(t.err);
   REQUIRE(t.exit_code == 0);
@@ -167,7 +148,7 @@ TEST_CASE("report BEFORE AFTER: unknown totals read '?', their delta is null", "
   CHECK(t.out.find("count them with effopt report " + a + " " + b + " --shape x=1,1,4") != std::string::npos);
   auto j = test::run_effopt({"report", a, b, "--json"});
   REQUIRE(j.exit_code == 0);
-  json d = parse_valid(j.out);
+  json d = test::parse_valid_report(j.out);
   check_all_unknown(d["before"], "--shape x=1,1,4");
   check_all_unknown(d["after"], "--shape x=1,1,4");
   for (const char* k : kTotals) CHECK(d["delta"][k].is_null());
@@ -175,7 +156,7 @@ TEST_CASE("report BEFORE AFTER: unknown totals read '?', their delta is null", "
   // With the binding (N=3, S=5): 8*15 = 120 MACs each side, delta 0.
   auto bound = test::run_effopt({"report", a, b, "--json", "--shape", "x=3,5,4"});
   REQUIRE(bound.exit_code == 0);
-  json e = parse_valid(bound.out);
+  json e = test::parse_valid_report(bound.out);
   CHECK(e["before"]["macs"] == 120);
   CHECK(e["delta"]["macs"] == 0);
 }
@@ -183,7 +164,7 @@ TEST_CASE("report BEFORE AFTER: unknown totals read '?', their delta is null", "
 TEST_CASE("convert/run/fuse: the before/after table reads '?' for unknown totals; --shape applies to it",
           "[cli][report][unknown]") {
   test::TempDir dir;
-  std::string model = write_model(dir, "m.onnx", kDynamic);
+  std::string model = test::write_text_model(dir, kDynamic, "m.onnx");
   std::vector<std::vector<std::string>> commands = {
       {"convert"}, {"run", "--passes", "eliminate-identity"}, {"fuse"}};
   for (const auto& cmd : commands) {
@@ -195,7 +176,7 @@ TEST_CASE("convert/run/fuse: the before/after table reads '?' for unknown totals
     CHECK(row_of(r.err, "MACs") == std::vector<std::string>{"?", "?", "?"});
     CHECK(row_of(r.err, "peak activation") == std::vector<std::string>{"?", "?", "?"});
     CHECK(r.err.find("count them with effopt report " + model + " " + out + " --shape x=1,1,4") != std::string::npos);
-    json j = parse_valid(test::read_file(rep));
+    json j = test::parse_valid_report(test::read_file(rep));
     check_all_unknown(j["before"], "--shape x=1,1,4");
     check_all_unknown(j["after"], "--shape x=1,1,4");
     CHECK(j["delta"]["macs"].is_null());
@@ -209,7 +190,7 @@ TEST_CASE("convert/run/fuse: the before/after table reads '?' for unknown totals
   CHECK(row_of(r.err, "MACs") == std::vector<std::string>{"48", "48", ""});
   CHECK(row_of(r.err, "peak activation") == std::vector<std::string>{"96 B", "96 B", ""});
   CHECK(r.err.find("? = unknown") == std::string::npos);
-  json j = parse_valid(test::read_file(rep));
+  json j = test::parse_valid_report(test::read_file(rep));
   CHECK(j["shape_bindings"] == json::array({"x=2,3,4"}));
   CHECK(j["after"]["macs"] == 48);
   CHECK(j["delta"]["macs"] == 0);
@@ -223,7 +204,7 @@ TEST_CASE("convert/run/fuse: the before/after table reads '?' for unknown totals
 TEST_CASE("check: a budget on an unknown total fails as 'could not be checked', naming the --shape",
           "[cli][budget][unknown]") {
   test::TempDir dir;
-  std::string model = write_model(dir, "m.onnx", kDynamic);
+  std::string model = test::write_text_model(dir, kDynamic, "m.onnx");
   auto r = test::run_effopt({"check", model, "--max-macs", "1G", "--max-peak-activation-bytes", "1GB",
                              "--max-params", "1K"});
   INFO(r.err);
@@ -259,19 +240,19 @@ TEST_CASE("corpus digits_cnn (dynamic batch): unknown until --shape binds the ba
   CHECK(flags == std::vector<std::string>{"--shape", "image=1,1,8,8"});
   auto one = test::run_effopt(concat({"report", model, "--json"}, flags));
   REQUIRE(one.exit_code == 0);
-  json j1 = parse_valid(one.out);
+  json j1 = test::parse_valid_report(one.out);
   check_all_known(j1);
   // Per image: Conv 32x8x8 x 1x3x3 = 18432, Conv 64x8x8 x 32x3x3 = 1179648, Gemm 1024x128 = 131072,
   // Gemm 128x10 = 1280.
   CHECK(j1["macs"] == 18432 + 1179648 + 131072 + 1280);
   auto four = test::run_effopt({"report", model, "--json", "--shape", "batch=4"});
   REQUIRE(four.exit_code == 0);
-  json j4 = parse_valid(four.out);
+  json j4 = test::parse_valid_report(four.out);
   CHECK(j4["macs"].get<uint64_t>() == 4 * j1["macs"].get<uint64_t>());
   CHECK(j4["peak_activation_bytes"].get<uint64_t>() == 4 * j1["peak_activation_bytes"].get<uint64_t>());
   auto unk = test::run_effopt({"report", model, "--json"});
   REQUIRE(unk.exit_code == 0);
-  check_all_unknown(parse_valid(unk.out), "--shape image=1,1,8,8");
+  check_all_unknown(test::parse_valid_report(unk.out), "--shape image=1,1,8,8");
   auto budget = test::run_effopt({"check", model, "--max-macs", "10M"});
   CHECK(budget.exit_code == 3);
   CHECK(budget.err.find("could not be checked") != std::string::npos);
@@ -298,24 +279,24 @@ TEST_CASE("corpus ppocr_det_v4 (dynamic batch, H and W): unknown until --shape b
   CHECK(flags == std::vector<std::string>{"--shape", "x=1,3,1,1"});
   auto j = test::run_effopt({"report", model, "--json"});
   REQUIRE(j.exit_code == 0);
-  check_all_unknown(parse_valid(j.out), "--shape x=1,3,1,1");
+  check_all_unknown(test::parse_valid_report(j.out), "--shape x=1,3,1,1");
   auto k = test::run_effopt(concat({"report", model, "--json"}, flags));
   INFO(k.err);
   REQUIRE(k.exit_code == 0);
-  json jk = parse_valid(k.out);
+  json jk = test::parse_valid_report(k.out);
   check_all_known(jk);
   CHECK(jk["macs"].get<uint64_t>() > 0);
   // A real page size counts too, and costs more than a 1x1 one.
   auto page = test::run_effopt({"report", model, "--json", "--shape", "x=1,3,320,320"});
   REQUIRE(page.exit_code == 0);
-  json jp = parse_valid(page.out);
+  json jp = test::parse_valid_report(page.out);
   check_all_known(jp);
   CHECK(jp["macs"].get<uint64_t>() > jk["macs"].get<uint64_t>());
 }
 
 TEST_CASE("effopt-ci.sh: a MAC budget on a dynamic model fails until --shape binds it", "[cli][ci-script][unknown]") {
   test::TempDir dir;
-  std::string model = write_model(dir, "m.onnx", kDynamic), out = dir.file("m.small.onnx");
+  std::string model = test::write_text_model(dir, kDynamic, "m.onnx"), out = dir.file("m.small.onnx");
   auto ci = [&](std::vector<std::string> extra) {
     std::vector<std::string> args = {std::string(EFFOPT_SOURCE_DIR) + "/tools/effopt-ci.sh", model, out,
                                      "--artifacts", dir.file("art"), "--effopt", EFFOPT_BIN, "--max-macs", "1G"};

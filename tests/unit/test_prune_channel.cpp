@@ -231,6 +231,78 @@ TEST_CASE("prune-channel: when the weakest channels sit in one group, each group
   CHECK(layer(r, "a").removed == 4);
 }
 
+TEST_CASE("prune-channel: a grouped Conv with Cin != Cout loses input and output channels per group",
+          "[prune-channel]") {
+  // a's filters 0 and 4 (one in each of g's input groups) are zero; g (group 2: 4 -> 6 channels per group)
+  // has zero filters 1 and 7 (one in each output group). At 25%: a loses 2 (one per group), g 3 -> 1 per group.
+  const std::string text = model(
+      "float[1,4,6,6] x", "float[1,4,6,6] y",
+      constant("W1", "8,4,1,1", filters(8, 4, {0, 4}, 1)) + constant("Wg", "12,4,3,3", filters(12, 36, {1, 7}, 2)) +
+          constant("W3", "4,12,1,1", filters(4, 12, {}, 3)) +
+          "a = Conv (x, W1)\n"
+          "ra = Relu (a)\n"
+          "g = Conv <group = 2, pads = [1, 1, 1, 1]> (ra, Wg)\n"
+          "rg = Relu (g)\n"
+          "y = Conv (rg, W3)\n");
+  auto [m, r] = prune(text, opts(0.25));
+  CHECK(weight_dims(*m, "a") == std::vector<int64_t>{6, 4, 1, 1});
+  CHECK(weight_dims(*m, "g") == std::vector<int64_t>{10, 3, 3, 3});
+  CHECK(node_named(*m, "g")->attr_int("group", 0) == 2);
+  CHECK(weight_dims(*m, "y") == std::vector<int64_t>{4, 10, 1, 1});
+  CHECK(layer(r, "a").removed == 2);
+  CHECK(layer(r, "g").removed == 2);
+  auto d = ort_rel_l2(*named(text), *m);  // ONNX Runtime runs it, with the same outputs
+  if (!d) return;
+  CHECK(*d <= 1e-5);
+}
+
+TEST_CASE("prune-channel: channels are followed through Resize, Squeeze, Unsqueeze and Transpose",
+          "[prune-channel]") {
+  // a's filters 2 and 5 are zero: they go, and so do the matching rows of both MatMuls' B, found through a
+  // Resize by scales, a pool, Squeeze, Unsqueeze (the channels move to the last axis) and a Transpose.
+  const std::string text = model(
+      "float[1,4,6,6] x", "float[1,1,5] y, float[1,6,6,3] z",
+      constant("W1", "8,4,1,1", filters(8, 4, {2, 5}, 1)) + constant("B", "8,5", filters(8, 5, {}, 2)) +
+          constant("B2", "8,3", filters(8, 3, {}, 3)) +
+          "sc = Constant<value = float[4] {1, 1, 2, 2}>()\n"
+          "ax = Constant<value = int64[2] {2, 3}>()\n"
+          "ax0 = Constant<value = int64[1] {0}>()\n"
+          "a = Conv (x, W1)\n"
+          "ra = Relu (a)\n"
+          "up = Resize (ra, , sc)\n"
+          "p = GlobalAveragePool (up)\n"
+          "s = Squeeze (p, ax)\n"
+          "u = Unsqueeze (s, ax0)\n"
+          "y = MatMul (u, B)\n"
+          "t = Transpose <perm = [0, 2, 3, 1]> (ra)\n"
+          "z = MatMul (t, B2)\n",
+      13);
+  auto [m, r] = prune(text, opts(0.25));
+  CHECK(layer(r, "a").removed == 2);
+  CHECK(weight_dims(*m, "a") == std::vector<int64_t>{6, 4, 1, 1});
+  CHECK(weight_dims(*m, "y") == std::vector<int64_t>{6, 5});
+  CHECK(weight_dims(*m, "z") == std::vector<int64_t>{6, 3});
+  auto d = ort_rel_l2(*named(text), *m);  // ONNX Runtime runs it, with the same outputs
+  if (!d) return;
+  CHECK(*d <= 1e-5);
+}
+
+TEST_CASE("prune-channel: a Resize to given sizes keeps the channels it reads, with a note", "[prune-channel]") {
+  // Its sizes input names the channel count (8): the channels stay rather than the sizes being rewritten.
+  const std::string text = model(
+      "float[1,4,6,6] x", "float[1,3,12,12] y",
+      constant("W1", "8,4,1,1", filters(8, 4, {2, 5}, 1)) + constant("W2", "3,8,1,1", filters(3, 8, {}, 2)) +
+          "sz = Constant<value = int64[4] {1, 8, 12, 12}>()\n"
+          "a = Conv (x, W1)\n"
+          "up = Resize (a, , , sz)\n"
+          "y = Conv (up, W2)\n",
+      13);
+  auto [m, r] = prune(text, opts(0.25));
+  CHECK_FALSE(r.changed);
+  CHECK(layer(r, "a").removed == 0);
+  CHECK(any_note(r, "resizes to given sizes"));
+}
+
 TEST_CASE("prune-channel: a squeeze-and-excitation expand Conv drops the feature map's channels", "[prune-channel]") {
   const std::string text = model(
       "float[1,4,6,6] x", "float[1,4,6,6] y",

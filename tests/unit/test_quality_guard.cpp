@@ -232,3 +232,51 @@ g (float[N] X) => (float[N] Y) {
   REQUIRE_FALSE(no_dims);
   CHECK(no_dims.error().message.find("cannot draw random inputs") != std::string::npos);
 }
+
+TEST_CASE("quality guard: rerank steps the unit with the largest own error per `kept` a step restores",
+          "[quality-guard]") {
+  // Y = X * A + X * B + X * C with C never lowered. A and B have three levels: the lowest adds delta, the middle
+  // delta / 2, the top nothing. B is more sensitive (0.33 against 0.3) but a hundred times dearer to step back.
+  Fixture f;
+  f.deltas = {0.3f, 0.33f, 0.0f};
+  std::vector<GuardUnit> units = {{"A", {"low", "mid", "float"}, 0}, {"B", {"low", "mid", "float"}, 0}};
+  CandidateBuilder build = [&f](const std::vector<size_t>& levels) -> Expected<std::unique_ptr<Model>> {
+    EFFOPT_TRY_ASSIGN(std::unique_ptr<Model> m, clone_model(*f.original));
+    const char* names[] = {"A", "B"};
+    for (size_t u = 0; u < 2; ++u)
+      if (levels[u] < 2) add_to_initializer(*m, names[u], f.deltas[u] / (levels[u] == 0 ? 1.0f : 2.0f));
+    return m;
+  };
+  GuardOptions o;
+  // All lowered: rel-l2 0.63 / 3 = 0.21; A alone 0.1, B alone 0.11. Limit 0.12: one unit back to float
+  // (either gives 0.11 or 0.1), one level is not enough (0.16 or 0.155).
+  o.limits.max_error = 0.12;
+  SECTION("plain: the most sensitive unit (B) goes to its top") {
+    auto r = run_quality_guard(*f.original, units, build, f.data, o);
+    REQUIRE(r);
+    CHECK(r->passed);
+    CHECK(r->levels == std::vector<size_t>{0, 2});
+    CHECK(r->evaluations == 5);  // first, two sensitivities, two steps
+  }
+  SECTION("rerank: A's error per kept is larger, so A steps, is measured again, and steps again") {
+    o.rerank = true;
+    o.kept = {{0, 1, 2}, {0, 100, 200}};
+    auto r = run_quality_guard(*f.original, units, build, f.data, o);
+    REQUIRE(r);
+    CHECK(r->passed);
+    CHECK(r->levels == std::vector<size_t>{2, 0});
+    REQUIRE(r->steps.size() == 2);
+    CHECK(r->steps[0].unit == 0);
+    CHECK(r->steps[1].unit == 0);
+    CHECK(r->evaluations == 6);  // first, two sensitivities, two steps, A alone at "mid"
+    CHECK(r->units[1].rank == 1);  // the reported ranks stay the sensitivities'
+  }
+  SECTION("rerank without kept: each step costs 1, so the larger own error (B) goes first") {
+    o.rerank = true;
+    auto r = run_quality_guard(*f.original, units, build, f.data, o);
+    REQUIRE(r);
+    CHECK(r->passed);
+    REQUIRE_FALSE(r->steps.empty());
+    CHECK(r->steps[0].unit == 1);
+  }
+}
