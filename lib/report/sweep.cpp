@@ -138,7 +138,7 @@ std::optional<size_t> pick_point(const std::vector<SweepPoint>& points, double m
   std::optional<size_t> best;
   for (size_t i = 0; i < points.size(); ++i) {
     const SweepPoint& p = points[i];
-    if (!p.ok() || !p.error || !(*p.error <= max_error) || !value(p)) continue;
+    if (p.name == "reference" || !p.ok() || !p.error || !(*p.error <= max_error) || !value(p)) continue;
     if (!best) {
       best = i;
       continue;

@@ -62,7 +62,8 @@ void mark_frontiers(std::vector<SweepPoint>& points);
 enum class PickKey { FileBytes, GzipBytes, Macs, Latency };
 Expected<PickKey> parse_pick_key(const std::string& text);
 // The point with error <= max_error and the smallest key (ties: lower error,
-// then the earlier point); nullopt when none meets max_error.
+// then the earlier point), never the unmodified model ("reference"); nullopt
+// when no other point meets max_error.
 std::optional<size_t> pick_point(const std::vector<SweepPoint>& points, double max_error, PickKey key);
 
 struct SweepInfo {
