@@ -413,6 +413,10 @@ std::function<Status()> setup_sweep(CLI::App& sub, GlobalOptions& g) {
     plan.threads = g.threads > 0 ? g.threads : std::max(1, cores / o->jobs);
     fs::create_directories(plan.dir, ec);
     if (ec) return make_error(ErrorKind::IO, o->dir + ": " + ec.message());
+    for (const SweepConfig& c : plan.configs) {  // the jobs write into them, wherever they run
+      fs::create_directories(fs::path(plan.dir) / "points" / c.name, ec);
+      if (ec) return make_error(ErrorKind::IO, (fs::path(plan.dir) / "points" / c.name).string() + ": " + ec.message());
+    }
     EFFOPT_TRY(write_file(fs::path(plan.dir) / "plan.json", json_text(plan_json(plan))));
     if (o->plan) {
       spdlog::info("wrote {}/plan.json: {} jobs; run each job's argv, then effopt sweep --collect {}", plan.dir,
