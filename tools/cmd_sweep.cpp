@@ -299,10 +299,13 @@ Status finish(const GlobalOptions& g, const Opts& o, const SweepPlan& plan, cons
   for (const std::string& d : plan.data) info.data += (info.data.empty() ? "" : " ") + fs::path(d).lexically_relative(plan.dir).string();
   EFFOPT_TRY(write_file(fs::path(plan.dir) / "sweep.json", json_text(sweep_json(info, points))));
   EFFOPT_TRY(write_file(fs::path(plan.dir) / "sweep.csv", sweep_csv(points)));
+  EFFOPT_TRY(write_file(fs::path(plan.dir) / "sweep.html", sweep_html(points, info)));
+  EFFOPT_TRY(write_file(fs::path(plan.dir) / "frontier-bytes.svg", sweep_svg(points, info, SweepPlot::FileBytes)));
+  EFFOPT_TRY(write_file(fs::path(plan.dir) / "frontier-speed.svg", sweep_svg(points, info, SweepPlot::Speed)));
   std::string table = sweep_table(points, info);
   std::fwrite(table.data(), 1, table.size(), stdout);
   std::fflush(stdout);
-  spdlog::info("wrote {}/sweep.json and sweep.csv ({} points)", plan.dir, points.size());
+  spdlog::info("wrote {}/sweep.json, sweep.csv, sweep.html, frontier-bytes.svg, frontier-speed.svg ({} points)", plan.dir, points.size());
   Status result = ok();
   if (!o.max_error.empty()) {
     char* end = nullptr;

@@ -83,3 +83,17 @@ std::string sweep_csv(const std::vector<SweepPoint>& points);
 std::string sweep_table(const std::vector<SweepPoint>& points, const SweepInfo& info);
 
 }  // namespace effopt
+
+namespace effopt {
+
+// The two plots (error against file bytes; against latency, or MACs without one) as standalone SVG
+// documents: every plotted point (an "ok" point with both numbers) is a <circle class="point"> (with
+// "frontier" too when on that plot's frontier) carrying data-name, labeled with its name; frontier points are
+// joined by a line.
+enum class SweepPlot { FileBytes, Speed };
+std::string sweep_svg(const std::vector<SweepPoint>& points, const SweepInfo& info, SweepPlot plot);
+// sweep.html: one self-contained page (inline CSS and SVG, no script, nothing fetched) with both plots and
+// the table of every point.
+std::string sweep_html(const std::vector<SweepPoint>& points, const SweepInfo& info);
+
+}  // namespace effopt
