@@ -208,3 +208,66 @@ TEST_CASE("sweep acceptance on digits_cnn: --max-error 0.01 --pick file-bytes ov
   json acc = json::parse(a.out)["fidelity"]["accuracy"];
   CHECK(acc["candidate"].get<double>() >= acc["reference"].get<double>() - 0.01);
 }
+
+namespace {
+
+// Debian's chromium (tools/install-deps.sh installs it under CI or with EFFOPT_WITH_CHROMIUM=1), or "".
+std::string chromium_path() {
+  for (const char* p : {"/usr/bin/chromium", "/usr/bin/chromium-browser"})
+    if (fs::exists(p)) return p;
+  return "";
+}
+
+size_t count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("sweep.html in a real browser: the rendered point and frontier elements match sweep.json", "[cli][sweep][browser]") {
+  auto dir = test::corpus_case_or_skip("models/digits_cnn");
+  if (!dir) return;
+  const std::string chromium = chromium_path();
+  if (chromium.empty()) {
+    const char* ci = std::getenv("CI");
+    if (ci && std::string(ci) == "true")
+      FAIL("chromium is missing: CI installs it (tools/install-deps.sh) to load sweep.html headless");
+    test::skip(test::Needs::HostFeature,
+               "chromium is not installed: sweep.html is not checked in a browser (EFFOPT_WITH_CHROMIUM=1 "
+               "tools/install-deps.sh installs it)");
+    return;
+  }
+  test::TempDir t;
+  write(t.path() / "five.json", kFivePoints);
+  auto r = test::run_effopt({"sweep", (*dir / "model.onnx").string(), "--data", (*dir / "calibration_set").string(),
+                             "--configs", t.file("five.json"), "--dir", t.file("s"), "-j", "2"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  json points = read_json(t.path() / "s" / "sweep.json")["points"];
+  // Both plots show every ok point with its numbers (these have all of them); frontier points per plot.
+  size_t plotted = 0, frontier = 0;
+  for (const json& p : points) {
+    if (p.at("status").get<std::string>() != "ok") continue;
+    plotted += 2;
+    frontier += p.at("pareto").get<bool>() + p.at("pareto_latency").get<bool>();
+  }
+  REQUIRE(plotted == 12);
+  // The page from disk, no network: --dump-dom prints the DOM the browser built.
+  auto dom = test::run_program(chromium, {"--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=" + t.file("profile"),
+                                          "--dump-dom", "file://" + t.file("s/sweep.html")});
+  INFO(dom.err);
+  REQUIRE(dom.exit_code == 0);
+  CHECK(count(dom.out, "<circle class=\"point") == plotted);
+  CHECK(count(dom.out, "<circle class=\"point frontier\"") == frontier);
+  for (const json& p : points) CHECK(count(dom.out, "data-name=\"" + p.at("name").get<std::string>() + "\"") == 2);
+  // The page fetches nothing: no script, no external reference.
+  std::ifstream in(t.path() / "s" / "sweep.html");
+  std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(html.find("<script") == std::string::npos);
+  CHECK(html.find("src=") == std::string::npos);
+  CHECK(html.find("href=") == std::string::npos);
+  CHECK(fs::exists(t.path() / "s" / "frontier-bytes.svg"));
+  CHECK(fs::exists(t.path() / "s" / "frontier-speed.svg"));
+}
