@@ -20,7 +20,9 @@
 #include <sstream>
 #include <thread>
 
+#include "analysis/latency.h"
 #include "cli.h"
+#include "ir/constants.h"
 #include "fidelity_flags.h"
 #include "onnx/model_io.h"
 #include "report/footprint_report.h"
@@ -202,7 +204,10 @@ void footprint_into(SweepPoint& p, const nlohmann::json& section) {
 }
 
 // `wait_status` null: the jobs ran elsewhere (--collect); a point without its report did not run or failed.
-Expected<std::vector<SweepPoint>> collect_points(const SweepPlan& plan, const std::vector<int>* wait_status) {
+// `latency_runs` > 0: each ok point's latency on effopt's executor (median of that many timed runs on the
+// first --data sample, every core), one point at a time after all are built.
+Expected<std::vector<SweepPoint>> collect_points(const SweepPlan& plan, const std::vector<int>* wait_status,
+                                                 int latency_runs) {
   std::vector<SweepPoint> points;
   // The reference point: the unmodified model, analyzed as a report's "before" section is.
   AnalysisOptions ao;
@@ -278,6 +283,29 @@ Expected<std::vector<SweepPoint>> collect_points(const SweepPlan& plan, const st
     }
     points.push_back(p);
   }
+  if (latency_runs > 0) {
+    EFFOPT_TRY_ASSIGN(Sample sample, samples->load(0));
+    LatencyOptions lo;
+    lo.runs = latency_runs;
+    lo.threads = fo.threads;
+    for (SweepPoint& p : points) {
+      if (!p.ok()) continue;
+      const std::string path =
+          p.name == "reference" ? plan.model : (fs::path(plan.dir) / "points" / p.name / "model.onnx").string();
+      auto m = load_model(path);
+      if (!m) {
+        spdlog::warn("sweep: {}: latency not measured: {}", p.name, m.error().message);
+        continue;
+      }
+      detach_initializer_inputs(*(*m)->graph);
+      auto st = measure_latency(**m, sample.inputs, lo);
+      if (!st) {
+        spdlog::warn("sweep: {}: latency not measured: {}", p.name, st.error().message);
+        continue;
+      }
+      p.latency_ms = st->median_ms;
+    }
+  }
   mark_frontiers(points);
   return points;
 }
@@ -286,16 +314,17 @@ Status write_file(const fs::path& path, const std::string& text) { return write_
 
 struct Opts {
   std::string model, dir, collect, configs, metric = "rel-l2", max_error, pick = "file-bytes";
-  std::vector<std::string> data, calibration, shapes;
-  int jobs = 1;
+  std::vector<std::string> data, calibration, shapes, latency;
+  int jobs = 1, latency_runs = 0;
   bool plan = false, print_configs = false;
 };
 
 Status finish(const GlobalOptions& g, const Opts& o, const SweepPlan& plan, const std::vector<int>* wait_status) {
-  EFFOPT_TRY_ASSIGN(std::vector<SweepPoint> points, collect_points(plan, wait_status));
+  EFFOPT_TRY_ASSIGN(std::vector<SweepPoint> points, collect_points(plan, wait_status, o.latency_runs));
   SweepInfo info;
   info.model = fs::path(plan.model).lexically_relative(plan.dir).string();
   info.metric = plan.metric;
+  info.latency = o.latency_runs > 0;
   for (const std::string& d : plan.data) info.data += (info.data.empty() ? "" : " ") + fs::path(d).lexically_relative(plan.dir).string();
   EFFOPT_TRY(write_file(fs::path(plan.dir) / "sweep.json", json_text(sweep_json(info, points))));
   EFFOPT_TRY(write_file(fs::path(plan.dir) / "sweep.csv", sweep_csv(points)));
@@ -318,8 +347,11 @@ Status finish(const GlobalOptions& g, const Opts& o, const SweepPlan& plan, cons
     } else {
       const SweepPoint& p = points[*best];
       std::string from = p.name == "reference" ? plan.model : (fs::path(plan.dir) / "points" / p.name / "model.onnx").string();
-      spdlog::info("picked {} ({} {}, {} {})", p.name, plan.metric, p.error ? *p.error : 0.0, o.pick,
-                   p.file_bytes ? human_bytes(*p.file_bytes) : "?");
+      std::string value = key == PickKey::FileBytes   ? human_bytes(p.file_bytes.value_or(0))
+                          : key == PickKey::GzipBytes ? human_bytes(p.gzip_bytes.value_or(0))
+                          : key == PickKey::Macs      ? human_count(p.macs.value_or(0))
+                                                      : fmt::format("{:.3f} ms", p.latency_ms.value_or(0));
+      spdlog::info("picked {} ({} {}, {} {})", p.name, plan.metric, p.error ? *p.error : 0.0, o.pick, value);
       std::printf("picked: %s\n", p.name.c_str());
       if (!g.output.empty()) {
         if (fs::exists(g.output) && !g.force) return usage_error(g.output + " exists (--force replaces it)");
@@ -358,8 +390,24 @@ std::function<Status()> setup_sweep(CLI::App& sub, GlobalOptions& g) {
   sub.add_flag("--plan", o->plan, "write DIR/plan.json (each point's argv, absolute paths) and run nothing");
   sub.add_option("--collect", o->collect, "merge the reports of a plan's jobs in DIR into sweep.json and sweep.csv")
       ->type_name("DIR");
+  CLI::Option* latency_opt =
+      sub.add_option("--latency", o->latency,
+                     "also each point's latency on effopt's executor on this machine: median of N timed runs (default "
+                     "20) on the first --data sample, one point at a time after all are built (write --latency=N)")
+          ->expected(0, 1);
   sub.add_flag("--print-configs", o->print_configs, "print the built-in configs (with --calibration: static too)");
-  return [o, &g]() -> Status {
+  return [o, &g, latency_opt]() -> Status {
+    if (latency_opt->count() > 0) {
+      o->latency_runs = 20;
+      if (!o->latency.empty() && !o->latency[0].empty()) {
+        char* end = nullptr;
+        long n = std::strtol(o->latency[0].c_str(), &end, 10);
+        if (*end != '\0' || n < 1 || n > 100000)
+          return usage_error("--latency " + o->latency[0] + ": the number of timed runs must be an integer in 1..100000");
+        o->latency_runs = static_cast<int>(n);
+      }
+    }
+    if (o->pick == "latency" && !o->latency_runs) return usage_error("--pick latency needs --latency");
     if (o->print_configs) {
       std::string text = json_text(sweep_configs_json(builtin_sweep_configs(!o->calibration.empty())));
       std::fwrite(text.data(), 1, text.size(), stdout);
