@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "report/sweep.h"
 #include "util/json_schema.h"
 #include "util/test_util.h"
 
@@ -270,4 +271,44 @@ TEST_CASE("sweep.html in a real browser: the rendered point and frontier element
   CHECK(html.find("href=") == std::string::npos);
   CHECK(fs::exists(t.path() / "s" / "frontier-bytes.svg"));
   CHECK(fs::exists(t.path() / "s" / "frontier-speed.svg"));
+}
+
+TEST_CASE("docs/sweep.md: the digits_cnn frontier picture and table come from a real sweep", "[cli][sweep][docs]") {
+  auto dir = test::corpus_case_or_skip("models/digits_cnn");
+  if (!dir) return;
+  test::TempDir t;
+  const std::string data = (*dir / "calibration_set").string();
+  auto r = test::run_effopt({"sweep", (*dir / "model.onnx").string(), "--data", data, "--calibration", data, "--metric",
+                             "top1-mismatch", "--dir", t.file("s"), "-j", "2"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  std::vector<SweepPoint> points;
+  const json sweep = read_json(t.path() / "s" / "sweep.json");
+  for (const json& p : sweep.at("points")) points.push_back(sweep_point_from_json(p));
+  REQUIRE(points.size() == 23);
+  // Paths as the docs give them, not this run's temporary ones.
+  const SweepInfo info{"digits_cnn/model.onnx", "top1-mismatch", "digits_cnn/calibration_set", false};
+  std::string table = "| point | file bytes | gzip bytes | MACs | top-1 mismatch | frontier (bytes / MACs) |\n|---|---|---|---|---|---|\n";
+  for (const SweepPoint& p : points) {
+    char err[32];
+    std::snprintf(err, sizeof err, "%.4f", p.error.value_or(-1));
+    table += "| " + p.name + " | " + std::to_string(p.file_bytes.value_or(0)) + " | " + std::to_string(p.gzip_bytes.value_or(0)) +
+             " | " + std::to_string(p.macs.value_or(0)) + " | " + err + " | " + (p.pareto ? "yes" : "") + " / " +
+             (p.pareto_latency ? "yes" : "") + " |\n";
+  }
+  const std::string md_path = std::string(EFFOPT_SOURCE_DIR) + "/docs/sweep.md";
+  const std::string svg_path = std::string(EFFOPT_SOURCE_DIR) + "/docs/sweep-digits-frontier.svg";
+  const std::string begin = "<!-- sweep-digits:begin -->\n", end = "<!-- sweep-digits:end -->";
+  std::string md = test::read_file(md_path);
+  size_t b = md.find(begin), e = md.find(end);
+  REQUIRE(b != std::string::npos);
+  REQUIRE(e != std::string::npos);
+  std::string want_md = md.substr(0, b + begin.size()) + table + md.substr(e);
+  std::string want_svg = sweep_svg(points, info, SweepPlot::FileBytes);
+  if (std::getenv("EFFOPT_REGEN_DOCS")) {
+    test::write_file(md_path, want_md);
+    test::write_file(svg_path, want_svg);
+  }
+  CHECK(test::read_file(md_path) == want_md);
+  CHECK(test::read_file(svg_path) == want_svg);
 }
