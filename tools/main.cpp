@@ -87,6 +87,7 @@ int run(int argc, char** argv) {
   app.add_option("--report", g.report, "write a JSON report to FILE (- = standard output)");
   app.add_flag("--external-data", g.external_data, "write tensors to a separate .data file");
 
+  g.argv.assign(argv + 1, argv + argc);
   std::function<Status()> action;
   for (const Command& c : commands()) {
     CLI::App* sub = app.add_subcommand(c.name, c.summary);

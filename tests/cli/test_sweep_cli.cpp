@@ -98,6 +98,10 @@ TEST_CASE("sweep on digits_cnn: 5-point configs, schema, frontiers, csv, plan ->
     if (p["name"] != "reference") {
       CHECK(fs::exists(t.path() / "local" / "points" / p["name"].get<std::string>() / "model.onnx"));
       CHECK(p["command"].get<std::string>().find("effopt run ") == 0);
+      // The point's own report records the same command line and the pipeline.
+      json report = read_json(t.path() / "local" / "points" / p["name"].get<std::string>() / "report.json");
+      CHECK(report["command_line"] == p["command"]);
+      CHECK(report["pipeline"].get<std::string>().size() >= p["pipeline"].get<std::string>().size());
     }
   }
   check_frontier(points, "file_bytes", "pareto");
@@ -311,4 +315,23 @@ TEST_CASE("docs/sweep.md: the digits_cnn frontier picture and table come from a 
   }
   CHECK(test::read_file(md_path) == want_md);
   CHECK(test::read_file(svg_path) == want_svg);
+}
+
+TEST_CASE("sweep acceptance on ppocr_cls_v2: the built-in grid finishes with right frontiers", "[cli][sweep]") {
+  auto dir = test::corpus_case_or_skip("models/ppocr_cls_v2");
+  if (!dir) return;
+  test::TempDir t;
+  auto r = test::run_effopt({"sweep", (*dir / "model.onnx").string(), "--data", (*dir / "test_data_set_0").string(),
+                             "--metric", "top1-mismatch", "--dir", t.file("s"), "-j", "2"});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  json points = read_json(t.path() / "s" / "sweep.json")["points"];
+  CHECK(points.size() == 1 + 19);  // the reference and the grid without the static configs
+  size_t ok = 0;
+  for (const json& p : points) ok += p.at("status").get<std::string>() == "ok";
+  CHECK(ok == points.size());
+  // The labels: the reference gets all 32 word crops right (corpus README).
+  CHECK(points[0].at("accuracy").get<double>() == 1.0);
+  check_frontier(points, "file_bytes", "pareto");
+  check_frontier(points, "macs", "pareto_latency");
 }
