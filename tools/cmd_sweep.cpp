@@ -28,6 +28,7 @@
 #include "report/footprint_report.h"
 #include "report/run_report.h"
 #include "report/sweep.h"
+#include "support/progress.h"
 #include "support/shell_quote.h"
 
 extern char** environ;
@@ -125,7 +126,7 @@ Expected<std::vector<int>> run_points(const SweepPlan& plan, int jobs_at_once) {
   std::vector<int> status(n, 0);
   std::map<pid_t, size_t> running;
   size_t next = 0, done = 0;
-  const bool bar = isatty(STDERR_FILENO) != 0;
+  const bool bar = progress_enabled() && isatty(STDERR_FILENO) != 0;  // terminals only, not with -q
   auto progress = [&] {
     if (!bar) return;
     const int width = 30;
@@ -407,6 +408,8 @@ std::function<Status()> setup_sweep(CLI::App& sub, GlobalOptions& g) {
         o->latency_runs = static_cast<int>(n);
       }
     }
+    if (!g.output.empty() && o->max_error.empty())
+      return usage_error("sweep -o PICKED writes the point --max-error E picks: give --max-error");
     if (o->pick == "latency" && !o->latency_runs) return usage_error("--pick latency needs --latency");
     if (o->print_configs) {
       std::string text = json_text(sweep_configs_json(builtin_sweep_configs(!o->calibration.empty())));

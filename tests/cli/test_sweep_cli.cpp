@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "onnx/model_io.h"
 #include "report/sweep.h"
 #include "util/json_schema.h"
 #include "util/test_util.h"
@@ -334,4 +335,30 @@ TEST_CASE("sweep acceptance on ppocr_cls_v2: the built-in grid finishes with rig
   CHECK(points[0].at("accuracy").get<double>() == 1.0);
   check_frontier(points, "file_bytes", "pareto");
   check_frontier(points, "macs", "pareto_latency");
+}
+
+TEST_CASE("sweep usage errors exit 1 and run nothing", "[cli][sweep]") {
+  test::TempDir t;
+  auto m = test::parse_or_fail("<ir_version: 7, opset_import: [\"\" : 13]>\ng (float[N,4] x) => (float[N,4] y) {\ny = Relu(x)\n}\n");
+  const std::string model = t.file("m.onnx");
+  test::write_file(model, "");
+  REQUIRE(save_model(*m, model));
+  write(t.path() / "bad.json", R"([{"name": "a/b", "pipeline": "@fuse"}])");
+  write(t.path() / "ok.json", R"([{"name": "fuse", "pipeline": "@fuse"}])");
+  struct Case { std::vector<std::string> args; const char* says; };
+  for (const Case& c : std::vector<Case>{
+           {{"sweep", model, "--dir", t.file("s")}, "--data"},
+           {{"sweep", model, "--data", t.file("x"), "--configs", t.file("bad.json"), "--dir", t.file("s")}, "a/b"},
+           {{"sweep", model, "--data", t.file("x"), "--configs", t.file("ok.json"), "--dir", t.file("s"), "--metric", "nope"}, "nope"},
+           {{"sweep", model, "--data", t.file("x"), "--dir", t.file("s"), "--max-error", "-1"}, "--max-error"},
+           {{"sweep", model, "--data", t.file("x"), "--dir", t.file("s"), "--max-error", "0.1", "--pick", "size"}, "--pick"},
+           {{"sweep", model, "--data", t.file("x"), "--dir", t.file("s"), "--max-error", "0.1", "--pick", "latency"}, "--latency"},
+           {{"sweep", model, "--data", t.file("x"), "--dir", t.file("s"), "-o", t.file("p.onnx")}, "--max-error"},
+           {{"sweep", "--collect", t.file("s"), "--data", t.file("x")}, "plan.json"}}) {
+    auto r = test::run_effopt(c.args);
+    INFO(c.args[c.args.size() - 1] << ": " << r.err);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find(c.says) != std::string::npos);
+  }
+  CHECK_FALSE(fs::exists(t.path() / "s" / "points"));
 }
