@@ -28,6 +28,8 @@
 #include "report/footprint_report.h"
 #include "report/run_report.h"
 #include "report/sweep.h"
+#include "support/atomic_file.h"
+#include "support/mapped_file.h"
 #include "support/progress.h"
 #include "support/shell_quote.h"
 
@@ -269,9 +271,10 @@ Expected<std::vector<SweepPoint>> collect_points(const SweepPlan& plan, const st
     std::ifstream in(report);
     nlohmann::json rj = in ? nlohmann::json::parse(in, nullptr, false) : nlohmann::json();
     if (!rj.is_object() || !rj.contains("after")) {
-      p.status = wait_status ? "crashed" : "failed";
+      const std::string why = fs::exists(point / "log.txt") ? failure_reason(point / "log.txt") : "";
+      p.status = wait_status || why.find("internal error") != std::string::npos ? "crashed" : "failed";
       p.reason = report.string() + ": no report (the job did not run, or failed: " +
-                 (fs::exists(point / "log.txt") ? failure_reason(point / "log.txt") : "no log") + ")";
+                 (why.empty() ? "no log" : why) + ")";
       points.push_back(p);
       continue;
     }
@@ -356,9 +359,11 @@ Status finish(const GlobalOptions& g, const Opts& o, const SweepPlan& plan, cons
       std::printf("picked: %s\n", p.name.c_str());
       if (!g.output.empty()) {
         if (fs::exists(g.output) && !g.force) return usage_error(g.output + " exists (--force replaces it)");
-        std::error_code ec;
-        fs::copy_file(from, g.output, fs::copy_options::overwrite_existing, ec);
-        if (ec) return make_error(ErrorKind::IO, g.output + ": " + ec.message());
+        // Written whole or not at all (temp + rename), as every effopt output.
+        EFFOPT_TRY_ASSIGN(auto in, MappedFile::open(from));
+        EFFOPT_TRY_ASSIGN(auto out, AtomicFile::create(g.output));
+        EFFOPT_TRY(out->write(in->data(), in->size()));
+        EFFOPT_TRY(out->commit());
       }
     }
   }
