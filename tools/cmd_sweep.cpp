@@ -22,7 +22,9 @@
 
 #include "analysis/latency.h"
 #include "cli.h"
+#include "exec/tensor_value.h"
 #include "ir/constants.h"
+#include "ir/dtype.h"
 #include "fidelity_flags.h"
 #include "onnx/model_io.h"
 #include "report/footprint_report.h"
@@ -302,7 +304,18 @@ Expected<std::vector<SweepPoint>> collect_points(const SweepPlan& plan, const st
         continue;
       }
       detach_initializer_inputs(*(*m)->graph);
-      auto st = measure_latency(**m, sample.inputs, lo);
+      // A model whose inputs became another float type (fp16) gets the same values in its type, as compare does.
+      std::vector<std::pair<std::string, exec::TensorValue>> inputs = sample.inputs;
+      for (auto& [name, t] : inputs)
+        for (const Value* v : (*m)->graph->inputs())
+          if (v->name() == name && v->type.is_tensor() && v->type.elem_type != t.dtype() &&
+              is_float_type(v->type.elem_type) && is_float_type(t.dtype())) {
+            std::vector<double> values = exec::to_doubles(t);
+            exec::TensorValue cast = exec::TensorValue::allocate(v->type.elem_type, t.dims());
+            if (encode_doubles(v->type.elem_type, values, {cast.mutable_raw(), static_cast<size_t>(cast.byte_size())}))
+              t = std::move(cast);
+          }
+      auto st = measure_latency(**m, inputs, lo);
       if (!st) {
         spdlog::warn("sweep: {}: latency not measured: {}", p.name, st.error().message);
         continue;

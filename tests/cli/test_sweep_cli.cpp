@@ -362,3 +362,26 @@ TEST_CASE("sweep usage errors exit 1 and run nothing", "[cli][sweep]") {
   }
   CHECK_FALSE(fs::exists(t.path() / "s" / "points"));
 }
+
+TEST_CASE("sweep --latency: every point timed on effopt's executor; the speed frontier is against latency", "[cli][sweep]") {
+  auto dir = test::corpus_case_or_skip("models/digits_cnn");
+  if (!dir) return;
+  test::TempDir t;
+  write(t.path() / "five.json", kFivePoints);
+  auto r = test::run_effopt({"sweep", (*dir / "model.onnx").string(), "--data", (*dir / "calibration_set").string(),
+                             "--configs", t.file("five.json"), "--dir", t.file("s"), "--latency=2", "--max-error", "0.5",
+                             "--pick", "latency", "-o", t.file("fast.onnx")});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  json sweep = read_json(t.path() / "s" / "sweep.json");
+  CHECK(sweep["latency_runtime"] == "effopt executor on this machine");
+  const json& points = sweep["points"];
+  for (const json& p : points) {
+    INFO(p.dump());
+    REQUIRE(p.at("latency_ms").is_number());  // fp16 too: its inputs are converted as compare does
+    CHECK(p.at("latency_ms").get<double>() > 0);
+  }
+  check_frontier(points, "latency_ms", "pareto_latency");
+  CHECK(r.out.find("against latency (effopt's executor on this machine)") != std::string::npos);
+  CHECK(fs::exists(t.path() / "fast.onnx"));
+}
