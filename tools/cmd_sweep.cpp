@@ -47,7 +47,8 @@ struct SweepPlan {
   std::string exe, model, dir, metric;  // absolute paths
   std::vector<std::string> data, calibration, shapes;
   std::vector<SweepConfig> configs;
-  int threads = 1;
+  int threads = 1;          // each point's --threads
+  int measure_threads = 1;  // the sweep's own error and latency runs (--threads, 0 = every core)
 };
 
 std::string abs_path(const std::string& p) { return fs::absolute(p).lexically_normal().string(); }
@@ -231,7 +232,7 @@ Expected<std::vector<SweepPoint>> collect_points(const SweepPlan& plan, const st
   EFFOPT_TRY_ASSIGN(std::unique_ptr<Model> original, load_model(plan.model));
   EFFOPT_TRY_ASSIGN(auto samples, data_samples(plan.data, *original->graph));
   FidelityOptions fo;
-  fo.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  fo.threads = plan.measure_threads;
   EFFOPT_TRY_ASSIGN(ReferenceOutputs outputs, reference_outputs(*original, *samples, fo));
   FidelityLimits measure;
   measure.max_error = std::numeric_limits<double>::max();
@@ -444,6 +445,7 @@ std::function<Status()> setup_sweep(CLI::App& sub, GlobalOptions& g) {
       if (!o->model.empty() || !o->data.empty() || o->plan)
         return usage_error("sweep --collect DIR takes the model and data from DIR/plan.json: drop MODEL/--data/--plan");
       EFFOPT_TRY_ASSIGN(SweepPlan plan, read_plan(o->collect));
+      plan.measure_threads = executor_threads(g);
       return finish(g, *o, plan, nullptr);
     }
     if (o->model.empty()) return usage_error("sweep: give a MODEL (or --collect DIR, or --print-configs)");
@@ -483,6 +485,7 @@ std::function<Status()> setup_sweep(CLI::App& sub, GlobalOptions& g) {
     }
     const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     plan.threads = g.threads > 0 ? g.threads : std::max(1, cores / o->jobs);
+    plan.measure_threads = executor_threads(g);
     fs::create_directories(plan.dir, ec);
     if (ec) return make_error(ErrorKind::IO, o->dir + ": " + ec.message());
     for (const SweepConfig& c : plan.configs) {  // the jobs write into them, wherever they run
