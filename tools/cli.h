@@ -21,6 +21,8 @@ struct GlobalOptions {
   bool in_place = false;
   std::string report;
   bool external_data = false;
+  // The command line as given (argv[1..]), for the reports of transforming commands (`command_line`).
+  std::vector<std::string> argv;
 };
 
 // One subcommand: the table drives both parsing and --help.

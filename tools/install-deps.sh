@@ -14,6 +14,9 @@ APT_PACKAGES=(g++ cmake ninja-build pkg-config libonnx-dev libprotobuf-dev proto
   # CI's sanitizer and fuzzing build: clang 14, its sanitizer and libFuzzer
   # runtimes, llvm-symbolizer for readable reports.
   clang-14 libclang-rt-14-dev llvm-14)
+# A real browser for the sweep's HTML test (headless chromium, --dump-dom): a large download, so only
+# under CI or when asked (EFFOPT_WITH_CHROMIUM=1); elsewhere that test skips with a message.
+if [ "${CI:-}" = "true" ] || [ "${EFFOPT_WITH_CHROMIUM:-}" = "1" ]; then APT_PACKAGES+=(chromium); fi
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -25,6 +25,7 @@ std::function<Status()> setup_run(CLI::App& sub, GlobalOptions& g);
 std::function<Status()> setup_fuse(CLI::App& sub, GlobalOptions& g);
 std::function<Status()> setup_quantize(CLI::App& sub, GlobalOptions& g);
 std::function<Status()> setup_prune(CLI::App& sub, GlobalOptions& g);
+std::function<Status()> setup_sweep(CLI::App& sub, GlobalOptions& g);
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
@@ -42,6 +43,8 @@ const std::vector<Command>& commands() {
        setup_quantize},
       {"prune", "Prune weights by magnitude (element or N:M sparsity), then store them sparse where smaller (@prune)",
        setup_prune},
+      {"sweep", "Run a grid of pipelines: size, MACs and error of each, the Pareto frontier, the best under --max-error",
+       setup_sweep},
   };
   return table;
 }
@@ -84,6 +87,7 @@ int run(int argc, char** argv) {
   app.add_option("--report", g.report, "write a JSON report to FILE (- = standard output)");
   app.add_flag("--external-data", g.external_data, "write tensors to a separate .data file");
 
+  g.argv.assign(argv + 1, argv + argc);
   std::function<Status()> action;
   for (const Command& c : commands()) {
     CLI::App* sub = app.add_subcommand(c.name, c.summary);

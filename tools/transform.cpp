@@ -18,6 +18,7 @@
 #include "report/run_report.h"
 #include "support/atomic_file.h"
 #include "support/mapped_file.h"
+#include "support/shell_quote.h"
 
 namespace effopt::cli {
 
@@ -264,6 +265,11 @@ Status run_transform(const GlobalOptions& g, const TransformJob& job) {
     report.set_seconds(secs);
     nlohmann::json rj = report.to_json();
     if (!bf.shapes.empty()) rj["shape_bindings"] = bf.shapes;
+    if (!g.argv.empty()) {  // so a run (a sweep's point) can be repeated from its report alone
+      std::string line = "effopt";
+      for (const std::string& a : g.argv) line += " " + shell_quote(a);
+      rj["command_line"] = line;
+    }
     if (quantization) rj["quantization"] = *quantization;
     if (pruning) rj["pruning"] = *pruning;
     if (!guard_fidelity.is_null()) rj["fidelity"] = guard_fidelity;
