@@ -641,14 +641,11 @@ Status instancenorm_kernel(KernelContext& ctx) {
   return ok();
 }
 
-Status layernorm_kernel(KernelContext& ctx) {
-  if (!ctx.has_input(0) || !ctx.has_input(1)) return ctx.fail("needs X and Scale");
+// LayerNormalization of X (input 0) over the dims from `axis` on, with Scale (input 1) and an optional B
+// (input 2) broadcast to those dims: one vectorized row per task (layer_norm_row, activation.h).
+Status layer_norm(KernelContext& ctx, int64_t axis, float eps) {
   const TensorValue& X = ctx.in(0);
-  EFFOPT_TRY(need_float(ctx, X, "X"));
-  EFFOPT_TRY(need_float(ctx, ctx.in(1), "Scale"));
-  int64_t r = static_cast<int64_t>(X.rank());
-  EFFOPT_TRY_ASSIGN(int64_t axis, normalize_axis(ctx.node.attr_int("axis", -1), r, ctx));
-  float eps = ctx.node.attr_float("epsilon", 1e-5f);
+  const int64_t r = static_cast<int64_t>(X.rank());
   int64_t outer = 1, len = 1;
   for (int64_t i = 0; i < axis; ++i) outer *= X.dim(static_cast<size_t>(i));
   for (int64_t i = axis; i < r; ++i) len *= X.dim(static_cast<size_t>(i));
@@ -691,23 +688,22 @@ Status layernorm_kernel(KernelContext& ctx) {
   const float* x = X.data<float>();
   float* y = Y.mutable_data<float>();
   ctx.pool.parallel_for(outer, [&](int64_t o) {
-    const float* p = x + o * len;
-    float* q = y + o * len;
-    float sum = 0;
-    for (int64_t i = 0; i < len; ++i) sum += p[i];
-    float mean = sum / static_cast<float>(len);
-    float var = 0;
-    for (int64_t i = 0; i < len; ++i) var += (p[i] - mean) * (p[i] - mean);
-    var /= static_cast<float>(len);
-    float inv = 1.f / std::sqrt(var + eps);
-    for (int64_t i = 0; i < len; ++i) q[i] = (p[i] - mean) * inv * scale[i] + bias[i];
-    if (want_mean) Mean.mutable_data<float>()[o] = mean;
-    if (want_inv) Inv.mutable_data<float>()[o] = inv;
+    layer_norm_row(x + o * len, y + o * len, len, eps, scale.data(), bias.data(),
+                   want_mean ? Mean.mutable_data<float>() + o : nullptr, want_inv ? Inv.mutable_data<float>() + o : nullptr);
   });
   ctx.outputs[0] = std::move(Y);
   if (want_mean) ctx.outputs[1] = std::move(Mean);
   if (want_inv) ctx.outputs[2] = std::move(Inv);
   return ok();
+}
+
+Status layernorm_kernel(KernelContext& ctx) {
+  if (!ctx.has_input(0) || !ctx.has_input(1)) return ctx.fail("needs X and Scale");
+  const TensorValue& X = ctx.in(0);
+  EFFOPT_TRY(need_float(ctx, X, "X"));
+  EFFOPT_TRY(need_float(ctx, ctx.in(1), "Scale"));
+  EFFOPT_TRY_ASSIGN(int64_t axis, normalize_axis(ctx.node.attr_int("axis", -1), static_cast<int64_t>(X.rank()), ctx));
+  return layer_norm(ctx, axis, ctx.node.attr_float("epsilon", 1e-5f));
 }
 
 // ---- Reduce* ----
@@ -856,6 +852,17 @@ void register_nn_kernels(KernelRegistry& r) {
   r.add("ReduceLogSumExp", 1, INT64_MAX, reduce_kernel(Red::LogSumExp), F);
   r.add("ReduceSumSquare", 1, INT64_MAX, reduce_kernel(Red::SumSquare), F);
   r.add("ReduceLogSum", 1, INT64_MAX, reduce_kernel(Red::LogSum), F);
+}
+
+const KernelDef& fused_layer_norm_kernel() {
+  static const KernelDef def{"", "FusedLayerNormalization", 1, INT64_MAX, [](KernelContext& ctx) -> Status {
+    const TensorValue& X = ctx.in(0);
+    if (X.dtype() != DataType::Float || X.rank() == 0) return ctx.fail("the fused LayerNormalization takes float32 of rank >= 1");
+    for (int k = 1; k < 3; ++k)
+      if (ctx.in(k).dtype() != DataType::Float) return ctx.fail("the fused LayerNormalization takes float32 scale and bias");
+    return layer_norm(ctx, static_cast<int64_t>(X.rank()) - 1, ctx.activation.a);
+  }};
+  return def;
 }
 
 }  // namespace effopt::exec
