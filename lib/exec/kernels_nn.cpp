@@ -364,9 +364,10 @@ EFFOPT_VECTOR_CLONES void pool_plane(const float* in, const Geometry& g, bool is
         const float* __restrict src = in + ih * g.W + kw * g.dW - g.pl;
         float* __restrict dst = o;
         if (is_max) {
-          for (int64_t ow = lo; ow < hi; ++ow) {
-            float v = src[ow * g.sW];
-            dst[ow] = (v > dst[ow] || v != v) ? v : dst[ow];
+          for (int64_t ow = lo; ow < hi; ++ow) {  // two selects: `||` here compiles to a branch per lane
+            float v = src[ow * g.sW], d = dst[ow];
+            d = v > d ? v : d;
+            dst[ow] = v != v ? v : d;
           }
         } else {
           for (int64_t ow = lo; ow < hi; ++ow) dst[ow] += src[ow * g.sW];
