@@ -678,6 +678,44 @@ GraphPlan* Session::Impl::compile(const Graph& g, const std::string& where, bool
       ls->activation = Activation{ActKind::None, *eps};
       for (const Node* c : {m1, &sub, pw, m2, add_eps, sq, div, mul}) step_for(c)->removed = true;
     }
+
+    // MatMul by a constant [K, N] matrix, then Add of a constant bias of N values (nn.Linear on a 3-D
+    // activation, operands in either order), the MatMul's output read only by the Add: the MatMul step adds the
+    // bias row by row after its product, and applies the fused Gelu that reads the sum when it is its only
+    // reader. The same operations as the steps it replaces, so the same bits (only the passes over memory go).
+    for (auto& st : p->steps) {
+      const Node& mm = *st.node;
+      if (st.removed || mm.op_type != "MatMul" || !step_for(&mm) || mm.inputs().size() != 2 || st.kernel == nullptr)
+        continue;
+      TensorPtr w = mm.input(1) ? fixed_constant(mm.input(1)) : nullptr;
+      if (!w || w->data_type != DataType::Float || w->dims.size() != 2) continue;  // so A is float32 too (ONNX)
+      const Node* add = only_reader(mm.output(0));
+      if (!binary(add, "Add")) continue;
+      const Value* bias = other(add, mm.output(0));
+      TensorPtr bt = bias ? fixed_constant(bias) : nullptr;
+      if (!bt || bt->data_type != DataType::Float || bt->dims != std::vector<int64_t>{w->dims[1]}) continue;
+      Step* as = step_for(add);
+      st.in_slots.resize(2);
+      st.in_slots.push_back(p->slot_of.at(bias));
+      st.out_slots[0] = as->out_slots[0];
+      as->removed = true;
+      const int sum = st.out_slots[0];
+      if (is_output[sum] || !opts.fold_batch_norm) continue;
+      Step* gelu = nullptr;
+      int readers = 0;
+      for (auto& r : p->steps) {
+        if (r.removed) continue;
+        bool reads = std::find(r.in_slots.begin(), r.in_slots.end(), sum) != r.in_slots.end() ||
+                     std::find(r.implicit_slots.begin(), r.implicit_slots.end(), sum) != r.implicit_slots.end();
+        if (!reads) continue;
+        ++readers;
+        if (r.kernel == &fused_activation_kernel()) gelu = &r;
+      }
+      if (readers != 1 || !gelu) continue;
+      st.activation = gelu->activation;
+      st.out_slots[0] = gelu->out_slots[0];
+      gelu->removed = true;
+    }
     std::erase_if(p->steps, [](const Step& s) { return s.removed; });
   }
 

@@ -303,6 +303,21 @@ Status matmul_kernel(KernelContext& ctx) {
       sgemm(false, false, M, N, K, 1.f, a + oa * M * K, K, b + ob * K * N, N, 0.f, y + t * M * N, N);
     });
   }
+  // An internal rewrite's epilogue (executor.cpp): the bias Add after the MatMul (input 2, N values) and the
+  // activation after that, row by row: the same operations, so the same bits, as the Add and activation steps.
+  if (ctx.has_input(2) || ctx.activation.kind != ActKind::None) {
+    const float* bias = ctx.has_input(2) ? ctx.in(2).data<float>() : nullptr;
+    if (bias && ctx.in(2).element_count() != static_cast<uint64_t>(N)) return ctx.fail("the fused bias does not have N values");
+    const int64_t rows = static_cast<int64_t>(Y.element_count()) / N, per = std::max<int64_t>(1, 16384 / N);
+    ctx.pool.parallel_for(chunk_count(rows, per), [&](int64_t t) {
+      for (int64_t r = t * per; r < std::min(rows, (t + 1) * per); ++r) {
+        float* row = y + r * N;
+        if (bias)
+          for (int64_t i = 0; i < N; ++i) row[i] += bias[i];
+        if (ctx.activation.kind != ActKind::None) apply_activation(ctx.activation, row, row, N);
+      }
+    });
+  }
   ctx.outputs[0] = std::move(Y);
   return ok();
 }

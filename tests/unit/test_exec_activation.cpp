@@ -559,3 +559,58 @@ TEST_CASE("exec rewrites: LayerNormalization written out is left alone when it i
     CHECK(same_bits(std::vector<float>(sp.begin(), sp.end()), b));
   }
 }
+
+namespace {
+
+// y = MatMul(xin [2,37,64], W [64,100]) + b [100], then `tail` (from `s`); W and b from a sine, so exact.
+std::string linear_model(const std::string& tail, const std::string& out = "float[2,37,100] y",
+                         const std::string& in = "float[2,37,64] xin", bool matmul = true) {
+  std::string w, b;
+  for (int i = 0; i < 6400; ++i) w += (i ? ", " : "") + std::to_string(0.1 * std::sin(0.7 * i));
+  for (int i = 0; i < 100; ++i) b += (i ? ", " : "") + std::to_string(0.05 * std::cos(1.3 * i));
+  return "<ir_version: 8, opset_import: [\"\" : 13]>\ng (" + in + ") => (" + out + ")\n"
+         "  <float[64,100] W = {" + w + "}, float[100] b = {" + b + "}, float half = {0.5}, float one = {1.0},"
+         " float sq2 = {1.4142135}> {\n" +
+         (matmul ? "  mm = MatMul(xin, W)\n  s = Add(b, mm)\n" : "") + tail + "}\n";
+}
+const char* kErfGelu = "  d = Div(s, sq2)\n  e = Erf(d)\n  e1 = Add(e, one)\n  xe = Mul(s, e1)\n  y = Mul(xe, half)\n";
+
+}  // namespace
+
+TEST_CASE("exec rewrites: MatMul + bias Add (+ the fused Gelu) in one step, with the unfused steps' bits", "[exec][activation]") {
+  auto xin = TensorValue::allocate(DataType::Float, {2, 37, 64});
+  auto xs = xin.mutable_data<float>();
+  for (int64_t i = 0; i < 2 * 37 * 64; ++i) xs[i] = std::sin(static_cast<float>(i) * 0.37f);
+  SECTION("bias only: the same bits as the model as written, one step") {
+    auto m = test::parse_or_fail(linear_model("  y = Identity(s)\n"));
+    uint64_t on = 0, off = 0;
+    auto a = run(*m, {{"xin", xin}}, true, 1, &on);
+    auto b = run(*m, {{"xin", xin}}, false, 1, &off);
+    CHECK(same_bits(a, b));
+    CHECK(same_bits(run(*m, {{"xin", xin}}, true, 2), a));
+    CHECK(on == 2);  // MatMul with its bias, Identity
+    CHECK(off == 3);
+  }
+  SECTION("bias and Gelu: the bits of MatMul + Add as written, then the fused Gelu step") {
+    auto m = test::parse_or_fail(linear_model(kErfGelu));
+    uint64_t on = 0;
+    auto fused = run(*m, {{"xin", xin}}, true, 1, &on);
+    CHECK(on == 1);
+    CHECK(same_bits(run(*m, {{"xin", xin}}, true, 2), fused));
+    auto lin = test::parse_or_fail(linear_model("  y = Identity(s)\n"));
+    auto s = run(*lin, {{"xin", xin}}, false, 1);
+    auto gelu = test::parse_or_fail(linear_model(kErfGelu, "float[2,37,100] y", "float[2,37,100] s", false));
+    uint64_t gelu_nodes = 0;
+    auto want = run(*gelu, {{"s", TensorValue::from_vector(DataType::Float, {2, 37, 100}, s)}}, true, 1, &gelu_nodes);
+    CHECK(gelu_nodes == 1);  // the Gelu ran fused there too
+    CHECK(same_bits(fused, want));
+  }
+  SECTION("the MatMul's output has another reader: nothing fused into the MatMul") {
+    auto m = test::parse_or_fail(linear_model("  y = Identity(s)\n  z = Identity(mm)\n", "float[2,37,100] y, float[2,37,100] z"));
+    uint64_t on = 0, off = 0;
+    auto a = run(*m, {{"xin", xin}}, true, 1, &on);
+    auto b = run(*m, {{"xin", xin}}, false, 1, &off);
+    CHECK(same_bits(a, b));
+    CHECK(on == off);
+  }
+}
