@@ -40,4 +40,10 @@ void bias_activation_row(float* row, int64_t n, float bias, const Activation& ac
 // operations depends only on n, never on the thread that runs the row.
 void softmax_row(const float* x, float* y, int64_t n, bool log);
 
+// LayerNormalization of n contiguous values: mean and variance summed in 16 lanes added in a fixed tree (the
+// order depends only on n), y = (x - mean) * (1 / sqrt(var + eps)) * scale + bias (scale and bias n values);
+// mean_out / inv_out (may be null) get the mean and 1 / sqrt(var + eps).
+void layer_norm_row(const float* x, float* y, int64_t n, float eps, const float* scale, const float* bias,
+                    float* mean_out, float* inv_out);
+
 }  // namespace effopt::exec

@@ -603,6 +603,119 @@ GraphPlan* Session::Impl::compile(const Graph& g, const std::string& where, bool
       ls->activation = Activation{tanh ? ActKind::GeluTanh : ActKind::GeluErf};
       for (const Node* c : chain) step_for(c)->removed = true;
     }
+
+    // LayerNormalization as opset-13 exports write it (PyTorch's F.layer_norm before opset 17):
+    //   d = Sub(x, ReduceMean(x)), y = Add(Mul(Div(d, Sqrt(Add(ReduceMean(Pow(d, 2)), eps))), scale), bias)
+    // both ReduceMeans over the last axis only with keepdims, the Add, Mul and final Add operands in either
+    // order, eps a float32 scalar, scale and bias float32 constants of rank 0 or 1 (so they broadcast along the
+    // last axis only, as LayerNormalization's do), every intermediate read only inside the pattern and not a
+    // graph output. It becomes one step (the final Add's, fused_layer_norm_kernel: one vectorized row per
+    // task). The fused row computes (x - mean) * (1 / sqrt(var + eps)) rather than a division per element:
+    // results move in the last bits, so this goes with fold_batch_norm, like the Gelu above.
+    // n is ReduceMean(in) over the last axis of x's shape (in has x's shape), keepdims
+    auto last_axis_mean = [&](const Node* n, const Value* in, const Value* x) {
+      if (!n || n->op_type != "ReduceMean" || !step_for(n) || n->input(0) != in || n->attr_int("keepdims", 1) != 1)
+        return false;
+      std::vector<int64_t> axes;
+      const int64_t opset = step_for(n)->opset;
+      if (opset < 18) {
+        if (n->inputs().size() != 1) return false;
+        axes = n->attr_ints("axes");
+      } else {
+        TensorPtr t = n->inputs().size() == 2 && n->input(1) ? fixed_constant(n->input(1)) : nullptr;
+        if (!t || t->data_type != DataType::Int64 || t->byte_size() != 8) return false;
+        axes.resize(1);
+        std::memcpy(axes.data(), t->bytes().data(), 8);
+      }
+      if (axes.size() != 1) return false;
+      if (axes[0] == -1) return true;
+      return x->type.shape && axes[0] == static_cast<int64_t>(x->type.shape->size()) - 1;
+    };
+    auto affine_constant = [&](const Value* v) {
+      TensorPtr t = v ? fixed_constant(v) : nullptr;
+      return t && t->data_type == DataType::Float && t->dims.size() <= 1;
+    };
+    auto eps_of = [&](const Value* v) -> std::optional<float> {
+      TensorPtr t = v ? fixed_constant(v) : nullptr;
+      if (!t || t->data_type != DataType::Float || t->byte_size() != 4 || t->dims.size() > 1) return std::nullopt;
+      float e;
+      std::memcpy(&e, t->bytes().data(), 4);
+      return e;
+    };
+    for (auto& st : p->steps) {
+      if (!opts.fold_batch_norm) break;
+      const Node& sub = *st.node;
+      if (st.removed || !binary(&sub, "Sub")) continue;
+      const Value* x = sub.input(0);
+      const Node* m1 = sub.input(1) ? sub.input(1)->producer() : nullptr;
+      if (!last_axis_mean(m1, x, x) || only_reader(m1->output(0)) != &sub) continue;
+      const Value* d = sub.output(0);
+      if (!d || d->uses().size() != 2 || is_output[p->slot_of.at(d)]) continue;
+      const Node* pw = d->uses()[0].node->op_type == "Pow" ? d->uses()[0].node : d->uses()[1].node;
+      const Node* div = pw == d->uses()[0].node ? d->uses()[1].node : d->uses()[0].node;
+      if (!binary(pw, "Pow") || pw->input(0) != d || !scalar_is(pw->input(1), x, 2.f)) continue;
+      if (!binary(div, "Div") || div->input(0) != d) continue;
+      const Node* m2 = only_reader(pw->output(0));
+      if (!last_axis_mean(m2, pw->output(0), x)) continue;
+      const Node* add_eps = only_reader(m2->output(0));
+      if (!binary(add_eps, "Add")) continue;
+      std::optional<float> eps = eps_of(other(add_eps, m2->output(0)));
+      if (!eps) continue;
+      const Node* sq = only_reader(add_eps->output(0));
+      if (!sq || sq->op_type != "Sqrt" || !step_for(sq) || only_reader(sq->output(0)) != div || div->input(1) != sq->output(0))
+        continue;
+      const Node* mul = only_reader(div->output(0));
+      if (!binary(mul, "Mul")) continue;
+      const Value* scale = other(mul, div->output(0));
+      if (!affine_constant(scale)) continue;
+      const Node* add_b = only_reader(mul->output(0));
+      if (!binary(add_b, "Add")) continue;
+      const Value* bias = other(add_b, mul->output(0));
+      if (!affine_constant(bias)) continue;
+      Step* ls = step_for(add_b);
+      ls->kernel = &fused_layer_norm_kernel();
+      ls->in_slots = {p->slot_of.at(x), p->slot_of.at(scale), p->slot_of.at(bias)};
+      ls->activation = Activation{ActKind::None, *eps};
+      for (const Node* c : {m1, &sub, pw, m2, add_eps, sq, div, mul}) step_for(c)->removed = true;
+    }
+
+    // MatMul by a constant [K, N] matrix, then Add of a constant bias of N values (nn.Linear on a 3-D
+    // activation, operands in either order), the MatMul's output read only by the Add: the MatMul step adds the
+    // bias row by row after its product, and applies the fused Gelu that reads the sum when it is its only
+    // reader. The same operations as the steps it replaces, so the same bits (only the passes over memory go).
+    for (auto& st : p->steps) {
+      const Node& mm = *st.node;
+      if (st.removed || mm.op_type != "MatMul" || !step_for(&mm) || mm.inputs().size() != 2 || st.kernel == nullptr)
+        continue;
+      TensorPtr w = mm.input(1) ? fixed_constant(mm.input(1)) : nullptr;
+      if (!w || w->data_type != DataType::Float || w->dims.size() != 2) continue;  // so A is float32 too (ONNX)
+      const Node* add = only_reader(mm.output(0));
+      if (!binary(add, "Add")) continue;
+      const Value* bias = other(add, mm.output(0));
+      TensorPtr bt = bias ? fixed_constant(bias) : nullptr;
+      if (!bt || bt->data_type != DataType::Float || bt->dims != std::vector<int64_t>{w->dims[1]}) continue;
+      Step* as = step_for(add);
+      st.in_slots.resize(2);
+      st.in_slots.push_back(p->slot_of.at(bias));
+      st.out_slots[0] = as->out_slots[0];
+      as->removed = true;
+      const int sum = st.out_slots[0];
+      if (is_output[sum] || !opts.fold_batch_norm) continue;
+      Step* gelu = nullptr;
+      int readers = 0;
+      for (auto& r : p->steps) {
+        if (r.removed) continue;
+        bool reads = std::find(r.in_slots.begin(), r.in_slots.end(), sum) != r.in_slots.end() ||
+                     std::find(r.implicit_slots.begin(), r.implicit_slots.end(), sum) != r.implicit_slots.end();
+        if (!reads) continue;
+        ++readers;
+        if (r.kernel == &fused_activation_kernel()) gelu = &r;
+      }
+      if (readers != 1 || !gelu) continue;
+      st.activation = gelu->activation;
+      st.out_slots[0] = gelu->out_slots[0];
+      gelu->removed = true;
+    }
     std::erase_if(p->steps, [](const Step& s) { return s.removed; });
   }
 
@@ -931,7 +1044,7 @@ Expected<std::vector<RuntimeValue>> Session::Impl::run_plan(const GraphPlan& p, 
       }
       ++stats.nodes_run;
       if (opts.profile)
-        op_ms[st.kernel == &fused_activation_kernel() ? "Gelu (fused)"
+        op_ms[st.kernel == &fused_layer_norm_kernel() ? "LayerNormalization (fused)" : st.kernel == &fused_activation_kernel() ? "Gelu (fused)"
               : n.op_type == "Conv" && n.attr_int("group", 1) > 1 ? "Conv (grouped)" : n.op_type] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     } catch (const std::bad_alloc&) {
       return make_error(ErrorKind::IO, "out of memory while running " + n.op_type + " node '" + n.name + "'" + p.where);

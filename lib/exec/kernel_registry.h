@@ -85,6 +85,11 @@ struct KernelDef {
   KernelFlags flags = KernelFlags::None;
 };
 
+// The step an internal rewrite leaves for LayerNormalization written out (opset-13 exports: ReduceMean, Sub,
+// Pow, ReduceMean, Add, Sqrt, Div, Mul, Add): inputs x, scale, bias; normalizes the last axis with epsilon
+// KernelContext::activation.a (kernels_nn.cpp; executor.cpp finds the pattern).
+const KernelDef& fused_layer_norm_kernel();
+
 class KernelRegistry {
  public:
   void add(KernelDef def);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
 
 #include "exec/activation.h"
 #include "exec/conv_depthwise.h"
@@ -302,6 +303,21 @@ Status matmul_kernel(KernelContext& ctx) {
       sgemm(false, false, M, N, K, 1.f, a + oa * M * K, K, b + ob * K * N, N, 0.f, y + t * M * N, N);
     });
   }
+  // An internal rewrite's epilogue (executor.cpp): the bias Add after the MatMul (input 2, N values) and the
+  // activation after that, row by row: the same operations, so the same bits, as the Add and activation steps.
+  if (ctx.has_input(2) || ctx.activation.kind != ActKind::None) {
+    const float* bias = ctx.has_input(2) ? ctx.in(2).data<float>() : nullptr;
+    if (bias && ctx.in(2).element_count() != static_cast<uint64_t>(N)) return ctx.fail("the fused bias does not have N values");
+    const int64_t rows = static_cast<int64_t>(Y.element_count()) / N, per = std::max<int64_t>(1, 16384 / N);
+    ctx.pool.parallel_for(chunk_count(rows, per), [&](int64_t t) {
+      for (int64_t r = t * per; r < std::min(rows, (t + 1) * per); ++r) {
+        float* row = y + r * N;
+        if (bias)
+          for (int64_t i = 0; i < N; ++i) row[i] += bias[i];
+        if (ctx.activation.kind != ActKind::None) apply_activation(ctx.activation, row, row, N);
+      }
+    });
+  }
   ctx.outputs[0] = std::move(Y);
   return ok();
 }
@@ -363,9 +379,10 @@ EFFOPT_VECTOR_CLONES void pool_plane(const float* in, const Geometry& g, bool is
         const float* __restrict src = in + ih * g.W + kw * g.dW - g.pl;
         float* __restrict dst = o;
         if (is_max) {
-          for (int64_t ow = lo; ow < hi; ++ow) {
-            float v = src[ow * g.sW];
-            dst[ow] = (v > dst[ow] || v != v) ? v : dst[ow];
+          for (int64_t ow = lo; ow < hi; ++ow) {  // two selects: `||` here compiles to a branch per lane
+            float v = src[ow * g.sW], d = dst[ow];
+            d = v > d ? v : d;
+            dst[ow] = v != v ? v : d;
           }
         } else {
           for (int64_t ow = lo; ow < hi; ++ow) dst[ow] += src[ow * g.sW];
@@ -381,6 +398,57 @@ EFFOPT_VECTOR_CLONES void pool_plane(const float* in, const Geometry& g, bool is
       for (int64_t ow = lo; ow < hi; ++ow) o[ow] = div ? o[ow] / d : 0.f;
     }
   }
+}
+
+// MaxPool 2x2 / stride 2 without padding or dilation over planes of even width (CNNs' most common pool; digits_cnn
+// pools 360 x 64 planes of 8x8): per task a run of whole planes, in two flat passes that vectorize whatever the
+// width: first the horizontal pairs, h[k] = max(x[2k], x[2k + 1]) over every row of the run at once, then each
+// output row the max of two rows of h. Each max is pool_plane's `(v > acc || v != v) ? v : acc`; taken in the
+// order (0,0), (0,1), then (1,0), (1,1) as a tree it keeps the first maximal tap and the last NaN, as the
+// sequential order (0,0), (0,1), (1,0), (1,1) does, so the bits are pool_plane's (tested).
+// Rows narrower than a vector (OW = 1, 2, 4, 8 with H = 2 OH: the rows of h alternate top, bottom over the
+// whole run): the row length a constant, so each row's maxima are one short vector operation.
+template <int OW>
+inline __attribute__((always_inline)) int64_t max_rows_narrow(const float* __restrict h, int64_t outputs,
+                                                              float* __restrict out) {
+  for (int64_t r = 0; r < outputs / OW; ++r) {
+    const float* __restrict t = h + 2 * r * OW;
+    float* __restrict o = out + r * OW;
+    for (int c = 0; c < OW; ++c) {
+      const float u = t[OW + c];
+      o[c] = (u > t[c] || u != u) ? u : t[c];
+    }
+  }
+  return outputs / OW * OW;
+}
+
+EFFOPT_VECTOR_CLONES void max_pool_2x2_planes(const float* __restrict in, int64_t planes, int64_t H, int64_t W,
+                                              int64_t OH, float* __restrict h, float* __restrict out) {
+  const int64_t OW = W / 2, pairs = planes * H * OW;
+  for (int64_t k = 0; k < pairs; ++k) {
+    float a = in[2 * k], b = in[2 * k + 1];
+    h[k] = (b > a || b != b) ? b : a;
+  }
+  if (H == 2 * OH && OW < 16) {
+    const int64_t outputs = planes * OH * OW;
+    int64_t j = OW == 1 ? max_rows_narrow<1>(h, outputs, out)
+                : OW == 2 ? max_rows_narrow<2>(h, outputs, out)
+                : OW == 4 ? max_rows_narrow<4>(h, outputs, out)
+                : OW == 8 ? max_rows_narrow<8>(h, outputs, out)
+                          : 0;
+    for (; j < outputs; ++j) {  // the tail, and other narrow widths
+      const float t = h[2 * j - j % OW], b = h[2 * j - j % OW + OW];
+      out[j] = (b > t || b != b) ? b : t;
+    }
+    return;
+  }
+  for (int64_t p = 0; p < planes; ++p)
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      const float* __restrict t = h + (p * H + 2 * oh) * OW;
+      const float* __restrict b = t + OW;
+      float* __restrict o = out + (p * OH + oh) * OW;
+      for (int64_t c = 0; c < OW; ++c) o[c] = (b[c] > t[c] || b[c] != b[c]) ? b[c] : t[c];
+    }
 }
 
 Status pool_kernel(KernelContext& ctx, bool is_max) {
@@ -400,9 +468,20 @@ Status pool_kernel(KernelContext& ctx, bool is_max) {
   TensorValue Y = TensorValue::allocate(DataType::Float, out_dims(X.dims(), C, g));
   const float* x = X.data<float>();
   float* y = Y.mutable_data<float>();
-  ctx.pool.parallel_for(N * C, [&](int64_t t) {
-    pool_plane(x + t * g.H * g.W, g, is_max, include_pad, y + t * g.OH * g.OW);
-  });
+  if (is_max && g.kH == 2 && g.kW == 2 && g.sH == 2 && g.sW == 2 && g.dH == 1 && g.dW == 1 && g.pt == 0 &&
+      g.pl == 0 && g.pb == 0 && g.pr == 0 && g.W % 2 == 0 && g.OW * 2 == g.W && g.OH * 2 <= g.H && g.OH > 0) {
+    // Runs of whole planes, about 16384 input floats per task (the boundaries depend on the shapes only).
+    const int64_t planes = N * C, per = std::max<int64_t>(1, 16384 / (g.H * g.W));
+    ctx.pool.parallel_for(chunk_count(planes, per), [&](int64_t t) {
+      int64_t p0 = t * per, n = std::min(per, planes - p0);
+      std::unique_ptr<float[]> h(new float[static_cast<size_t>(n * g.H * g.OW)]);
+      max_pool_2x2_planes(x + p0 * g.H * g.W, n, g.H, g.W, g.OH, h.get(), y + p0 * g.OH * g.OW);
+    });
+  } else {
+    ctx.pool.parallel_for(N * C, [&](int64_t t) {
+      pool_plane(x + t * g.H * g.W, g, is_max, include_pad, y + t * g.OH * g.OW);
+    });
+  }
   ctx.outputs[0] = std::move(Y);
   return ok();
 }
@@ -578,14 +657,11 @@ Status instancenorm_kernel(KernelContext& ctx) {
   return ok();
 }
 
-Status layernorm_kernel(KernelContext& ctx) {
-  if (!ctx.has_input(0) || !ctx.has_input(1)) return ctx.fail("needs X and Scale");
+// LayerNormalization of X (input 0) over the dims from `axis` on, with Scale (input 1) and an optional B
+// (input 2) broadcast to those dims: one vectorized row per task (layer_norm_row, activation.h).
+Status layer_norm(KernelContext& ctx, int64_t axis, float eps) {
   const TensorValue& X = ctx.in(0);
-  EFFOPT_TRY(need_float(ctx, X, "X"));
-  EFFOPT_TRY(need_float(ctx, ctx.in(1), "Scale"));
-  int64_t r = static_cast<int64_t>(X.rank());
-  EFFOPT_TRY_ASSIGN(int64_t axis, normalize_axis(ctx.node.attr_int("axis", -1), r, ctx));
-  float eps = ctx.node.attr_float("epsilon", 1e-5f);
+  const int64_t r = static_cast<int64_t>(X.rank());
   int64_t outer = 1, len = 1;
   for (int64_t i = 0; i < axis; ++i) outer *= X.dim(static_cast<size_t>(i));
   for (int64_t i = axis; i < r; ++i) len *= X.dim(static_cast<size_t>(i));
@@ -628,23 +704,22 @@ Status layernorm_kernel(KernelContext& ctx) {
   const float* x = X.data<float>();
   float* y = Y.mutable_data<float>();
   ctx.pool.parallel_for(outer, [&](int64_t o) {
-    const float* p = x + o * len;
-    float* q = y + o * len;
-    float sum = 0;
-    for (int64_t i = 0; i < len; ++i) sum += p[i];
-    float mean = sum / static_cast<float>(len);
-    float var = 0;
-    for (int64_t i = 0; i < len; ++i) var += (p[i] - mean) * (p[i] - mean);
-    var /= static_cast<float>(len);
-    float inv = 1.f / std::sqrt(var + eps);
-    for (int64_t i = 0; i < len; ++i) q[i] = (p[i] - mean) * inv * scale[i] + bias[i];
-    if (want_mean) Mean.mutable_data<float>()[o] = mean;
-    if (want_inv) Inv.mutable_data<float>()[o] = inv;
+    layer_norm_row(x + o * len, y + o * len, len, eps, scale.data(), bias.data(),
+                   want_mean ? Mean.mutable_data<float>() + o : nullptr, want_inv ? Inv.mutable_data<float>() + o : nullptr);
   });
   ctx.outputs[0] = std::move(Y);
   if (want_mean) ctx.outputs[1] = std::move(Mean);
   if (want_inv) ctx.outputs[2] = std::move(Inv);
   return ok();
+}
+
+Status layernorm_kernel(KernelContext& ctx) {
+  if (!ctx.has_input(0) || !ctx.has_input(1)) return ctx.fail("needs X and Scale");
+  const TensorValue& X = ctx.in(0);
+  EFFOPT_TRY(need_float(ctx, X, "X"));
+  EFFOPT_TRY(need_float(ctx, ctx.in(1), "Scale"));
+  EFFOPT_TRY_ASSIGN(int64_t axis, normalize_axis(ctx.node.attr_int("axis", -1), static_cast<int64_t>(X.rank()), ctx));
+  return layer_norm(ctx, axis, ctx.node.attr_float("epsilon", 1e-5f));
 }
 
 // ---- Reduce* ----
@@ -793,6 +868,17 @@ void register_nn_kernels(KernelRegistry& r) {
   r.add("ReduceLogSumExp", 1, INT64_MAX, reduce_kernel(Red::LogSumExp), F);
   r.add("ReduceSumSquare", 1, INT64_MAX, reduce_kernel(Red::SumSquare), F);
   r.add("ReduceLogSum", 1, INT64_MAX, reduce_kernel(Red::LogSum), F);
+}
+
+const KernelDef& fused_layer_norm_kernel() {
+  static const KernelDef def{"", "FusedLayerNormalization", 1, INT64_MAX, [](KernelContext& ctx) -> Status {
+    const TensorValue& X = ctx.in(0);
+    if (X.dtype() != DataType::Float || X.rank() == 0) return ctx.fail("the fused LayerNormalization takes float32 of rank >= 1");
+    for (int k = 1; k < 3; ++k)
+      if (ctx.in(k).dtype() != DataType::Float) return ctx.fail("the fused LayerNormalization takes float32 scale and bias");
+    return layer_norm(ctx, static_cast<int64_t>(X.rank()) - 1, ctx.activation.a);
+  }};
+  return def;
 }
 
 }  // namespace effopt::exec

@@ -442,3 +442,175 @@ TEST_CASE("exec rewrites: Gelu is not fused when a value inside it is read elsew
     CHECK(off == 6);
   }
 }
+
+namespace {
+
+// LayerNormalization over the last axis as opset-13 exports write it; `lines` compute y from xin, with the
+// constants below (gamma/beta of 300 values: rows of 300 floats leave a 12-float tail after 16-lane vectors).
+std::string layer_norm_model(const std::string& lines, const std::string& extra_outputs = "", int opset = 13) {
+  std::string gamma, beta;
+  for (int i = 0; i < 300; ++i) {
+    gamma += (i ? ", " : "") + std::to_string(0.5 + 0.01 * (i % 97));
+    beta += (i ? ", " : "") + std::to_string(-0.3 + 0.002 * (i % 89));
+  }
+  return "<ir_version: 8, opset_import: [\"\" : " + std::to_string(opset) + "]>\n"
+         "g (float[4,50,300] xin) => (float[4,50,300] y" + extra_outputs + ")\n"
+         "  <float two = {2.0}, float eps = {1e-5}, float[300] gamma = {" + gamma + "}, float[300] beta = {" + beta +
+         "}, int64[1] ax = {-1}> {\n" + lines + "}\n";
+}
+const char* kLayerNormLines =
+    "  m = ReduceMean<axes = [-1]>(xin)\n  d = Sub(xin, m)\n  p = Pow(d, two)\n  v = ReduceMean<axes = [-1]>(p)\n"
+    "  a = Add(v, eps)\n  s = Sqrt(a)\n  n = Div(d, s)\n  g1 = Mul(n, gamma)\n  y = Add(g1, beta)\n";
+
+}  // namespace
+
+TEST_CASE("exec rewrites: LayerNormalization written out (opset 13 exports) runs as one vectorized step",
+          "[exec][layer-norm]") {
+  struct Form {
+    std::string what, text;
+  };
+  const Form forms[] = {
+      {"PyTorch's opset-13 form", layer_norm_model(kLayerNormLines)},
+      {"operands swapped, axes = [2]",
+       layer_norm_model("  m = ReduceMean<axes = [2]>(xin)\n  d = Sub(xin, m)\n  p = Pow(d, two)\n"
+                        "  v = ReduceMean<axes = [2], keepdims = 1>(p)\n  a = Add(eps, v)\n  s = Sqrt(a)\n  n = Div(d, s)\n"
+                        "  g1 = Mul(gamma, n)\n  y = Add(beta, g1)\n")},
+      {"opset 18, axes as an input",
+       layer_norm_model("  m = ReduceMean(xin, ax)\n  d = Sub(xin, m)\n  p = Pow(d, two)\n  v = ReduceMean(p, ax)\n"
+                        "  a = Add(v, eps)\n  s = Sqrt(a)\n  n = Div(d, s)\n  g1 = Mul(n, gamma)\n  y = Add(g1, beta)\n",
+                        "", 18)},
+  };
+  auto* ort = test::ort_or_skip();
+  uint64_t seed = 70;
+  for (const Form& f : forms) {
+    INFO(f.what);
+    auto m = test::parse_or_fail(f.text);
+    onnx::ModelProto proto = to_proto_inline(*m);
+    auto inputs = test::random_inputs(proto, ++seed);
+    std::vector<std::pair<std::string, TensorValue>> in;
+    for (auto& [name, tp] : inputs) in.emplace_back(name, test::value_from_proto(tp));
+    uint64_t fused_nodes = 0, plain_nodes = 0;
+    auto fused = run(*m, in, true, 1, &fused_nodes);
+    auto plain = run(*m, in, false, 1, &plain_nodes);
+    CHECK(fused_nodes == 1);
+    CHECK(plain_nodes == 9);
+    CHECK(same_bits(run(*m, in, true, 2), fused));  // 200 rows over two threads
+    CHECK(same_bits(run(*m, in, true, 3), fused));
+    int bad = 0;  // the fused row multiplies by 1 / sqrt(var + eps) and sums in lanes: a few ulp apart
+    for (size_t j = 0; j < fused.size(); ++j)
+      if (!(std::fabs(fused[j] - plain[j]) <= 2e-6 + 1e-5 * std::fabs(plain[j])) && bad++ < 5)
+        FAIL_CHECK("element " << j << ": fused " << fused[j] << ", as written " << plain[j]);
+    CHECK(bad == 0);
+    if (!ort) continue;
+    test::OrtRun r = ort->run_model(proto, inputs);
+    REQUIRE(r);
+    auto w = test::value_from_proto(r->outputs[0]).span<float>();
+    REQUIRE(w.size() == fused.size());
+    for (size_t j = 0; j < fused.size(); ++j)
+      if (!(std::fabs(fused[j] - w[j]) <= 1e-5 + 1e-4 * std::fabs(w[j])) && bad++ < 5)
+        FAIL_CHECK("element " << j << ": effopt " << fused[j] << ", ORT " << w[j]);
+    CHECK(bad == 0);
+  }
+}
+
+TEST_CASE("exec rewrites: LayerNormalization written out is left alone when it is not exactly one", "[exec][layer-norm]") {
+  auto xin = TensorValue::allocate(DataType::Float, {4, 50, 300});
+  auto xs = xin.mutable_data<float>();
+  for (int64_t i = 0; i < 60000; ++i) xs[i] = std::sin(static_cast<float>(i) * 0.37f);
+  auto nodes = [&](const std::string& text) {
+    auto m = test::parse_or_fail(text);
+    uint64_t on = 0, off = 0;
+    auto a = run(*m, {{"xin", xin}}, true, 1, &on);
+    auto b = run(*m, {{"xin", xin}}, false, 1, &off);
+    CHECK(same_bits(a, b));
+    return std::pair{on, off};
+  };
+  auto replace = [](std::string s, const std::string& from, const std::string& to) {
+    size_t at = s.find(from);
+    REQUIRE(at != std::string::npos);
+    return s.replace(at, from.size(), to);
+  };
+  SECTION("the centered value is a graph output") {
+    auto [on, off] = nodes(layer_norm_model(kLayerNormLines, ", float[4,50,300] d"));
+    CHECK(on == 9);
+    CHECK(off == 9);
+  }
+  SECTION("the variance is over another axis") {
+    auto [on, off] = nodes(layer_norm_model(replace(kLayerNormLines, "v = ReduceMean<axes = [-1]>", "v = ReduceMean<axes = [1]>")));
+    CHECK(on == 9);
+    CHECK(off == 9);
+  }
+  SECTION("Pow by 3, not 2") {
+    auto [on, off] = nodes(layer_norm_model(replace(kLayerNormLines, "p = Pow(d, two)", "p = Pow(d, eps)")));
+    CHECK(on == 9);
+    CHECK(off == 9);
+  }
+  SECTION("fold_batch_norm off (effopt compare, the pass manager's checks): the model's rounding, as written") {
+    auto m = test::parse_or_fail(layer_norm_model(kLayerNormLines));
+    exec::RunOptions o;
+    o.fold_batch_norm = false;
+    auto s = exec::Session::create(*m, o);
+    REQUIRE(s);
+    auto a = (*s)->run({{"xin", xin}});
+    REQUIRE(a);
+    CHECK((*s)->last_stats().nodes_run == 9);
+    auto b = run(*m, {{"xin", xin}}, false, 1);
+    auto sp = (*a)[0].span<float>();
+    CHECK(same_bits(std::vector<float>(sp.begin(), sp.end()), b));
+  }
+}
+
+namespace {
+
+// y = MatMul(xin [2,37,64], W [64,100]) + b [100], then `tail` (from `s`); W and b from a sine, so exact.
+std::string linear_model(const std::string& tail, const std::string& out = "float[2,37,100] y",
+                         const std::string& in = "float[2,37,64] xin", bool matmul = true) {
+  std::string w, b;
+  for (int i = 0; i < 6400; ++i) w += (i ? ", " : "") + std::to_string(0.1 * std::sin(0.7 * i));
+  for (int i = 0; i < 100; ++i) b += (i ? ", " : "") + std::to_string(0.05 * std::cos(1.3 * i));
+  return "<ir_version: 8, opset_import: [\"\" : 13]>\ng (" + in + ") => (" + out + ")\n"
+         "  <float[64,100] W = {" + w + "}, float[100] b = {" + b + "}, float half = {0.5}, float one = {1.0},"
+         " float sq2 = {1.4142135}> {\n" +
+         (matmul ? "  mm = MatMul(xin, W)\n  s = Add(b, mm)\n" : "") + tail + "}\n";
+}
+const char* kErfGelu = "  d = Div(s, sq2)\n  e = Erf(d)\n  e1 = Add(e, one)\n  xe = Mul(s, e1)\n  y = Mul(xe, half)\n";
+
+}  // namespace
+
+TEST_CASE("exec rewrites: MatMul + bias Add (+ the fused Gelu) in one step, with the unfused steps' bits", "[exec][activation]") {
+  auto xin = TensorValue::allocate(DataType::Float, {2, 37, 64});
+  auto xs = xin.mutable_data<float>();
+  for (int64_t i = 0; i < 2 * 37 * 64; ++i) xs[i] = std::sin(static_cast<float>(i) * 0.37f);
+  SECTION("bias only: the same bits as the model as written, one step") {
+    auto m = test::parse_or_fail(linear_model("  y = Identity(s)\n"));
+    uint64_t on = 0, off = 0;
+    auto a = run(*m, {{"xin", xin}}, true, 1, &on);
+    auto b = run(*m, {{"xin", xin}}, false, 1, &off);
+    CHECK(same_bits(a, b));
+    CHECK(same_bits(run(*m, {{"xin", xin}}, true, 2), a));
+    CHECK(on == 2);  // MatMul with its bias, Identity
+    CHECK(off == 3);
+  }
+  SECTION("bias and Gelu: the bits of MatMul + Add as written, then the fused Gelu step") {
+    auto m = test::parse_or_fail(linear_model(kErfGelu));
+    uint64_t on = 0;
+    auto fused = run(*m, {{"xin", xin}}, true, 1, &on);
+    CHECK(on == 1);
+    CHECK(same_bits(run(*m, {{"xin", xin}}, true, 2), fused));
+    auto lin = test::parse_or_fail(linear_model("  y = Identity(s)\n"));
+    auto s = run(*lin, {{"xin", xin}}, false, 1);
+    auto gelu = test::parse_or_fail(linear_model(kErfGelu, "float[2,37,100] y", "float[2,37,100] s", false));
+    uint64_t gelu_nodes = 0;
+    auto want = run(*gelu, {{"s", TensorValue::from_vector(DataType::Float, {2, 37, 100}, s)}}, true, 1, &gelu_nodes);
+    CHECK(gelu_nodes == 1);  // the Gelu ran fused there too
+    CHECK(same_bits(fused, want));
+  }
+  SECTION("the MatMul's output has another reader: nothing fused into the MatMul") {
+    auto m = test::parse_or_fail(linear_model("  y = Identity(s)\n  z = Identity(mm)\n", "float[2,37,100] y, float[2,37,100] z"));
+    uint64_t on = 0, off = 0;
+    auto a = run(*m, {{"xin", xin}}, true, 1, &on);
+    auto b = run(*m, {{"xin", xin}}, false, 1, &off);
+    CHECK(same_bits(a, b));
+    CHECK(on == off);
+  }
+}

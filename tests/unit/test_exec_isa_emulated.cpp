@@ -36,7 +36,7 @@ TEST_CASE("exec vector kernels pass their tests on emulated AVX2 + FMA and basel
   }
   std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
   // The vectorized kernels' own tests; not this one (no recursion).
-  const std::string tags = "[activation],[gemv],[global-pool],[conv-depthwise],[conv-dnnl]";
+  const std::string tags = "[activation],[gemv],[global-pool],[max-pool],[layer-norm],[conv-depthwise],[conv-dnnl]";
   for (const char* cpu : {"Haswell", "qemu64"}) {
     INFO("qemu-x86_64 -cpu " << cpu << " " << self << " " << tags);
     test::RunResult r = test::run_program(qemu, {"-cpu", cpu, self, tags});

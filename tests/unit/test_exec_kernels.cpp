@@ -273,6 +273,51 @@ g (float[1,1,1,8] x) => (float[1,1,1,4] m, float[1,1,1,5] p) {
   CHECK(p[4] == 7.f);       // (7, 8): edge
 }
 
+TEST_CASE("exec: MaxPool 2x2 stride 2 (the two-pass kernel) keeps the first maximal tap and NaN, at every width",
+          "[exec][max-pool]") {
+  // Reference: the taps in (kh, kw) order with pool_plane's `(v > acc || v != v) ? v : acc` from -inf. Values
+  // from a small set with +0 / -0 (equal, different bits) and NaN, compared bit for bit, 1 and 2 threads.
+  // Widths: OW 1, 2, 3 (no narrow case), 4, 8, 20 (whole rows), odd H (per-plane rows), several tasks.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float pick[] = {0.f, -0.f, 1.f, -1.f, 2.f, nan, 0.5f, -0.f};
+  for (std::vector<int64_t> d : {std::vector<int64_t>{1, 2, 4, 2}, {1, 3, 6, 4}, {2, 3, 6, 6}, {2, 3, 8, 8},
+                                 {1, 3, 4, 16}, {1, 2, 5, 16}, {1, 2, 4, 40}, {2, 300, 8, 8}}) {
+    const int64_t planes = d[0] * d[1], H = d[2], W = d[3], OH = H / 2, OW = W / 2;
+    std::vector<float> x(static_cast<size_t>(planes * H * W));
+    uint32_t state = 12345;
+    for (float& v : x) {
+      state = state * 1664525u + 1013904223u;
+      v = pick[(state >> 24) % 8];
+    }
+    std::vector<float> want;
+    for (int64_t p = 0; p < planes; ++p)
+      for (int64_t oh = 0; oh < OH; ++oh)
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          float acc = -std::numeric_limits<float>::infinity();
+          for (int64_t kh = 0; kh < 2; ++kh)
+            for (int64_t kw = 0; kw < 2; ++kw) {
+              float v = x[static_cast<size_t>((p * H + 2 * oh + kh) * W + 2 * ow + kw)];
+              acc = (v > acc || v != v) ? v : acc;
+            }
+          want.push_back(acc);
+        }
+    std::string dims = std::to_string(d[0]) + "," + std::to_string(d[1]) + "," + std::to_string(H) + "," +
+                       std::to_string(W);
+    std::string text = "<ir_version: 8, opset_import: [\"\" : 13]>\ng (float[" + dims +
+                       "] x) => (float y) { y = MaxPool<kernel_shape = [2, 2], strides = [2, 2]>(x) }";
+    for (int threads : {1, 2}) {
+      INFO("x " << dims << ", threads " << threads);
+      auto out = run_text(text, {{"x", F(d, x)}}, threads);
+      REQUIRE(out[0].dims() == std::vector<int64_t>{d[0], d[1], OH, OW});
+      auto y = out[0].span<float>();
+      REQUIRE(y.size() == want.size());
+      size_t differ = 0;
+      for (size_t i = 0; i < y.size(); ++i) differ += std::memcmp(&y[i], &want[i], 4) != 0;
+      CHECK(differ == 0);
+    }
+  }
+}
+
 TEST_CASE("exec: shape ops", "[exec]") {
   auto out = run_text(R"(
 <ir_version: 8, opset_import: ["" : 15]>

@@ -159,6 +159,9 @@ std::vector<OpCase> table() {
   // Planes wide enough for the vectorized interior columns (kernels_nn.cpp pool_plane) beside the edge ones.
   add("MaxPool", 13, "(float[1,4,23,30] x) => (float y)", "y = MaxPool<kernel_shape = [3, 3], strides = [2, 2], pads = [1, 1, 1, 1]>(x)");
   add("MaxPool", 13, "(float[5,4,8,8] x) => (float y)", "y = MaxPool<kernel_shape = [2, 2], strides = [2, 2]>(x)");
+  // 2x2 stride 2: max_pool_2x2_planes (kernels_nn.cpp) at narrow, odd and wide rows and an odd height.
+  add("MaxPool", 13, "(float[2,3,6,6] x) => (float y)", "y = MaxPool<kernel_shape = [2, 2], strides = [2, 2]>(x)");
+  add("MaxPool", 13, "(float[1,3,7,64] x) => (float y)", "y = MaxPool<kernel_shape = [2, 2], strides = [2, 2]>(x)");
   add("MaxPool", 13, "(float[1,3,12,40] x) => (float y)", "y = MaxPool<kernel_shape = [2, 3], dilations = [1, 2], pads = [0, 2, 1, 1], ceil_mode = 1>(x)");
   add("AveragePool", 13, "(float[2,3,13,20] x) => (float y)", "y = AveragePool<kernel_shape = [3, 3], strides = [2, 2], pads = [1, 2, 1, 0], ceil_mode = 1, count_include_pad = 1>(x)");
   add("AveragePool", 13, "(float[1,2,17,33] x) => (float y)", "y = AveragePool<kernel_shape = [4, 4], strides = [1, 3], pads = [2, 2, 2, 2]>(x)");
