@@ -33,7 +33,8 @@
 //     MatMulIntegerToFloatFusion and DynamicQuantizeMatMulFusion (the
 //     DynamicQuantizeLinear + MatMulInteger + Cast + Mul [+ bias Add] graphs
 //     of dynamic quantization), GemmActivationFusion, ConvActivationFusion,
-//     LayerNormFusion (axes attribute or opset-18 input), SkipLayerNormFusion,
+//     LayerNormFusion (axes attribute or opset-18 input), SimplifiedLayerNormFusion
+//     (RMSNorm -> SimplifiedLayerNormalization), SkipLayerNormFusion,
 //     GeluFusion (Erf form; ai.onnx Gelu from opset 20), BiasGeluFusion
 //     (Add -> Gelu, and Add -> FastGelu into FastGelu's bias), FastGeluFusion
 //     (both tanh-Gelu formulas), QuickGeluFusion (SiLU / x * Sigmoid(alpha * x)),
@@ -62,7 +63,7 @@
 // ConcatSliceElimination, TransposeOptimizer, GemmTransposeFusion,
 // GemmSumFusion,
 // GatherToSplitFusion, AttentionFusion, EmbedLayerNormFusion (both marked
-// "not predicted" where their patterns start), SimplifiedLayerNormFusion,
+// "not predicted" where their patterns start),
 // BiasSoftmaxFusion, QDQ propagation and DoubleQDQPairsRemover,
 // the QDQ selectors for Softmax/Resize/Gather/Where/ArgMax/LeakyRelu/
 // Sigmoid, the InsertCastTransformer for float16, and every

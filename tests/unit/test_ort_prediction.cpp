@@ -632,3 +632,31 @@ TEST_CASE("ORT prediction: CommonSubexpressionElimination leaves graph outputs a
   CHECK(count(p, "Relu") == 2);
   CHECK(p.rule_applications["CommonSubexpressionElimination"] == 0);
 }
+
+TEST_CASE("ORT prediction: RMSNorm becomes SimplifiedLayerNormalization (SimplifiedLayerNormFusion)",
+          "[ort-prediction]") {
+  auto model = [](const std::string& axes, bool extra_reader) {
+    return header() + "g (float[2,4,16] x) => (float[2,4,16] y" + (extra_reader ? ", float[2,4,1] z" : "") +
+           ") {\n"
+           "two = Constant<value = float {2}>()\neps = Constant<value = float {1e-6}>()\n"
+           "g = Constant<value = float[16] {" + numbers(16, 7) + "}>()\n"
+           "p = Pow(x, two)\nm = ReduceMean<axes = [" + axes + "]>(p)\nae = Add(m, eps)\nr = Sqrt(ae)\n"
+           "d = Div(x, r)\ny = Mul(d, g)\n" + (extra_reader ? "z = Abs(m)\n" : "") + "}\n";
+  };
+  SECTION("over the last axis") {
+    auto p = predict_and_check(model("-1", false), OrtOptLevel::Extended);
+    CHECK(count(p, "SimplifiedLayerNormalization") == 1);
+    CHECK(p.node_count == 1);
+    CHECK(p.rule_applications["SimplifiedLayerNormFusion"] == 1);
+    auto b = predict_and_check(model("-1", false), OrtOptLevel::Basic);
+    CHECK(count(b, "SimplifiedLayerNormalization") == 0);
+  }
+  SECTION("not over another axis") {
+    auto p = predict_and_check(model("1", false), OrtOptLevel::Extended);
+    CHECK(count(p, "SimplifiedLayerNormalization") == 0);
+  }
+  SECTION("not when the mean is read elsewhere") {
+    auto p = predict_and_check(model("-1", true), OrtOptLevel::Extended);
+    CHECK(count(p, "SimplifiedLayerNormalization") == 0);
+  }
+}
