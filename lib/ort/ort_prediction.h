@@ -17,7 +17,10 @@
 //     is a Concat of constants and Slices of the Shape of its own input; and
 //     a chain of contiguous Reshape/Squeeze/Unsqueeze nodes into one Reshape),
 //     EnsureUniqueDQForNodeUnit (a DequantizeLinear read by several node
-//     inputs is copied per reader).
+//     inputs is copied per reader), ConstantSharing (equal constant
+//     initializers of at most 8 elements become one) and
+//     CommonSubexpressionElimination (equal nodes on equal inputs merge;
+//     tensor attributes compared by value; the last one in node order kept).
 //   level extended (2): QDQS8ToU8Transformer (x86), QDQSelectorActionTransformer (Conv -> QLinearConv,
 //     MatMul -> QLinearMatMul / MatMulIntegerToFloat, Concat -> QLinearConcat (Gemm stays float:
 //     ORT 1.30 left QDQ Gemm unfused here),
@@ -30,7 +33,8 @@
 //     MatMulIntegerToFloatFusion and DynamicQuantizeMatMulFusion (the
 //     DynamicQuantizeLinear + MatMulInteger + Cast + Mul [+ bias Add] graphs
 //     of dynamic quantization), GemmActivationFusion, ConvActivationFusion,
-//     LayerNormFusion (axes attribute or opset-18 input), SkipLayerNormFusion,
+//     LayerNormFusion (axes attribute or opset-18 input), SimplifiedLayerNormFusion
+//     (RMSNorm -> SimplifiedLayerNormalization), SkipLayerNormFusion,
 //     GeluFusion (Erf form; ai.onnx Gelu from opset 20), BiasGeluFusion
 //     (Add -> Gelu, and Add -> FastGelu into FastGelu's bias), FastGeluFusion
 //     (both tanh-Gelu formulas), QuickGeluFusion (SiLU / x * Sigmoid(alpha * x)),
@@ -53,14 +57,13 @@
 //     GlobalAveragePool/GlobalMaxPool; ReorderInput/ReorderOutput inserted.
 //
 // NOT encoded (their effect on a model shows up as a disagreement in the
-// conformance test and benchmark): CommonSubexpressionElimination,
-// ConstantSharing (no node-count effect), NoopElimination, DivMulFusion,
+// conformance test and benchmark): NoopElimination, DivMulFusion,
 // FuseReluClip, PadFusion, CastElimination, SliceElimination,
 // ExpandElimination, UnsqueezeElimination beyond folding, ReshapeFusion's Gather/Unsqueeze forms,
 // ConcatSliceElimination, TransposeOptimizer, GemmTransposeFusion,
 // GemmSumFusion,
 // GatherToSplitFusion, AttentionFusion, EmbedLayerNormFusion (both marked
-// "not predicted" where their patterns start), SimplifiedLayerNormFusion,
+// "not predicted" where their patterns start),
 // BiasSoftmaxFusion, QDQ propagation and DoubleQDQPairsRemover,
 // the QDQ selectors for Softmax/Resize/Gather/Where/ArgMax/LeakyRelu/
 // Sigmoid, the InsertCastTransformer for float16, and every

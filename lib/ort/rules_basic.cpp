@@ -3,9 +3,11 @@
 // ConvAddFusion, MatMulAddFusion and ReshapeFusion (both forms) run to a fixed point; before them, the
 // function inlining ORT does at load.
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "ir/dtype.h"
@@ -157,6 +159,177 @@ bool fold_constants(Sim& s) {
 }
 
 namespace {
+
+// ConstantSharing (onnxruntime/core/optimizer/constant_sharing.cc, level 1, right before
+// CommonSubexpressionElimination "by intention": it gives CSE equal inputs to work with): constant
+// initializers that are not graph outputs, of type float16/float/double/int32/int64, with a static shape
+// of 1..TENSOR_ELEM_COUNT_THRESHOLD (8) elements (IsAllowedToShare), and equal data type, rank, shape and
+// bytes (InitializerValue::operator==) are all read through one shared initializer. No node count
+// changes by itself. Values whose bytes the prediction does not know (a folded result it did not
+// compute) are left apart.
+bool share_constants(Sim& s) {
+  constexpr uint64_t kMaxElements = 8;  // ConstantSharing::TENSOR_ELEM_COUNT_THRESHOLD
+  auto sharable = [&](int v) -> std::optional<std::string> {
+    const SVal& sv = s.vals[v];
+    if (!sv.is_const || sv.graph_output || s.producer(v) >= 0 || !sv.shape) return std::nullopt;
+    if (sv.dt != DataType::Float16 && sv.dt != DataType::Float && sv.dt != DataType::Double &&
+        sv.dt != DataType::Int32 && sv.dt != DataType::Int64)
+      return std::nullopt;
+    uint64_t count = 1;
+    std::string key = std::to_string(static_cast<int>(sv.dt)) + "|";
+    for (const Dim& d : *sv.shape) {
+      if (!d.value || *d.value < 0) return std::nullopt;
+      count *= static_cast<uint64_t>(*d.value);
+      if (count > kMaxElements) return std::nullopt;
+      key += std::to_string(*d.value) + ",";
+    }
+    if (count == 0) return std::nullopt;
+    key += "|";
+    if (sv.tensor && sv.tensor->storage && sv.tensor->byte_size() > 0) {
+      for (std::byte b : sv.tensor->bytes()) key += static_cast<char>(b);
+    } else if (sv.ints && (sv.dt == DataType::Int64 || sv.dt == DataType::Int32)) {
+      for (int64_t x : *sv.ints) key += std::to_string(x) + ",";
+      key += "i";  // kept apart from byte keys
+    } else {
+      return std::nullopt;
+    }
+    return key;
+  };
+  std::map<std::string, int> shared;
+  bool changed = false;
+  for (int n : s.order) {
+    if (!s.nodes[n].alive) continue;
+    for (int& v : s.nodes[n].in) {
+      if (v < 0) continue;
+      auto key = sharable(v);
+      if (!key) continue;
+      auto [it, fresh] = shared.emplace(*key, v);
+      if (fresh || it->second == v) continue;
+      v = it->second;
+      s.touch();
+      changed = true;
+      ++s.hits["ConstantSharing"];
+    }
+  }
+  return changed;
+}
+
+// CommonSubexpressionElimination (onnxruntime/core/optimizer/common_subexpression_elimination.cc,
+// level 1, after ConstantSharing and before ConstantFolding in each level-1 round): value numbering. Two
+// node outputs are one value when the op, domain, output index and attributes are equal
+// (EquivalenceClass::operator==) and the inputs are the same values; graph inputs and initializers are
+// values by identity (only ConstantSharing makes small equal initializers one), trailing absent optional
+// inputs do not count (Normalize). Attributes compare by value: ints, floats, strings and their lists,
+// and — as ONNX Runtime 1.30 does, measured: two ConstantOfShape with equal `value` tensors merge, with
+// different ones not — tensors by data type, shape and contents; graph-valued attributes never compare
+// equal. IsNodeSupported excludes nodes with subgraphs, DequantizeLinear, and non-deterministic ops
+// (optimizer_utils::IsOperationDeterministic: ONNX's RandomUniform/RandomNormal/RandomUniformLike/
+// RandomNormalLike/Multinomial; in the MS domain everything but QuantizeLinear/DequantizeLinear; any
+// other domain). Consumers of the other members read the survivor's outputs, except a member's graph
+// outputs ("we don't support eliminating the graph's outputs"); a member is removed once it has no output
+// edges and produces no graph output (CheckOutputEdges). Which member survives follows ORT's topological
+// order (GraphViewer's reverse DFS from the leaves), where ORT 1.30 was measured to keep the member that
+// comes last in the model's node order (a duplicated Conv branch of inception_v1, ConstantOfShape and Add
+// pairs): the prediction keeps the last one.
+bool same_tensor(const Tensor* a, const Tensor* b) {
+  if (!a || !b) return false;
+  if (a->data_type != b->data_type || a->dims != b->dims || a->strings != b->strings) return false;
+  auto x = a->bytes(), y = b->bytes();
+  return x.size() == y.size() && std::equal(x.begin(), x.end(), y.begin());
+}
+
+bool same_attr(const Attribute& a, const Attribute& b) {
+  if (a.name != b.name || a.type != b.type) return false;
+  switch (a.type) {
+    case AttrType::Float: return a.f == b.f;
+    case AttrType::Int: return a.i == b.i;
+    case AttrType::String: return a.s == b.s;
+    case AttrType::Floats: return a.floats == b.floats;
+    case AttrType::Ints: return a.ints == b.ints;
+    case AttrType::Strings: return a.strings == b.strings;
+    case AttrType::Tensor: return same_tensor(a.t.get(), b.t.get());
+    default: return false;
+  }
+}
+
+bool same_attributes(const SNode& a, const SNode& b) {
+  if (a.str_attrs != b.str_attrs) return false;
+  static const std::vector<Attribute> none;
+  const auto& aa = a.src ? a.src->attributes : none;
+  const auto& ba = b.src ? b.src->attributes : none;
+  if (aa.size() != ba.size()) return false;
+  for (const Attribute& x : aa) {
+    auto it = std::find_if(ba.begin(), ba.end(), [&](const Attribute& y) { return y.name == x.name; });
+    if (it == ba.end() || !same_attr(x, *it)) return false;
+  }
+  return true;
+}
+
+bool cse_supported(const SNode& n) {
+  if (n.src)
+    for (const Attribute& a : n.src->attributes)
+      if (a.type == AttrType::Graph || a.type == AttrType::Graphs) return false;
+  if (n.domain.empty() || n.domain == "ai.onnx") {
+    static const std::set<std::string> nondeterministic = {"RandomUniform", "RandomNormal", "RandomUniformLike",
+                                                           "RandomNormalLike", "Multinomial"};
+    return n.op != "DequantizeLinear" && nondeterministic.count(n.op) == 0;
+  }
+  return n.domain == "com.microsoft" && (n.op == "QuantizeLinear" || n.op == "DequantizeLinear");
+}
+
+bool eliminate_common_subexpressions(Sim& s) {
+  s.resort();
+  // Value numbering in topological order: each value's class is the first equal value met.
+  std::vector<int> cls(s.vals.size());
+  for (size_t v = 0; v < cls.size(); ++v) cls[v] = static_cast<int>(v);
+  std::map<std::tuple<std::string, std::string, std::vector<int>>, std::vector<int>> heads;
+  std::map<int, std::vector<int>> members;  // class head node -> its members, in order
+  for (int n : s.order) {
+    const SNode& nd = s.nodes[n];
+    if (!nd.alive || !cse_supported(nd)) continue;
+    std::vector<int> in;
+    for (int v : nd.in) in.push_back(v < 0 ? -1 : cls[v]);
+    while (!in.empty() && in.back() < 0) in.pop_back();
+    auto& candidates = heads[{nd.op, nd.domain, std::move(in)}];
+    int head = -1;
+    for (int m : candidates)
+      if (s.nodes[m].out.size() == nd.out.size() && same_attributes(s.nodes[m], nd)) head = m;
+    if (head < 0) {
+      candidates.push_back(n);
+      continue;
+    }
+    members[head].push_back(n);
+    for (size_t k = 0; k < nd.out.size(); ++k)
+      if (nd.out[k] >= 0 && s.nodes[head].out[k] >= 0) cls[nd.out[k]] = s.nodes[head].out[k];
+  }
+  bool changed = false;
+  for (auto& [head, rest] : members) {
+    std::vector<int> all = {head};
+    all.insert(all.end(), rest.begin(), rest.end());
+    const int keep = all.back();
+    for (int n : all) {
+      if (n == keep) continue;
+      bool replaced = false;
+      for (size_t k = 0; k < s.nodes[n].out.size(); ++k) {
+        int v = s.nodes[n].out[k], r = s.nodes[keep].out[k];
+        if (v < 0 || r < 0 || s.vals[v].graph_output || s.use_count(v) == 0) continue;
+        for (auto& other : s.nodes)
+          if (other.alive)
+            for (int& x : other.in)
+              if (x == v) x = r;
+        s.touch();
+        replaced = true;
+      }
+      if (!replaced) continue;
+      changed = true;
+      ++s.hits["CommonSubexpressionElimination"];
+      if (s.output_edges(n) == 0 && !s.feeds_graph_output(n))
+        s.kill(n, "eliminated", "CommonSubexpressionElimination");
+    }
+  }
+  if (changed) s.resort();
+  return changed;
+}
 
 // IdentityElimination / DropoutElimination: the node's input replaces its output.
 // ORT keeps an Identity whose output is a graph output when its input is a
@@ -511,6 +684,8 @@ void run_level1(Sim& s) {
   for (int iter = 0; iter < 10; ++iter) {
     bool changed = false;
     changed |= eliminate_noops(s);
+    changed |= share_constants(s);
+    changed |= eliminate_common_subexpressions(s);
     changed |= fold_constants(s);
     changed |= fuse_conv_affine(s);
     changed |= fuse_matmul_add(s);

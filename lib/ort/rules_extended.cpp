@@ -116,6 +116,59 @@ bool fuse_layer_norm(Sim& s) {
   return changed;
 }
 
+// SimplifiedLayerNormFusion (onnxruntime/core/optimizer/layer_norm_fusion.cc,
+// SimplifiedLayerNormFusion::ApplyImpl; CPU provider, right after LayerNormFusion): the RMSNorm
+// Pow(x, .) -> ReduceMean -> Add(eps) -> Sqrt -> Div(x, .) -> Mul(scale) becomes
+// SimplifiedLayerNormalization(x, scale) (ONNX domain, ORT's contrib kernel) when: Pow, ReduceMean, Add,
+// Sqrt and Div each have one output edge (CheckOutputEdges 1) and the Pow makes no graph output (the Pow
+// exponent is not checked); the Div reads the Pow's input as its first input; the Div's reader is the Mul
+// (a Cast between them stops the CPU fusion); the ReduceMean reduces one axis, the last
+// (CheckAxesOnReduceMean; "scale as 1D"); a Mul input has a 1-D shape (the scale); float or double, not
+// float16 on the CPU.
+bool fuse_simplified_layer_norm(Sim& s) {
+  bool changed = false;
+  auto one_edge = [&](int n) { return n >= 0 && s.output_edges(n) == 1 && !s.feeds_graph_output(n); };
+  auto first_child = [&](int n, const char* op) {
+    int v = s.out(n);
+    return v >= 0 && s.use_count(v) == 1 && s.is(s.uses(v)[0].first, op) ? s.uses(v)[0].first : -1;
+  };
+  for (int pw : std::vector<int>(s.order)) {
+    if (!s.nodes[pw].alive || !s.is(pw, "Pow") || !one_edge(pw)) continue;
+    int x = s.in(pw, 0);
+    if (s.dt(x) != DataType::Float && s.dt(x) != DataType::Double) continue;
+    int rm = first_child(pw, "ReduceMean");
+    if (!one_edge(rm)) continue;
+    int add = first_child(rm, "Add");
+    if (!one_edge(add)) continue;
+    int sq = first_child(add, "Sqrt");
+    if (!one_edge(sq)) continue;
+    int dv = first_child(sq, "Div");
+    if (!one_edge(dv) || s.in(dv, 0) != x) continue;
+    int mul = first_child(dv, "Mul");
+    if (mul < 0) continue;
+    const Attribute* a = s.attr(rm, "axes");
+    std::vector<int64_t> axes = a ? a->ints : std::vector<int64_t>{};
+    if (!a && s.in(rm, 1) >= 0) {  // opset 18: a constant axes input
+      auto one = s.scalar(s.in(rm, 1));
+      if (one) axes = {static_cast<int64_t>(*one)};
+    }
+    auto r = s.rank(s.in(rm, 0));
+    if (axes.size() != 1 || !(axes[0] == -1 || (r && axes[0] == *r - 1))) continue;
+    int scale = -1;
+    for (int v : s.nodes[mul].in)
+      if (v >= 0 && s.vals[v].shape && s.vals[v].shape->size() == 1) scale = v;
+    if (scale < 0) continue;
+    // The SimplifiedLayerNormalization takes the Mul's place.
+    s.nodes[mul].op = "SimplifiedLayerNormalization";
+    s.nodes[mul].in = {x, scale};
+    for (int m : {pw, rm, add, sq, dv}) s.absorb(mul, m, "SimplifiedLayerNormFusion");
+    ++s.hits["SimplifiedLayerNormFusion"];
+    changed = true;
+  }
+  if (changed) s.resort();
+  return changed;
+}
+
 // SkipLayerNormFusion: Add(a, b) -> LayerNormalization, where a and b are
 // 3-D with the same static shape, the Add output feeds only the
 // LayerNormalization (or also leaves as a graph output in ORT's variant with a
@@ -720,6 +773,7 @@ void run_level2(Sim& s, const OrtPredictionOptions& o) {
     changed |= fuse_activation(s, "Conv", "FusedConv", "ConvActivationFusion");
     changed |= fuse_gelu(s);
     changed |= fuse_layer_norm(s);
+    changed |= fuse_simplified_layer_norm(s);
     changed |= fuse_gather_slice_to_split(s);
     changed |= fuse_matmul_transpose(s);
     changed |= fuse_bias_gelu(s);

@@ -580,3 +580,83 @@ TEST_CASE("ORT prediction: the embedding Add in front of an attention LayerNorm 
   CHECK(fate(p, "#8 (LayerNormalization)").not_predicted == "AttentionFusion");
   CHECK(fate(p, "#12 (Add)").not_predicted.empty());
 }
+
+TEST_CASE("ORT prediction: equal nodes on equal inputs merge, the last one kept (CommonSubexpressionElimination)",
+          "[ort-prediction]") {
+  std::string text = header() + "g (float[2,16] x) => (float[2,16] y) {\n"
+                     "a = Relu(x)\nb = Relu(x)\ny = Add(a, b)\n}\n";
+  auto p = predict_and_check(text, OrtOptLevel::Basic);
+  CHECK(count(p, "Relu") == 1);
+  CHECK(p.rule_applications["CommonSubexpressionElimination"] == 1);
+  CHECK(fate(p, "#0 (Relu)").fate == "eliminated");
+  CHECK(fate(p, "#1 (Relu)").fate == "kept");
+}
+
+TEST_CASE("ORT prediction: CommonSubexpressionElimination compares tensor attributes by value",
+          "[ort-prediction]") {
+  auto model = [](const std::string& second_value) {
+    return header() + "g (float[1,4,8,8] x) => (float[1,6,8,8] y) {\n"
+           "s1 = Constant<value = int64[4] {6,4,1,1}>()\ns2 = Constant<value = int64[4] {6,4,1,1}>()\n"
+           "w1 = ConstantOfShape<value = float[1] {0.5}>(s1)\n"
+           "w2 = ConstantOfShape<value = float[1] {" + second_value + "}>(s2)\n"
+           "c1 = Conv(x, w1)\nc2 = Conv(x, w2)\ny = Add(c1, c2)\n}\n";
+  };
+  SECTION("equal values: the shapes are shared, both ConstantOfShape and both Conv merge") {
+    auto p = predict_and_check(model("0.5"), OrtOptLevel::Basic);
+    CHECK(count(p, "Conv") == 1);
+    CHECK(p.rule_applications["ConstantSharing"] >= 1);
+  }
+  SECTION("different values stay apart") {
+    auto p = predict_and_check(model("0.25"), OrtOptLevel::Basic);
+    CHECK(count(p, "Conv") == 2);
+  }
+}
+
+TEST_CASE("ORT prediction: ConstantSharing shares equal initializers of at most 8 elements", "[ort-prediction]") {
+  std::string text = header() +
+                     "g (float[9] x, float[8] z) => (float[9] y, float[8] u) <float[9] a1 = {1,2,3,4,5,6,7,8,9}, "
+                     "float[9] a2 = {1,2,3,4,5,6,7,8,9}, float[8] b1 = {1,2,3,4,5,6,7,8}, "
+                     "float[8] b2 = {1,2,3,4,5,6,7,8}> {\n"
+                     "c1 = Add(x, a1)\nc2 = Add(x, a2)\ny = Add(c1, c2)\n"
+                     "d1 = Add(z, b1)\nd2 = Add(z, b2)\nu = Add(d1, d2)\n}\n";
+  auto p = predict_and_check(text, OrtOptLevel::Basic);
+  CHECK(count(p, "Add") == 5);  // only the 8-element pair merges
+  CHECK(fate(p, "#3 (Add)").fate == "eliminated");
+  CHECK(fate(p, "#0 (Add)").fate == "kept");
+}
+
+TEST_CASE("ORT prediction: CommonSubexpressionElimination leaves graph outputs alone", "[ort-prediction]") {
+  std::string text = header() + "g (float[2,16] x) => (float[2,16] y, float[2,16] z) {\n"
+                     "y = Relu(x)\nz = Relu(x)\n}\n";
+  auto p = predict_and_check(text, OrtOptLevel::Basic);
+  CHECK(count(p, "Relu") == 2);
+  CHECK(p.rule_applications["CommonSubexpressionElimination"] == 0);
+}
+
+TEST_CASE("ORT prediction: RMSNorm becomes SimplifiedLayerNormalization (SimplifiedLayerNormFusion)",
+          "[ort-prediction]") {
+  auto model = [](const std::string& axes, bool extra_reader) {
+    return header() + "g (float[2,4,16] x) => (float[2,4,16] y" + (extra_reader ? ", float[2,4,1] z" : "") +
+           ") {\n"
+           "two = Constant<value = float {2}>()\neps = Constant<value = float {1e-6}>()\n"
+           "g = Constant<value = float[16] {" + numbers(16, 7) + "}>()\n"
+           "p = Pow(x, two)\nm = ReduceMean<axes = [" + axes + "]>(p)\nae = Add(m, eps)\nr = Sqrt(ae)\n"
+           "d = Div(x, r)\ny = Mul(d, g)\n" + (extra_reader ? "z = Abs(m)\n" : "") + "}\n";
+  };
+  SECTION("over the last axis") {
+    auto p = predict_and_check(model("-1", false), OrtOptLevel::Extended);
+    CHECK(count(p, "SimplifiedLayerNormalization") == 1);
+    CHECK(p.node_count == 1);
+    CHECK(p.rule_applications["SimplifiedLayerNormFusion"] == 1);
+    auto b = predict_and_check(model("-1", false), OrtOptLevel::Basic);
+    CHECK(count(b, "SimplifiedLayerNormalization") == 0);
+  }
+  SECTION("not over another axis") {
+    auto p = predict_and_check(model("1", false), OrtOptLevel::Extended);
+    CHECK(count(p, "SimplifiedLayerNormalization") == 0);
+  }
+  SECTION("not when the mean is read elsewhere") {
+    auto p = predict_and_check(model("-1", true), OrtOptLevel::Extended);
+    CHECK(count(p, "SimplifiedLayerNormalization") == 0);
+  }
+}
