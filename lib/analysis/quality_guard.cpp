@@ -48,6 +48,14 @@ double badness(double v, bool higher_is_worse) {
   return higher_is_worse ? v : -v;
 }
 
+// The error a metric value stands for, in units that roughly add up across units (GuardOptions::rank_per_mac).
+double error_amount(double v, const Metric& m) {
+  if (std::isnan(v)) return std::numeric_limits<double>::infinity();
+  if (m.name == "sqnr") return std::pow(10.0, -v / 10.0);
+  if (m.name == "accuracy") return 1.0 - v;
+  return m.higher_is_worse ? v * v : -v;
+}
+
 struct Evaluation {
   FidelityResult fidelity;
   std::vector<LimitCheck> checks;
@@ -162,9 +170,20 @@ Expected<GuardResult> run_quality_guard(const Model& original, const std::vector
       sensitivity[u] = e.value;
       order.push_back(u);
     }
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-      return badness(*sensitivity[a], metric.higher_is_worse) > badness(*sensitivity[b], metric.higher_is_worse);
-    });
+    uint64_t total = options.total_macs;
+    if (total == 0)
+      for (const GuardUnit& u : units) total += u.macs;
+    if (options.rank_per_mac && total > 0) {
+      const double floor_macs = std::max(1.0, static_cast<double>(total) / 1000.0);
+      auto key = [&](size_t u) {
+        return error_amount(*sensitivity[u], metric) / std::max(floor_macs, static_cast<double>(units[u].macs));
+      };
+      std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key(a) > key(b); });
+    } else {
+      std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+        return badness(*sensitivity[a], metric.higher_is_worse) > badness(*sensitivity[b], metric.higher_is_worse);
+      });
+    }
     for (size_t i = 0; i < order.size(); ++i) rank[order[i]] = i + 1;
     while (!last.passed) {
       auto next = std::find_if(order.begin(), order.end(), [&](size_t u) { return levels[u] < top(u); });
