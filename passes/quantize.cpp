@@ -288,6 +288,7 @@ Status run_guarded(Model& m, PrecisionPlan& plan, const Options& o, const Fideli
   go.max_top_fraction = max_float_fraction;
   go.total_macs = macs.total;
   go.top_name = "float";
+  go.rank_per_mac = true;  // the fewest MACs left float for the error recovered (--max-float-fraction)
   EFFOPT_TRY_ASSIGN(GuardResult g, run_quality_guard(m, units, build, data, go));
   PrecisionPlan final_plan = plan_for(g.levels);
   for (size_t u = 0; u < refs.size(); ++u) {
@@ -506,7 +507,7 @@ void register_quantize(pass::PassRegistry& r) {
       "is built on a fresh copy of the pass's input and measured against it on effopt's executor, on the "
       "`data`/`random` samples, else the calibration data, else 4 seeded random samples (with a warning). While "
       "a limit is broken, each unit's sensitivity (the error with only it quantized) is measured once and the "
-      "most sensitive unit steps back one level. `max-float-fraction` fails the check when more of the "
+      "unit with the most error per MAC (its squared error alone over the Conv/Gemm/MatMul MACs it feeds; a unit with fewer than 0.1% of the model's MACs counts as 0.1%) steps back one level. `max-float-fraction` fails the check when more of the "
       "Conv/Gemm/MatMul MACs would be left float; so does a limit that holds only with everything float. The "
       "pass's result is the last candidate measured (lib/analysis/quality_guard.h; the report's "
       "`passes[].quality_guard`, docs/report.md).";

@@ -48,6 +48,14 @@ double badness(double v, bool higher_is_worse) {
   return higher_is_worse ? v : -v;
 }
 
+// The error a metric value stands for, in units that roughly add up across units (GuardOptions::rank_per_mac).
+double error_amount(double v, const Metric& m) {
+  if (std::isnan(v)) return std::numeric_limits<double>::infinity();
+  if (m.name == "sqnr") return std::pow(10.0, -v / 10.0);
+  if (m.name == "accuracy") return 1.0 - v;
+  return m.higher_is_worse ? v * v : -v;
+}
+
 struct Evaluation {
   FidelityResult fidelity;
   std::vector<LimitCheck> checks;
@@ -168,17 +176,25 @@ Expected<GuardResult> run_quality_guard(const Model& original, const std::vector
       tie[u] = e.rel_l2;
       order.push_back(u);
     }
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-      return badness(*sensitivity[a], metric.higher_is_worse) > badness(*sensitivity[b], metric.higher_is_worse);
-    });
+    uint64_t total = options.total_macs;
+    if (total == 0)
+      for (const GuardUnit& u : units) total += u.macs;
+    if (options.rank_per_mac && total > 0) {
+      const double floor_macs = std::max(1.0, static_cast<double>(total) / 1000.0);
+      auto key = [&](size_t u) {
+        return error_amount(*sensitivity[u], metric) / std::max(floor_macs, static_cast<double>(units[u].macs));
+      };
+      std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key(a) > key(b); });
+    } else {
+      std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+        return badness(*sensitivity[a], metric.higher_is_worse) > badness(*sensitivity[b], metric.higher_is_worse);
+      });
+    }
     for (size_t i = 0; i < order.size(); ++i) rank[order[i]] = i + 1;
     // rerank: each unit's own error at its current level, per unit of `kept` its next step spends.
     std::vector<std::optional<double>> current = sensitivity;
-    auto error_of = [&](double v) {
-      if (std::isnan(v)) return std::numeric_limits<double>::infinity();
-      if (metric.higher_is_worse) return v;
-      return metric.name == "sqnr" ? std::pow(10.0, -v / 10.0) : 1.0 - v;  // noise power; accuracy lost
-    };
+    // Unsquared for higher-is-worse metrics (rel-l2 ...): rerank compares one unit's own error across steps.
+    auto error_of = [&](double v) { return metric.higher_is_worse && !std::isnan(v) ? v : error_amount(v, metric); };
     auto step_cost = [&](size_t u) {
       if (u >= options.kept.size() || options.kept[u].size() != units[u].levels.size()) return 1.0;
       const std::vector<double>& kept = options.kept[u];

@@ -21,7 +21,8 @@
 //  - the first time, every unit's sensitivity is measured: the error with
 //    only that unit at its lowest level and every other one at its top (one
 //    build and one run per unit); units are ranked by it, most sensitive
-//    first (ties in unit order);
+//    first (ties in unit order), or, with rank_per_mac, by that error per MAC the unit
+//    would leave at the top level (what --max-float-fraction counts);
 //  - the most sensitive unit not yet at its top level steps back one level,
 //    and the candidate is measured again (with `rerank`, the stepped unit's
 //    own error at its new level is measured too and the units ranked again).
@@ -88,6 +89,12 @@ struct GuardOptions {
   // rerank: per unit, what each of its levels keeps of what the search gives up by stepping back (prune: the
   // weights left nonzero), ascending; a unit without one (or with a size other than its levels') costs 1 a step.
   std::vector<std::vector<double>> kept;
+  // How units are ranked: false = by sensitivity alone (most sensitive first); true = by error per MAC:
+  // the unit's error alone (rel-l2 and other higher-is-worse metrics squared, as error powers add up; SQNR as
+  // 10^(-dB/10); accuracy as 1 - accuracy) over its MACs, with units of fewer MACs than 0.1% of total_macs
+  // counted at 0.1% (stepping them back costs the budget little, but still costs an evaluation and speed).
+  // Without MACs (total 0) the ranking is by sensitivity.
+  bool rank_per_mac = false;
 };
 
 struct GuardUnitResult {

@@ -128,6 +128,33 @@ TEST_CASE("quality guard: ranks units by sensitivity and steps the most sensitiv
   CHECK(r->checks[0].passed);
 }
 
+TEST_CASE("quality guard: rank_per_mac steps back the unit with the most error per MAC, not the most error",
+          "[quality-guard]") {
+  Fixture f;
+  // B alone 0.1 over 100000 MACs, A alone 0.01 over 100, C alone 0.001 over 100 (squared per MAC: A 1e-6,
+  // B 1e-7, C 1e-8). All lowered 0.111; limit 0.105: A back alone gives 0.101 and leaves B's MACs lowered.
+  f.units[1].macs = 100000;
+  GuardOptions o;
+  o.limits.max_error = 0.105;
+  o.rank_per_mac = true;
+  auto r = run_quality_guard(*f.original, f.units, f.build, f.data, o);
+  REQUIRE(r);
+  CHECK(r->passed);
+  CHECK(r->levels == std::vector<size_t>{1, 0, 0});
+  REQUIRE(r->units.size() == 3);
+  CHECK(r->units[0].rank == 1);
+  CHECK(r->units[1].rank == 2);
+  CHECK(r->units[2].rank == 3);
+  CHECK(r->top_fraction == Approx(100.0 / 100200));
+  // By sensitivity alone, B (the most error) goes first and leaves most MACs at the top level.
+  o.rank_per_mac = false;
+  auto s = run_quality_guard(*f.original, f.units, f.build, f.data, o);
+  REQUIRE(s);
+  CHECK(s->passed);
+  CHECK(s->levels == std::vector<size_t>{0, 1, 0});
+  CHECK(s->top_fraction == Approx(100000.0 / 100200));
+}
+
 TEST_CASE("quality guard: no search when the first candidate passes", "[quality-guard]") {
   Fixture f;
   GuardOptions o;
