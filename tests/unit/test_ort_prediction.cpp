@@ -693,3 +693,29 @@ TEST_CASE("ORT prediction: QDQ LeakyRelu, Sigmoid and Softmax become QLinear ops
   CHECK(count(p, "QuantizeLinear") == 1);
   CHECK(count(p, "DequantizeLinear") == 1);
 }
+
+// skip_layer_norm_fusion.cc: a bias Add of a 1-D constant in front of the residual Add goes into
+// SkipLayerNormalization (Format 1: on the residual Add's first input, Format 2: on its second); double
+// tensors are not fused (float, float16 and bfloat16 only).
+TEST_CASE("ORT prediction: SkipLayerNormFusion takes a bias Add on either residual input; double is not fused",
+          "[ort-prediction]") {
+  auto model = [](const std::string& type, bool bias_first) {
+    std::string t = type + "[1,4,8]";
+    std::string biased = bias_first ? "s = Add(hb, skip)\n" : "s = Add(skip, hb)\n";
+    return header(17) + "g (" + t + " x, " + t + " skip) => (" + t + " y) {\n" +
+           "C = Constant<value = " + type + "[8] {" + numbers(8, 31) + "}>()\n" +
+           "gamma = Constant<value = " + type + "[8] {" + numbers(8, 32) + "}>()\n" +
+           "beta = Constant<value = " + type + "[8] {" + numbers(8, 33) + "}>()\n" +
+           "h = Relu(x)\nhb = Add(h, C)\n" + biased +
+           "y = LayerNormalization<axis = -1, epsilon = 0.00001>(s, gamma, beta)\n}\n";
+  };
+  for (bool first : {true, false}) {
+    INFO((first ? "Format 1" : "Format 2"));
+    auto p = predict_and_check(model("float", first), OrtOptLevel::Extended);
+    CHECK(count(p, "com.microsoft.SkipLayerNormalization") == 1);
+    CHECK(count(p, "Add") == 0);
+  }
+  auto d = predict_and_check(model("double", true), OrtOptLevel::Extended);
+  CHECK(count(d, "com.microsoft.SkipLayerNormalization") == 0);
+  CHECK(count(d, "LayerNormalization") == 1);
+}
