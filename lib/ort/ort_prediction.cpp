@@ -67,8 +67,11 @@ OrtPrediction predict_ort_optimization(const Model& model, const OrtPredictionOp
     }
   }
   s.resort();
-  ort_sim::inline_functions(s);
   run_level1(s);
+  // InferenceSession::TransformGraph (inference_session.cc): EnsureUniqueDQForNodeUnit and the level-1
+  // transformers run before partitioning, which inlines the functions the CPU provider has no kernel for;
+  // so a DequantizeLinear read by a HardSwish is not copied for the HardSigmoid and Mul it becomes.
+  ort_sim::inline_functions(s);
   s.resort();
   if (opts.level >= OrtOptLevel::Extended) {
     run_level2(s, opts);

@@ -8,7 +8,7 @@
 // ORT (its optimized_model_path output).
 //
 // Encoded (ORT transformer names; conditions are documented at each rule):
-//   at load (every level): HardSwish inlined to HardSigmoid + Mul (no CPU kernel).
+//   at partitioning (every level, after level 1): HardSwish inlined to HardSigmoid + Mul (no CPU kernel).
 //   level basic (1): Constant nodes -> initializers, ConstantFolding (Shape of
 //     a static shape too; DequantizeLinear is not folded while QDQ fusion is
 //     on), IdentityElimination, DropoutElimination, ConvBNFusion,
@@ -24,9 +24,10 @@
 //   level extended (2): QDQS8ToU8Transformer (x86), QDQSelectorActionTransformer (Conv -> QLinearConv,
 //     MatMul -> QLinearMatMul / MatMulIntegerToFloat, Concat -> QLinearConcat (Gemm stays float:
 //     ORT 1.30 left QDQ Gemm unfused here),
-//     Add/Mul -> QLinearAdd/QLinearMul, AveragePool/GlobalAveragePool ->
-//     QLinear*, DQ/Q dropped around MaxPool/Reshape/Transpose/Flatten/
-//     Squeeze/Unsqueeze with equal quantization parameters; x86: uint8
+//     Add/Mul -> QLinearAdd/QLinearMul, AveragePool/GlobalAveragePool/
+//     LeakyRelu/Sigmoid/Softmax -> QLinear*, DQ/Q dropped around MaxPool/
+//     Reshape/Transpose/Flatten/Squeeze/Unsqueeze/Expand/Gather/
+//     GatherElements/Slice/Tile with equal quantization parameters; x86: uint8
 //     activations (int8 ones converted first), nothing between the op and
 //     its QuantizeLinear),
 //     DQMatMulToMatMulNBits (4-bit block-wise constant weight, axis 0),
@@ -65,8 +66,8 @@
 // GatherToSplitFusion, AttentionFusion, EmbedLayerNormFusion (both marked
 // "not predicted" where their patterns start),
 // BiasSoftmaxFusion, QDQ propagation and DoubleQDQPairsRemover,
-// the QDQ selectors for Softmax/Resize/Gather/Where/ArgMax/LeakyRelu/
-// Sigmoid, the InsertCastTransformer for float16, and every
+// the QDQ selectors for Resize/Split/ReduceMax/ReduceMin/Where/ArgMax,
+// the InsertCastTransformer for float16, and every
 // execution-provider-specific transformer. Subgraph bodies (If/Loop/Scan)
 // are left as they are.
 #pragma once

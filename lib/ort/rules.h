@@ -11,7 +11,8 @@
 
 namespace effopt::ort_sim {
 
-// What ORT does at load, before any level: function ops without a CPU kernel replaced by their bodies.
+// What ORT's partitioning does after level 1 (and before level 2): function ops without a CPU kernel
+// replaced by their bodies.
 void inline_functions(Sim& s);
 
 // Level basic: ORT's level-1 transformers, to a fixed point.

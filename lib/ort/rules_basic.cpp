@@ -652,8 +652,9 @@ bool ensure_unique_dq(Sim& s) {
 
 }  // namespace
 
-// Function inlining at load (onnxruntime/core/framework/graph_partitioner.cc: a node no execution provider
-// has a kernel for is replaced by its ONNX function body, at every optimization level): ORT 1.30's CPU
+// Function inlining at partitioning, after level 1 (onnxruntime/core/framework/graph_partitioner.cc: a node
+// no execution provider has a kernel for is replaced by its ONNX function body, at every optimization
+// level): ORT 1.30's CPU
 // provider has no ai.onnx HardSwish kernel, so HardSwish(x) becomes HardSigmoid<alpha 1/6, beta 0.5>(x)
 // -> Mul(x, .) (its opset-14 function body; checked in real ORT 1.30 on the MobileNetV3 family).
 void inline_functions(Sim& s) {

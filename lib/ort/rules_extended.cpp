@@ -169,22 +169,66 @@ bool fuse_simplified_layer_norm(Sim& s) {
   return changed;
 }
 
-// SkipLayerNormFusion: Add(a, b) -> LayerNormalization, where a and b are
-// 3-D with the same static shape, the Add output feeds only the
-// LayerNormalization (or also leaves as a graph output in ORT's variant with a
-// second output, not encoded), becomes com.microsoft.SkipLayerNormalization.
+// SkipLayerNormFusion (skip_layer_norm_fusion.cc): Add1(a, b) -> LayerNormalization becomes
+// com.microsoft.SkipLayerNormalization. Conditions (CheckFirstAdd / CheckSecondAdd): every input of the
+// LayerNormalization and the Adds float, float16 or bfloat16; Add1 with one output edge, no graph output,
+// both inputs 3-D with equal dims (dim 0 may be the same symbolic name). A bias Add2(x, C) feeding Add1's
+// input 0 (Format 1) or 1 (Format 2), with one output edge, no graph output, x 3-D and C a 1-D constant of
+// x's last dim, goes in too (C becomes the fifth input).
+namespace {
+bool skip_ln_types_ok(Sim& s, int n) {
+  for (int v : s.nodes[n].in) {
+    if (v < 0) continue;
+    DataType t = s.dt(v);
+    if (t != DataType::Float && t != DataType::Float16 && t != DataType::BFloat16) return false;
+  }
+  return true;
+}
+bool skip_ln_first_add(Sim& s, int add) {
+  if (!skip_ln_types_ok(s, add) || s.output_edges(add) != 1 || s.vals[s.out(add)].graph_output) return false;
+  const auto& a = s.vals[s.in(add, 0)].shape;
+  const auto& b = s.vals[s.in(add, 1)].shape;
+  if (!a || !b || a->size() != 3 || b->size() != 3) return false;
+  for (size_t i = 0; i < 3; ++i) {
+    const Dim &x = (*a)[i], &y = (*b)[i];
+    if (x.value && y.value && *x.value == *y.value) continue;
+    if (i == 0 && !x.value && !y.value && !x.param.empty() && x.param == y.param) continue;
+    return false;
+  }
+  return true;
+}
+bool skip_ln_bias_add(Sim& s, int add) {
+  if (!s.is(add, "Add") || !skip_ln_types_ok(s, add) || s.output_edges(add) != 1 ||
+      s.vals[s.out(add)].graph_output || !s.is_const(s.in(add, 1)))
+    return false;
+  const auto& x = s.vals[s.in(add, 0)].shape;
+  const auto& c = s.vals[s.in(add, 1)].shape;
+  return x && c && x->size() == 3 && c->size() == 1 && (*x)[2].value && (*c)[0].value &&
+         *(*x)[2].value == *(*c)[0].value;
+}
+}  // namespace
+
 bool fuse_skip_layer_norm(Sim& s) {
   bool changed = false;
   for (int n : std::vector<int>(s.order)) {
-    if (!s.is(n, "LayerNormalization")) continue;
+    if (!s.is(n, "LayerNormalization") || !skip_ln_types_ok(s, n)) continue;
     int add = s.producer(s.in(n, 0));
-    if (!s.is(add, "Add") || s.use_count(s.out(add)) != 1 || s.vals[s.out(add)].graph_output) continue;
-    auto a = s.static_shape(s.in(add, 0)), b = s.static_shape(s.in(add, 1));
-    if (!a || !b || a->size() != 3 || *a != *b) continue;
+    if (!s.is(add, "Add") || !skip_ln_first_add(s, add)) continue;
+    std::vector<int> ins = {s.in(add, 0), s.in(add, 1), s.in(n, 1), s.in(n, 2)};
+    int bias_add = -1;
+    for (int slot : {0, 1}) {  // Format 1, then Format 2
+      int a2 = s.producer(s.in(add, static_cast<size_t>(slot)));
+      if (a2 < 0 || !skip_ln_bias_add(s, a2)) continue;
+      bias_add = a2;
+      ins[static_cast<size_t>(slot)] = s.in(a2, 0);
+      ins.push_back(s.in(a2, 1));
+      break;
+    }
     s.nodes[n].op = "SkipLayerNormalization";
     s.nodes[n].domain = "com.microsoft";
-    s.nodes[n].in = {s.in(add, 0), s.in(add, 1), s.in(n, 1), s.in(n, 2)};
+    s.nodes[n].in = ins;
     s.absorb(n, add, "SkipLayerNormFusion");
+    if (bias_add >= 0) s.absorb(n, bias_add, "SkipLayerNormFusion");
     ++s.hits["SkipLayerNormFusion"];
     changed = true;
   }

@@ -123,8 +123,15 @@ bool convert_s8_activations(Sim& s) {
 // QDQSelectorActionTransformer (qdq_selectors.cc / qdq_actions.cc).
 bool fuse_qdq(Sim& s, const OrtPredictionOptions& o) {
   bool changed = false;
-  static const std::set<std::string> drop_ops = {"MaxPool", "Reshape", "Transpose", "Flatten",
-                                                 "Squeeze", "Unsqueeze"};
+  // DropQDQNodesRules / UnaryOpQDQRules (qdq_selector_action_transformer.cc): the ops whose DQ -> op -> Q
+  // group is dropped, and those replaced by a com.microsoft QLinear op (UnaryReplaceWithQLinear), on the CPU
+  // provider. Not encoded: ReduceMax/ReduceMin (positive scalar scale, as MaxPool), Resize, Split
+  // (SplitReplaceWithQuant), ArgMax (DropDQNodesRules), Clip/Relu made redundant by the Q.
+  static const std::set<std::string> drop_ops = {"MaxPool", "Reshape", "Transpose", "Flatten", "Squeeze",
+                                                 "Unsqueeze", "Expand", "Gather", "GatherElements", "Slice",
+                                                 "Tile"};
+  static const std::set<std::string> unary_ops = {"AveragePool", "GlobalAveragePool", "LeakyRelu", "Sigmoid",
+                                                  "Softmax"};
   for (int n : std::vector<int>(s.order)) {
     if (!s.nodes[n].alive || !s.nodes[n].domain.empty()) continue;
     const std::string op = s.nodes[n].op;
@@ -172,8 +179,9 @@ bool fuse_qdq(Sim& s, const OrtPredictionOptions& o) {
       replace_group(s, n, *g, op == "Add" ? "QLinearAdd" : "QLinearMul", "com.microsoft",
                     "QDQSelectorActionTransformer(" + op + ")");
       changed = true;
-    } else if (op == "AveragePool" || op == "GlobalAveragePool") {
-      // UnaryNodeGroupSelector -> QLinearAveragePool / QLinearGlobalAveragePool.
+    } else if (unary_ops.count(op)) {
+      // UnaryNodeGroupSelector (one DQ input, one Q, the same 8-bit type) -> QLinearAveragePool,
+      // QLinearGlobalAveragePool, QLinearLeakyRelu, QLinearSigmoid, QLinearSoftmax.
       auto g = select_qdq(s, n, 1, true);
       if (!g) continue;
       DataType tx = q_type(s, g->dqs[0], true), ty = q_type(s, g->q, false);

@@ -2,7 +2,7 @@
 // not tuned on: the tiny instance of every bench family (bench/families/families.h: EfficientNet-,
 // MobileNetV3-, RegNet-, ShuffleNet-style CNNs, a GPT-style decoder, a ViT-style encoder) at opsets 13
 // (LayerNorm decomposed, HardSwish as HardSigmoid + Mul, tanh-Gelu written out) and 17, at levels basic,
-// extended and all. The predicted op counts must equal those of the graph ORT saves
+// extended and all; and each of them quantized by effopt's quantize (mode=static), at basic and extended. The predicted op counts must equal those of the graph ORT saves
 // (optimized_model_path), and the predicted producer of every node's first output must be ORT's. ORT's
 // graphs are kept in tests/ort/reference/ort_prediction_families.json (from an AVX-512F host, see
 // tests/util/ort_reference.h): the prediction is compared with that file on every host, and live ORT with
@@ -15,10 +15,12 @@
 #include <set>
 #include <string>
 
+#include "analysis/fidelity.h"
 #include "analysis/shape_propagation.h"
 #include "families/families.h"
 #include "onnx/convert_proto.h"
 #include "onnx/model_io.h"
+#include "pass/pass.h"
 #include "ort/ort_prediction.h"
 #include "support/ort_harness.h"
 #include "util/ort_reference.h"
@@ -158,9 +160,128 @@ std::vector<std::pair<std::string, onnx::TensorProto>> ort_inputs(const bench::F
   return in;
 }
 
+// "family_tiny/opsetN/qdq/level" -> why the prediction of the quantized family differs, and exactly how.
+const std::map<std::string, test::KnownDifference>& qdq_known_differences() {
+  // Measured against ORT 1.30; every entry is QDQPropagationTransformer, which the prediction does not encode.
+  static const std::map<std::string, test::KnownDifference> m = {
+{"gpt_tiny/opset13/qdq/basic",
+ {"QDQPropagationTransformer (level 1, qdq_propagation.cc: Q/DQ pairs with the same scalar parameters inserted along Reshape/Transpose/Squeeze/Unsqueeze/Slice/MaxPool chains) is not encoded: ORT inserts pairs on the attention's head Split -> Reshape edges and after the position Gather's Q (11 Q, 12 DQ more), renaming those outputs",
+  {{"DequantizeLinear", {74, 86}}, {"QuantizeLinear", {52, 63}}},
+  {{"QuantizeLinear: predicted QuantizeLinear, ORT -",
+   "/transformer/Gather_1_output_0_QuantizeLinear"},
+   {"Reshape: predicted Reshape, ORT -",
+   "/transformer/h.0/attn/Reshape /transformer/h.0/attn/Reshape_1 /transformer/h.0/attn/Reshape_2 /transformer/h.1/attn/Reshape /transformer/h.1/attn/Reshape_1 /transformer/h.1/attn/Reshape_2"},
+   {"Split: predicted Split, ORT -",
+   "/transformer/h.0/attn/Split /transformer/h.1/attn/Split"}}}},
+{"gpt_tiny/opset13/qdq/extended",
+ {"QDQPropagationTransformer not encoded (see basic): after the inserted pairs the head Reshape/Transpose run on the quantized tensors (drop DQ/Q), so the Transposes output what were their Qs' values",
+  {{"QuantizeLinear", {27, 26}}},
+  {{"QuantizeLinear: predicted QuantizeLinear, ORT -",
+   "/transformer/Gather_1_output_0_QuantizeLinear"},
+   {"QuantizeLinear: predicted QuantizeLinear, ORT Transpose",
+   "/transformer/h.0/attn/Transpose_output_0_QuantizeLinear /transformer/h.0/attn/Transpose_1_output_0_QuantizeLinear /transformer/h.0/attn/Transpose_2_output_0_QuantizeLinear /transformer/h.1/attn/Transpose_output_0_QuantizeLinear /transformer/h.1/attn/Transpose_1_output_0_QuantizeLinear /transformer/h.1/attn/Transpose_2_output_0_QuantizeLinear"},
+   {"Reshape: predicted Reshape, ORT -",
+   "/transformer/h.0/attn/Reshape /transformer/h.0/attn/Reshape_1 /transformer/h.0/attn/Reshape_2 /transformer/h.1/attn/Reshape /transformer/h.1/attn/Reshape_1 /transformer/h.1/attn/Reshape_2"},
+   {"Split: predicted Split, ORT -",
+   "/transformer/h.0/attn/Split /transformer/h.1/attn/Split"},
+   {"Transpose: predicted Transpose, ORT -",
+   "/transformer/h.0/attn/Transpose /transformer/h.0/attn/Transpose_1 /transformer/h.0/attn/Transpose_2 /transformer/h.1/attn/Transpose /transformer/h.1/attn/Transpose_1 /transformer/h.1/attn/Transpose_2"}}}},
+{"gpt_tiny/opset17/qdq/basic",
+ {"QDQPropagationTransformer (level 1, qdq_propagation.cc: Q/DQ pairs with the same scalar parameters inserted along Reshape/Transpose/Squeeze/Unsqueeze/Slice/MaxPool chains) is not encoded: ORT inserts pairs on the attention's head Split -> Reshape edges and after the position Gather's Q (11 Q, 12 DQ more), renaming those outputs",
+  {{"DequantizeLinear", {69, 81}}, {"QuantizeLinear", {52, 63}}},
+  {{"QuantizeLinear: predicted QuantizeLinear, ORT -",
+   "/transformer/Gather_1_output_0_QuantizeLinear"},
+   {"Reshape: predicted Reshape, ORT -",
+   "/transformer/h.0/attn/Reshape /transformer/h.0/attn/Reshape_1 /transformer/h.0/attn/Reshape_2 /transformer/h.1/attn/Reshape /transformer/h.1/attn/Reshape_1 /transformer/h.1/attn/Reshape_2"},
+   {"Split: predicted Split, ORT -",
+   "/transformer/h.0/attn/Split /transformer/h.1/attn/Split"}}}},
+{"gpt_tiny/opset17/qdq/extended",
+ {"QDQPropagationTransformer not encoded (see basic): after the inserted pairs the head Reshape/Transpose run on the quantized tensors (drop DQ/Q), so the Transposes output what were their Qs' values",
+  {{"QuantizeLinear", {27, 26}}},
+  {{"QuantizeLinear: predicted QuantizeLinear, ORT -",
+   "/transformer/Gather_1_output_0_QuantizeLinear"},
+   {"QuantizeLinear: predicted QuantizeLinear, ORT Transpose",
+   "/transformer/h.0/attn/Transpose_output_0_QuantizeLinear /transformer/h.0/attn/Transpose_1_output_0_QuantizeLinear /transformer/h.0/attn/Transpose_2_output_0_QuantizeLinear /transformer/h.1/attn/Transpose_output_0_QuantizeLinear /transformer/h.1/attn/Transpose_1_output_0_QuantizeLinear /transformer/h.1/attn/Transpose_2_output_0_QuantizeLinear"},
+   {"Reshape: predicted Reshape, ORT -",
+   "/transformer/h.0/attn/Reshape /transformer/h.0/attn/Reshape_1 /transformer/h.0/attn/Reshape_2 /transformer/h.1/attn/Reshape /transformer/h.1/attn/Reshape_1 /transformer/h.1/attn/Reshape_2"},
+   {"Split: predicted Split, ORT -",
+   "/transformer/h.0/attn/Split /transformer/h.1/attn/Split"},
+   {"Transpose: predicted Transpose, ORT -",
+   "/transformer/h.0/attn/Transpose /transformer/h.0/attn/Transpose_1 /transformer/h.0/attn/Transpose_2 /transformer/h.1/attn/Transpose /transformer/h.1/attn/Transpose_1 /transformer/h.1/attn/Transpose_2"}}}},
+{"vit_tiny/opset13/qdq/basic",
+ {"QDQPropagationTransformer (level 1, qdq_propagation.cc: Q/DQ pairs with the same scalar parameters inserted along Reshape/Transpose/Squeeze/Unsqueeze/Slice/MaxPool chains) is not encoded: ORT inserts pairs after the key/value head Reshapes (8 Q, 8 DQ more), renaming their outputs",
+  {{"DequantizeLinear", {73, 81}}, {"QuantizeLinear", {50, 58}}},
+  {{"Reshape: predicted Reshape, ORT -",
+   "/blocks.0/attn/Reshape_1 /blocks.0/attn/Reshape_2 /blocks.1/attn/Reshape_1 /blocks.1/attn/Reshape_2"}}}},
+{"vit_tiny/opset13/qdq/extended",
+ {"QDQPropagationTransformer not encoded (see basic): the same op counts, but the key/value head Reshape and Transpose run on the quantized tensors (drop DQ/Q), so the Transposes output what were their Qs' values",
+  {},
+  {{"QuantizeLinear: predicted QuantizeLinear, ORT Transpose",
+   "/blocks.0/attn/Transpose_1_output_0_QuantizeLinear /blocks.0/attn/Transpose_2_output_0_QuantizeLinear /blocks.1/attn/Transpose_1_output_0_QuantizeLinear /blocks.1/attn/Transpose_2_output_0_QuantizeLinear"},
+   {"Reshape: predicted Reshape, ORT -",
+   "/blocks.0/attn/Reshape_1 /blocks.0/attn/Reshape_2 /blocks.1/attn/Reshape_1 /blocks.1/attn/Reshape_2"},
+   {"Transpose: predicted Transpose, ORT -",
+   "/blocks.0/attn/Transpose_1 /blocks.0/attn/Transpose_2 /blocks.1/attn/Transpose_1 /blocks.1/attn/Transpose_2"}}}},
+{"vit_tiny/opset17/qdq/basic",
+ {"QDQPropagationTransformer (level 1, qdq_propagation.cc: Q/DQ pairs with the same scalar parameters inserted along Reshape/Transpose/Squeeze/Unsqueeze/Slice/MaxPool chains) is not encoded: ORT inserts pairs after the key/value head Reshapes (8 Q, 8 DQ more), renaming their outputs",
+  {{"DequantizeLinear", {68, 76}}, {"QuantizeLinear", {50, 58}}},
+  {{"Reshape: predicted Reshape, ORT -",
+   "/blocks.0/attn/Reshape_1 /blocks.0/attn/Reshape_2 /blocks.1/attn/Reshape_1 /blocks.1/attn/Reshape_2"}}}},
+{"vit_tiny/opset17/qdq/extended",
+ {"QDQPropagationTransformer not encoded (see basic): the same op counts, but the key/value head Reshape and Transpose run on the quantized tensors (drop DQ/Q), so the Transposes output what were their Qs' values",
+  {},
+  {{"QuantizeLinear: predicted QuantizeLinear, ORT Transpose",
+   "/blocks.0/attn/Transpose_1_output_0_QuantizeLinear /blocks.0/attn/Transpose_2_output_0_QuantizeLinear /blocks.1/attn/Transpose_1_output_0_QuantizeLinear /blocks.1/attn/Transpose_2_output_0_QuantizeLinear"},
+   {"Reshape: predicted Reshape, ORT -",
+   "/blocks.0/attn/Reshape_1 /blocks.0/attn/Reshape_2 /blocks.1/attn/Reshape_1 /blocks.1/attn/Reshape_2"},
+   {"Transpose: predicted Transpose, ORT -",
+   "/blocks.0/attn/Transpose_1 /blocks.0/attn/Transpose_2 /blocks.1/attn/Transpose_1 /blocks.1/attn/Transpose_2"}}}},
+  };
+  return m;
+}
+
+// The quantized graph's structure: its nodes' op types, attributes and value names, its initializers' names,
+// types and shapes, not their values. Calibrated scales may differ in their last bits between hosts (the
+// executor's kernels differ by ISA) while the graph ORT and the prediction see stays the same.
+std::string qdq_structure_digest(const onnx::ModelProto& proto) {
+  std::string s;
+  for (const onnx::NodeProto& n : proto.graph().node()) {
+    s += n.domain() + "." + n.op_type() + "(";
+    for (const std::string& i : n.input()) s += i + ",";
+    s += ")->(";
+    for (const std::string& o : n.output()) s += o + ",";
+    s += ")";
+    for (const onnx::AttributeProto& a : n.attribute()) s += a.name() + "=" + std::to_string(a.i()) + ";";
+    s += "\n";
+  }
+  for (const onnx::TensorProto& t : proto.graph().initializer()) {
+    s += t.name() + ":" + std::to_string(t.data_type()) + "[";
+    for (int64_t d : t.dims()) s += std::to_string(d) + ",";
+    s += "]\n";
+  }
+  return test::digest_of(s);
+}
+
+// The family's own inputs as the one calibration sample.
+class FamilyInputsSource : public SampleSource {
+ public:
+  explicit FamilyInputsSource(const bench::FamilyCase& c) : inputs_(c.inputs) {}
+  size_t size() const override { return 1; }
+  std::string describe() const override { return "the family's inputs"; }
+  Expected<Sample> load(size_t) const override {
+    Sample s;
+    s.label = "family inputs";
+    s.inputs = inputs_;
+    return s;
+  }
+
+ private:
+  std::vector<std::pair<std::string, exec::TensorValue>> inputs_;
+};
+
 }  // namespace
 
-TEST_CASE("ORT prediction matches real ONNX Runtime on every tiny bench family at opsets 13 and 17",
+TEST_CASE("ORT prediction matches real ONNX Runtime on every tiny bench family at opsets 13 and 17 at opsets 13 and 17",
           "[conformance][ort-prediction][families]") {
   std::set<std::string> known_seen;
   size_t agreeing = 0, compared = 0;
@@ -215,6 +336,77 @@ TEST_CASE("ORT prediction matches real ONNX Runtime on every tiny bench family a
   INFO(agreeing << " of " << compared << " cases agree exactly");
   CHECK(compared == bench::family_names(true).size() * 2 * 3);
   for (auto& [key, known] : known_differences()) {
+    INFO("listed as a known difference but not met: " << key);
+    CHECK(known_seen.count(key) == 1);
+  }
+}
+
+// The same families quantized by effopt's own quantize (mode=static, calibrated on the family's inputs): the
+// QDQ graphs quantize writes, at levels basic and extended (the QDQ rules run at extended).
+TEST_CASE("ORT prediction matches real ONNX Runtime on the tiny bench families quantized by quantize mode=static",
+          "[conformance][ort-prediction][families][qdq]") {
+  std::set<std::string> known_seen;
+  size_t agreeing = 0, compared = 0;
+  for (const std::string& name : bench::family_names(/*tiny=*/true)) {
+    for (int64_t opset : {13, 17}) {
+      auto c = bench::build_family(name, {opset, 1});
+      INFO(name << " at opset " << opset << (c ? "" : ": " + c.error().message));
+      REQUIRE(c);
+      REQUIRE(infer_shapes_with_bindings(*c->model, {}));
+      FamilyInputsSource calibration(*c);
+      pass::PassSamples samples;
+      samples.calibration = &calibration;
+      const std::string float_digest = test::digest_of(to_proto_inline(*c->model).SerializeAsString());
+      auto q = pass::apply_pass(test::pass_info("quantize"), *c->model, test::pass_options("quantize", "mode=static"),
+                                1, &samples);
+      INFO((q ? "" : "quantize: " + q.error().message));
+      REQUIRE(q);
+      const onnx::ModelProto proto = to_proto_inline(*c->model);
+      const std::string model_digest = float_digest + qdq_structure_digest(proto);
+      REQUIRE(infer_shapes_with_bindings(*c->model, {}));
+      for (OrtOptLevel level : {OrtOptLevel::Basic, OrtOptLevel::Extended}) {
+        const std::string lname = ort_opt_level_name(level);
+        const std::string key = name + "/opset" + std::to_string(opset) + "/qdq/" + lname;
+        INFO(key);
+        OrtPredictionOptions po;
+        po.level = level;
+        const OrtPrediction p = predict_ort_optimization(*c->model, po);
+        auto run_ort = [&](test::OrtHarness& ort) -> std::unique_ptr<Model> {
+          test::TempDir tmp;
+          test::OrtOptions oo;
+          oo.opt_level = lname;
+          oo.optimized_model_path = tmp.file("ort_optimized.onnx");
+          auto r = ort.run_model(proto, ort_inputs(*c), oo);
+          INFO(r.error);
+          REQUIRE(r.ok);
+          auto opt = load_model(oo.optimized_model_path);
+          REQUIRE(opt);
+          return std::move(*opt);
+        };
+        const test::OrtGraphSummary ort = test::ort_reference_summary(
+            "ort_prediction_families.json", key, test::digest_of(model_digest + lname), level, *c->model, run_ort);
+        const test::PredictionDiff d = test::diff_prediction(p, *c->model, ort);
+        ++compared;
+        agreeing += d.empty() && p.node_count == ort.nodes;
+        INFO("predicted " << p.node_count << " nodes, ORT " << ort.nodes << "; differences:\n"
+                          << test::describe(d, 1000));
+        auto kw = qdq_known_differences().find(key);
+        if (kw != qdq_known_differences().end()) {
+          INFO("known to differ: " << kw->second.reason);
+          known_seen.insert(key);
+          CHECK(d.op_differences == kw->second.op_differences);
+          CHECK(test::grouped(d.fate_mismatches) == kw->second.fate_mismatches);
+          continue;
+        }
+        CHECK(d.op_differences.empty());
+        CHECK(p.node_count == ort.nodes);
+        CHECK(d.fate_mismatches.empty());
+      }
+    }
+  }
+  INFO(agreeing << " of " << compared << " cases agree exactly");
+  CHECK(compared == bench::family_names(true).size() * 2 * 2);
+  for (auto& [key, known] : qdq_known_differences()) {
     INFO("listed as a known difference but not met: " << key);
     CHECK(known_seen.count(key) == 1);
   }

@@ -660,3 +660,62 @@ TEST_CASE("ORT prediction: RMSNorm becomes SimplifiedLayerNormalization (Simplif
     CHECK(count(p, "SimplifiedLayerNormalization") == 0);
   }
 }
+
+// UnaryOpQDQRules and DropQDQNodesRules (qdq_selector_action_transformer.cc): DQ -> LeakyRelu / Sigmoid /
+// Softmax -> Q become com.microsoft QLinear ops; Tile, Gather, Expand, GatherElements between a DQ and a Q
+// with equal parameters run on the quantized tensor, their DQ and Q dropped.
+TEST_CASE("ORT prediction: QDQ LeakyRelu, Sigmoid and Softmax become QLinear ops; Tile, Gather, Expand and "
+          "GatherElements drop their DQ/Q",
+          "[ort-prediction]") {
+  auto pair = [](const std::string& in, const std::string& out) {
+    return out + "q = QuantizeLinear(" + in + ", s, z)\n" + out + " = DequantizeLinear(" + out + "q, s, z)\n";
+  };
+  std::string text = header() + "g (float[2,4] x) => (float[2,2,3] y) {\n" +
+                     "s = Constant<value = float {0.02}>()\nz = Constant<value = uint8 {128}>()\n"
+                     "reps = Constant<value = int64[2] {1, 2}>()\nidx = Constant<value = int64[3] {0, 2, 5}>()\n"
+                     "shape = Constant<value = int64[3] {2, 2, 3}>()\n"
+                     "eidx = Constant<value = int64[2,2,3] {0, 1, 2, 2, 1, 0, 1, 1, 0, 0, 2, 2}>()\n" +
+                     pair("x", "xd") + "l = LeakyRelu<alpha = 0.1>(xd)\n" + pair("l", "ld") +
+                     "t = Tile(ld, reps)\n" + pair("t", "td") + "ga = Gather<axis = 1>(td, idx)\n" + pair("ga", "gd") +
+                     "e = Expand(gd, shape)\n" + pair("e", "ed") + "ge = GatherElements<axis = 2>(ed, eidx)\n" +
+                     pair("ge", "gg") + "sg = Sigmoid(gg)\n" + pair("sg", "sd") + "sm = Softmax<axis = -1>(sd)\n" +
+                     pair("sm", "y") + "}\n";
+  predict_and_check(text, OrtOptLevel::Basic);
+  auto p = predict_and_check(text, OrtOptLevel::Extended);
+  CHECK(count(p, "com.microsoft.QLinearLeakyRelu") == 1);
+  CHECK(count(p, "com.microsoft.QLinearSigmoid") == 1);
+  CHECK(count(p, "com.microsoft.QLinearSoftmax") == 1);
+  for (const char* op : {"Tile", "Gather", "Expand", "GatherElements"}) {
+    INFO(op);
+    CHECK(count(p, op) == 1);
+  }
+  // Left: x's QuantizeLinear and the DequantizeLinear making y.
+  CHECK(count(p, "QuantizeLinear") == 1);
+  CHECK(count(p, "DequantizeLinear") == 1);
+}
+
+// skip_layer_norm_fusion.cc: a bias Add of a 1-D constant in front of the residual Add goes into
+// SkipLayerNormalization (Format 1: on the residual Add's first input, Format 2: on its second); double
+// tensors are not fused (float, float16 and bfloat16 only).
+TEST_CASE("ORT prediction: SkipLayerNormFusion takes a bias Add on either residual input; double is not fused",
+          "[ort-prediction]") {
+  auto model = [](const std::string& type, bool bias_first) {
+    std::string t = type + "[1,4,8]";
+    std::string biased = bias_first ? "s = Add(hb, skip)\n" : "s = Add(skip, hb)\n";
+    return header(17) + "g (" + t + " x, " + t + " skip) => (" + t + " y) {\n" +
+           "C = Constant<value = " + type + "[8] {" + numbers(8, 31) + "}>()\n" +
+           "gamma = Constant<value = " + type + "[8] {" + numbers(8, 32) + "}>()\n" +
+           "beta = Constant<value = " + type + "[8] {" + numbers(8, 33) + "}>()\n" +
+           "h = Relu(x)\nhb = Add(h, C)\n" + biased +
+           "y = LayerNormalization<axis = -1, epsilon = 0.00001>(s, gamma, beta)\n}\n";
+  };
+  for (bool first : {true, false}) {
+    INFO((first ? "Format 1" : "Format 2"));
+    auto p = predict_and_check(model("float", first), OrtOptLevel::Extended);
+    CHECK(count(p, "com.microsoft.SkipLayerNormalization") == 1);
+    CHECK(count(p, "Add") == 0);
+  }
+  auto d = predict_and_check(model("double", true), OrtOptLevel::Extended);
+  CHECK(count(d, "com.microsoft.SkipLayerNormalization") == 0);
+  CHECK(count(d, "LayerNormalization") == 1);
+}
