@@ -19,6 +19,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "exec/thread_pool.h"
 #include "ir/dtype.h"
 #include "passes/pass_util.h"
 #include "passes/quantize.h"
@@ -80,35 +81,75 @@ class Builder {
         return internal_error("quantize: tensor '" + tp.name + "' is not the constant the plan was made for");
       items.push_back(it);
     }
-    for (const Item& it : items) EFFOPT_TRY(quantize_one(it));
+    // The numbers first, tensors in parallel (each tensor's result does not
+    // depend on the threads: quantize_values' contract); then the graph
+    // edits, which are not thread-safe, in plan order. A few large tensors
+    // (fewer than two per thread) are each quantized on all threads instead.
+    std::vector<Expected<Quantized>> quantized(items.size(), internal_error("quantize: not run"));
+    int threads = std::max(1, ctx_.threads);
+    bool across = threads > 1 && items.size() >= 2 * static_cast<size_t>(threads);
+    auto one = [&](int64_t i) {
+      quantized[static_cast<size_t>(i)] = quantize_numbers(items[static_cast<size_t>(i)], across ? 1 : threads);
+    };
+    if (across) {
+      exec::ThreadPool pool(threads);
+      pool.parallel_for(static_cast<int64_t>(items.size()), one);
+    } else {
+      for (size_t i = 0; i < items.size(); ++i) one(static_cast<int64_t>(i));
+    }
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (!quantized[i]) return quantized[i].error();
+      EFFOPT_TRY(quantize_one(items[i], std::move(*quantized[i])));
+    }
     for (Graph* g : touched_) g->prune_dead_values();
     return ok();
   }
 
  private:
-  Status quantize_one(const Item& it) {
+  // A planned tensor's integers (packed), scales and zero points, as stored.
+  struct Quantized {
+    QuantizedValues q;
+    std::vector<int64_t> dims;  // of the stored integers ([K, N] when store_transposed)
+    std::vector<std::byte> packed;
+  };
+
+  // Touches nothing but the tensor's bytes: safe on any thread.
+  Expected<Quantized> quantize_numbers(const Item& it, int threads) const {
     const TensorPlan& tp = *it.plan;
-    Graph& g = *it.graph;
-    Value* v = it.value;
-    std::vector<ConstantUse> uses = constant_uses(m_, v, tp.dims, o_);
     std::vector<float> x = tensor_floats(*it.tensor);
     if (x.size() != tp.elements) return internal_error("quantize: cannot read tensor '" + tp.name + "'");
-    std::vector<int64_t> dims = tp.dims;
+    // The float bytes are read once: a mapped file's pages go back to the page
+    // cache now rather than counting in the process's memory until the model is
+    // written (a later read maps them in again).
+    if (it.tensor->storage) it.tensor->storage->release_file_pages();
+    Quantized out;
+    out.dims = tp.dims;
     if (tp.store_transposed) {
       // [N, K] -> [K, N]
-      int64_t N = dims[0], K = dims[1];
+      int64_t N = out.dims[0], K = out.dims[1];
       std::vector<float> t(x.size());
       for (int64_t n = 0; n < N; ++n)
         for (int64_t k = 0; k < K; ++k) t[static_cast<size_t>(k * N + n)] = x[static_cast<size_t>(n * K + k)];
       x.swap(t);
-      dims = {K, N};
+      out.dims = {K, N};
     }
-    QuantizedValues q =
-        quantize_values(x, dims, tp.precision, tp.granularity, tp.symmetric, tp.reduce_range, o_.scale_search,
-                        std::max(1, ctx_.threads));
+    out.q = quantize_values(x, out.dims, tp.precision, tp.granularity, tp.symmetric, tp.reduce_range,
+                            o_.scale_search, threads);
     std::vector<float>().swap(x);
+    out.packed = pack_values(out.q.values, out.q.type);
+    std::vector<int8_t>().swap(out.q.values);  // only the packed bytes are used from here on
+    return out;
+  }
+
+  Status quantize_one(const Item& it, Quantized quantized) {
+    const TensorPlan& tp = *it.plan;
+    Graph& g = *it.graph;
+    Value* v = it.value;
+    std::vector<ConstantUse> uses = constant_uses(m_, v, tp.dims, o_);
+    const std::vector<int64_t>& dims = quantized.dims;
+    QuantizedValues& q = quantized.q;
     uint64_t bytes_before = it.tensor->byte_size();
-    Value* qv = util::add_constant(g, ctx_, make_tensor(q.type, dims, pack_values(q.values, q.type)),
+    Value* qv = util::add_constant(g, ctx_, make_tensor(q.type, dims, std::move(quantized.packed)),
                                    tp.name + "_quantized");
     Value* sv = util::add_constant(g, ctx_, scale_tensor(q.scales, q.scale_dims, tp.float_type), tp.name + "_scale");
     Value* zv = nullptr;

@@ -15,6 +15,7 @@
 #include <limits>
 
 #include "exec/thread_pool.h"
+#include "exec/vector_clones.h"
 #include "ir/dtype.h"
 #include "passes/quantize.h"
 
@@ -111,11 +112,12 @@ inline float quantize_float(float x, float inv, float zp, float lo, float hi) {
 }
 
 // sum (x - s (q - zp))^2 over the group, in 8 float lanes summed in double
-// (a fixed order: the same on every thread).
-double rounding_error(const std::vector<float>& x, float s, float zp, float lo, float hi) {
+// (a fixed order: the same on every thread and, the file being compiled
+// without FMA contraction, on every ISA the loop is cloned for).
+EFFOPT_VECTOR_CLONES double rounding_error(const float* x, size_t n, float s, float zp, float lo, float hi) {
   float inv = 1.f / s;
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  size_t n = x.size(), i = 0;
+  size_t i = 0;
   for (; i + 8 <= n; i += 8)
     for (size_t l = 0; l < 8; ++l) {
       float e = x[i + l] - (quantize_float(x[i + l], inv, zp, lo, hi) - zp) * s;
@@ -130,39 +132,143 @@ double rounding_error(const std::vector<float>& x, float s, float zp, float lo, 
   return err;
 }
 
-// The best scale (and zero point) for the values `x` of one group.
-GroupResult choose_scale(const std::vector<float>& x, QRange R, bool symmetric, int64_t search) {
-  GroupResult best;
-  double lo = 0, hi = 0;
-  for (float v : x) {
-    lo = std::min(lo, static_cast<double>(v));
-    hi = std::max(hi, static_cast<double>(v));
+// The smallest and largest element (exact whatever the order).
+EFFOPT_VECTOR_CLONES void min_max(const float* x, size_t n, float& lo, float& hi) {
+  // In 16 lanes: a single running min/max does not vectorize (GCC keeps its NaN order).
+  float l[16] = {}, h[16] = {};
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (size_t k = 0; k < 16; ++k) {
+      l[k] = x[i + k] < l[k] ? x[i + k] : l[k];
+      h[k] = x[i + k] > h[k] ? x[i + k] : h[k];
+    }
+  for (; i < n; ++i) {
+    l[0] = x[i] < l[0] ? x[i] : l[0];
+    h[0] = x[i] > h[0] ? x[i] : h[0];
   }
+  lo = *std::min_element(l, l + 16);
+  hi = *std::max_element(h, h + 16);
+}
+
+// The integers of a group, stored as their low 8 bits.
+EFFOPT_VECTOR_CLONES void round_group(const float* x, size_t n, float s, float zp, float lo, float hi, int8_t* q) {
+  float inv = 1.f / s;
+  for (size_t i = 0; i < n; ++i)
+    q[i] = static_cast<int8_t>(static_cast<uint8_t>(static_cast<int32_t>(quantize_float(x[i], inv, zp, lo, hi)) & 0xFF));
+}
+
+// Symmetric candidates whose exact error is worth computing. The error of
+// scale s splits into the clipped elements' (x - c s)^2, computed here exactly
+// from per-ratio sums (an element is clipped by every ratio below |x| / (c s0)),
+// and the rounding error of the others, modelled as s^2 / 12 each (uniform
+// rounding residue) with a standard deviation of s^2 sqrt(n / 180). Only the
+// candidates whose modelled error is within kNoiseMargins standard deviations
+// of the best modelled one are rounded for real; ratio 1 (max-abs) always is,
+// so the result is never worse than max-abs rounding. On groups of thousands
+// of elements that is a handful of the 51 candidates; on small groups, where
+// the model is noisier, most of them. The exact errors decide, in candidate
+// order, as the full search does.
+constexpr double kNoiseMargins = 6.0;
+
+// bucket[k] for worth_rounding (see there): inv_pos = 1 / (hi s0), inv_neg = 1 / (-lo s0).
+EFFOPT_VECTOR_CLONES void bucket_indexes(const float* x, size_t n, float inv_pos, float inv_neg, int32_t S,
+                                         int32_t* bucket) {
+  const float span = 2.0f * static_cast<float>(S - 1), fS = static_cast<float>(S);
+  for (size_t k = 0; k < n; ++k) {
+    // Selects and min/max only, so the loop vectorizes.
+    float v = x[k];
+    bool negative = v < 0;
+    float t = (negative ? -v : v) * (negative ? inv_neg : inv_pos);
+    // first = floor((1 - t) span) + 1, as truncation of a value kept >= 0; 0 when every candidate
+    // clips x, S when none does (t <= 0.5).
+    float g = (1.0f - t) * span + 1.0f;
+    g = g > 0.0f ? g : 0.0f;
+    g = g < fS ? g : fS;
+    bucket[k] = static_cast<int32_t>(g) + (negative ? S + 1 : 0);
+  }
+}
+
+std::vector<char> worth_rounding(const float* x, size_t n, const std::vector<float>& scales, double s0, QRange R) {
+  size_t S = scales.size();
+  std::vector<char> keep(S, 1);
+  if (S <= 2) return keep;
+  // Candidate i (ratio r_i = 1 - 0.5 i / (S - 1)) clips x when |x| > c s0 r_i, c = hi for x >= 0 and -lo
+  // below, i.e. for every i >= first(x) = floor(2 (1 - |x| / (c s0)) (S - 1)) + 1; buckets
+  // [0, S) hold positive x by first(x), [S + 1, 2 S + 1) negative ones, S and 2 S + 1 the
+  // elements no candidate clips. The bucket indexes are computed in a vector loop, then summed.
+  float inv_pos = static_cast<float>(1.0 / (R.hi * s0)), inv_neg = static_cast<float>(1.0 / (-R.lo * s0));
+  if (!std::isfinite(inv_pos) || !std::isfinite(inv_neg)) return keep;
+  std::vector<int32_t> bucket(n);
+  bucket_indexes(x, n, inv_pos, inv_neg, static_cast<int32_t>(S), bucket.data());
+  struct Sums {
+    double count = 0, sum = 0, sum_sq = 0;
+  };
+  std::vector<Sums> sums(2 * S + 2);
+  for (size_t k = 0; k < n; ++k) {
+    Sums& b = sums[static_cast<size_t>(bucket[k])];
+    double a = std::fabs(static_cast<double>(x[k]));
+    b.count += 1;
+    b.sum += a;
+    b.sum_sq += a * a;
+  }
+  const Sums* pos = sums.data();
+  const Sums* neg = sums.data() + S + 1;
+  double chi = R.hi, clo = -static_cast<double>(R.lo);
+  std::vector<double> model(S), sigma(S);
+  Sums cp, cn;
+  for (size_t i = 0; i < S; ++i) {
+    cp.count += pos[i].count, cp.sum += pos[i].sum, cp.sum_sq += pos[i].sum_sq;
+    cn.count += neg[i].count, cn.sum += neg[i].sum, cn.sum_sq += neg[i].sum_sq;
+    double s = scales[i];
+    double clipped = cp.sum_sq - 2 * chi * s * cp.sum + cp.count * chi * chi * s * s + cn.sum_sq -
+                     2 * clo * s * cn.sum + cn.count * clo * clo * s * s;
+    double rounded = static_cast<double>(n) - cp.count - cn.count;
+    model[i] = clipped + rounded * s * s / 12.0;
+    sigma[i] = s * s * std::sqrt(std::max(rounded, 1.0) / 180.0);
+  }
+  size_t best = 0;
+  for (size_t i = 1; i < S; ++i)
+    if (model[i] < model[best]) best = i;
+  for (size_t i = 1; i < S; ++i) keep[i] = model[i] <= model[best] + kNoiseMargins * (sigma[i] + sigma[best]);
+  return keep;
+}
+
+// The best scale (and zero point) for the values `x` of one group.
+GroupResult choose_scale(const float* x, size_t n, QRange R, bool symmetric, int64_t search) {
+  GroupResult best;
+  float flo, fhi;
+  min_max(x, n, flo, fhi);
+  double lo = flo, hi = fhi;
   if (lo == 0 && hi == 0) {
     best.zero_point = symmetric ? 0 : std::clamp(0, R.lo, R.hi);
     return best;  // all zeros: any scale is exact
   }
-  double best_err = std::numeric_limits<double>::infinity();
+  std::vector<float> scales(static_cast<size_t>(search));
+  std::vector<int32_t> zps(scales.size(), 0);
+  // The smallest symmetric scale that clips nothing.
+  double s0 = std::max(hi / R.hi, R.lo < 0 ? -lo / -R.lo : 0.0);
   for (int64_t i = 0; i < search; ++i) {
     double r = search == 1 ? 1.0 : 1.0 - 0.5 * static_cast<double>(i) / static_cast<double>(search - 1);
-    float s;
-    int32_t zp = 0;
     if (symmetric) {
-      // The smallest scale that clips nothing, times r.
-      double s0 = std::max(hi / R.hi, R.lo < 0 ? -lo / -R.lo : 0.0);
-      s = static_cast<float>(s0 * r);
+      scales[static_cast<size_t>(i)] = static_cast<float>(s0 * r);
     } else {
       double l = lo * r, h = hi * r;
-      s = static_cast<float>((h - l) / (R.hi - R.lo));
-      zp = static_cast<int32_t>(std::clamp(std::nearbyint(R.lo - l / s), static_cast<double>(R.lo),
-                                           static_cast<double>(R.hi)));
+      float s = static_cast<float>((h - l) / (R.hi - R.lo));
+      scales[static_cast<size_t>(i)] = s;
+      zps[static_cast<size_t>(i)] = static_cast<int32_t>(std::clamp(
+          std::nearbyint(R.lo - l / s), static_cast<double>(R.lo), static_cast<double>(R.hi)));
     }
-    if (!(s > 0) || !std::isfinite(s) || !std::isfinite(1.f / s)) continue;
-    double err = rounding_error(x, s, static_cast<float>(zp), static_cast<float>(R.lo), static_cast<float>(R.hi));
+  }
+  std::vector<char> keep = symmetric ? worth_rounding(x, n, scales, s0, R) : std::vector<char>(scales.size(), 1);
+  double best_err = std::numeric_limits<double>::infinity();
+  for (size_t i = 0; i < scales.size(); ++i) {
+    float s = scales[i];
+    if (!keep[i] || !(s > 0) || !std::isfinite(s) || !std::isfinite(1.f / s)) continue;
+    double err = rounding_error(x, n, s, static_cast<float>(zps[i]), static_cast<float>(R.lo), static_cast<float>(R.hi));
     if (err < best_err) {
       best_err = err;
       best.scale = s;
-      best.zero_point = zp;
+      best.zero_point = zps[i];
     }
   }
   return best;
@@ -197,18 +303,38 @@ std::vector<float> tensor_floats(const Tensor& t) {
   return out;
 }
 
+namespace {
+
+// The largest |bit pattern| of n float32s: one is inf or NaN exactly when it
+// is >= 0x7F800000. A max reduction, so the loop vectorizes.
+EFFOPT_VECTOR_CLONES uint32_t max_float_magnitude_bits(const std::byte* b, uint64_t n) {
+  uint32_t m = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    uint32_t u;
+    std::memcpy(&u, b + i * 4, 4);
+    u &= 0x7FFFFFFFu;
+    m = u > m ? u : m;
+  }
+  return m;
+}
+
+}  // namespace
+
 bool all_finite(const Tensor& t) {
   uint64_t n = t.element_count().value_or(0);
   const std::byte* b = t.bytes().data();
   if (t.byte_size() < packed_byte_size(t.data_type, n)) return false;
+  // The planner reads every weight once, here: a mapped file's pages go back
+  // to the page cache afterwards (quantizing reads them again, one tensor at a time).
+  struct Release {
+    const Tensor& t;
+    ~Release() {
+      if (t.storage) t.storage->release_file_pages();
+    }
+  } release{t};
   switch (t.data_type) {
     case DataType::Float:
-      for (uint64_t i = 0; i < n; ++i) {
-        uint32_t u;
-        std::memcpy(&u, b + i * 4, 4);
-        if ((u & 0x7F800000u) == 0x7F800000u) return false;
-      }
-      return true;
+      return max_float_magnitude_bits(b, n) < 0x7F800000u;
     case DataType::Double:
       for (uint64_t i = 0; i < n; ++i) {
         uint64_t u;
@@ -248,79 +374,9 @@ uint64_t group_of(const std::vector<int64_t>& dims, const Granularity& g, uint64
   return 0;
 }
 
-namespace {
-
-// out[c][a][b] = in[a][c][b] for in viewed as [A][C][B] (B contiguous
-// elements move together), in tiles so that neither side is read or written
-// with a large stride one element at a time.
-template <class T>
-void swap_outer_axes(const T* in, T* out, int64_t A, int64_t C, int64_t B) {
-  constexpr int64_t kTile = 64;
-  if (B == 1) {  // element by element: no memcpy call per element
-    for (int64_t a0 = 0; a0 < A; a0 += kTile)
-      for (int64_t c0 = 0; c0 < C; c0 += kTile)
-        for (int64_t c = c0; c < std::min(C, c0 + kTile); ++c)
-          for (int64_t a = a0; a < std::min(A, a0 + kTile); ++a) out[c * A + a] = in[a * C + c];
-    return;
-  }
-  for (int64_t a0 = 0; a0 < A; a0 += kTile)
-    for (int64_t c0 = 0; c0 < C; c0 += kTile)
-      for (int64_t a = a0; a < std::min(A, a0 + kTile); ++a)
-        for (int64_t c = c0; c < std::min(C, c0 + kTile); ++c)
-          std::memcpy(out + (c * A + a) * B, in + (a * C + c) * B, static_cast<size_t>(B) * sizeof(T));
-}
-
-}  // namespace
-
 QuantizedValues quantize_values(const std::vector<float>& x, const std::vector<int64_t>& dims, Precision p,
                                 const Granularity& g, bool symmetric, bool reduce_range, int64_t search, int threads) {
   assert(p != Precision::Float);
-  {
-    // A channel or block that is not contiguous (a MatMul weight's N axis,
-    // blocks along K of [K, N]) is quantized on a copy where it is: reading
-    // one strided element at a time made a 600 MB model take 10 s more. The
-    // integers, scales and zero points come out exactly as before.
-    Layout L = layout_of(dims, g);
-    if (L.kind == Granularity::Kind::PerAxis && L.pre > 1) {
-      // [pre, D, post] -> [D, pre, post]: channel c is row c.
-      std::vector<float> xt(x.size());
-      swap_outer_axes(x.data(), xt.data(), L.pre, L.D, L.post);
-      QuantizedValues q = quantize_values(xt, {L.D, L.pre * L.post}, p, {Granularity::Kind::PerAxis, 0, 0},
-                                          symmetric, reduce_range, search, threads);
-      std::vector<int8_t> back(q.values.size());
-      swap_outer_axes(q.values.data(), back.data(), L.D, L.pre, L.post);
-      q.values.swap(back);
-      return q;
-    }
-    if (L.kind == Granularity::Kind::Blocked && L.post > 1) {
-      // [pre, D, post] blocked along D -> [pre, post, D] blocked along the last axis; group
-      // (p, blk, q) is (p * blocks + blk) * post + q before and (p * post + q) * blocks + blk after.
-      std::vector<float> xt(x.size());
-      for (int64_t pi = 0; pi < L.pre; ++pi)
-        swap_outer_axes(x.data() + pi * L.D * L.post, xt.data() + pi * L.D * L.post, L.D, L.post, 1);
-      QuantizedValues q = quantize_values(xt, {L.pre, L.post, L.D}, p, {Granularity::Kind::Blocked, 2, L.block},
-                                          symmetric, reduce_range, search, threads);
-      std::vector<int8_t> back(q.values.size());
-      for (int64_t pi = 0; pi < L.pre; ++pi)
-        swap_outer_axes(q.values.data() + pi * L.D * L.post, back.data() + pi * L.D * L.post, L.post, L.D, 1);
-      q.values.swap(back);
-      std::vector<float> scales(q.scales.size());
-      std::vector<int32_t> zps(q.zero_points.size());
-      for (int64_t pi = 0; pi < L.pre; ++pi)
-        for (int64_t blk = 0; blk < L.blocks; ++blk)
-          for (int64_t qi = 0; qi < L.post; ++qi) {
-            size_t before = static_cast<size_t>((pi * L.blocks + blk) * L.post + qi);
-            size_t after = static_cast<size_t>((pi * L.post + qi) * L.blocks + blk);
-            scales[before] = q.scales[after];
-            if (!zps.empty()) zps[before] = q.zero_points[after];
-          }
-      q.scales.swap(scales);
-      q.zero_points.swap(zps);
-      q.scale_dims = dims;
-      q.scale_dims[static_cast<size_t>(g.axis)] = L.blocks;
-      return q;
-    }
-  }
   QuantizedValues out;
   out.type = precision_type(p);
   // Unsigned types always carry a zero point; signed ones are symmetric.
@@ -338,24 +394,68 @@ QuantizedValues quantize_values(const std::vector<float>& x, const std::vector<i
       out.scale_dims[static_cast<size_t>(g.axis)] = L.blocks;
       break;
   }
-  // Fixed chunks of groups, each computed the same way on any thread.
-  constexpr uint64_t kGroupsPerTask = 16;
-  int64_t tasks = exec::chunk_count(static_cast<int64_t>(L.groups), kGroupsPerTask);
+  // Fixed chunks of groups, each computed the same way on any thread. A
+  // chunk's groups are copied out to contiguous rows first, in each group's
+  // element order. Channels that are not contiguous (a MatMul weight's N axis:
+  // [pre, D, post] with pre > 1) are copied row by row of the tensor, all the
+  // chunk's channels at once, so each row's cache line and page is touched
+  // once, not once per channel (a strided walk per channel made a 600 MB model
+  // take 10 s longer).
+  // Strided channels are copied 256 at a time (1 KB of each float row, which
+  // the hardware prefetcher follows); other groups 16 at a time.
+  const uint64_t kGroupsPerTask = L.kind == Granularity::Kind::PerAxis && L.pre > 1 && L.post == 1 ? 256 : 16;
+  int64_t tasks = exec::chunk_count(static_cast<int64_t>(L.groups), static_cast<int64_t>(kGroupsPerTask));
+  const float flo = static_cast<float>(R.lo), fhi = static_cast<float>(R.hi);
+  int64_t search_n = std::max<int64_t>(1, search);
   auto run = [&](int64_t t) {
-    std::vector<float> vals;
     uint64_t g0 = static_cast<uint64_t>(t) * kGroupsPerTask, g1 = std::min<uint64_t>(L.groups, g0 + kGroupsPerTask);
+    std::vector<float> rows;
+    std::vector<int8_t> ints;
+    std::vector<size_t> begin(g1 - g0 + 1, 0);
+    if (L.kind == Granularity::Kind::PerAxis) {
+      size_t len = static_cast<size_t>(L.pre * L.post);
+      rows.resize(len * (g1 - g0));
+      for (uint64_t gi = g0; gi <= g1; ++gi) begin[gi - g0] = (gi - g0) * len;
+      // In tiles of 16 tensor rows: the writes to 16 copied rows per channel stay in a few pages.
+      for (int64_t p0 = 0; p0 < L.pre; p0 += 16) {
+        int64_t p1 = std::min(L.pre, p0 + 16);
+        for (uint64_t gi = g0; gi < g1; ++gi)
+          for (int64_t pi = p0; pi < p1; ++pi) {
+            const float* src = x.data() + (pi * L.D + static_cast<int64_t>(gi)) * L.post;
+            float* dst = rows.data() + begin[gi - g0] + static_cast<size_t>(pi * L.post);
+            for (int64_t qi = 0; qi < L.post; ++qi) dst[qi] = src[qi];
+          }
+      }
+    } else {
+      for (uint64_t gi = g0; gi < g1; ++gi) {
+        for_group(L, gi, [&](uint64_t e) { rows.push_back(x[e]); });
+        begin[gi - g0 + 1] = rows.size();
+      }
+    }
+    ints.resize(rows.size());
     for (uint64_t gi = g0; gi < g1; ++gi) {
-      vals.clear();
-      for_group(L, gi, [&](uint64_t e) { vals.push_back(x[e]); });
-      GroupResult best = choose_scale(vals, R, sym, std::max<int64_t>(1, search));
-      float inv = 1.f / best.scale, zp = static_cast<float>(best.zero_point);
-      for_group(L, gi, [&](uint64_t e) {
-        int32_t q = static_cast<int32_t>(
-            quantize_float(x[e], inv, zp, static_cast<float>(R.lo), static_cast<float>(R.hi)));
-        out.values[e] = static_cast<int8_t>(static_cast<uint8_t>(q & 0xFF));
-      });
+      const float* v = rows.data() + begin[gi - g0];
+      size_t n = begin[gi - g0 + 1] - begin[gi - g0];
+      GroupResult best = choose_scale(v, n, R, sym, search_n);
+      round_group(v, n, best.scale, static_cast<float>(best.zero_point), flo, fhi, ints.data() + begin[gi - g0]);
       out.scales[gi] = best.scale;
-      if (!sym) out.zero_points[gi] = zp;
+      if (!sym) out.zero_points[gi] = best.zero_point;
+    }
+    if (L.kind == Granularity::Kind::PerAxis) {
+      for (int64_t p0 = 0; p0 < L.pre; p0 += 16) {
+        int64_t p1 = std::min(L.pre, p0 + 16);
+        for (int64_t pi = p0; pi < p1; ++pi)
+          for (uint64_t gi = g0; gi < g1; ++gi) {
+            const int8_t* src = ints.data() + begin[gi - g0] + static_cast<size_t>(pi * L.post);
+            int8_t* dst = out.values.data() + (pi * L.D + static_cast<int64_t>(gi)) * L.post;
+            for (int64_t qi = 0; qi < L.post; ++qi) dst[qi] = src[qi];
+          }
+      }
+    } else {
+      for (uint64_t gi = g0; gi < g1; ++gi) {
+        size_t k = begin[gi - g0];
+        for_group(L, gi, [&](uint64_t e) { out.values[e] = ints[k++]; });
+      }
     }
   };
   if (threads > 1 && tasks > 1) {

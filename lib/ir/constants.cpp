@@ -145,7 +145,11 @@ uint64_t tensor_content_hash(const Tensor& t) {
   }
   auto b = t.bytes();
   // std::hash over the bytes is much faster than a byte loop on big weights.
-  return h ^ std::hash<std::string_view>{}(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
+  h ^= std::hash<std::string_view>{}(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
+  // Hashing reads a mapped weight once (dedup-initializers hashes every weight
+  // that shares its shape): its pages need not stay in the process's memory.
+  if (t.storage) t.storage->release_file_pages();
+  return h;
 }
 
 }  // namespace effopt

@@ -35,6 +35,10 @@ const std::byte* TensorStorage::aligned_data() const {
   return aligned_copy_.get();
 }
 
+void TensorStorage::release_file_pages() const {
+  if (file_) file_->release(offset_, size_);
+}
+
 std::optional<uint64_t> Tensor::element_count() const {
   // The product of the nonzero dims must fit, whatever their order and even
   // with a zero dim: code computing strides from the other dims relies on it.

@@ -37,6 +37,11 @@ class TensorStorage {
   // release pages after use. Null for owned storage.
   const MappedFile* file() const { return file_.get(); }
   uint64_t file_offset() const { return offset_; }
+  // For views into a mapped file: gives the bytes' pages back to the page
+  // cache (MappedFile::release), so a pass that reads a big weight once does
+  // not keep it in the process's memory; a later read maps them in again.
+  // No-op for owned storage.
+  void release_file_pages() const;
 
  private:
   std::vector<std::byte> owned_;
