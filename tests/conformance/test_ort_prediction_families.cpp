@@ -161,6 +161,47 @@ std::vector<std::pair<std::string, onnx::TensorProto>> ort_inputs(const bench::F
 }
 
 // "family_tiny/opsetN/qdq/level" -> why the prediction of the quantized family differs, and exactly how.
+// One family case at one level: the prediction against real ONNX Runtime's optimized graph (or the checked-in
+// reference), exactly or as the listed known difference.
+void check_family_case(const bench::FamilyCase& c, const onnx::ModelProto& proto, const std::string& model_digest,
+                       const std::string& key, OrtOptLevel level,
+                       const std::map<std::string, test::KnownDifference>& known, std::set<std::string>& known_seen,
+                       size_t& compared, size_t& agreeing) {
+  const std::string lname = ort_opt_level_name(level);
+  OrtPredictionOptions po;
+  po.level = level;
+  const OrtPrediction p = predict_ort_optimization(*c.model, po);
+  auto run_ort = [&](test::OrtHarness& ort) -> std::unique_ptr<Model> {
+    test::TempDir tmp;
+    test::OrtOptions oo;
+    oo.opt_level = lname;
+    oo.optimized_model_path = tmp.file("ort_optimized.onnx");
+    auto r = ort.run_model(proto, ort_inputs(c), oo);
+    INFO(r.error);
+    REQUIRE(r.ok);
+    auto opt = load_model(oo.optimized_model_path);
+    REQUIRE(opt);
+    return std::move(*opt);
+  };
+  const test::OrtGraphSummary ort = test::ort_reference_summary(
+      "ort_prediction_families.json", key, test::digest_of(model_digest + lname), level, *c.model, run_ort);
+  const test::PredictionDiff d = test::diff_prediction(p, *c.model, ort);
+  ++compared;
+  agreeing += d.empty() && p.node_count == ort.nodes;
+  INFO("predicted " << p.node_count << " nodes, ORT " << ort.nodes << "; differences:\n" << test::describe(d, 1000));
+  auto kw = known.find(key);
+  if (kw != known.end()) {
+    INFO("known to differ: " << kw->second.reason);
+    known_seen.insert(key);
+    CHECK(d.op_differences == kw->second.op_differences);
+    CHECK(test::grouped(d.fate_mismatches) == kw->second.fate_mismatches);
+    return;
+  }
+  CHECK(d.op_differences.empty());
+  CHECK(p.node_count == ort.nodes);
+  CHECK(d.fate_mismatches.empty());
+}
+
 const std::map<std::string, test::KnownDifference>& qdq_known_differences() {
   // Measured against ORT 1.30; every entry is QDQPropagationTransformer, which the prediction does not encode.
   static const std::map<std::string, test::KnownDifference> m = {
@@ -297,39 +338,7 @@ TEST_CASE("ORT prediction matches real ONNX Runtime on every tiny bench family a
         const std::string lname = ort_opt_level_name(level);
         const std::string key = name + "/opset" + std::to_string(opset) + "/" + lname;
         INFO(key);
-        OrtPredictionOptions po;
-        po.level = level;
-        const OrtPrediction p = predict_ort_optimization(*c->model, po);
-        auto run_ort = [&](test::OrtHarness& ort) -> std::unique_ptr<Model> {
-          test::TempDir tmp;
-          test::OrtOptions oo;
-          oo.opt_level = lname;
-          oo.optimized_model_path = tmp.file("ort_optimized.onnx");
-          auto r = ort.run_model(proto, ort_inputs(*c), oo);
-          INFO(r.error);
-          REQUIRE(r.ok);
-          auto opt = load_model(oo.optimized_model_path);
-          REQUIRE(opt);
-          return std::move(*opt);
-        };
-        const test::OrtGraphSummary ort = test::ort_reference_summary(
-            "ort_prediction_families.json", key, test::digest_of(model_digest + lname), level, *c->model, run_ort);
-        const test::PredictionDiff d = test::diff_prediction(p, *c->model, ort);
-        ++compared;
-        agreeing += d.empty() && p.node_count == ort.nodes;
-        INFO("predicted " << p.node_count << " nodes, ORT " << ort.nodes << "; differences:\n"
-                          << test::describe(d, 1000));
-        auto kw = known_differences().find(key);
-        if (kw != known_differences().end()) {
-          INFO("known to differ: " << kw->second.reason);
-          known_seen.insert(key);
-          CHECK(d.op_differences == kw->second.op_differences);
-          CHECK(test::grouped(d.fate_mismatches) == kw->second.fate_mismatches);
-          continue;
-        }
-        CHECK(d.op_differences.empty());
-        CHECK(p.node_count == ort.nodes);
-        CHECK(d.fate_mismatches.empty());
+        check_family_case(*c, proto, model_digest, key, level, known_differences(), known_seen, compared, agreeing);
       }
     }
   }
@@ -368,39 +377,7 @@ TEST_CASE("ORT prediction matches real ONNX Runtime on the tiny bench families q
         const std::string lname = ort_opt_level_name(level);
         const std::string key = name + "/opset" + std::to_string(opset) + "/qdq/" + lname;
         INFO(key);
-        OrtPredictionOptions po;
-        po.level = level;
-        const OrtPrediction p = predict_ort_optimization(*c->model, po);
-        auto run_ort = [&](test::OrtHarness& ort) -> std::unique_ptr<Model> {
-          test::TempDir tmp;
-          test::OrtOptions oo;
-          oo.opt_level = lname;
-          oo.optimized_model_path = tmp.file("ort_optimized.onnx");
-          auto r = ort.run_model(proto, ort_inputs(*c), oo);
-          INFO(r.error);
-          REQUIRE(r.ok);
-          auto opt = load_model(oo.optimized_model_path);
-          REQUIRE(opt);
-          return std::move(*opt);
-        };
-        const test::OrtGraphSummary ort = test::ort_reference_summary(
-            "ort_prediction_families.json", key, test::digest_of(model_digest + lname), level, *c->model, run_ort);
-        const test::PredictionDiff d = test::diff_prediction(p, *c->model, ort);
-        ++compared;
-        agreeing += d.empty() && p.node_count == ort.nodes;
-        INFO("predicted " << p.node_count << " nodes, ORT " << ort.nodes << "; differences:\n"
-                          << test::describe(d, 1000));
-        auto kw = qdq_known_differences().find(key);
-        if (kw != qdq_known_differences().end()) {
-          INFO("known to differ: " << kw->second.reason);
-          known_seen.insert(key);
-          CHECK(d.op_differences == kw->second.op_differences);
-          CHECK(test::grouped(d.fate_mismatches) == kw->second.fate_mismatches);
-          continue;
-        }
-        CHECK(d.op_differences.empty());
-        CHECK(p.node_count == ort.nodes);
-        CHECK(d.fate_mismatches.empty());
+        check_family_case(*c, proto, model_digest, key, level, qdq_known_differences(), known_seen, compared, agreeing);
       }
     }
   }
