@@ -5,6 +5,9 @@
 // top-1 mismatch within 0.01 again measured by compare, accuracy within 1 point on test_data_set_0).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -314,7 +317,42 @@ TEST_CASE("docs/sweep.md: the digits_cnn frontier picture and table come from a 
     test::write_file(md_path, want_md);
     test::write_file(svg_path, want_svg);
   }
-  CHECK(test::read_file(md_path) == want_md);
+  // Static calibration runs on effopt's executor, whose last bits differ between compilers and ISAs (GCC's vector
+  // clones, clang's sanitizer build): a static point's scales, and so its gzip size, may move by a few bytes. The
+  // text around the table and every non-number cell must match exactly, every number within 0.1%.
+  md = test::read_file(md_path);  // as written, after a regeneration too
+  b = md.find(begin);
+  e = md.find(end);
+  REQUIRE(b != std::string::npos);
+  REQUIRE(e != std::string::npos);
+  CHECK(md.substr(0, b + begin.size()) == want_md.substr(0, want_md.find(begin) + begin.size()));
+  CHECK(md.substr(e) == want_md.substr(want_md.find(end)));
+  auto cells = [](const std::string& text) {
+    std::vector<std::string> out;
+    std::string cell;
+    for (char ch : text) {
+      if (ch == '|' || ch == '\n') {
+        out.push_back(cell);
+        cell.clear();
+      } else {
+        cell += ch;
+      }
+    }
+    return out;
+  };
+  const std::vector<std::string> have = cells(md.substr(b + begin.size(), e - b - begin.size())), want = cells(table);
+  REQUIRE(have.size() == want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    char* end_a = nullptr;
+    char* end_b = nullptr;
+    const double x = std::strtod(have[i].c_str(), &end_a), y = std::strtod(want[i].c_str(), &end_b);
+    const bool numbers = end_a != have[i].c_str() && end_b != want[i].c_str() && *end_a == ' ' && *end_b == ' ';
+    INFO("table cell " << i << ": docs '" << have[i] << "', this sweep '" << want[i] << "'");
+    if (numbers)
+      CHECK(std::abs(x - y) <= 1e-3 * std::max(std::abs(x), std::abs(y)));
+    else
+      CHECK(have[i] == want[i]);
+  }
   CHECK(test::read_file(svg_path) == want_svg);
 }
 
